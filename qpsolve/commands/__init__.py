@@ -1,0 +1,1 @@
+"""Sub-commands of the ``qpsolve`` CLI, one module each (see :mod:`qpsolve.cli`)."""

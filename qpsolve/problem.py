@@ -1,0 +1,182 @@
+"""The box-constrained quadratic program every solver in qpsolve accepts."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import scipy.sparse as sp
+
+from .model.operators import GridSpec
+
+__all__ = ["BoxQP"]
+
+
+def _as_bound(value, n, name):
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be a number or an array of numbers, got {type(value).__name__}")
+    arr = np.asarray(value)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be real, got a complex array")
+    arr = arr.astype(np.float64)
+    if arr.ndim == 0:
+        arr = np.full(n, float(arr))
+    else:
+        arr = arr.ravel() if arr.size == n else arr
+        if arr.shape != (n,):
+            raise ValueError(f"{name} has {np.asarray(value).shape} entries; expected a scalar or {n} values")
+    if np.isnan(arr).any():
+        bad = np.flatnonzero(np.isnan(arr))
+        raise ValueError(f"{name} contains {bad.size} NaN value(s), first at index {bad[0]}")
+    return arr
+
+
+class BoxQP:
+    """``minimize 1/2 x^T P x + q^T x  subject to  lower <= x <= upper``.
+
+    Parameters
+    ----------
+    P : (n, n) sparse or dense array_like
+        Symmetric positive semi-definite matrix.  Stored as CSR ``float64``.
+    lower, upper : float or (n,) array_like
+        Bounds; ``-inf`` / ``+inf`` are allowed, ``lower == upper`` pins a
+        variable.  Arrays of any shape with ``n`` elements are flattened in C
+        order.
+    q : (n,) array_like, optional
+        Linear term (default zero).
+    grid : GridSpec, optional
+        Set by :func:`qpsolve.image_problem`: the grid and model that built
+        ``P``, which grid-aware solvers (multigrid, spectral ADMM) exploit.
+
+    Attributes
+    ----------
+    n : int
+        Number of variables.
+    scale : float
+        ``max(1, largest finite |bound|)``: the unit in which the projected
+        gradient of the certificate is judged.
+
+    Raises
+    ------
+    TypeError
+        When an argument is not numeric (or ``P`` not a matrix).
+    ValueError
+        For non-square or non-symmetric ``P``, non-finite entries in ``P`` or
+        ``q``, NaN bounds, ``lower > upper``, ``lower = +inf`` or
+        ``upper = -inf``, or shapes that do not match.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> prob = BoxQP(sp.identity(3), lower=[0, 1, -np.inf], upper=2.0, q=[-5, 0, 1])
+    >>> prob.n, prob.lower.tolist(), prob.upper.tolist()
+    (3, [0.0, 1.0, -inf], [2.0, 2.0, 2.0])
+    >>> prob.objective(np.array([2.0, 1.0, -1.0]))
+    -7.0
+    """
+
+    def __init__(self, P, lower, upper, q=None, *, grid=None):
+        if isinstance(P, (str, bytes)) or P is None or isinstance(P, numbers.Number):
+            raise TypeError(f"P must be a square matrix (scipy.sparse or 2-D array), got {type(P).__name__}")
+        if sp.issparse(P):
+            if np.iscomplexobj(P.data):
+                raise TypeError("P must be real, got a complex matrix")
+            P = sp.csr_matrix(P, dtype=np.float64)
+        else:
+            arr = np.asarray(P)
+            if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+                raise TypeError(f"P must be numeric, got dtype {arr.dtype}")
+            if np.iscomplexobj(arr):
+                raise TypeError("P must be real, got a complex matrix")
+            if arr.ndim != 2:
+                raise ValueError(f"P must be 2-D, got {arr.ndim}-D")
+            P = sp.csr_matrix(arr.astype(np.float64))
+        if P.shape[0] != P.shape[1]:
+            raise ValueError(f"P must be square, got shape {P.shape}")
+        n = P.shape[0]
+        if n == 0:
+            raise ValueError("P is empty: a problem needs at least one variable")
+        if not np.isfinite(P.data).all():
+            raise ValueError("P contains NaN or infinite entries")
+        P.sum_duplicates()
+        P.sort_indices()
+        asym = abs(P - P.T)
+        norm = abs(P).max() if P.nnz else 0.0
+        if asym.nnz and asym.max() > 1e-10 * max(norm, 1e-300):
+            raise ValueError(f"P must be symmetric; max |P - P^T| = {asym.max():.3g}")
+        diag = P.diagonal()
+        if (diag < -1e-12 * max(norm, 1e-300)).any():
+            raise ValueError(f"P must be positive semi-definite, but {int((diag < 0).sum())} diagonal entries are negative")
+
+        lower = _as_bound(lower, n, "lower")
+        upper = _as_bound(upper, n, "upper")
+        if np.isposinf(lower).any():
+            raise ValueError("lower must not be +inf")
+        if np.isneginf(upper).any():
+            raise ValueError("upper must not be -inf")
+        crossed = lower > upper
+        if crossed.any():
+            i = int(np.flatnonzero(crossed)[0])
+            raise ValueError(
+                f"lower > upper at {int(crossed.sum())} index(es), first at {i}: "
+                f"lower={lower[i]!r}, upper={upper[i]!r}"
+            )
+        if q is None:
+            q = np.zeros(n)
+        else:
+            q = _as_bound(q, n, "q")
+            if not np.isfinite(q).all():
+                raise ValueError("q contains infinite entries")
+        if grid is not None:
+            if not isinstance(grid, GridSpec):
+                raise TypeError(f"grid must be a GridSpec, got {type(grid).__name__}")
+            if int(np.prod(grid.shape)) != n:
+                raise ValueError(f"grid shape {grid.shape} does not hold {n} variables")
+
+        self.P = P
+        self.lower = lower
+        self.upper = upper
+        self.q = q
+        self.grid = grid
+        self.n = n
+        finite = np.concatenate([lower[np.isfinite(lower)], upper[np.isfinite(upper)]])
+        self.scale = float(max(1.0, np.abs(finite).max())) if finite.size else 1.0
+        self._diag = None
+
+    # -- small helpers every solver needs -------------------------------------------------
+    @property
+    def diag(self):
+        """Diagonal of ``P`` with zeros replaced by one (safe for scaling)."""
+        if self._diag is None:
+            d = self.P.diagonal().copy()
+            d[d <= 0] = 1.0
+            self._diag = d
+        return self._diag
+
+    def project(self, x):
+        """Clip ``x`` into the box (a new array)."""
+        return np.minimum(np.maximum(x, self.lower), self.upper)
+
+    def gradient(self, x):
+        """``P x + q``."""
+        return self.P @ x + self.q
+
+    def objective(self, x):
+        """``1/2 x^T P x + q^T x``."""
+        x = np.asarray(x, dtype=np.float64)
+        return float(0.5 * x @ (self.P @ x) + self.q @ x)
+
+    def start_point(self):
+        """A feasible point: the centre of finite boxes, the finite bound or 0 otherwise."""
+        lo, hi = self.lower, self.upper
+        x = np.where(np.isfinite(lo) & np.isfinite(hi), 0.5 * (lo + hi), 0.0)
+        x = np.where(np.isfinite(lo) & ~np.isfinite(hi), np.maximum(lo, 0.0), x)
+        x = np.where(~np.isfinite(lo) & np.isfinite(hi), np.minimum(hi, 0.0), x)
+        return x
+
+    def __repr__(self):
+        pinned = int((self.lower == self.upper).sum())
+        grid = f", grid={self.grid.shape} {self.grid.model}/{self.grid.bc}" if self.grid else ""
+        return f"BoxQP(n={self.n}, nnz(P)={self.P.nnz}, pinned={pinned}{grid})"

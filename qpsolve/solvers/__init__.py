@@ -1,0 +1,213 @@
+"""Solver registry: one signature, one result type, one judge.
+
+Each backend lives in its own module and exposes
+
+``solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options) -> BackendOutput``
+
+plus ``available()`` (its dependencies import) and ``supports(prob)``
+(``None`` when it can take the problem, else the reason it cannot).  The
+registry validates the arguments, calls the backend, projects ``x`` into the
+box and lets :func:`qpsolve.certificate` decide the status.
+"""
+
+from __future__ import annotations
+
+import importlib
+import numbers
+import time
+
+import numpy as np
+
+from ..certificate import DEFAULT_TOL, active_set, certificate
+from ..problem import BoxQP
+from ..result import MESSAGES, SolveResult, Status
+from ._base import BackendOutput, BackendUnavailable
+
+__all__ = ["solve", "available_solvers", "SOLVERS", "BackendOutput", "BackendUnavailable"]
+
+#: registry name -> module that implements it
+SOLVERS = {
+    "pcg": "qpsolve.solvers.pcg",
+    "osqp": "qpsolve.solvers.osqp_qp",
+    "cvxpy": "qpsolve.solvers.cvxpy_qp",
+    "lbfgsb": "qpsolve.solvers.lbfgsb",
+    "lsq": "qpsolve.solvers.lsq",
+    "gd-multigrid": "qpsolve.solvers.gd_multigrid",
+    "admm": "qpsolve.solvers.admm",
+}
+
+#: tried in this order by ``solver="auto"``
+AUTO_ORDER = ("pcg", "osqp", "lbfgsb")
+
+
+def _module(name):
+    try:
+        return importlib.import_module(SOLVERS[name])
+    except ImportError:
+        return None
+
+
+def available_solvers():
+    """Names usable as ``solve(..., solver=name)`` on this installation.
+
+    Examples
+    --------
+    >>> import qpsolve as qs
+    >>> "osqp" in qs.available_solvers()
+    True
+    """
+    names = []
+    for name in SOLVERS:
+        mod = _module(name)
+        if mod is not None and mod.available():
+            names.append(name)
+    return names
+
+
+def _pick_auto(prob):
+    reasons = []
+    for name in AUTO_ORDER:
+        mod = _module(name)
+        if mod is None or not mod.available():
+            continue
+        why = mod.supports(prob)
+        if why is None:
+            return name
+        reasons.append(f"{name}: {why}")
+    raise BackendUnavailable("no installed solver supports this problem (" + "; ".join(reasons) + ")")
+
+
+def _check_x0(prob, x0):
+    if x0 is None:
+        return None
+    if isinstance(x0, (str, bytes)):
+        raise TypeError("x0 must be an array of numbers")
+    arr = np.asarray(x0)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise TypeError(f"x0 must be a real numeric array, got dtype {arr.dtype}")
+    if arr.size != prob.n:
+        raise ValueError(f"x0 has {arr.size} entries; the problem has {prob.n} variables")
+    arr = arr.astype(np.float64).ravel()
+    if not np.isfinite(arr).all():
+        raise ValueError("x0 contains NaN or infinite values")
+    return prob.project(arr)  # a start point only; the answer is certified separately
+
+
+def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=False,
+          time_limit=None, **options):
+    """Solve a :class:`~qpsolve.BoxQP` and certify the answer.
+
+    Parameters
+    ----------
+    prob : BoxQP
+        The problem.
+    solver : str, optional
+        A name from :func:`available_solvers`, or ``"auto"`` (the fastest
+        backend that supports the problem: ``pcg`` when installed).
+    tol : float, optional
+        Relative duality-gap tolerance of the certificate (default ``1e-8``).
+    max_iter : int, optional
+        Iteration limit in the backend's own units (default: the backend's).
+    x0 : array_like, optional
+        Warm start; projected into the box before use.
+    verbose : bool, optional
+        Print progress.
+    time_limit : float, optional
+        Wall-clock seconds after which the backend stops (where it can).
+    **options
+        Passed to the backend (see its module).
+
+    Returns
+    -------
+    SolveResult
+        ``success`` is ``True`` exactly when the shared certificate says
+        optimal; ``x`` always lies inside the bounds.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a bad argument (named in the message).
+    qpsolve.solvers.BackendUnavailable
+        When the named backend is not installed or cannot take this problem.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> import qpsolve as qs
+    >>> prob = qs.BoxQP(sp.identity(2), lower=[1, -1], upper=[2, 1], q=[0, -3])
+    >>> sol = qs.solve(prob, solver="osqp")
+    >>> sol.success, np.round(sol.x, 6).tolist()
+    (True, [1.0, 1.0])
+    """
+    if not isinstance(prob, BoxQP):
+        raise TypeError(f"prob must be a qpsolve.BoxQP, got {type(prob).__name__}")
+    if not isinstance(solver, str):
+        raise TypeError(f"solver must be a string, got {type(solver).__name__}")
+    if solver != "auto" and solver not in SOLVERS:
+        raise ValueError(f"unknown solver {solver!r}; choose 'auto' or one of {sorted(SOLVERS)}")
+    if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not (np.isfinite(tol) and 0 < tol < 1):
+        raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
+    if max_iter is not None and (
+        isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1
+    ):
+        raise ValueError(f"max_iter must be a positive integer or None, got {max_iter!r}")
+    if time_limit is not None and (
+        isinstance(time_limit, bool) or not isinstance(time_limit, numbers.Real) or not time_limit > 0
+    ):
+        raise ValueError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
+    x0 = _check_x0(prob, x0)
+
+    name = _pick_auto(prob) if solver == "auto" else solver
+    mod = _module(name)
+    if mod is None or not mod.available():
+        raise BackendUnavailable(f"solver {name!r} is not installed here; available: {available_solvers()}")
+    why = mod.supports(prob)
+    if why is not None:
+        raise BackendUnavailable(f"solver {name!r} cannot solve this problem: {why}")
+
+    t0 = time.perf_counter()
+    out = mod.solve(prob, tol=float(tol), max_iter=max_iter, x0=x0, verbose=bool(verbose),
+                    time_limit=time_limit, **options)
+    elapsed = time.perf_counter() - t0
+    return finalize(prob, name, out, tol, elapsed)
+
+
+def finalize(prob, name, out, tol, elapsed):
+    """Project the backend's ``x`` into the box, certify it and build the result."""
+    x = np.asarray(out.x, dtype=np.float64).ravel()
+    if x.shape != (prob.n,) or not np.isfinite(x).all():
+        # A backend that returns garbage still yields a feasible, honest result.
+        x = prob.start_point()
+        out.failed = True
+        out.message = (out.message + "; " if out.message else "") + "backend returned no finite x"
+    x = prob.project(x)
+    g = prob.gradient(x)
+    cert = certificate(prob, x, tol, gradient=g)
+    if cert.optimal:
+        status = Status.OPTIMAL
+    elif out.failed:
+        status = Status.BACKEND_ERROR
+    elif out.hit_time_limit:
+        status = Status.TIME_LIMIT
+    elif out.stalled:
+        status = Status.STALLED
+    elif out.converged:
+        status = Status.NOT_CERTIFIED
+    else:
+        status = Status.MAX_ITER
+    message = MESSAGES[status]
+    if out.message:
+        message += f" [{name}: {out.message}]"
+    return SolveResult(
+        x=x,
+        objective=cert.objective,
+        status=status,
+        success=status == Status.OPTIMAL,
+        message=message,
+        iterations=int(out.iterations),
+        solve_time=float(elapsed),
+        kkt=cert,
+        active=active_set(prob, x),
+        solver=name,
+        info=dict(out.info),
+    )

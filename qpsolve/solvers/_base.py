@@ -1,0 +1,46 @@
+"""What a backend hands back to the registry, before certification."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["BackendOutput", "BackendUnavailable"]
+
+
+class BackendUnavailable(RuntimeError):
+    """Raised when a backend cannot run on this machine or this problem."""
+
+
+@dataclass
+class BackendOutput:
+    """Raw output of a backend.
+
+    The registry projects ``x`` into the box, computes the shared
+    certificate and sets the status; a backend only says what it did.
+
+    Attributes
+    ----------
+    x : ndarray
+        Final iterate (may be slightly outside the box; it will be projected).
+    iterations : int
+        Outer iterations in the backend's own sense.
+    converged : bool
+        The backend believes it has met ``tol`` (never trusted on its own).
+    message : str
+        The backend's own words.
+    stalled, hit_time_limit : bool
+        Why it stopped, when it did not converge.
+    info : dict
+        Anything worth reporting (residual history, levels, ...).
+    """
+
+    x: np.ndarray
+    iterations: int = 0
+    converged: bool = False
+    message: str = ""
+    stalled: bool = False
+    hit_time_limit: bool = False
+    failed: bool = False
+    info: dict = field(default_factory=dict)
