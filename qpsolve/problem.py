@@ -74,7 +74,7 @@ class BoxQP:
     >>> prob.n, prob.lower.tolist(), prob.upper.tolist()
     (3, [0.0, 1.0, -inf], [2.0, 2.0, 2.0])
     >>> prob.objective(np.array([2.0, 1.0, -1.0]))
-    -7.0
+    -8.0
     """
 
     def __init__(self, P, lower, upper, q=None, *, grid=None):
