@@ -17,6 +17,7 @@ from .model.envelopes import (
     envelope_from_levels,
     envelope_from_step,
 )
+from .model.degradation import brighten_envelopes, gain_map
 from .model.operators import BOUNDARIES, MODELS, GridSpec
 from .problem import BoxQP
 from .solvers import solve
@@ -29,6 +30,7 @@ class _Context:
     shape: tuple
     values: np.ndarray
     mask: np.ndarray | None
+    gain: np.ndarray | None = None
 
 
 def _check_image(image, name="image"):
@@ -82,7 +84,7 @@ def _check_range(data_range):
 
 
 def _build(image, bits, model, bc, mask, *, rounding, step, levels, lower, upper, confidence,
-           data_range, alpha, beta):
+           data_range, alpha, beta, gain=None):
     img = _check_image(image)
     shape = img.shape
     if not isinstance(model, str) or model not in MODELS:
@@ -142,6 +144,17 @@ def _build(image, bits, model, bc, mask, *, rounding, step, levels, lower, upper
             raise ValueError(f"confidence has shape {c.shape}; expected a scalar or the image shape {shape}")
         lo, hi = apply_confidence(lo, hi, c, drange)
 
+    h = None
+    if gain is not None:
+        # Brightening x = y / h: the envelopes of x are those of y divided by h.  The
+        # dynamic range of x is taken as range / min(h), the widest any brightened
+        # pixel can reach, so masked-out pixels are free and nothing is clipped.
+        h = gain_map(shape, gain)
+        lo, hi = brighten_envelopes(lo, hi, h)
+        if drange is not None:
+            hmin = float(h.min())
+            drange = (drange[0] / hmin, drange[1] / hmin)
+
     m = None
     if mask is not None:
         m = _check_same_shape(mask, shape, "mask")
@@ -156,12 +169,12 @@ def _build(image, bits, model, bc, mask, *, rounding, step, levels, lower, upper
 
     grid = GridSpec(shape=shape, model=model, bc=bc, alpha=float(alpha), beta=float(beta))
     prob = BoxQP(grid.matrix(), lo.ravel(), hi.ravel(), grid=grid)
-    return prob, _Context(shape=shape, values=values, mask=m)
+    return prob, _Context(shape=shape, values=values, mask=m, gain=h)
 
 
 def image_problem(image, bits=None, model="biharmonic", bc="odd", mask=None, *, rounding="floor",
                   step=None, levels=None, lower=None, upper=None, confidence=None, data_range=None,
-                  alpha=1.0, beta=1.0):
+                  alpha=1.0, beta=1.0, gain=None):
     """Build the de-quantization QP of a grayscale image (or 1-D signal, or 3-D volume).
 
     Parameters
@@ -195,6 +208,14 @@ def image_problem(image, bits=None, model="biharmonic", bc="odd", mask=None, *, 
         Dynamic range; default ``(0, 2**c - 1)`` for unsigned containers.
     alpha, beta : float
         Weights of ``mixed`` (stretching and bending).
+    gain : float or ndarray, optional
+        Illumination degradation ``h`` of ``y = h * x`` (finite, ``> 0``; see
+        :func:`qpsolve.model.degradation.gain_map`, which also builds
+        ``h = w * m + (1 - m)`` from a shadow mask).  The image is brightened:
+        the envelopes (after ``confidence``, before ``mask``) are divided by
+        ``h``, and the dynamic range becomes ``data_range / min(h)`` -- the
+        largest range any brightened pixel can reach, so nothing is clipped.
+        ``gain=1`` is plain de-quantization.
 
     Returns
     -------
@@ -212,7 +233,7 @@ def image_problem(image, bits=None, model="biharmonic", bc="odd", mask=None, *, 
     """
     prob, _ = _build(image, bits, model, bc, mask, rounding=rounding, step=step, levels=levels,
                      lower=lower, upper=upper, confidence=confidence, data_range=data_range,
-                     alpha=alpha, beta=beta)
+                     alpha=alpha, beta=beta, gain=gain)
     return prob
 
 
@@ -221,14 +242,16 @@ def _solve_single(image, bits, model, bc, mask, solver, tol, max_iter, verbose, 
     res = solve(prob, solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
     out = res.x.reshape(ctx.shape)
     if ctx.mask is not None:
-        out = np.where(ctx.mask, out, ctx.values)  # the paper keeps masked pixels intact
+        kept = ctx.values if ctx.gain is None else ctx.values / ctx.gain  # brightened as y / h
+        out = np.where(ctx.mask, out, kept)  # the paper keeps masked pixels intact
     return out, res
 
 
 def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver="auto", *,
                rounding="floor", step=None, levels=None, lower=None, upper=None, confidence=None,
-               data_range=None, alpha=1.0, beta=1.0, channel_axis=None, tol=DEFAULT_TOL,
-               max_iter=None, verbose=False, return_result=False, **options):
+               data_range=None, alpha=1.0, beta=1.0, gain=None, channel_axis=None, tol=DEFAULT_TOL,
+               max_iter=None, verbose=False, return_result=False, adaptive=False, outliers=None,
+               color_space="rgb", chroma_weight=4.0, tile=None, progress=False, **options):
     """Recover a smooth signal from a quantized image by the plate-bending model.
 
     Solves ``min 1/2 f^T P f  s.t.  L <= f <= U`` exactly (see
@@ -241,12 +264,37 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
         Quantized image (1-D to 3-D, plus a channel axis if ``channel_axis``).
     bits, model, bc, mask, rounding, step, levels, lower, upper, confidence, data_range, alpha, beta
         As in :func:`image_problem`.
+    gain : float or ndarray, optional
+        Degradation ``h`` of ``y = h * x`` (see :func:`image_problem`): the
+        result is the brightened image, in the input's units times ``1 / h``;
+        pixels outside ``mask`` come back as ``y / h``.  With ``channel_axis``
+        an array with the image's ``ndim`` is split per channel.
     solver : str
         Backend name (see :func:`qpsolve.available_solvers`) or ``"auto"``.
     channel_axis : int, optional
         Axis of colour channels, solved one by one (as in scikit-image).
     tol, max_iter, verbose, **options
         Passed to :func:`qpsolve.solve`.
+    adaptive : bool or dict, optional
+        Content-adaptive model (paper section 6.3): pixels next to a jump of
+        more than one level are pinned to their bin midpoint (see
+        :data:`qpsolve.photo.ADAPTIVE_DEFAULTS`; a dict overrides them).
+        Default ``False``: the paper's model.
+    outliers : {None, 'mask', 'replace'}, optional
+        Impulse and dither handling (paper section 6.1, see
+        :mod:`qpsolve.model.noise`); the report is in
+        ``result.info['photo'].outliers``.
+    color_space : {'rgb', 'decorrelated'}, optional
+        ``decorrelated`` solves the channels jointly with chroma bending
+        weighted ``chroma_weight`` times luma bending; envelopes stay boxes
+        in the stored channels (see :func:`qpsolve.photo.color_energy`).
+    chroma_weight : float, optional
+        Weight of chroma bending for ``color_space='decorrelated'``.
+    tile : int or (int, int), optional
+        Solve in overlapping tiles of this size, then polish globally (see
+        :func:`qpsolve.tiles.solve_tiled`).
+    progress : bool, optional
+        Show a tqdm progress bar over tiles.
     return_result : bool
         Also return the :class:`~qpsolve.SolveResult` (a list, one per channel,
         when ``channel_axis`` is given).
@@ -275,7 +323,15 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
     (True, dtype('float64'), True)
     """
     kw = dict(rounding=rounding, step=step, levels=levels, lower=lower, upper=upper,
-              confidence=confidence, data_range=data_range, alpha=alpha, beta=beta)
+              confidence=confidence, data_range=data_range, alpha=alpha, beta=beta, gain=gain)
+    if adaptive or outliers is not None or color_space != "rgb" or tile is not None:
+        from .photo import dequantize_photo  # the photo pipeline (qpsolve/photo.py)
+
+        return dequantize_photo(image, bits, model, bc, mask, solver, kw, channel_axis=channel_axis,
+                                tol=tol, max_iter=max_iter, verbose=verbose, return_result=return_result,
+                                options=options, adaptive=adaptive, outliers=outliers,
+                                color_space=color_space, chroma_weight=chroma_weight, tile=tile,
+                                progress=progress)
     if channel_axis is None:
         out, res = _solve_single(image, bits, model, bc, mask, solver, tol, max_iter, verbose, options, kw)
         return (out, res) if return_result else out
@@ -288,7 +344,7 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
     axis = channel_axis % arr.ndim
     moved = np.moveaxis(arr, axis, 0)
     per_channel = {}
-    for name in ("lower", "upper", "confidence"):
+    for name in ("lower", "upper", "confidence", "gain"):
         v = kw[name]
         if v is not None and np.ndim(v) == arr.ndim:
             per_channel[name] = np.moveaxis(np.asarray(v), axis, 0)

@@ -1,0 +1,96 @@
+"""The solver-comparison benchmark harness (``python -m benchmarks`` / ``qpsolve bench``), quick mode."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qpsolve import bench
+from qpsolve.cli import main as cli_main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _table(md):
+    lines = [ln for ln in md.splitlines() if ln.startswith("| ")]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines[1:]]
+    return header, rows
+
+
+def test_quick_run_writes_reports_and_skips_over_budget(tmp_path, capsys):
+    out = tmp_path / "results"
+    # budget 1e-6 s: the first size runs (nothing to extrapolate from), the second is skipped
+    code = bench.main(["--quick", "--solvers", "pcg", "osqp", "--problems", "gaussian2", "--sizes", "32", "48",
+                       "--budget", "1e-6", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    for name in ("solvers.md", "solvers.png", "solvers.json"):
+        assert (out / name).stat().st_size > 0
+
+    runs = json.loads((out / "solvers.json").read_text())["runs"]
+    assert len(runs) == 4
+    ran = [r for r in runs if r["outcome"] == "ran"]
+    assert {(r["solver"], r["size"]) for r in ran} == {("pcg", 32), ("osqp", 32)}
+    for r in ran:
+        assert r["success"] and r["peak_mb"] > 10 and r["solve_time"] > 0 and r["build_time"] >= 0
+
+    md = (out / "solvers.md").read_text()
+    assert "Command: `python -m benchmarks --quick" in md and "cores" in md and "numpy" in md
+    header, rows = _table(md)
+    for col in ("problem", "size", "solver", "solve s", "build s", "iterations", "objective",
+                "rel. gap", "proj. grad", "status", "peak MB"):
+        assert col in header
+    assert len(rows) == 4
+    status = {(r[header.index("solver")], r[header.index("size")]): r[header.index("status")] for r in rows}
+    assert status[("pcg", "32")] == "optimal"
+    assert status[("pcg", "48")].startswith("skipped (predicted") and "> budget" in status[("pcg", "48")]
+    assert "speed-up of pcg over osqp at 128^2: not measured" in md
+
+
+def test_timed_out_blocks_larger_sizes(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_child(solver, problem, size, **kw):
+        calls.append(size)
+        return {"outcome": "timeout", "reason": "killed", "wall_time": 1.0}
+
+    monkeypatch.setattr(bench, "run_child", fake_child)
+    recs = bench.run_benchmark(["osqp"], ["gaussian2"], [32, 48, 64], time_limit=1, budget=100,
+                               out_dir=tmp_path, log=lambda *a, **k: None)
+    assert calls == [32]
+    assert [r["reason"] for r in recs[1:]] == ["skipped: timed out at smaller size"] * 2
+
+
+def test_predict_time_uses_observed_exponent():
+    t, p = bench.predict_time([(100, 1.0), (400, 8.0)], 1600)
+    assert p == pytest.approx(1.5) and t == pytest.approx(64.0)
+    assert bench.predict_time([], 100) == (None, bench.DEFAULT_EXPONENT)
+
+
+@pytest.mark.parametrize("argv, word", [
+    (["--solvers", "nope"], "unknown solver"),
+    (["--problems", "nope"], "unknown problem"),
+    (["--sizes", "0"], "sizes"),
+    (["--sizes", "-4"], "sizes"),
+    (["--time-limit", "0"], "time-limit"),
+])
+def test_bad_arguments_exit_nonzero(tmp_path, capsys, argv, word):
+    assert bench.main([*argv, "--out", str(tmp_path / "o")]) == 2
+    assert word in capsys.readouterr().err
+    assert cli_main(["bench", *argv, "--out", str(tmp_path / "o")]) == 2
+    assert word in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_entry_points_from_repo_root():
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    for cmd in ([sys.executable, "-m", "benchmarks", "--help"], [sys.executable, "-m", "qpsolve", "bench", "--help"]):
+        res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env, timeout=60)
+        assert res.returncode == 0, res.stderr
+        assert "--sizes" in res.stdout and "--quick" in res.stdout
+    res = subprocess.run([sys.executable, "-m", "benchmarks", "--solvers", "nope"], cwd=ROOT,
+                         capture_output=True, text=True, env=env, timeout=60)
+    assert res.returncode == 2 and "unknown solver" in res.stderr

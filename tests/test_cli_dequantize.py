@@ -1,0 +1,138 @@
+"""``qpsolve dequantize``: colour, detection, flags; bad input exits 2 and writes nothing."""
+
+import zlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from qpsolve.cli import main
+from qpsolve.io import _png_chunk, read_image
+
+
+def _img(n=20, bits=4, channels=None, dtype=np.uint8):
+    x = np.linspace(0, 1, n)
+    base = np.add.outer(x, x) / 2
+    if channels:
+        base = np.stack([base, base[::-1], 0.5 * base + 0.2][:channels], -1)
+    full = 8 * np.dtype(dtype).itemsize
+    a = (base * (2 ** full - 1)).astype(dtype)
+    return (a >> (full - bits)) << (full - bits)
+
+
+def _run(tmp_path, capsys, *argv):
+    code = main(["dequantize", *map(str, argv)])
+    cap = capsys.readouterr()
+    return code, cap.out, cap.err
+
+
+def test_gray_detects_bits(tmp_path, capsys):
+    Image.fromarray(_img()).save(tmp_path / "in.png")
+    code, out, err = _run(tmp_path, capsys, tmp_path / "in.png", tmp_path / "out.png")
+    assert code == 0, err
+    assert "detected: 4-bit" in out
+    res = read_image(tmp_path / "out.png")
+    assert res.dtype == np.uint16 and res.shape == (20, 20)
+
+
+def test_rgba_alpha_untouched(tmp_path, capsys):
+    rgb = _img(channels=3)
+    alpha = np.random.default_rng(0).integers(0, 256, rgb.shape[:2], dtype=np.uint8)
+    Image.fromarray(np.dstack([rgb, alpha])).save(tmp_path / "in.png")
+    code, out, err = _run(tmp_path, capsys, tmp_path / "in.png", tmp_path / "out.npy", "--bits", "4",
+                          "--adaptive", "--outliers", "mask")
+    assert code == 0, err
+    res = np.load(tmp_path / "out.npy")
+    assert res.shape == (20, 20, 4) and np.array_equal(res[..., 3], alpha)
+    assert np.all(res[..., :3] >= rgb) and np.all(res[..., :3] <= rgb.astype(float) + 16)
+
+
+def test_16bit_png_and_tile(tmp_path, capsys):
+    x = np.linspace(-1, 1, 32)
+    img = ((np.exp(-2 * (x[:, None] ** 2 + x ** 2)) * 65535).astype(np.uint16) >> 11) << 11
+    Image.fromarray(img).save(tmp_path / "in.png")
+    code, out, err = _run(tmp_path, capsys, tmp_path / "in.png", tmp_path / "out.tif", "--tile", "16")
+    assert code == 0, err
+    assert "detected: 5-bit data in a 16-bit container" in out
+
+
+def test_decorrelated_colour(tmp_path, capsys):
+    Image.fromarray(_img(channels=3)).save(tmp_path / "in.png")
+    code, out, err = _run(tmp_path, capsys, tmp_path / "in.png", tmp_path / "out.png", "--color-space",
+                          "decorrelated")
+    assert code == 0, err
+
+
+def _bad(tmp_path, capsys, argv, match):
+    out_file = tmp_path / "out.png"
+    code, out, err = _run(tmp_path, capsys, *argv, out_file)
+    assert code == 2
+    assert match in err, err
+    assert not out_file.exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".qpsolve-")]
+
+
+def test_truncated_and_corrupt(tmp_path, capsys):
+    Image.fromarray(_img(n=40)).save(tmp_path / "in.png")
+    data = (tmp_path / "in.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    _bad(tmp_path, capsys, [tmp_path / "cut.png"], "cut.png")
+    (tmp_path / "junk.jpg").write_bytes(b"\xff\xd8garbage" * 20)
+    _bad(tmp_path, capsys, [tmp_path / "junk.jpg"], "junk.jpg")
+
+
+def test_decompression_bomb(tmp_path, capsys):
+    ihdr = (60000).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])
+    (tmp_path / "bomb.png").write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr)
+                                        + _png_chunk(b"IDAT", zlib.compress(b"\0")) + _png_chunk(b"IEND", b""))
+    _bad(tmp_path, capsys, [tmp_path / "bomb.png"], "max-pixels")
+    Image.fromarray(_img()).save(tmp_path / "in.png")
+    _bad(tmp_path, capsys, [tmp_path / "in.png", "--max-pixels", "100"], "max_pixels=100")
+
+
+def test_mask_of_another_size(tmp_path, capsys):
+    Image.fromarray(_img()).save(tmp_path / "in.png")
+    Image.fromarray(np.ones((10, 10), np.uint8)).save(tmp_path / "mask.png")
+    _bad(tmp_path, capsys, [tmp_path / "in.png", "--mask", tmp_path / "mask.png"], "mask")
+
+
+def test_palette_and_one_bit(tmp_path, capsys):
+    Image.fromarray(_img()).convert("P").save(tmp_path / "p.png")
+    _bad(tmp_path, capsys, [tmp_path / "p.png"], "palette")
+    Image.fromarray(_img() > 100).save(tmp_path / "b.png")
+    _bad(tmp_path, capsys, [tmp_path / "b.png"], "1-bit")
+
+
+def test_palette_converted_with_message(tmp_path, capsys):
+    Image.fromarray(_img(bits=3)).convert("P").save(tmp_path / "p.png")
+    code, out, err = _run(tmp_path, capsys, tmp_path / "p.png", tmp_path / "o.png", "--convert-palette")
+    assert code == 0, err
+    assert "palette image converted" in out
+
+
+def test_16bit_claimed_as_8bit(tmp_path, capsys):
+    img = _img(bits=16, dtype=np.uint16)
+    Image.fromarray(img).save(tmp_path / "in.png")
+    _bad(tmp_path, capsys, [tmp_path / "in.png", "--bits", "8"], "16-bit data")
+    _bad(tmp_path, capsys, [tmp_path / "in.png", "--bits", "17"], "does not fit")
+
+
+def test_bad_flags(tmp_path, capsys):
+    Image.fromarray(_img()).save(tmp_path / "in.png")
+    with pytest.raises(SystemExit) as e:
+        main(["dequantize", str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--max-pixels", "0"])
+    assert e.value.code == 2
+    _bad(tmp_path, capsys, [tmp_path / "in.png", "--color-space", "decorrelated"], "colour")
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_interrupt_leaves_no_file(tmp_path, capsys, monkeypatch):
+    Image.fromarray(_img()).save(tmp_path / "in.png")
+    import qpsolve.commands.dequantize as cmd
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cmd, "dequantize", boom)
+    code, out, err = _run(tmp_path, capsys, tmp_path / "in.png", tmp_path / "out.png")
+    assert code == 130 and not (tmp_path / "out.png").exists()
