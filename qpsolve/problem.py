@@ -144,6 +144,8 @@ class BoxQP:
         finite = np.concatenate([lower[np.isfinite(lower)], upper[np.isfinite(upper)]])
         self.scale = float(max(1.0, np.abs(finite).max())) if finite.size else 1.0
         self._diag = None
+        # largest absolute row sum: the rounding scale of P x (used by the certificate)
+        self.row_norm = float(abs(P).sum(axis=1).max()) if P.nnz else 0.0
 
     # -- small helpers every solver needs -------------------------------------------------
     @property
