@@ -14,8 +14,6 @@ certified optimal, else :class:`qpsolve.paper.NotCertifiedError` is raised.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +21,8 @@ import numpy as np
 from .certificate import DEFAULT_TOL
 from .data import gaussian, rosenbrock, to_uint8, truncate_bits
 from .image import dequantize, image_problem
-from .paper import _umask_mode, check_certified, metrics, to_8bit
+from .io import atomic_output
+from .paper import check_certified, metrics, to_8bit
 from .solvers import solve
 
 __all__ = [
@@ -309,19 +308,8 @@ def save_figure(fig, path, dpi=110):
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ValueError(f"figure path {str(path)!r} must end in .png")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OSError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".qpsolve-", suffix=".png", dir=folder)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=dpi, format="png")
-        _umask_mode(tmp)  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

@@ -237,6 +237,32 @@ def image_problem(image, bits=None, model="biharmonic", bc="odd", mask=None, *, 
     return prob
 
 
+def split_channels(image, channel_axis, kw):
+    """Validate ``channel_axis`` and split ``image`` and per-pixel arrays of ``kw`` by channel.
+
+    Returns the normalized axis and a list of ``(plane, kw_for_that_channel)``.
+    """
+    arr = np.asarray(image)
+    if isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral):
+        raise TypeError(f"channel_axis must be an integer or None, got {channel_axis!r}")
+    if not -arr.ndim <= channel_axis < arr.ndim:
+        raise ValueError(f"channel_axis={channel_axis} is out of range for a {arr.ndim}-D image")
+    axis = channel_axis % arr.ndim
+    moved = np.moveaxis(arr, axis, 0)
+    per_channel = {}
+    for name in ("lower", "upper", "confidence", "gain"):
+        v = kw.get(name)
+        if v is not None and np.ndim(v) == arr.ndim:
+            per_channel[name] = np.moveaxis(np.asarray(v), axis, 0)
+    planes = []
+    for c in range(moved.shape[0]):
+        ckw = dict(kw)
+        for name, v in per_channel.items():
+            ckw[name] = v[c]
+        planes.append((moved[c], ckw))
+    return axis, planes
+
+
 def _solve_single(image, bits, model, bc, mask, solver, tol, max_iter, verbose, options, kw):
     prob, ctx = _build(image, bits, model, bc, mask, **kw)
     res = solve(prob, solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
@@ -336,24 +362,10 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
         out, res = _solve_single(image, bits, model, bc, mask, solver, tol, max_iter, verbose, options, kw)
         return (out, res) if return_result else out
 
-    arr = np.asarray(image)
-    if isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral):
-        raise TypeError(f"channel_axis must be an integer or None, got {channel_axis!r}")
-    if not -arr.ndim <= channel_axis < arr.ndim:
-        raise ValueError(f"channel_axis={channel_axis} is out of range for a {arr.ndim}-D image")
-    axis = channel_axis % arr.ndim
-    moved = np.moveaxis(arr, axis, 0)
-    per_channel = {}
-    for name in ("lower", "upper", "confidence", "gain"):
-        v = kw[name]
-        if v is not None and np.ndim(v) == arr.ndim:
-            per_channel[name] = np.moveaxis(np.asarray(v), axis, 0)
+    axis, channels = split_channels(image, channel_axis, kw)
     outs, results = [], []
-    for c in range(moved.shape[0]):
-        ckw = dict(kw)
-        for name, v in per_channel.items():
-            ckw[name] = v[c]
-        o, r = _solve_single(moved[c], bits, model, bc, mask, solver, tol, max_iter, verbose, options, ckw)
+    for plane, ckw in channels:
+        o, r = _solve_single(plane, bits, model, bc, mask, solver, tol, max_iter, verbose, options, ckw)
         outs.append(o)
         results.append(r)
     out = np.moveaxis(np.stack(outs), 0, axis)

@@ -22,6 +22,7 @@ Policy for inputs the envelope model cannot describe:
 from __future__ import annotations
 
 import numbers
+import contextlib
 import os
 import tempfile
 import warnings
@@ -386,6 +387,40 @@ def _write_png16(path, arr):
         fh.write(_png_chunk(b"IEND", b""))
 
 
+@contextlib.contextmanager
+def atomic_output(path):
+    """Yield a temporary file name beside ``path``; rename it to ``path`` on success.
+
+    On any error (including ``KeyboardInterrupt``) the temporary file is
+    removed, so no partial output is ever left.  The folder must exist.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+    >>> with atomic_output(target) as tmp:
+    ...     _ = pathlib.Path(tmp).write_text("done")
+    >>> target.read_text()
+    'done'
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OSError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=".qpsolve-", suffix=path.suffix, dir=folder)
+    os.close(fd)
+    try:
+        yield tmp
+        mask = os.umask(0)  # mkstemp makes 0600; give the file what open() would
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
 def write_image(path, arr, *, data_range=None):
     """Write ``arr`` atomically: to a temporary file beside ``path``, then renamed.
 
@@ -407,12 +442,7 @@ def write_image(path, arr, *, data_range=None):
         if data_range is None:
             raise ValueError("a PNG output needs the input's data range (use .tif or .npy for floats)")
         payload = _encode_png16(arr, data_range)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OSError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".qpsolve-", suffix=ext, dir=folder)
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         if ext == ".png":
             _write_png16(tmp, payload)
         elif ext in (".tif", ".tiff"):
@@ -422,9 +452,4 @@ def write_image(path, arr, *, data_range=None):
         else:
             with open(tmp, "wb") as fh:
                 np.save(fh, np.asarray(arr, dtype=np.float64), allow_pickle=False)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path

@@ -28,8 +28,6 @@ The figures of the paper are in :mod:`qpsolve.figures`.
 from __future__ import annotations
 
 import numbers
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +37,7 @@ import numpy as np
 from .certificate import DEFAULT_TOL
 from .data import gaussian, rosenbrock, to_uint8, truncate_bits
 from .image import dequantize
+from .io import atomic_output
 
 __all__ = [
     "PAPER_TABLE1",
@@ -457,25 +456,8 @@ def write_text(path, text):
 
     The folder must exist; on any error no file (partial or not) is left.
     """
-    path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OSError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=".qpsolve-", suffix=path.suffix, dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        _umask_mode(tmp)  # mkstemp makes 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+    return Path(path)
 
 
-def _umask_mode(path):
-    """Set ``path`` to ``0o666`` minus the process umask (what ``open`` would give)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)

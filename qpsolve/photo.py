@@ -223,23 +223,10 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
         out = _finish(res.x, ctx, extra)
         return (out, res) if return_result else out
 
-    if isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral):
-        raise TypeError(f"channel_axis must be an integer or None, got {channel_axis!r}")
-    if not -arr.ndim <= channel_axis < arr.ndim:
-        raise ValueError(f"channel_axis={channel_axis} is out of range for a {arr.ndim}-D image")
-    axis = channel_axis % arr.ndim
-    moved = np.moveaxis(arr, axis, 0)
-    per_channel = {}
-    for name in ("lower", "upper", "confidence", "gain"):
-        v = kw.get(name)
-        if v is not None and np.ndim(v) == arr.ndim:
-            per_channel[name] = np.moveaxis(np.asarray(v), axis, 0)
-    built = []
-    for c in range(moved.shape[0]):
-        ckw = dict(kw)
-        for name, v in per_channel.items():
-            ckw[name] = v[c]
-        built.append(_channel_problem(moved[c], bits, model, bc, mask, ckw, adaptive, outliers))
+    from .image import split_channels  # image.py imports this module lazily too
+
+    axis, planes = split_channels(arr, channel_axis, kw)
+    built = [_channel_problem(plane, bits, model, bc, mask, ckw, adaptive, outliers) for plane, ckw in planes]
 
     if color_space == "rgb":
         outs, results = [], []

@@ -15,7 +15,7 @@ def register(sub):
     p = sub.add_parser("demo", help="de-quantize the paper's 2-bit Gaussian and report quality",
                        description="Build the paper's Gaussian test image, reduce it to 2 bits, solve the "
                                    "biharmonic QP, write before/after PNGs and print PSNR/SSIM and the certificate.")
-    p.add_argument("--size", type=int, default=256, help="image side in pixels (default 256)")
+    p.add_argument("--size", type=int, default=128, help="image side in pixels (default 128)")
     p.add_argument("--bits", type=int, default=2)
     p.add_argument("--solver", default="auto")
     p.add_argument("--out", default="qpsolve-demo", help="folder for the PNGs (default ./qpsolve-demo)")
