@@ -112,9 +112,8 @@ VARIANTS = {
     "triharmonic": ("triharmonic", {"model": "triharmonic"}),
 }
 
-#: Variants computed by default.  ``triharmonic`` (P ~ h^-6, very ill-conditioned)
-#: is opt-in: at 64x64 neither installed backend certifies it in a practical time yet.
-DEFAULT_VARIANTS = ("thin-plate", "mixed", "mixed-0.01", "even")
+#: Variants computed by default (all of them; ``triharmonic`` is the slowest, P ~ h^-6).
+DEFAULT_VARIANTS = ("thin-plate", "mixed", "mixed-0.01", "even", "triharmonic")
 
 #: ``skimage.metrics.normalized_root_mse`` normalization that reproduces the paper.
 NRMSE_NORMALIZATION = "euclidean"

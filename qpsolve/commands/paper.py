@@ -47,7 +47,7 @@ def register(sub):
                    help="image side (default 64, the paper's; other sizes have no paper column)")
     t.add_argument("--variants", default="default",
                    help="research rows: none, default, all, or a comma list of thin-plate, mixed, "
-                        "mixed-0.01, even, triharmonic (default: all but triharmonic)")
+                        "mixed-0.01, even, triharmonic (default: all)")
     t.add_argument("--solver", default="auto")
     t.add_argument("--time-limit", type=float, default=None, help="seconds per solve (default none)")
     t.set_defaults(func=run_table1)

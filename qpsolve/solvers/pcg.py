@@ -11,10 +11,11 @@ The method, for ``min 1/2 x^T P x + q^T x`` over a box:
    variables held at a bound by their gradient (``x_i = L_i, g_i > 0`` or
    ``x_i = U_i, g_i < 0``) and the pinned ones; the others are free.  The
    reduced system ``P_FF d_F = -g_F`` is solved by conjugate gradients
-   preconditioned with a pyamg smoothed-aggregation hierarchy of ``P_FF``
-   (kept while the face barely changes: any principal restriction of an SPD
-   preconditioner is an SPD preconditioner for the new face).  Inexact
-   early, tight once the face has settled.
+   preconditioned with a sparse LU of ``P_FF`` (up to ``LU_MAX_N``
+   variables) or a pyamg smoothed-aggregation hierarchy of it, kept while the
+   face barely changes (any principal restriction of an SPD preconditioner is
+   an SPD preconditioner for the new face).  Inexact early, tight once the
+   face has settled.
 3. **Projected search** along ``d`` (Bertsekas' projected Newton): the step
    ``clip(x + a d) - x`` with Armijo back-tracking, which adds many
    constraints at once; if it fails, the largest feasible step (exact
@@ -176,7 +177,6 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, amg_options, l
     prev_free = None
     rtol = 1e-2
     status = "max_iter"
-    cert = None
     it = 0
     for it in range(1, max_iter + 1):
         g = P @ x + q
@@ -201,7 +201,7 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, amg_options, l
             prec = _FacePreconditioner(P, diag, free, kind, amg_options)
         d, cg_it, cg_res = _face_cg(P, g, fmask, prec, rtol, 500, deadline)
         cg_total += cg_it
-        step, how = _projected_search(prob, x, g, d, cert.objective)
+        step, how = _projected_search(prob, x, g, d)
         if step is None:
             status = "stalled"
             break
@@ -218,7 +218,7 @@ def _quad_change(P, g, s):
     return float(g @ s + 0.5 * s @ (P @ s))
 
 
-def _projected_search(prob, x, g, d, E):
+def _projected_search(prob, x, g, d):
     """A monotone step from ``x``: projected Newton, feasible step, or scaled projected gradient."""
     P = prob.P
     lo, hi = prob.lower, prob.upper
@@ -270,6 +270,11 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
         up to ``LU_MAX_N`` variables) or a pyamg smoothed-aggregation V-cycle.
     amg_options : dict, optional
         Passed to :func:`pyamg.smoothed_aggregation_solver`.
+
+    Notes
+    -----
+    ``info["levels"]`` lists, coarsest first, each level's size, Newton and
+    CG iterations, time and ``history`` of ``(E, gap, projected gradient)``.
     """
     if options:
         raise TypeError(f"pcg got unknown option(s): {sorted(options)}")
@@ -301,7 +306,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
         x, it, cg, status, hist = _solve_level(lvl, x, ltol, lmax, deadline, verbose, kind, amg,
                                                f"level {depth} n={lvl.n}")
         levels.append({"n": lvl.n, "iterations": it, "cg_iterations": cg, "status": status,
-                       "seconds": time.perf_counter() - t0})
+                       "seconds": time.perf_counter() - t0, "history": hist})
         if status == "time_limit":
             break
     fine = levels[-1]

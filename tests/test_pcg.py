@@ -1,0 +1,93 @@
+"""The default solver on the hard corners of the problem family, cross-checked against osqp."""
+
+import numpy as np
+import pytest
+
+import qpsolve as qs
+from qpsolve.data import gaussian, to_uint8, truncate_bits
+
+
+def _agree(prob, res):
+    ref = qs.solve(prob, solver="osqp")
+    assert res.success, res.message
+    assert np.all(res.x >= prob.lower) and np.all(res.x <= prob.upper)
+    assert abs(res.objective - ref.objective) <= 1e-6 * max(1.0, abs(ref.objective))
+
+
+def test_no_active_bound_constant_fits():
+    prob = qs.image_problem(np.zeros((9, 7)), lower=np.full((9, 7), -1.0), upper=np.full((9, 7), 2.0))
+    res = qs.solve(prob, solver="pcg")
+    assert res.success and abs(res.objective) < 1e-12
+
+
+def test_every_pixel_pinned():
+    v = np.random.default_rng(0).normal(size=(6, 8))
+    prob = qs.image_problem(v, lower=v, upper=v)
+    res = qs.solve(prob, solver="pcg")
+    assert res.success
+    np.testing.assert_array_equal(res.x.reshape(v.shape), v)
+
+
+@pytest.mark.parametrize("width", [0.0, 1e-9])
+def test_zero_and_tiny_envelopes(width):
+    img = truncate_bits(to_uint8(gaussian(20)), 3).astype(float)
+    prob = qs.image_problem(img, lower=img, upper=img + width)
+    _agree(prob, qs.solve(prob, solver="pcg"))
+
+
+@pytest.mark.parametrize("shape", [(1, 40), (40, 1), (17, 23), (33, 31)])
+def test_thin_and_odd_shapes(shape):
+    rng = np.random.default_rng(sum(shape))
+    lo = np.cumsum(rng.normal(size=shape), axis=1 if shape[1] > 1 else 0)
+    prob = qs.image_problem(np.zeros(shape), lower=lo, upper=lo + 1.0)
+    _agree(prob, qs.solve(prob, solver="pcg"))
+
+
+def test_mask_with_one_pixel_islands():
+    img = truncate_bits(to_uint8(gaussian(24)), 2)
+    mask = np.zeros(img.shape, bool)
+    mask[::5, ::5] = True  # isolated single pixels keep their envelopes
+    mask[:4] = True
+    prob = qs.image_problem(img, bits=2, mask=mask)
+    _agree(prob, qs.solve(prob, solver="pcg"))
+
+
+@pytest.mark.parametrize("bc", qs.BOUNDARIES)
+@pytest.mark.parametrize("model", ["laplace", "biharmonic", "thin-plate", "triharmonic"])
+def test_models_and_boundaries(model, bc):
+    img = truncate_bits(to_uint8(gaussian(16)), 2)
+    prob = qs.image_problem(img, bits=2, model=model, bc=bc)
+    _agree(prob, qs.solve(prob, solver="pcg"))
+
+
+def test_amg_and_coarse_to_fine_path():
+    # 128x128 has a coarse-to-fine chain; force the AMG preconditioner at every level
+    img = truncate_bits(to_uint8(gaussian(128)), 2)
+    prob = qs.image_problem(img, bits=2)
+    res = qs.solve(prob, solver="pcg", preconditioner="amg", time_limit=120)
+    lu = qs.solve(prob, solver="pcg")
+    assert len(lu.info["levels"]) >= 2
+    assert lu.success
+    if res.success:
+        assert abs(res.objective - lu.objective) <= 1e-6 * max(1.0, lu.objective)
+    else:  # the status must say why, not pretend
+        assert res.status != qs.Status.OPTIMAL and not res.kkt.optimal
+
+
+def test_warm_start_from_solution_is_immediate(capsys):
+    img = truncate_bits(to_uint8(gaussian(32)), 2)
+    prob = qs.image_problem(img, bits=2)
+    first = qs.solve(prob, solver="pcg")
+    again = qs.solve(prob, solver="pcg", x0=first.x, verbose=True)
+    assert again.success and again.iterations == 1
+    cold = qs.solve(prob, solver="pcg", verbose=True)
+    assert "[pcg level" in capsys.readouterr().out
+    assert cold.iterations > again.iterations
+
+
+def test_rejects_unknown_options():
+    prob = qs.image_problem(np.zeros((4, 4)), lower=np.zeros((4, 4)), upper=np.ones((4, 4)))
+    with pytest.raises(TypeError, match="unknown option"):
+        qs.solve(prob, solver="pcg", smoother="magic")
+    with pytest.raises(ValueError, match="preconditioner"):
+        qs.solve(prob, solver="pcg", preconditioner="ilu")
