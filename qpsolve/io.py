@@ -33,6 +33,8 @@ import numpy as np
 __all__ = [
     "read_image",
     "write_image",
+    "check_output_path",
+    "atomic_output",
     "split_alpha",
     "merge_alpha",
     "OUTPUT_EXTENSIONS",
@@ -385,6 +387,25 @@ def _write_png16(path, arr):
         fh.write(_png_chunk(b"IHDR", ihdr))
         fh.write(_png_chunk(b"IDAT", zlib.compress(raw, 6)))
         fh.write(_png_chunk(b"IEND", b""))
+
+
+def check_output_path(path):
+    """Check, before any work, that ``path`` can be written by :func:`write_image`.
+
+    Returns it as a :class:`~pathlib.Path`; raises ``ValueError`` for an
+    unsupported extension and ``OSError`` for a missing folder.
+
+    Examples
+    --------
+    >>> check_output_path("result.npy").suffix
+    '.npy'
+    """
+    out = Path(path)
+    if out.suffix.lower() not in OUTPUT_EXTENSIONS:
+        raise ValueError(f"output {str(path)!r}: extension must be one of {OUTPUT_EXTENSIONS}")
+    if not out.parent.resolve().is_dir():
+        raise OSError(f"cannot write {str(path)!r}: folder does not exist")
+    return out
 
 
 @contextlib.contextmanager

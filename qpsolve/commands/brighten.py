@@ -19,12 +19,11 @@ Errors exit with status 2 and write nothing.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
 from ..image import dequantize
-from ..io import OUTPUT_EXTENSIONS, read_image, write_image
+from ..io import OUTPUT_EXTENSIONS, check_output_path, read_image, write_image
 from ..model.degradation import gain_map
 from ..model.envelopes import ROUNDINGS, container_range
 from ..model.operators import BOUNDARIES, MODELS
@@ -73,11 +72,7 @@ def _read_shadow_mask(path, shape):
 
 def run(args):
     # Validate everything that needs no solve first: on error nothing is written.
-    out_path = Path(args.output)
-    if out_path.suffix.lower() not in OUTPUT_EXTENSIONS:
-        raise ValueError(f"output {args.output!r}: extension must be one of {OUTPUT_EXTENSIONS}")
-    if not out_path.parent.resolve().is_dir():
-        raise OSError(f"cannot write {args.output!r}: folder does not exist")
+    out_path = check_output_path(args.output)
     if args.gain is not None and args.shadow_mask is not None:
         raise ValueError("give either --gain or --shadow-mask with --weight, not both")
     if args.gain is None and args.shadow_mask is None:

@@ -11,12 +11,19 @@ written atomically, so Ctrl-C never leaves a partial file.
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 from ..image import dequantize
-from ..io import DEFAULT_MAX_PIXELS, OUTPUT_EXTENSIONS, merge_alpha, read_image, split_alpha, write_image
+from ..io import (
+    DEFAULT_MAX_PIXELS,
+    OUTPUT_EXTENSIONS,
+    check_output_path,
+    merge_alpha,
+    read_image,
+    split_alpha,
+    write_image,
+)
 from ..model.bitdepth import check_bits, detect_bits
 from ..model.envelopes import ROUNDINGS, container_range
 from ..model.noise import OUTLIER_MODES
@@ -68,11 +75,7 @@ def register(sub):
 
 
 def run(args):
-    out_path = Path(args.output)
-    if out_path.suffix.lower() not in OUTPUT_EXTENSIONS:
-        raise ValueError(f"output {args.output!r}: extension must be one of {OUTPUT_EXTENSIONS}")
-    if not out_path.parent.resolve().is_dir():
-        raise OSError(f"cannot write {args.output!r}: folder does not exist")
+    out_path = check_output_path(args.output)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         image = read_image(args.input, max_pixels=args.max_pixels,
@@ -86,7 +89,7 @@ def run(args):
         colour = colour[..., 0]
     is_colour = colour.ndim == 3
     if alpha is not None:
-        print(f"alpha channel passed through untouched")
+        print("alpha channel passed through untouched")
 
     if args.bits is None:
         bd = detect_bits(colour)
