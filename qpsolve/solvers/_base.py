@@ -6,7 +6,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["BackendOutput", "BackendUnavailable"]
+__all__ = ["BackendOutput", "BackendUnavailable", "importable"]
+
+
+def importable(module):
+    """``True`` when ``module`` imports: what a backend's ``available()`` asks."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
 
 
 class BackendUnavailable(RuntimeError):

@@ -92,7 +92,7 @@ import time
 import numpy as np
 
 from ..certificate import certificate
-from ._base import BackendOutput
+from ._base import BackendOutput, importable
 
 NAME = "admm"
 SPECTRAL_BC = ("even", "periodic")
@@ -100,11 +100,7 @@ SPECTRAL_MODELS = ("laplace", "biharmonic", "triharmonic", "thin-plate", "mixed"
 
 
 def available():
-    try:
-        import scipy.fft  # noqa: F401
-    except ImportError:  # pragma: no cover
-        return False
-    return True
+    return importable("scipy.fft")
 
 
 def axis_eigenvalues(n, bc):

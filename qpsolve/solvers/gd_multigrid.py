@@ -30,18 +30,14 @@ import time
 
 import numpy as np
 
-from ._base import BackendOutput
+from ._base import BackendOutput, importable
 
 NAME = "gd-multigrid"
 MIN_EDGE = 31  # the paper: coarsen while the short edge is longer than 31 px
 
 
 def available():
-    try:
-        import scipy.ndimage  # noqa: F401
-    except ImportError:  # pragma: no cover
-        return False
-    return True
+    return importable("scipy.ndimage")
 
 
 def supports(prob):

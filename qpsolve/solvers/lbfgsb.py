@@ -14,17 +14,13 @@ import time
 
 import numpy as np
 
-from ._base import BackendOutput
+from ._base import BackendOutput, importable
 
 NAME = "lbfgsb"
 
 
 def available():
-    try:
-        from scipy.optimize import minimize  # noqa: F401
-    except ImportError:  # pragma: no cover - scipy is a hard dependency
-        return False
-    return True
+    return importable("scipy.optimize")
 
 
 def supports(prob):

@@ -16,18 +16,14 @@ import time
 
 import numpy as np
 
-from ._base import BackendOutput
+from ._base import BackendOutput, importable
 
 NAME = "lsq"
 METHODS = ("auto", "bvls", "trf")
 
 
 def available():
-    try:
-        from scipy.optimize import lsq_linear  # noqa: F401
-    except ImportError:  # pragma: no cover
-        return False
-    return True
+    return importable("scipy.optimize")
 
 
 def supports(prob):

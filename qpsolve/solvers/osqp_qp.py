@@ -13,17 +13,13 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from ._base import BackendOutput
+from ._base import BackendOutput, importable
 
 NAME = "osqp"
 
 
 def available():
-    try:
-        import osqp  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importable("osqp")
 
 
 def supports(prob):

@@ -36,7 +36,7 @@ import scipy.sparse as sp
 
 from ..certificate import certificate
 from ..problem import BoxQP
-from ._base import BackendOutput
+from ._base import BackendOutput, importable
 
 NAME = "pcg"
 
@@ -45,11 +45,7 @@ MIN_COARSE = 48
 
 
 def available():
-    try:
-        import pyamg  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importable("pyamg")
 
 
 def supports(prob):
