@@ -5,7 +5,9 @@ truncated to 3, 4 and 5 bits, then reconstructed by
 
 * ``midpoint`` -- ``v + step/2``, the baseline every method must beat;
 * ``paper``    -- ``qs.dequantize(q, bits)``, the plate model of the paper;
-* ``adaptive`` -- ``qs.dequantize(q, bits, adaptive=True)`` (paper 6.3);
+* ``adaptive`` -- ``qs.dequantize(q, bits, adaptive=True)`` (paper 6.3): jumps of more
+  than one level pinned to the bin midpoint, then the plate shrunk towards the
+  bin centres by its calibration ratio (:func:`qpsolve.model.masks.calibrated_blend`);
 * ``adaptive+decorr`` -- colour images, ``color_space='decorrelated'`` (``--decorrelated``).
 
 PSNR and SSIM are measured against the 8-bit original.  Run::

@@ -273,6 +273,26 @@ def _solve_single(image, bits, model, bc, mask, solver, tol, max_iter, verbose, 
     return out, res
 
 
+def _calibrate_channel(image, out, bits, bc, mask, kw, power):
+    """Step 2 of ``adaptive``: :func:`~qpsolve.model.masks.calibrated_blend` on one channel.
+
+    The quantizer's envelopes are rebuilt (a Laplace grid is enough: only the
+    bounds are used); pixels pinned by step 1 sit on their bin centre and
+    are not measured; masked pixels are left out.  Returns the blended
+    channel and ``{'rho', 'weight', 'power'}``.
+    """
+    from .model.masks import calibrated_blend
+
+    prob, ctx = _build(image, bits, "laplace", bc, mask, **kw)
+    lo = prob.lower.reshape(ctx.shape)
+    hi = prob.upper.reshape(ctx.shape)
+    select = np.abs(out - 0.5 * (lo + hi)) > 1e-9 * np.maximum(1.0, np.abs(hi))  # not pinned
+    if ctx.mask is not None:
+        select &= ctx.mask
+    blended, weight, rho = calibrated_blend(out, lo, hi, select=select, power=power)
+    return blended, {"rho": rho, "weight": weight, "power": power}
+
+
 def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver="auto", *,
                rounding="floor", step=None, levels=None, lower=None, upper=None, confidence=None,
                data_range=None, alpha=1.0, beta=1.0, gain=None, channel_axis=None, tol=DEFAULT_TOL,
@@ -302,9 +322,26 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
     tol, max_iter, verbose, **options
         Passed to :func:`qpsolve.solve`.
     adaptive : bool or dict, optional
-        Content-adaptive model (paper section 6.3): pixels next to a jump of
-        more than one level are pinned to their bin midpoint (see
-        :data:`qpsolve.photo.ADAPTIVE_DEFAULTS`; a dict overrides them).
+        Content-adaptive model (paper section 6.3), two steps:
+
+        1. pixels next to a jump of more than one level (object borders,
+           strong texture) are pinned to their bin midpoint and the plate is
+           solved through them (:func:`qpsolve.model.masks.adaptive_envelopes`,
+           options in :data:`qpsolve.photo.ADAPTIVE_DEFAULTS`);
+        2. calibration: per channel, the plate's mean squared departure from
+           the bin centres is compared with that of uniform quantization
+           noise, ``width**2 / 12``; the ratio ``rho`` is about 1 where the
+           plate fits a smooth signal and above 1 where it crowds the bin
+           edges (one-level texture or noise), and the solution is shrunk
+           towards the bin centres by ``min(1, rho**-power)``
+           (:func:`qpsolve.model.masks.calibrated_blend`).  The blend stays
+           inside the envelopes; masked and outlier-relaxed pixels are left
+           alone.  ``result.info['adaptive']`` holds ``rho`` and the weight.
+
+        A dict overrides the options of step 1 and takes two more keys:
+        ``calibrate`` (bool, default ``True``; ``False`` returns the pinned
+        plate of step 1 as it is) and ``power`` (default
+        :data:`qpsolve.model.masks.CALIBRATION_POWER`).
         Default ``False``: the paper's model.
     outliers : {None, 'mask', 'replace'}, optional
         Impulse and dither handling (paper section 6.1, see
@@ -350,14 +387,44 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
     """
     kw = dict(rounding=rounding, step=step, levels=levels, lower=lower, upper=upper,
               confidence=confidence, data_range=data_range, alpha=alpha, beta=beta, gain=gain)
+    from .model.masks import CALIBRATION_POWER
+
+    power = None
+    if isinstance(adaptive, dict):
+        # calibration keys are handled here; the rest goes to the photo pipeline
+        adaptive = dict(adaptive)
+        if not adaptive.pop("calibrate", True):
+            power = None
+        else:
+            power = adaptive.get("power", CALIBRATION_POWER)
+        adaptive.pop("power", None)
+        adaptive = adaptive or True
+    elif adaptive is True:
+        power = CALIBRATION_POWER
     if adaptive or outliers is not None or color_space != "rgb" or tile is not None:
         from .photo import dequantize_photo  # the photo pipeline (qpsolve/photo.py)
 
-        return dequantize_photo(image, bits, model, bc, mask, solver, kw, channel_axis=channel_axis,
-                                tol=tol, max_iter=max_iter, verbose=verbose, return_result=return_result,
-                                options=options, adaptive=adaptive, outliers=outliers,
-                                color_space=color_space, chroma_weight=chroma_weight, tile=tile,
-                                progress=progress)
+        if power is not None and (isinstance(power, bool) or not isinstance(power, numbers.Real)
+                                  or not (np.isfinite(power) and power > 0)):
+            raise ValueError(f"adaptive['power'] must be a positive finite number, got {power!r}")
+        out, res = dequantize_photo(image, bits, model, bc, mask, solver, kw, channel_axis=channel_axis,
+                                    tol=tol, max_iter=max_iter, verbose=verbose, return_result=True,
+                                    options=options, adaptive=adaptive, outliers=outliers,
+                                    color_space=color_space, chroma_weight=chroma_weight, tile=tile,
+                                    progress=progress)
+        if power is not None:
+            # step 2 of adaptive: shrink an over-shooting plate towards the bin centres, per channel
+            if channel_axis is None:
+                out, res.info["adaptive"] = _calibrate_channel(image, out, bits, bc, mask, kw, float(power))
+            else:
+                axis, planes = split_channels(image, channel_axis, kw)
+                done = [_calibrate_channel(plane, o, bits, bc, mask, ckw, float(power))
+                        for (plane, ckw), o in zip(planes, np.moveaxis(out, axis, 0))]
+                out = np.moveaxis(np.stack([o for o, _ in done]), 0, axis)
+                joint = len({id(r) for r in res}) == 1 and len(res) > 1  # color_space='decorrelated'
+                for r, (_, info) in zip(res, done):
+                    r.info["adaptive"] = [i for _, i in done] if joint else info
+        return (out, res) if return_result else out
     if channel_axis is None:
         out, res = _solve_single(image, bits, model, bc, mask, solver, tol, max_iter, verbose, options, kw)
         return (out, res) if return_result else out

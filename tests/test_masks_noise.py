@@ -5,7 +5,19 @@ import pytest
 from scipy import ndimage
 
 import qpsolve as qs
-from qpsolve.model.masks import adaptive_envelopes, adaptive_mask, separated
+from hypothesis import given, settings
+from hypothesis import strategies as hst
+from hypothesis.extra import numpy as hnp
+from skimage.metrics import structural_similarity
+
+from qpsolve.model.masks import (
+    CALIBRATION_POWER,
+    adaptive_envelopes,
+    adaptive_mask,
+    calibrated_blend,
+    calibration_ratio,
+    separated,
+)
 from qpsolve.model.noise import detect_dither, detect_impulses, floyd_steinberg, treat_outliers
 
 
@@ -69,6 +81,123 @@ def test_adaptive_reduces_error_at_object_border():
     band = ndimage.binary_dilation(disc, iterations=3) & ~disc
     err = lambda o: np.sqrt(np.mean((o - truth)[band] ** 2))  # noqa: E731
     assert err(adapt) < err(plain)
+
+
+def _ramp_edge_texture(n=48, seed=0):
+    """Smooth ramp, a bright disc (sharp border) and a patch of one-level noise.
+
+    The noise (sigma 9 on a 3-bit step of 32, around a bin centre) crosses
+    into the neighbouring levels only here and there: one-level islands that
+    the more-than-one-level test cannot see and that a plate over-shoots.
+    """
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:n, 0:n]
+    truth = 30 + 120 * x / (n - 1) + 20 * np.sin(np.pi * y / (n - 1))
+    disc = (x - 3 * n // 4) ** 2 + (y - n // 4) ** 2 < (n // 6) ** 2
+    truth = np.where(disc, 235.0, truth)
+    patch = (y >= n // 2) & (x >= n // 2)
+    truth = np.where(patch, 176 + rng.normal(0, 9, truth.shape), truth)
+    q = (np.clip(np.rint(truth), 0, 255).astype(np.uint8) >> 5) << 5
+    return truth, q
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_adaptive_beats_midpoint_and_global_plate(seed):
+    truth, q = _ramp_edge_texture(seed=seed)
+    mid = q + 16.0
+    plate = qs.dequantize(q, bits=3)
+    out, res = qs.dequantize(q, bits=3, adaptive=True, return_result=True)
+    rmse = lambda o: np.sqrt(np.mean((o - truth) ** 2))  # noqa: E731
+    ssim = lambda o: structural_similarity(truth, o, data_range=255)  # noqa: E731
+    assert rmse(out) < rmse(mid) and rmse(out) < rmse(plate)
+    assert ssim(out) > ssim(mid) and ssim(out) > ssim(plate)
+    info = res.info["adaptive"]
+    assert info["rho"] > 1.1 and 0 < info["weight"] < 1 and info["power"] == CALIBRATION_POWER
+    assert np.all(out >= q) and np.all(out <= q + 32.0)
+
+
+def test_calibration_keeps_a_fitting_plate():
+    """On a smooth signal the plate's departure from the bin centres is quantization noise: rho ~ 1."""
+    from qpsolve.data import gaussian, to_uint8, truncate_bits
+
+    truth = to_uint8(gaussian(64)).astype(float)
+    q = truncate_bits(to_uint8(gaussian(64)), 3)
+    plate = qs.dequantize(q, bits=3)
+    rho = calibration_ratio(plate, q.astype(float), q + 32.0)
+    assert 0.95 < rho < 1.05
+    out, res = qs.dequantize(q, bits=3, adaptive=True, return_result=True)
+    psnr = lambda o: 10 * np.log10(255**2 / np.mean((o - truth) ** 2))  # noqa: E731
+    assert res.info["adaptive"]["weight"] > 0.8
+    assert psnr(out) > psnr(plate) - 0.2 and psnr(out) > psnr(q + 16.0) + 10
+
+
+def test_adaptive_calibration_options():
+    truth, q = _ramp_edge_texture(32)
+    lo, hi, smooth = adaptive_envelopes(q.astype(float), np.minimum(q + 32.0, 255), dilate=1)
+    pinned_only = qs.dequantize(q, lower=lo, upper=hi)
+    raw, res = qs.dequantize(q, bits=3, adaptive={"calibrate": False}, return_result=True)
+    assert np.abs(raw - pinned_only).max() < 1e-2 and "adaptive" not in res.info
+    soft = qs.dequantize(q, bits=3, adaptive={"power": 1})
+    hard = qs.dequantize(q, bits=3, adaptive={"power": 8})
+    c = q + 16.0
+    assert np.all(np.abs(hard - c) <= np.abs(soft - c) + 1e-9)  # a larger power shrinks more
+    with pytest.raises(ValueError, match="power"):
+        qs.dequantize(q, bits=3, adaptive={"power": 0})
+    with pytest.raises(ValueError, match="unknown key"):
+        qs.dequantize(q, bits=3, adaptive={"power": 2, "bogus": 1})
+    with pytest.raises(ValueError, match="power"):
+        calibrated_blend(raw, q.astype(float), q + 32.0, power=-1)
+
+
+def test_adaptive_calibration_colour_and_mask():
+    truth, q = _ramp_edge_texture(32)
+    rgb = np.stack([q, q, np.full_like(q, 96)], axis=-1)
+    out, res = qs.dequantize(rgb, bits=3, channel_axis=-1, adaptive=True, return_result=True)
+    assert len(res) == 3 and all("adaptive" in r.info for r in res)
+    assert np.allclose(out[..., 0], out[..., 1]) and np.allclose(out[..., 2], 112.0)  # flat: centre
+    assert np.all(out >= rgb) and np.all(out <= rgb + 32.0)
+    mask = np.ones(q.shape, bool)
+    mask[:4, :4] = False
+    outm = qs.dequantize(q, bits=3, mask=mask, adaptive=True)
+    assert np.array_equal(outm[~mask], q[~mask].astype(float))  # masked pixels keep their values
+
+
+_envelopes = hnp.arrays(np.float64, hst.integers(1, 40),
+                        elements=hst.floats(0, 1, allow_nan=False, allow_subnormal=False))
+
+
+@settings(max_examples=60, deadline=None)
+@given(frac=_envelopes, base=hst.floats(-100, 100), width=hst.floats(0.5, 64),
+       power=hst.floats(0.25, 8))
+def test_calibrated_blend_invariants(frac, base, width, power):
+    lo = base + width * (np.arange(frac.size) % 7)
+    hi = lo + width
+    x = lo + frac * width
+    out, w, rho = calibrated_blend(x, lo, hi, power=power)
+    c = 0.5 * (lo + hi)
+    assert np.all(out >= lo) and np.all(out <= hi)                      # stays in the envelopes
+    assert np.all(np.abs(out - c) <= np.abs(x - c) + 1e-9)             # only towards the centre
+    assert np.all((out - c) * (x - c) >= -1e-12)                       # never across it
+    assert 0 < w <= 1 and (w == 1) == (rho <= 1)
+    assert np.isclose(w, 1.0 if rho <= 1 else rho ** -power)
+    # affine invariance: the ratio does not depend on the units
+    assert np.isclose(calibration_ratio(3 * x + 5, 3 * lo + 5, 3 * hi + 5), rho)
+    # a blended solution is never worse than the worse of plate and midpoint, per pixel
+    truth = lo + np.roll(frac, 1) * width
+    assert np.all(np.abs(out - truth) <= np.maximum(np.abs(x - truth), np.abs(c - truth)) + 1e-9)
+
+
+def test_calibration_ratio_skips_unmeasurable_pixels():
+    lo = np.array([0.0, 0.0, 0.0, 5.0, -np.inf])
+    hi = np.array([1.0, 1.0, 0.0, 6.0, np.inf])
+    x = np.array([0.0, 1.0, 0.0, 9.0, 3.0])   # pinned (width 0), outside, infinite
+    assert calibration_ratio(x, lo, hi) == pytest.approx(3.0)
+    out, w, rho = calibrated_blend(x, lo, hi, power=1)
+    assert out[2:].tolist() == [0.0, 9.0, 3.0]  # untouched
+    assert np.isnan(calibration_ratio(x[2:], lo[2:], hi[2:]))
+    assert calibrated_blend(x[2:], lo[2:], hi[2:])[1] == 1.0
+    with pytest.raises(ValueError, match="shape"):
+        calibration_ratio(x, lo[:2], hi)
 
 
 def test_impulse_detector():
