@@ -13,11 +13,16 @@ Components whose descent direction meets an infinite bound would contribute
 (``unbounded_gradient``) and judged by the projected gradient, so the gap is a
 proven bound whenever ``unbounded_gradient == 0``.
 
-Floating point limits how small a computed gap can be: each ``g_i`` carries a
-rounding error of about ``eps * max_i sum_j |P_ij| * |x|_inf``.  The
-certificate reports that level (``gap_floor``, the errors of the terms added
-as independent) and accepts a gap below it, so problems whose optimal energy
-is zero (a ramp under ``odd`` boundaries) can still be certified.
+Floating point limits how small a gap can be.  The gradient is summed in
+extended precision, so its own arithmetic adds almost nothing; but ``x`` is a
+float64 vector, and rounding the exact optimum to float64 already gives every
+``g_i`` an error of about ``r_i = (eps / 2) sqrt(sum_j P_ij^2 x_j^2)``
+(:meth:`BoxQP.rounding_level`).  The certificate reports
+``gap_floor = sum_i r_i dist_i`` (``dist_i`` the distance to the bound the
+gradient points at) and accepts a gap below it: no float64 point can be shown
+to be better.  That is what lets problems whose optimal energy is zero (a
+ramp under ``odd`` boundaries) and megapixel plates, whose gap sums a
+rounding-level gradient over a million free pixels, be certified.
 """
 
 from __future__ import annotations
@@ -109,7 +114,8 @@ def certificate(prob, x, tol=DEFAULT_TOL, *, gradient=None):
     tol : float, optional
         Relative duality-gap tolerance that decides :attr:`Certificate.optimal`.
     gradient : (n,) ndarray, optional
-        ``P x + q`` if the caller already has it (saves one product).
+        ``P x + q`` if the caller already has it (saves one product); by
+        default it is summed in extended precision.
 
     Returns
     -------
@@ -129,7 +135,7 @@ def certificate(prob, x, tol=DEFAULT_TOL, *, gradient=None):
     if not (isinstance(tol, (int, float, np.floating)) and np.isfinite(tol) and tol > 0):
         raise ValueError(f"tol must be a positive finite number, got {tol!r}")
     x = _check_x(prob, x)
-    g = prob.gradient(x) if gradient is None else gradient
+    g = prob.gradient(x, precise=True) if gradient is None else gradient
     lo, hi = prob.lower, prob.upper
     infeas = float(max(0.0, np.max(lo - x), np.max(x - hi)))
 
@@ -146,7 +152,7 @@ def certificate(prob, x, tol=DEFAULT_TOL, *, gradient=None):
     with np.errstate(invalid="ignore"):
         dist = np.where(g > 0, x - lo, np.where(g < 0, hi - x, 0.0))
     dist = np.where(np.isfinite(dist), dist, 0.0)
-    floor = float(4 * np.finfo(float).eps * prob.row_norm * np.max(np.abs(x)) * np.linalg.norm(dist))
+    floor = float(prob.rounding_level(x) @ dist)
     unb = float(np.max(np.abs(g[unbounded]) / d[unbounded])) if unbounded.any() else 0.0
 
     # E = 1/2 x.(P x) + q.x, and P x = g - q: no second product needed.
