@@ -27,6 +27,7 @@ __all__ = ["solve", "available_solvers", "SOLVERS", "BackendOutput", "BackendUna
 
 #: registry name -> module that implements it
 SOLVERS = {
+    "pdas": "qpsolve.solvers.pdas",
     "pcg": "qpsolve.solvers.pcg",
     "osqp": "qpsolve.solvers.osqp_qp",
     "cvxpy": "qpsolve.solvers.cvxpy_qp",
@@ -37,7 +38,7 @@ SOLVERS = {
 }
 
 #: tried in this order by ``solver="auto"``
-AUTO_ORDER = ("pcg", "osqp", "lbfgsb")
+AUTO_ORDER = ("pdas", "pcg", "osqp", "lbfgsb")
 
 
 def _module(name):
@@ -181,8 +182,7 @@ def finalize(prob, name, out, tol, elapsed):
         out.failed = True
         out.message = (out.message + "; " if out.message else "") + "backend returned no finite x"
     x = prob.project(x)
-    g = prob.gradient(x)
-    cert = certificate(prob, x, tol, gradient=g)
+    cert = certificate(prob, x, tol)
     if cert.optimal:
         status = Status.OPTIMAL
     elif out.failed:

@@ -1,0 +1,392 @@
+"""Discrete Green's functions: exact fast inverses of grid energy matrices.
+
+On a regular 2-D grid the energy matrices of :mod:`qpsolve.model.operators`
+are diagonalised by fast transforms for the boundary rules most images use:
+
+``even`` (and every model whose ``P`` is a polynomial in the Neumann Laplacian:
+``laplace``, ``biharmonic``, ``thin-plate`` (which equals ``biharmonic`` there),
+``triharmonic`` and ``mixed``)
+    the 2-D DCT-II; the null space is the constants.
+``periodic`` (the same models)
+    the 2-D FFT; the null space is the constants.
+``odd`` (``biharmonic``, and ``laplace`` whose ``P`` ignores the rule)
+    ``P = L^T L`` where ``L`` is block triangular: the Dirichlet Laplacian on
+    the inner pixels (DST-I), 1-D second differences along each border edge
+    (DST-I), and nothing at the four corners.  The null space is 4-dimensional
+    (spanned by ``1``, ``i``, ``j`` and ``i j``).
+
+:class:`GridGreen` applies a generalised inverse ``P^g`` (``P P^g P = P``) in
+``O(N log N)`` and evaluates any block ``E_a^T P^g E_b`` of it (the Green's
+function between two sets of pixels) by the method of images, from one
+tabulated periodic kernel, in ``O(|a| |b|)``.  The ``pdas`` solver builds its
+small dense Schur complements from these blocks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft as sfft
+
+__all__ = ["GridGreen", "green_support"]
+
+#: models whose even/periodic matrix is ``f(mu)`` of the Laplacian eigenvalue ``mu``
+_SPECTRAL = ("laplace", "biharmonic", "thin-plate", "triharmonic", "mixed")
+#: smallest axis length handled (the odd rule needs inner pixels and edges)
+MIN_AXIS = 4
+
+
+def green_support(grid):
+    """``None`` when :class:`GridGreen` can invert ``grid``'s matrix, else the reason."""
+    if grid is None:
+        return "the problem carries no grid (not built by image_problem or GridSpec)"
+    shape = tuple(grid.shape)
+    if len(shape) != 2:
+        return f"fast Green's functions are implemented for 2-D grids, got {len(shape)}-D"
+    if min(shape) < MIN_AXIS:
+        return f"grid {shape} has an axis shorter than {MIN_AXIS}"
+    if grid.model not in _SPECTRAL:
+        return f"model {grid.model!r} has no fast inverse"
+    if grid.bc == "odd" and grid.model not in ("biharmonic", "laplace"):
+        return f"model {grid.model!r} with bc 'odd' has no fast inverse (use bc 'even')"
+    return None
+
+
+def _mu(n, kind):
+    """Eigenvalues of the 1-D negative second difference for a transform ``kind``."""
+    if kind == "dct":  # Neumann, DCT-II: k = 0..n-1
+        return 4.0 * np.sin(np.pi * np.arange(n) / (2 * n)) ** 2
+    if kind == "dst":  # Dirichlet on n inner points, DST-I: k = 1..n
+        return 4.0 * np.sin(np.pi * np.arange(1, n + 1) / (2 * (n + 1))) ** 2
+    # periodic, rfft/fft frequencies
+    return 4.0 * np.sin(np.pi * np.arange(n) / n) ** 2
+
+
+def _dst_matrix(n):
+    """The orthonormal DST-I matrix (symmetric, its own inverse)."""
+    k = np.arange(1, n + 1)
+    return np.sqrt(2.0 / (n + 1)) * np.sin(np.pi * np.outer(k, k) / (n + 1))
+
+
+def _fold(d, period):
+    """Distance on a circle of ``period`` (kernel tables store one quadrant)."""
+    d = np.abs(d)
+    d %= period
+    return np.minimum(d, period - d, out=d)
+
+
+class GridGreen:
+    """Exact fast generalised inverse of the energy matrix of a 2-D grid.
+
+    Parameters
+    ----------
+    grid : GridSpec
+        Shape, model, boundary rule and weights (see :func:`green_support`).
+
+    Attributes
+    ----------
+    shape : tuple of int
+    nullspace : ndarray, shape (N, k)
+        Orthonormal basis of the null space of ``P`` (``k = 1`` or ``4``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from qpsolve.model.operators import GridSpec
+    >>> grid = GridSpec((6, 7), "biharmonic", "odd")
+    >>> G, P = GridGreen(grid), grid.matrix()
+    >>> v = P @ np.random.default_rng(0).normal(size=42)   # any v in range(P)
+    >>> bool(np.allclose(P @ G.solve(v), v))
+    True
+    >>> idx = np.array([0, 8, 20, 33])
+    >>> cols = G.solve(np.eye(42)[:, idx])                  # P^g E, by transforms
+    >>> bool(np.allclose(G.block(idx, idx), cols[idx]))    # E^T P^g E, by images
+    True
+    """
+
+    def __init__(self, grid):
+        why = green_support(grid)
+        if why is not None:
+            raise ValueError(why)
+        self.shape = tuple(int(s) for s in grid.shape)
+        self.model, self.alpha, self.beta = grid.model, float(grid.alpha), float(grid.beta)
+        # laplace's P is built from forward differences only: the rule does not change it.
+        self.bc = "even" if (grid.model == "laplace" and grid.bc == "odd") else grid.bc
+        n, m = self.shape
+        if self.bc == "odd":
+            self._lam_inner = -(_mu(n - 2, "dst")[:, None] + _mu(m - 2, "dst")[None, :])
+            self._lam_row = -_mu(m - 2, "dst")  # along the top/bottom edges
+            self._lam_col = -_mu(n - 2, "dst")  # along the left/right edges
+            self._period = (2 * (n - 1), 2 * (m - 1))
+            self._k2 = self._kernel(lambda mu: 1.0 / mu**2)  # L_II^-2
+            phi1, phi2 = _dst_matrix(n - 2), _dst_matrix(m - 2)
+            # h_top[i, l] = sum_k phi1[i, k] phi1[0, k] / lam[k, l]: the inner Green's function
+            # between row 1 and row i + 1 in column mode l (h_left likewise for columns).
+            h_top = sfft.dst(phi1[0][:, None] / self._lam_inner, type=1, norm="ortho", axis=0)
+            h_left = sfft.dst(phi2[0][:, None] / self._lam_inner.T, type=1, norm="ortho", axis=0)
+            self._trace_tables = (phi1, phi2, h_top, h_left)
+            # DST-I basis functions at the first and last inner sample of each axis.
+            self._edge_modes = (phi1[0], phi1[-1], phi2[0], phi2[-1])
+            self.nullspace = self._odd_nullspace()
+        else:
+            kind = "dct" if self.bc == "even" else "fft"
+            mu = _mu(n, kind)[:, None] + _mu(m, kind)[None, :]
+            f = self._f(mu)
+            with np.errstate(divide="ignore"):
+                self._inv = np.where(f > 0, 1.0 / np.where(f > 0, f, 1.0), 0.0)
+            self._period = (2 * n, 2 * m) if self.bc == "even" else (n, m)
+            self._k2 = self._kernel(lambda mu: 1.0 / self._f(mu))
+            self.nullspace = np.full((n * m, 1), 1.0 / np.sqrt(n * m))
+
+    # ------------------------------------------------------------------ spectra and kernels
+    def _f(self, mu):
+        if self.model == "laplace":
+            return mu
+        if self.model in ("biharmonic", "thin-plate"):
+            return mu**2
+        if self.model == "triharmonic":
+            return mu**3
+        return self.alpha * mu + self.beta * mu**2
+
+    def _kernel(self, func):
+        """One quadrant of the periodic kernel ``ifft(func(mu))`` on the image torus."""
+        p, r = self._period
+        mu = 4.0 * np.sin(np.pi * np.arange(p) / p)[:, None] ** 2 + 4.0 * np.sin(
+            np.pi * np.arange(r // 2 + 1) / r)[None, :] ** 2
+        mu[0, 0] = 1.0
+        spec = func(mu)
+        spec[0, 0] = 0.0  # the constant mode: removed (images cancel it or P^g ignores it)
+        k = sfft.irfft2(spec, s=(p, r), workers=-1)
+        return np.ascontiguousarray(k[: p // 2 + 1, : r // 2 + 1])
+
+    def _lookup(self, table, dx, dy):
+        p, r = self._period
+        flat = _fold(dx, p) * table.shape[1]
+        flat += _fold(dy, r)
+        return table.ravel()[flat]
+
+    # ------------------------------------------------------------------ P^g v
+    def solve(self, v):
+        """``P^g v`` for a flat vector (or ``(N, k)`` array of columns).
+
+        For ``v`` in the range of ``P`` the result ``x`` satisfies ``P x = v``;
+        other solutions differ by ``nullspace @ c``.
+        """
+        v = np.asarray(v, dtype=np.float64)
+        cols = v.ndim == 2
+        n, m = self.shape
+        vv = v.reshape((n, m, -1) if cols else (n, m))
+        if cols:
+            out = np.stack([self._solve2d(vv[:, :, j]) for j in range(vv.shape[2])], axis=2)
+            return out.reshape(n * m, -1)
+        return self._solve2d(vv).ravel()
+
+    def _solve2d(self, v):
+        if self.bc == "even":
+            t = sfft.dctn(v, type=2, norm="ortho", workers=-1)
+            t *= self._inv
+            return sfft.idctn(t, type=2, norm="ortho", workers=-1)
+        if self.bc == "periodic":
+            t = sfft.fft2(v, workers=-1)
+            t *= self._inv
+            return sfft.ifft2(t, workers=-1).real
+        return self._odd_solve(v)
+
+    def _inner_inv(self, u):
+        """``L_II^-1 u``: the Dirichlet Laplacian on the inner pixels, by DST-I."""
+        t = sfft.dstn(u, type=1, norm="ortho", workers=-1)
+        t /= self._lam_inner
+        return sfft.dstn(t, type=1, norm="ortho", workers=-1)
+
+    def _edge_inv(self, u, axis_len_lam, axis=0):
+        """Inverse of the 1-D second difference with zero ends, along ``axis``."""
+        shape = [1] * u.ndim
+        shape[axis] = -1
+        t = sfft.dst(u, type=1, norm="ortho", axis=axis)
+        t /= axis_len_lam.reshape(shape)
+        return sfft.dst(t, type=1, norm="ortho", axis=axis)
+
+    def _edges_of(self, z):
+        """The four edge vectors (top, bottom, left, right) of a full grid array."""
+        return z[0, 1:-1], z[-1, 1:-1], z[1:-1, 0], z[1:-1, -1]
+
+    def _odd_solve(self, v):
+        # Unknowns (inner I, edges E, corners C); L = [[L_II, L_IE, 0], [0, L_EE, L_EC], 0],
+        # so P = T^T D T with T = L plus the identity on C, D = 1 on I, E.  P^g = T^-1 D T^-T.
+        # Both inner solves share the DST-I basis, and the edges only meet the first and
+        # last inner rows and columns, so the work stays in spectral space: two 2-D
+        # transforms in all, plus rank-one terms for the edge couplings.
+        f1, l1, f2, l2 = self._edge_modes
+        t = sfft.dstn(v[1:-1, 1:-1], type=1, norm="ortho", workers=-1)
+        t /= self._lam_inner  # spectrum of z_I = L_II^-1 v_I
+        # z_I on the inner rows/columns next to each edge, without leaving spectral space.
+        zi_top = sfft.dst(f1 @ t, type=1, norm="ortho")
+        zi_bot = sfft.dst(l1 @ t, type=1, norm="ortho")
+        zi_left = sfft.dst(t @ f2, type=1, norm="ortho")
+        zi_right = sfft.dst(t @ l2, type=1, norm="ortho")
+        top, bottom, left, right = self._edges_of(v)
+        ze = (self._edge_inv(top - zi_top, self._lam_row), self._edge_inv(bottom - zi_bot, self._lam_row),
+              self._edge_inv(left - zi_left, self._lam_col), self._edge_inv(right - zi_right, self._lam_col))
+        # x = T^-1 (z_I, z_E, 0): edges first, then the inner solve with the edges as data.
+        xe = (self._edge_inv(ze[0], self._lam_row), self._edge_inv(ze[1], self._lam_row),
+              self._edge_inv(ze[2], self._lam_col), self._edge_inv(ze[3], self._lam_col))
+        d = [sfft.dst(e, type=1, norm="ortho") for e in xe]
+        t -= np.outer(f1, d[0])
+        t -= np.outer(l1, d[1])
+        t -= np.outer(d[2], f2)
+        t -= np.outer(d[3], l2)
+        t /= self._lam_inner
+        n, m = self.shape
+        x = np.zeros((n, m))
+        x[1:-1, 1:-1] = sfft.dstn(t, type=1, norm="ortho", workers=-1)
+        x[0, 1:-1], x[-1, 1:-1], x[1:-1, 0], x[1:-1, -1] = xe
+        return x
+
+    def _assemble_odd(self, zi, xe, corners=(0.0, 0.0, 0.0, 0.0)):
+        """``x`` from the inner right-hand side ``zi`` and the edge values ``xe``."""
+        n, m = self.shape
+        x = np.zeros((n, m))
+        x[0, 0], x[0, -1], x[-1, 0], x[-1, -1] = corners
+        x[0, 1:-1], x[-1, 1:-1], x[1:-1, 0], x[1:-1, -1] = xe
+        rhs = zi.copy()
+        rhs[0, :] -= x[0, 1:-1]
+        rhs[-1, :] -= x[-1, 1:-1]
+        rhs[:, 0] -= x[1:-1, 0]
+        rhs[:, -1] -= x[1:-1, -1]
+        x[1:-1, 1:-1] = self._inner_inv(rhs)
+        return x
+
+    def _odd_nullspace(self):
+        # L f = 0 for f = 1, i, j and i*j: the discrete Laplacian of each vanishes inside and
+        # each is linear along every edge.  Four independent functions, as many as corners.
+        # Exact small integers (centred coordinates) keep P N at rounding level, which
+        # matters because the null-space coefficients of a plate are large.
+        n, m = self.shape
+        i = np.repeat(np.arange(n) - (n - 1) / 2.0, m)
+        j = np.tile(np.arange(m) - (m - 1) / 2.0, n)
+        # Centred coordinates make the four columns orthogonal already: normalise them.
+        basis = np.stack([np.ones(n * m), i, j, i * j], axis=1)
+        return basis / np.linalg.norm(basis, axis=0)
+
+    # ------------------------------------------------------------------ blocks of P^g
+    def traces(self, points):
+        """Per-pixel data that :meth:`block` reuses (``None`` unless the rule is ``odd``).
+
+        For ``odd`` boundaries each pixel's Green's function has a part that
+        lives on the border edges; computing it costs a 1-D transform per
+        edge, so callers that evaluate many blocks over the same pixels keep it.
+        """
+        if self.bc != "odd":
+            return None
+        n, m = self.shape
+        pi, pj = np.divmod(np.asarray(points, dtype=np.int64).ravel(), m)
+        return self._edge_traces(pi, pj)
+
+    def block(self, rows, cols, row_traces=None, col_traces=None):
+        """The block ``P^g[rows][:, cols]`` (flat pixel indices), by the method of images.
+
+        Agrees with ``solve`` applied to unit vectors, without any 2-D transform.
+        ``row_traces`` / ``col_traces`` are :meth:`traces` of ``rows`` / ``cols``
+        when the caller has them.
+        """
+        rows = np.asarray(rows, dtype=np.int64).ravel()
+        cols = np.asarray(cols, dtype=np.int64).ravel()
+        n, m = self.shape
+        ri, rj = np.divmod(rows, m)
+        ci, cj = np.divmod(cols, m)
+        if self.bc == "odd":
+            zr, inner_r, kr = row_traces if row_traces is not None else self._edge_traces(ri, rj)
+            zc, inner_c, kc = col_traces if col_traces is not None else self._edge_traces(ci, cj)
+            out = self._edge_gram(zr, kr, zc, kc)
+            if inner_r.any() and inner_c.any():
+                out[np.ix_(inner_r, inner_c)] += self._dirichlet(self._k2, ri[inner_r], rj[inner_r],
+                                                                 ci[inner_c], cj[inner_c])
+            return out
+        ri, rj = ri[:, None], rj[:, None]
+        if self.bc == "periodic":
+            return self._lookup(self._k2, ri - ci[None, :], rj - cj[None, :])
+        out = np.zeros((rows.size, cols.size))
+        for yi in (ci, -1 - ci):  # half-sample mirror images (DCT-II)
+            dx = ri - yi[None, :]
+            for yj in (cj, -1 - cj):
+                out += self._lookup(self._k2, dx, rj - yj[None, :])
+        return out
+
+    def _dirichlet(self, table, ai, aj, bi, bj):
+        """Odd-image sum: the inner Dirichlet Green's function between ``a`` and ``b``."""
+        out = np.zeros((ai.size, bi.size))
+        for si, yi in ((1.0, bi), (-1.0, -bi)):
+            dx = ai[:, None] - yi[None, :]
+            for sj, yj in ((1.0, bj), (-1.0, -bj)):
+                out += (si * sj) * self._lookup(table, dx, aj[:, None] - yj[None, :])
+        return out
+
+    def _edge_traces(self, pi, pj):
+        """``z_E`` of each point in the edges' DST-I bases (four edges stacked, one column per point).
+
+        ``z_E`` is the edge part of ``T^-T e_p``; the Gram matrix of these
+        columns is the edge part of ``P^g`` (Parseval: the bases are
+        orthonormal).  In those bases the trace of an inner pixel separates
+        into a basis function at its column (row) times a tabulated 1-D
+        Green's function at its row (column), so no 2-D work is needed.
+        """
+        n, m = self.shape
+        n1, n2 = n - 2, m - 2
+        phi1, phi2, h_top, h_left = self._trace_tables
+        inner = (pi > 0) & (pi < n - 1) & (pj > 0) & (pj < m - 1)
+        out = np.zeros((2 * n2 + 2 * n1, pi.size))
+        top, bot = out[:n2], out[n2:2 * n2]
+        left, right = out[2 * n2:2 * n2 + n1], out[2 * n2 + n1:]
+        k = np.flatnonzero(inner)
+        if k.size:
+            i, j = pi[k] - 1, pj[k] - 1
+            # The bottom row and right column are mirror images of the top and left ones.
+            top[:, k] = -(phi2[j] * h_top[i]).T / self._lam_row[:, None]
+            bot[:, k] = -(phi2[j] * h_top[n1 - 1 - i]).T / self._lam_row[:, None]
+            left[:, k] = -(phi1[i] * h_left[j]).T / self._lam_col[:, None]
+            right[:, k] = -(phi1[i] * h_left[n2 - 1 - j]).T / self._lam_col[:, None]
+        for rows, where, pos, phi, lam in ((top, pi == 0, pj, phi2, self._lam_row),
+                                           (bot, pi == n - 1, pj, phi2, self._lam_row),
+                                           (left, pj == 0, pi, phi1, self._lam_col),
+                                           (right, pj == m - 1, pi, phi1, self._lam_col)):
+            on = np.flatnonzero(where & (pos > 0) & (pos < len(phi) + 1))  # corners: no trace
+            if on.size:
+                rows[:, on] = phi[pos[on] - 1].T / lam[:, None]
+        # Modes each trace needs: the rest of its spectrum is below rounding of the pixel's own
+        # Green's function value, so the Gram matrix loses nothing by skipping it.
+        own = np.zeros(pi.size)
+        if k.size:
+            own[k] = self._dirichlet_diag(pi[k], pj[k])
+        own += np.einsum("ij,ij->j", out, out)
+        bounds = np.cumsum([0, n2, n2, n1, n1])
+        modes = np.zeros((4, pi.size), dtype=np.int64)
+        for e in range(4):
+            z2 = out[bounds[e]:bounds[e + 1]] ** 2
+            tail = np.cumsum(z2[::-1], axis=0)[::-1]
+            need = np.count_nonzero(tail > (np.finfo(float).eps ** 2) * own[None, :], axis=0)
+            # Round up to a few sizes so the Gram matrix is a handful of dense products.
+            modes[e] = np.minimum(np.where(need > 0, 2 ** np.ceil(np.log2(np.maximum(need, 16))), 0),
+                                  bounds[e + 1] - bounds[e]).astype(np.int64)
+        return out, inner, modes
+
+    def _dirichlet_diag(self, ai, aj):
+        """``L_II^-2`` on the diagonal (each pixel with itself)."""
+        out = np.zeros(ai.size)
+        for si, yi in ((1.0, ai), (-1.0, -ai)):
+            for sj, yj in ((1.0, aj), (-1.0, -aj)):
+                out += (si * sj) * self._lookup(self._k2, ai - yi, aj - yj)
+        return out
+
+    def _edge_gram(self, zr, kr, zc, kc):
+        """``zr^T zc`` over the four edges, each product cut to the modes both sides need."""
+        n, m = self.shape
+        bounds = np.cumsum([0, m - 2, m - 2, n - 2, n - 2])
+        out = np.zeros((zr.shape[1], zc.shape[1]))
+        for e in range(4):
+            lo = bounds[e]
+            for a in np.unique(kr[e][kr[e] > 0]):
+                rsel = np.flatnonzero(kr[e] == a)
+                for b in np.unique(kc[e][kc[e] > 0]):
+                    csel = np.flatnonzero(kc[e] == b)
+                    length = int(min(a, b))
+                    out[np.ix_(rsel, csel)] += zr[lo:lo + length, rsel].T @ zc[lo:lo + length, csel]
+        return out
