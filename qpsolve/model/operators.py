@@ -227,6 +227,12 @@ def energy_matrix(shape, model="biharmonic", bc="odd", *, alpha=1.0, beta=1.0):
     _check_bc(bc)
     if not isinstance(model, str) or model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    if model == "mixed":
+        for name, w in (("alpha", alpha), ("beta", beta)):
+            if not np.isfinite(w) or w < 0:
+                raise ValueError(f"{name} must be a finite non-negative number, got {w!r}")
+    if len(shape) == 2 and min(shape) >= 2:
+        return _assemble_2d(_kron_terms(shape, model, bc, alpha, beta), shape)
     if model == "laplace":
         P = sum(G.T @ G for G in _gradient_blocks(shape, bc))
     elif model == "biharmonic":
@@ -253,6 +259,68 @@ def energy_matrix(shape, model="biharmonic", bc="odd", *, alpha=1.0, beta=1.0):
     P.eliminate_zeros()
     P.sort_indices()
     return P
+
+
+def _kron_terms(shape, model, bc, alpha, beta):
+    """``P`` of a 2-D grid as ``sum(w * kron(A, B))`` with 1-D matrices ``A`` (rows), ``B`` (columns).
+
+    With ``L = A2 x I + I x B2`` (second differences) and ``K = F^T F`` (1-D
+    Laplacians from forward differences), expanding the products of Kronecker
+    sums gives every model as a handful of Kronecker products of 1-D banded
+    matrices; ``test_model`` checks them against the direct products.
+    """
+    n, m = shape
+    I0, I1 = sp.identity(n, format="csr"), sp.identity(m, format="csr")
+    A, B = second_difference(n, bc), second_difference(m, bc)
+    F0, F1 = forward_difference(n, bc), forward_difference(m, bc)
+    K0, K1 = (F0.T @ F0).tocsr(), (F1.T @ F1).tocsr()
+    lap = [(1.0, K0, I1), (1.0, I0, K1)]
+    bih = [(1.0, A.T @ A, I1), (1.0, A.T, B), (1.0, A, B.T), (1.0, I0, B.T @ B)]
+    if model == "laplace":
+        return lap
+    if model == "biharmonic":
+        return bih
+    if model == "thin-plate":
+        return [(1.0, A.T @ A, I1), (1.0, I0, B.T @ B), (2.0, K0, K1)]
+    if model == "triharmonic":
+        # L^T (K0 x I + I x K1) L, L = A x I + I x B: eight products.
+        return [(1.0, A.T @ K0 @ A, I1), (1.0, A.T @ K0, B), (1.0, A.T @ A, K1), (1.0, A.T, K1 @ B),
+                (1.0, K0 @ A, B.T), (1.0, K0, B.T @ B), (1.0, A, B.T @ K1), (1.0, I0, B.T @ K1 @ B)]
+    return [(alpha * w, a, b) for w, a, b in lap] + [(beta * w, a, b) for w, a, b in bih]
+
+
+def _assemble_2d(terms, shape, rows_per_block=64):
+    """CSR of ``sum(w * kron(A, B))`` built a band of grid rows at a time.
+
+    The result is written into arrays sized by the sum of the terms'
+    non-zeros (an upper bound, left untouched and so never resident beyond
+    what is written) and trimmed in place: the peak is the matrix itself plus
+    one band, not the several full-size intermediates of a sparse product.
+    """
+    n, m = shape
+    terms = [(float(w), sp.csr_matrix(a), sp.csr_matrix(b)) for w, a, b in terms if w != 0.0]
+    bound = sum(a.nnz * b.nnz for _, a, b in terms)
+    data = np.empty(bound, dtype=np.float64)
+    indices = np.empty(bound, dtype=np.int32 if n * m < 2**31 else np.int64)
+    indptr = np.zeros(n * m + 1, dtype=indices.dtype)
+    used = 0
+    for i0 in range(0, n, rows_per_block):
+        i1 = min(n, i0 + rows_per_block)
+        band = None
+        for w, a, b in terms:
+            part = sp.kron(a[i0:i1], b, format="csr") * w
+            band = part if band is None else band + part
+        band.sum_duplicates()
+        band.eliminate_zeros()
+        band.sort_indices()
+        k = band.nnz
+        data[used:used + k] = band.data
+        indices[used:used + k] = band.indices
+        indptr[i0 * m + 1:i1 * m + 1] = band.indptr[1:] + used
+        used += k
+    data.resize(used, refcheck=False)
+    indices.resize(used, refcheck=False)
+    return sp.csr_matrix((data, indices, indptr), shape=(n * m, n * m), copy=False)
 
 
 def energy_factor(shape, model="biharmonic", bc="odd", *, alpha=1.0, beta=1.0):
