@@ -33,6 +33,56 @@ def _as_bound(value, n, name):
     return arr
 
 
+def _row_blocks(P, dtype, transform=None):
+    """``(slice, csr block of P)`` in ``dtype``, a bounded number of rows at a time.
+
+    The blocks share ``P``'s index arrays; only their values are converted, so
+    a pass over a large matrix never holds a second full copy of it.
+    """
+    n = P.shape[0]
+    step = 1 << 18
+    for start in range(0, n, step):
+        stop = min(start + step, n)
+        a, b = P.indptr[start], P.indptr[stop]
+        data = P.data[a:b].astype(dtype)
+        if transform is not None:
+            data = transform(data)
+        block = sp.csr_matrix((data, P.indices[a:b], P.indptr[start:stop + 1] - a),
+                              shape=(stop - start, P.shape[1]), copy=False)
+        yield slice(start, stop), block
+
+
+#: beyond this many non-zeros symmetry is probed with random vectors instead of forming P - P^T
+EXACT_SYMMETRY_NNZ = 1 << 22
+
+
+def _check_symmetric(P, norm):
+    """``ValueError`` unless ``P`` is symmetric.
+
+    Small matrices are compared with their transpose entry by entry (to
+    ``1e-10`` of the largest entry).  For large ones (a 2048^2 plate has 54 M
+    non-zeros) ``P - P^T`` would double the memory, so the bilinear forms
+    ``x^T P y`` and ``y^T P x`` are compared for random ``x, y``: an
+    asymmetry changes them (with probability one) and is reported once it
+    exceeds the rounding level of the forms, at the cost of four products.
+    """
+    if P.nnz <= EXACT_SYMMETRY_NNZ:
+        asym = abs(P - P.T)
+        if asym.nnz and asym.max() > 1e-10 * max(norm, 1e-300):
+            raise ValueError(f"P must be symmetric; max |P - P^T| = {asym.max():.3g}")
+        return
+    rng = np.random.default_rng(12345)
+    for _ in range(2):
+        x, y = rng.standard_normal(P.shape[0]), rng.standard_normal(P.shape[0])
+        diff = abs(float(x @ (P @ y)) - float(y @ (P @ x)))
+        ay = np.abs(y)
+        size = sum(float(np.abs(x[rows]) @ (block @ ay)) for rows, block in _row_blocks(P, np.float64, np.abs))
+        # Rounding of the two forms stays far below 64 eps of the sum of the terms' sizes.
+        if diff > 64 * np.finfo(float).eps * max(size, 1e-300):
+            raise ValueError(f"P must be symmetric; x^T P y - y^T P x = {diff:.3g} for random x, y "
+                             f"(relative {diff / max(size, 1e-300):.3g})")
+
+
 class BoxQP:
     """``minimize 1/2 x^T P x + q^T x  subject to  lower <= x <= upper``.
 
@@ -102,10 +152,8 @@ class BoxQP:
             raise ValueError("P contains NaN or infinite entries")
         P.sum_duplicates()
         P.sort_indices()
-        asym = abs(P - P.T)
-        norm = abs(P).max() if P.nnz else 0.0
-        if asym.nnz and asym.max() > 1e-10 * max(norm, 1e-300):
-            raise ValueError(f"P must be symmetric; max |P - P^T| = {asym.max():.3g}")
+        norm = float(max(P.data.max(), -P.data.min())) if P.nnz else 0.0
+        _check_symmetric(P, norm)
         diag = P.diagonal()
         if (diag < -1e-12 * max(norm, 1e-300)).any():
             raise ValueError(f"P must be positive semi-definite, but {int((diag < 0).sum())} diagonal entries are negative")
@@ -145,8 +193,14 @@ class BoxQP:
         self.scale = float(max(1.0, np.abs(finite).max())) if finite.size else 1.0
         self._diag = None
         # largest absolute row sum: the rounding scale of P x (used by the certificate)
-        self.row_norm = float(abs(P).sum(axis=1).max()) if P.nnz else 0.0
-        self._integer_matrix = bool(np.all(P.data == np.round(P.data)))
+        self.row_norm = 0.0
+        self._integer_matrix = True
+        for _, block in self._row_blocks(np.float64):
+            d = block.data
+            if d.size:
+                sums = np.add.reduceat(np.abs(d), block.indptr[:-1][np.diff(block.indptr) > 0])
+                self.row_norm = max(self.row_norm, float(sums.max()))
+                self._integer_matrix &= bool(np.all(d == np.round(d)))
 
     # -- small helpers every solver needs -------------------------------------------------
     @property
@@ -194,21 +248,7 @@ class BoxQP:
         return out
 
     def _row_blocks(self, dtype, transform=None):
-        """``(slice, csr block of P)`` in ``dtype``, a bounded number of rows at a time.
-
-        The blocks share ``P``'s index arrays; only their values are converted.
-        """
-        P = self.P
-        step = 1 << 18
-        for start in range(0, self.n, step):
-            stop = min(start + step, self.n)
-            a, b = P.indptr[start], P.indptr[stop]
-            data = P.data[a:b].astype(dtype)
-            if transform is not None:
-                data = transform(data)
-            block = sp.csr_matrix((data, P.indices[a:b], P.indptr[start:stop + 1] - a),
-                                  shape=(stop - start, self.n), copy=False)
-            yield slice(start, stop), block
+        return _row_blocks(self.P, dtype, transform)
 
     def rounding_level(self, x):
         """How much rounding ``x`` to float64 alone moves the gradient, per component.
