@@ -46,6 +46,8 @@ def green_support(grid):
         return f"grid {shape} has an axis shorter than {MIN_AXIS}"
     if grid.model not in _SPECTRAL:
         return f"model {grid.model!r} has no fast inverse"
+    if grid.model == "mixed" and not (grid.alpha > 0 or grid.beta > 0):
+        return "model 'mixed' with alpha = beta = 0 has P = 0: every point of the box is optimal"
     if grid.bc == "odd" and grid.model not in ("biharmonic", "laplace"):
         return f"model {grid.model!r} with bc 'odd' has no fast inverse (use bc 'even')"
     return None
@@ -321,7 +323,7 @@ class GridGreen:
         return out
 
     def _edge_traces(self, pi, pj):
-        """``z_E`` of each point in the edges' DST-I bases (four edges stacked, one column per point).
+        """``z_E`` of each point in the edges' DST-I bases: ``(per-edge arrays, inner, modes)``.
 
         ``z_E`` is the edge part of ``T^-T e_p``; the Gram matrix of these
         columns is the edge part of ``P^g`` (Parseval: the bases are
@@ -366,7 +368,28 @@ class GridGreen:
             # Round up to a few sizes so the Gram matrix is a handful of dense products.
             modes[e] = np.minimum(np.where(need > 0, 2 ** np.ceil(np.log2(np.maximum(need, 16))), 0),
                                   bounds[e + 1] - bounds[e]).astype(np.int64)
-        return out, inner, modes
+        # Keep only the modes some point needs: inner contacts far from an edge need a few
+        # dozen, so the traces of a megapixel plate stay small.
+        edges = tuple(np.ascontiguousarray(out[bounds[e]:bounds[e] + int(modes[e].max(initial=0))])
+                      for e in range(4))
+        return edges, inner, modes
+
+    @staticmethod
+    def merge_traces(parts, columns):
+        """One :meth:`traces` tuple from several (column blocks side by side), then ``[..., columns]``."""
+        edges = []
+        for e in range(4):
+            rows = max(part[0][e].shape[0] for part in parts)
+            z = np.zeros((rows, sum(part[1].size for part in parts)))
+            start = 0
+            for part in parts:
+                block = part[0][e]
+                z[:block.shape[0], start:start + part[1].size] = block
+                start += part[1].size
+            edges.append(np.ascontiguousarray(z[:, columns]))
+        inner = np.concatenate([part[1] for part in parts])[columns]
+        modes = np.concatenate([part[2] for part in parts], axis=1)[:, columns]
+        return tuple(edges), inner, modes
 
     def _dirichlet_diag(self, ai, aj):
         """``L_II^-2`` on the diagonal (each pixel with itself)."""
@@ -378,15 +401,12 @@ class GridGreen:
 
     def _edge_gram(self, zr, kr, zc, kc):
         """``zr^T zc`` over the four edges, each product cut to the modes both sides need."""
-        n, m = self.shape
-        bounds = np.cumsum([0, m - 2, m - 2, n - 2, n - 2])
-        out = np.zeros((zr.shape[1], zc.shape[1]))
+        out = np.zeros((kr.shape[1], kc.shape[1]))
         for e in range(4):
-            lo = bounds[e]
             for a in np.unique(kr[e][kr[e] > 0]):
                 rsel = np.flatnonzero(kr[e] == a)
                 for b in np.unique(kc[e][kc[e] > 0]):
                     csel = np.flatnonzero(kc[e] == b)
                     length = int(min(a, b))
-                    out[np.ix_(rsel, csel)] += zr[lo:lo + length, rsel].T @ zc[lo:lo + length, csel]
+                    out[np.ix_(rsel, csel)] += zr[e][:length, rsel].T @ zc[e][:length, csel]
         return out
