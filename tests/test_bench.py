@@ -47,7 +47,10 @@ def test_quick_run_writes_reports_and_skips_over_budget(tmp_path, capsys):
     status = {(r[header.index("solver")], r[header.index("size")]): r[header.index("status")] for r in rows}
     assert status[("pcg", "32")] == "optimal"
     assert status[("pcg", "48")].startswith("skipped (predicted") and "> budget" in status[("pcg", "48")]
-    assert "speed-up of pcg over osqp at 128^2: not measured" in md
+    # the summary speaks of the default solver, and says what this run did not measure
+    assert "Default solver (`solver='auto'` on these problems): `pdas`" in md
+    assert "speed-up of pdas over osqp at 128^2: not measured" in md
+    assert "pdas at 1024^2, `gaussian2`: not measured" in md
 
 
 def test_timed_out_blocks_larger_sizes(monkeypatch, tmp_path):
