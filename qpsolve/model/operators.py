@@ -299,6 +299,8 @@ def _assemble_2d(terms, shape, rows_per_block=64):
     """
     n, m = shape
     terms = [(float(w), sp.csr_matrix(a), sp.csr_matrix(b)) for w, a, b in terms if w != 0.0]
+    if not terms:  # mixed with alpha = beta = 0
+        return sp.csr_matrix((n * m, n * m), dtype=np.float64)
     bound = sum(a.nnz * b.nnz for _, a, b in terms)
     data = np.empty(bound, dtype=np.float64)
     indices = np.empty(bound, dtype=np.int32 if n * m < 2**31 else np.int64)

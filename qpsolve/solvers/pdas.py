@@ -38,6 +38,7 @@ import time
 
 import numpy as np
 import scipy.linalg as sla
+from scipy.ndimage import map_coordinates, maximum_filter
 
 from ..certificate import certificate
 from ..model.greens import GridGreen, green_support
@@ -47,6 +48,10 @@ NAME = "pdas"
 
 #: the dense Schur complement is limited to this many active pixels by default
 MAX_ACTIVE = 4000
+#: a level whose contacts exceed this fraction of its pixels (texture, noise) is left to pcg
+DENSE_FRACTION = 0.05
+#: ... once the level has at least this many pixels (the coarsest grids are all contact)
+DENSE_MIN_PIXELS = 1024
 #: coarse levels stop once violations are below this fraction of the envelope span
 COARSE_VIOLATION = 1e-4
 #: coarsen while both axes are even and at least this long after halving (pcg solves the last)
@@ -61,8 +66,10 @@ def supports(prob):
     why = green_support(prob.grid)
     if why is not None:
         return why
-    if int(np.count_nonzero(prob.lower == prob.upper)) > MAX_ACTIVE:
-        return f"more than {MAX_ACTIVE} pinned variables (lower == upper)"
+    pinned = int(np.count_nonzero(prob.lower == prob.upper))
+    if pinned > min(MAX_ACTIVE, DENSE_FRACTION * max(prob.n, DENSE_MIN_PIXELS)):
+        return (f"{pinned} pinned variables (lower == upper): more than {MAX_ACTIVE} or "
+                f"{DENSE_FRACTION:.0%} of the grid, too many for a dense Schur complement")
     return None
 
 
@@ -317,8 +324,6 @@ def _update(level, act, upper, x, mu, ftol, window=PEAK_WINDOW):
     the violation within ``window`` join, which keeps ``A`` small and the
     iteration from oscillating.
     """
-    from scipy.ndimage import maximum_filter
-
     prob = level.prob
     pinned = prob.lower[act] == prob.upper[act]
     dtol = 1e-12 * max(float(np.abs(mu).max(initial=0.0)), 1e-300)
@@ -347,6 +352,14 @@ def _update(level, act, upper, x, mu, ftol, window=PEAK_WINDOW):
     return new_act[order], new_upper[order], int(below.sum() + above.sum()), int(wrong.sum())
 
 
+#: below this fraction of the envelope span the iterate is polished before the set is updated
+POLISH_VIOLATION = 1e-6
+
+
+def _violation(prob, x):
+    return float(np.maximum(np.maximum(prob.lower - x, x - prob.upper), 0).max(initial=0.0))
+
+
 def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, window=PEAK_WINDOW,
           tol=None, loose=None):
     """Run PDAS from ``(act, upper)``; returns ``x``, the final set, a status and a history.
@@ -371,28 +384,33 @@ def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, 
         if act.size > max_active:
             status = "too_many_active"
             break
+        if prob.n >= DENSE_MIN_PIXELS and act.size > DENSE_FRACTION * prob.n:
+            status = "dense"
+            break
         x, mu = level.equality_solve(act, upper)
-        act_new, upper_new, joined, left = _update(level, act, upper, x, mu, ftol, window)
-        if joined == 0 and left == 0 and tol is not None:
-            # Polish, then look again: a violation hidden below the saddle's rounding shows now.
+        viol = _violation(prob, x)
+        polished = False
+        if tol is not None and viol <= POLISH_VIOLATION * level.span:
+            # Nearly there: polish x and read the multipliers off its exact gradient, so that
+            # what is left to decide is not the saddle system's rounding (which otherwise makes
+            # pixels with near-zero multipliers or slacks flicker in and out).
             x = level.refine(x, act, upper)
-            act_new, upper_new, joined, left = _update(level, act, upper, x, mu, ftol, window)
-
-        viol = float(np.maximum(np.maximum(prob.lower - x, x - prob.upper), 0).max(initial=0.0))
+            mu = prob.gradient(x, precise=True)[act]
+            viol = _violation(prob, x)
+            polished = True
+        act_new, upper_new, joined, left = _update(level, act, upper, x, mu, ftol, window)
         record = {"active": int(act.size), "joined": joined, "left": left, "violation": viol}
         history.append(record)
         if verbose:
             print(f"[pdas] {label} it {it:3d}  |A| {act.size:6d}  +{joined:5d} -{left:5d}  "
                   f"max violation {viol:.2e}")
         done = joined == 0 and left == 0
-        if not done and tol is not None and left == 0 and viol <= 1e-6 * level.span:
+        if polished:
+            # The first refinement leaves the rounding of its own large intermediate terms.
             candidate = prob.project(level.refine(x, act, upper))
-            if certificate(prob, candidate, tol).optimal:
+            if done or certificate(prob, candidate, tol).optimal:
+                record["certified_early"] = not done
                 x, done = candidate, True
-                record["certified_early"] = True
-        elif done and tol is not None:
-            # The first pass leaves the rounding of its own large intermediate terms behind.
-            x = level.refine(x, act, upper)
         if not done and loose is not None and viol <= loose * level.span:
             done = True
         record["seconds"] = time.perf_counter() - t_it
@@ -449,8 +467,6 @@ def _seed_from_coarse(fine, coarse, act_c, upper_c, x_c):
     cluster at the fine scale more than at the coarse one, so seeding all
     four would start PDAS with twice the final set.  Pinned pixels always join.
     """
-    from scipy.ndimage import map_coordinates
-
     fshape, cshape = fine.grid.shape, coarse.grid.shape
     ci, cj = np.divmod(act_c, cshape[1])
     best = np.full(act_c.size, -np.inf)
@@ -559,7 +575,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
         levels.append({"n": lvl.n, "solver": "pdas", "iterations": it, "active": int(act.size),
                        "status": status, "seconds": time.perf_counter() - t0, "history": hist,
                        "schur_columns": level.schur.evaluated})
-        if status in ("time_limit", "too_many_active"):
+        if status in ("time_limit", "too_many_active", "dense"):
             # On a coarse level the limit is max_active / 2^depth: contacts at least double
             # per level (lines; textures quadruple), so the fine set would not fit either.
             break
@@ -577,8 +593,9 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
             from . import pcg
 
             remaining = None if deadline is None else max(deadline - time.perf_counter(), 1e-3)
-            # From PDAS's point when it reached the fine grid, else pcg's own coarse-to-fine start.
-            out = pcg.solve(prob, tol=tol, max_iter=None, x0=x if reached_fine else x0, verbose=verbose,
+            # From PDAS's point when it got close, else pcg's own coarse-to-fine start.
+            fresh = not reached_fine or status in ("dense", "too_many_active")
+            out = pcg.solve(prob, tol=tol, max_iter=None, x0=x0 if fresh else x, verbose=verbose,
                             time_limit=remaining)
             info["fallback"] = {"solver": "pcg", "iterations": out.iterations, "message": out.message}
             message += f"; pcg from that point: {out.message}"
