@@ -16,15 +16,26 @@ not the area).  This backend works on that small active set ``A`` only:
    one transform pair per iteration gives ``x`` on the whole grid.
    ``mu`` is the gradient ``P x + q`` on ``A``: the Lagrange multipliers.
 2. **Active-set update** (Hintermueller, Ito and Kunisch 2002): free pixels
-   outside their box join ``A`` at the violated bound; active pixels whose
-   multiplier has the wrong sign leave.  No violation and no wrong sign
-   means ``x`` satisfies the KKT conditions exactly (to rounding).
-3. **Coarse-to-fine:** the active set of the half-resolution problem (2-block
+   outside their box join ``A`` at the violated bound (only the worst pixel
+   of each 5x5 window while violations are large: one contact pushes its
+   neighbours back inside); active pixels whose multiplier has the wrong
+   sign leave, and the pixels that turn wrong once they have left are
+   followed through the dense system without a transform (the end of a
+   contact line retreats one pixel per iteration otherwise).  No violation
+   and no wrong sign means ``x`` satisfies the KKT conditions.
+3. **Polish.**  Near the end ``x`` is refined against its residual (summed
+   exactly) with the contacts held on their bounds, multipliers are read off
+   its exact gradient, and the shared certificate may end the iteration.
+4. **Coarse-to-fine:** the active set of the half-resolution problem (2-block
    min/max envelopes, solved by this same method; the coarsest by ``pcg``)
-   seeds the fine one, so the fine level needs only a few updates.
-4. **Safeguard:** if the active set cycles, grows past ``max_active`` or the
-   iteration limit is reached, the best point found warm-starts ``pcg``, so
-   every problem ``pdas`` supports ends certified or with an honest status.
+   seeds the fine one, one child pixel per coarse contact, so the fine level
+   needs only a few updates.
+5. **Safeguards:** a contact set denser than ``DENSE_FRACTION`` of a level
+   (textured photographs, noise, many pinned pixels: no longer a small dense
+   system) or larger than ``max_active`` hands the problem to ``pcg`` from its
+   own coarse-to-fine start; a cycle or the iteration limit warm-starts
+   ``pcg`` from the best point.  Every problem ``pdas`` supports ends
+   certified or with an honest status.
 
 References
 ----------
@@ -405,8 +416,10 @@ def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, 
             print(f"[pdas] {label} it {it:3d}  |A| {act.size:6d}  +{joined:5d} -{left:5d}  "
                   f"max violation {viol:.2e}")
         done = joined == 0 and left == 0
-        if polished:
+        if polished and (done or left == 0):
             # The first refinement leaves the rounding of its own large intermediate terms.
+            # With no wrong-sign multiplier left, the tiny violations that remain may not
+            # matter: the certificate decides (one pixel at a time would take many steps).
             candidate = prob.project(level.refine(x, act, upper))
             if done or certificate(prob, candidate, tol).optimal:
                 record["certified_early"] = not done
