@@ -351,6 +351,9 @@ def _summary(records):
     def verdict(r):
         return "certified optimal" if r["success"] else f"**{r['status']}**"
 
+    def both(a, b):
+        return "" if a["success"] and b["success"] else " (not both optimal)"
+
     lines = [f"Default solver (`solver='auto'` on these problems): `{lead}`."]
     for problem in ("gaussian2", "gaussian2-even"):
         r = ran(lead, 1024, problem)
@@ -360,9 +363,8 @@ def _summary(records):
     for problem in ("gaussian2", "gaussian2-even"):
         a, b = ran(lead, 1024, problem), ran(lead, 2048, problem)
         if a and b:
-            note = "" if a["success"] and b["success"] else " (not both optimal)"
             lines.append(f"- {lead} time ratio 2048^2 / 1024^2, `{problem}`: **{b['solve_time'] / a['solve_time']:.2f}**"
-                         f" ({b['solve_time']:.2f} s / {a['solve_time']:.2f} s; target <= 5, linear is 4){note}")
+                         f" ({b['solve_time']:.2f} s / {a['solve_time']:.2f} s; target <= 5, linear is 4){both(a, b)}")
         else:
             lines.append(f"- {lead} time ratio 2048^2 / 1024^2, `{problem}`: not measured")
         if b:
@@ -370,9 +372,8 @@ def _summary(records):
                          f"with the QP's assembly, of which {b['baseline_mb']:.0f} MB after imports; target <= 1500)")
     p, o = ran(lead, 128), ran("osqp", 128)
     if p and o:
-        note = "" if p["success"] and o["success"] else " (not both optimal)"
         lines.append(f"- speed-up of {lead} over osqp at 128^2: **{o['solve_time'] / p['solve_time']:.1f}x** "
-                     f"(osqp {o['solve_time']:.2f} s, {lead} {p['solve_time']:.3f} s; target >= 50x){note}")
+                     f"(osqp {o['solve_time']:.2f} s, {lead} {p['solve_time']:.3f} s; target >= 50x){both(p, o)}")
     else:
         lines.append(f"- speed-up of {lead} over osqp at 128^2: not measured")
     return lines

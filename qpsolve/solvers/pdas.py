@@ -314,6 +314,19 @@ class _Level:
         d[act] = 0.0
         return x + d
 
+    def face_step(self, g, binding):
+        """Newton step on a face: ``min 1/2 d^T P d + g^T d`` with ``d[binding] = 0``."""
+        r = g.copy()
+        r[binding] = 0.0  # d[binding] = 0: their gradient does not enter (and is large)
+        w = self.green.solve(r)
+        if binding.size == 0:
+            return -w - self.N @ (self.N.T @ w)  # any null-space part is free; take none
+        self.kkt = _Saddle(self.schur.submatrix(binding), self.N[binding])
+        nu, c = self.kkt.solve_refined(w[binding], self.N.T @ r)
+        d = self._x(binding, nu, c, -w)
+        d[binding] = 0.0
+        return d
+
     def _x(self, act, mu, c, base):
         f = np.zeros(self.prob.n)
         f[act] = mu
@@ -363,6 +376,8 @@ def _update(level, act, upper, x, mu, ftol, window=PEAK_WINDOW):
     return new_act[order], new_upper[order], int(below.sum() + above.sum()), int(wrong.sum())
 
 
+#: PDAS hands over when its largest violation has not halved for this many iterations
+STALL_ITERATIONS = 8
 #: below this fraction of the envelope span the iterate is polished before the set is updated
 POLISH_VIOLATION = 1e-6
 
@@ -390,6 +405,7 @@ def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, 
     x = None
     status = "max_iter"
     it = 0
+    best, best_it = np.inf, 0
     for it in range(1, max_iter + 1):
         t_it = time.perf_counter()
         if act.size > max_active:
@@ -435,11 +451,62 @@ def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, 
             status = "cycle"
             break
         seen.add(key)
+        if viol < 0.5 * best:
+            best, best_it = viol, it
+        elif it - best_it >= STALL_ITERATIONS:
+            # PDAS may oscillate on non-M-matrices (a contact released here re-violates
+            # there); the globalised projected Newton of the caller takes over.
+            status = "stalled"
+            break
         act, upper = act_new, upper_new
         if deadline is not None and time.perf_counter() > deadline:
             status = "time_limit"
             break
     return x, act, upper, status, it, history
+
+
+def _projected_newton(level, x, *, tol, max_iter, max_active, deadline, verbose, label):
+    """Globalised fallback: projected Newton (Bertsekas) with exact face steps.
+
+    The binding set (pixels on a bound whose gradient pushes outward, and
+    the pinned ones) is held, the Newton step on the rest comes from the same
+    Green's-function machinery, and the projected Armijo search of ``pcg``
+    makes every step decrease the energy, so nothing can oscillate.
+    """
+    from .pcg import _projected_search
+
+    prob = level.prob
+    lo, hi = prob.lower, prob.upper
+    pinned = lo == hi
+    x = prob.project(x)
+    history, status, it = [], "max_iter", 0
+    step = None
+    for it in range(1, max_iter + 1):
+        t_it = time.perf_counter()
+        g = prob.gradient(x, precise=True)
+        if certificate(prob, x, tol, gradient=g).optimal:
+            status = "optimal"
+            break
+        # Bertsekas' epsilon-binding set: pixels within eps of a bound that the gradient pushes
+        # against would be clipped by the projected search anyway; holding them keeps the
+        # Newton step usable.
+        eps = min(1e-6 * level.span, float(np.abs(step).max()) if step is not None else np.inf)
+        binding = np.flatnonzero(pinned | ((x <= lo + eps) & (g > 0)) | ((x >= hi - eps) & (g < 0)))
+        if binding.size > max_active:
+            status = "too_many_active"
+            break
+        step, how = _projected_search(prob, x, g, level.face_step(g, binding))
+        if step is None:
+            status = "stalled"
+            break
+        x = prob.project(x + step)
+        history.append({"binding": int(binding.size), "step": how, "seconds": time.perf_counter() - t_it})
+        if verbose:
+            print(f"[pdas] {label} projected Newton it {it:3d}  binding {binding.size:6d}  step {how}")
+        if deadline is not None and time.perf_counter() > deadline:
+            status = "time_limit"
+            break
+    return x, status, it, history
 
 
 class _GridLevel:
@@ -588,6 +655,14 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
         levels.append({"n": lvl.n, "solver": "pdas", "iterations": it, "active": int(act.size),
                        "status": status, "seconds": time.perf_counter() - t0, "history": hist,
                        "schur_columns": level.schur.evaluated})
+        if fine and status in ("stalled", "cycle", "max_iter"):
+            t0 = time.perf_counter()
+            x, status, pn_it, hist = _projected_newton(level, x, tol=tol, max_iter=max_iter,
+                                                       max_active=max_active, deadline=deadline,
+                                                       verbose=verbose, label=f"n={lvl.n}")
+            it += pn_it
+            levels.append({"n": lvl.n, "solver": "projected-newton", "iterations": pn_it,
+                           "status": status, "seconds": time.perf_counter() - t0, "history": hist})
         if status in ("time_limit", "too_many_active", "dense"):
             # On a coarse level the limit is max_active / 2^depth: contacts at least double
             # per level (lines; textures quadruple), so the fine set would not fit either.
