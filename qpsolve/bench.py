@@ -392,7 +392,7 @@ def write_markdown(path, records, meta):
         "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + "  ",
         f"Settings: tol {meta['tol']:g}, time limit {meta['time_limit']:g} s per run, skip budget "
         f"{meta['budget']:g} s (predicted), growth exponent {DEFAULT_EXPONENT} until measured; "
-        "OPENBLAS_NUM_THREADS=" + os.environ.get("OPENBLAS_NUM_THREADS", "unset"),
+        "OPENBLAS_NUM_THREADS=" + os.environ.get("OPENBLAS_NUM_THREADS", "1 (set for each run)"),
         "",
         "Each run is a fresh subprocess. *solve s* is `SolveResult.solve_time`; *build s* is the time "
         "to build the image and the QP; *peak MB* is the child's max RSS (interpreter and "
