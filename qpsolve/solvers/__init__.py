@@ -104,7 +104,7 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
         The problem.
     solver : str, optional
         A name from :func:`available_solvers`, or ``"auto"`` (the fastest
-        backend that supports the problem: ``pcg`` when installed).
+        backend that supports the problem: ``pdas`` on image grids, else ``pcg``).
     tol : float, optional
         Relative duality-gap tolerance of the certificate (default ``1e-8``).
     max_iter : int, optional

@@ -1,4 +1,8 @@
-"""``pcg`` (the default): projected Newton on faces, AMG-preconditioned CG, coarse-to-fine.
+"""``pcg``: projected Newton on faces, AMG-preconditioned CG, coarse-to-fine.
+
+The default for problems ``pdas`` does not take (no 2-D grid, models without a
+fast inverse, dense contact sets such as textured photographs), and where
+``pdas`` hands over.
 
 The method, for ``min 1/2 x^T P x + q^T x`` over a box:
 
