@@ -193,12 +193,6 @@ class GridGreen:
             return sfft.ifft2(t, workers=-1).real
         return self._odd_solve(v)
 
-    def _inner_inv(self, u):
-        """``L_II^-1 u``: the Dirichlet Laplacian on the inner pixels, by DST-I."""
-        t = sfft.dstn(u, type=1, norm="ortho", workers=-1)
-        t /= self._lam_inner
-        return sfft.dstn(t, type=1, norm="ortho", workers=-1)
-
     def _edge_inv(self, u, axis_len_lam, axis=0):
         """Inverse of the 1-D second difference with zero ends, along ``axis``."""
         shape = [1] * u.ndim
@@ -241,20 +235,6 @@ class GridGreen:
         x = np.zeros((n, m))
         x[1:-1, 1:-1] = sfft.dstn(t, type=1, norm="ortho", workers=-1)
         x[0, 1:-1], x[-1, 1:-1], x[1:-1, 0], x[1:-1, -1] = xe
-        return x
-
-    def _assemble_odd(self, zi, xe, corners=(0.0, 0.0, 0.0, 0.0)):
-        """``x`` from the inner right-hand side ``zi`` and the edge values ``xe``."""
-        n, m = self.shape
-        x = np.zeros((n, m))
-        x[0, 0], x[0, -1], x[-1, 0], x[-1, -1] = corners
-        x[0, 1:-1], x[-1, 1:-1], x[1:-1, 0], x[1:-1, -1] = xe
-        rhs = zi.copy()
-        rhs[0, :] -= x[0, 1:-1]
-        rhs[-1, :] -= x[-1, 1:-1]
-        rhs[:, 0] -= x[1:-1, 0]
-        rhs[:, -1] -= x[1:-1, -1]
-        x[1:-1, 1:-1] = self._inner_inv(rhs)
         return x
 
     def _odd_nullspace(self):

@@ -44,6 +44,12 @@ def _check_bc(bc):
         raise ValueError(f"bc must be one of {BOUNDARIES}, got {bc!r}")
 
 
+def _check_weights(alpha, beta):
+    for name, w in (("alpha", alpha), ("beta", beta)):
+        if not np.isfinite(w) or w < 0:
+            raise ValueError(f"{name} must be a finite non-negative number, got {w!r}")
+
+
 def _check_n(n):
     if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"axis length must be a positive integer, got {n!r}")
@@ -228,9 +234,7 @@ def energy_matrix(shape, model="biharmonic", bc="odd", *, alpha=1.0, beta=1.0):
     if not isinstance(model, str) or model not in MODELS:
         raise ValueError(f"model must be one of {MODELS}, got {model!r}")
     if model == "mixed":
-        for name, w in (("alpha", alpha), ("beta", beta)):
-            if not np.isfinite(w) or w < 0:
-                raise ValueError(f"{name} must be a finite non-negative number, got {w!r}")
+        _check_weights(alpha, beta)
     if len(shape) == 2 and min(shape) >= 2:
         return _assemble_2d(_kron_terms(shape, model, bc, alpha, beta), shape)
     if model == "laplace":
@@ -249,10 +253,7 @@ def energy_matrix(shape, model="biharmonic", bc="odd", *, alpha=1.0, beta=1.0):
                 # Mixed difference f_xy on the cell centres between four samples.
                 C = _mixed_difference(shape, bc, k, m)
                 P = P + 2.0 * (C.T @ C)
-    else:  # mixed
-        for name, w in (("alpha", alpha), ("beta", beta)):
-            if not np.isfinite(w) or w < 0:
-                raise ValueError(f"{name} must be a finite non-negative number, got {w!r}")
+    else:  # mixed (weights checked above)
         P = alpha * energy_matrix(shape, "laplace", bc) + beta * energy_matrix(shape, "biharmonic", bc)
     P = sp.csr_matrix(P, dtype=np.float64)
     P.sum_duplicates()
@@ -378,9 +379,7 @@ def energy_factor(shape, model="biharmonic", bc="odd", *, alpha=1.0, beta=1.0):
             for m in range(k + 1, len(shape)):
                 blocks.append(np.sqrt(2.0) * _mixed_difference(shape, bc, k, m))
     else:  # mixed
-        for name, w in (("alpha", alpha), ("beta", beta)):
-            if not np.isfinite(w) or w < 0:
-                raise ValueError(f"{name} must be a finite non-negative number, got {w!r}")
+        _check_weights(alpha, beta)
         blocks = [np.sqrt(alpha) * G for G in _gradient_blocks(shape, bc)]
         blocks.append(np.sqrt(beta) * laplacian(shape, bc))
     # A 1-point axis gives an empty (0, N) difference block; vstack copes with those.

@@ -54,6 +54,7 @@ from scipy.ndimage import map_coordinates, maximum_filter
 from ..certificate import certificate
 from ..model.greens import GridGreen, green_support
 from ._base import BackendOutput
+from . import pcg
 
 NAME = "pdas"
 
@@ -256,9 +257,9 @@ class _Saddle:
 class _Level:
     """Everything one grid level needs: the problem, its Green's function and scales."""
 
-    def __init__(self, prob, green=None):
+    def __init__(self, prob):
         self.prob = prob
-        self.green = green if green is not None else GridGreen(prob.grid)
+        self.green = GridGreen(prob.grid)
         self.N = self.green.nullspace
         self.has_q = bool(np.any(prob.q != 0))
         self.pq = self.green.solve(prob.q) if self.has_q else None
@@ -267,7 +268,6 @@ class _Level:
         finite = np.concatenate([lo[np.isfinite(lo)], hi[np.isfinite(hi)]])
         self.span = float(np.ptp(finite)) if finite.size else 1.0
         self.span = self.span if self.span > 0 else max(float(np.abs(finite).max(initial=1.0)), 1.0)
-        self.pinned = np.flatnonzero(lo == hi)
         self.schur = _Schur(self.green, prob.n)
         self.kkt = None
 
@@ -306,25 +306,24 @@ class _Level:
         # Snap the contacts onto their bounds first: clipping them later by even 1e-11
         # would move their neighbours' gradients by 1e-10.
         x[act] = np.where(upper, self.prob.upper[act], self.prob.lower[act])
-        r = self.prob.gradient(x, precise=True)
-        r[act] = 0.0  # d[act] = 0, so only the free residual matters (and the multipliers are big)
-        w = self.green.solve(r)
-        nu, c = self.kkt.solve_refined(w[act], self.N.T @ r)
-        d = self._x(act, nu, c, -w)
-        d[act] = 0.0
-        return x + d
+        return x + self._face_solve(self.prob.gradient(x, precise=True), act, self.kkt)
 
     def face_step(self, g, binding):
         """Newton step on a face: ``min 1/2 d^T P d + g^T d`` with ``d[binding] = 0``."""
-        r = g.copy()
-        r[binding] = 0.0  # d[binding] = 0: their gradient does not enter (and is large)
-        w = self.green.solve(r)
         if binding.size == 0:
+            w = self.green.solve(g)
             return -w - self.N @ (self.N.T @ w)  # any null-space part is free; take none
         self.kkt = _Saddle(self.schur.submatrix(binding), self.N[binding])
-        nu, c = self.kkt.solve_refined(w[binding], self.N.T @ r)
-        d = self._x(binding, nu, c, -w)
-        d[binding] = 0.0
+        return self._face_solve(g, binding, self.kkt)
+
+    def _face_solve(self, g, held, kkt):
+        """``min 1/2 d^T P d + g^T d`` with ``d[held] = 0``, given the saddle factor of ``held``."""
+        r = g.copy()
+        r[held] = 0.0  # d[held] = 0: their gradient does not enter (and is large: the multipliers)
+        w = self.green.solve(r)
+        nu, c = kkt.solve_refined(w[held], self.N.T @ r)
+        d = self._x(held, nu, c, -w)
+        d[held] = 0.0
         return d
 
     def _x(self, act, mu, c, base):
@@ -473,8 +472,6 @@ def _projected_newton(level, x, *, tol, max_iter, max_active, deadline, verbose,
     Green's-function machinery, and the projected Armijo search of ``pcg``
     makes every step decrease the energy, so nothing can oscillate.
     """
-    from .pcg import _projected_search
-
     prob = level.prob
     lo, hi = prob.lower, prob.upper
     pinned = lo == hi
@@ -495,7 +492,7 @@ def _projected_newton(level, x, *, tol, max_iter, max_active, deadline, verbose,
         if binding.size > max_active:
             status = "too_many_active"
             break
-        step, how = _projected_search(prob, x, g, level.face_step(g, binding))
+        step, how = pcg._projected_search(prob, x, g, level.face_step(g, binding))
         if step is None:
             status = "stalled"
             break
@@ -531,9 +528,8 @@ def _chain(prob, min_size):
         shape = top.grid.shape
         if any(s % 2 or s // 2 < min_size for s in shape):
             break
-        h = (shape[0] // 2, 2, shape[1] // 2, 2)
-        lo = top.lower.reshape(h).min(axis=(1, 3))
-        hi = top.upper.reshape(h).max(axis=(1, 3))
+        lo = pcg._block_reduce(top.lower, shape, (0, 1), np.min)  # the restriction pcg uses too
+        hi = pcg._block_reduce(top.upper, shape, (0, 1), np.max)
         g = top.grid
         grid = type(g)(shape=lo.shape, model=g.model, bc=g.bc, alpha=g.alpha, beta=g.beta)
         chain.append(_GridLevel(lo.ravel(), hi.ravel(), grid))
@@ -622,8 +618,6 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
         act, upper = _active_of(prob, x0)
     elif len(chain) > 1:
         # The coarsest level is small: pcg (exact sparse-LU Newton) finds its active set.
-        from . import pcg
-
         parent = chain.pop()
         t0 = time.perf_counter()
         cprob = parent.boxqp()
@@ -678,8 +672,6 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
     if fallback and status != "time_limit":
         # Exact arithmetic says optimal; the shared certificate has the last word.
         if not converged or not certificate(prob, x, tol).optimal:
-            from . import pcg
-
             remaining = None if deadline is None else max(deadline - time.perf_counter(), 1e-3)
             # From PDAS's point when it got close, else pcg's own coarse-to-fine start.
             fresh = not reached_fine or status in ("dense", "too_many_active")
