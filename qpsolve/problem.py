@@ -257,6 +257,13 @@ class BoxQP:
         worst-case change of each term ``P_ij x_j`` when ``x_j`` is rounded.
         No float64 vector, the exact optimum rounded included, has a gradient
         more accurate than this; the certificate's ``gap_floor`` sums it.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp
+        >>> prob = BoxQP(sp.diags([2.0, 2.0]), lower=[0, 0], upper=[1, 1])
+        >>> bool(np.allclose(prob.rounding_level([1.0, 0.5]), np.finfo(float).eps * np.array([2, 1]) / 2))
+        True
         """
         x2 = np.asarray(x, dtype=np.float64) ** 2
         out = np.empty(self.n)

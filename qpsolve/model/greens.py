@@ -36,7 +36,16 @@ MIN_AXIS = 4
 
 
 def green_support(grid):
-    """``None`` when :class:`GridGreen` can invert ``grid``'s matrix, else the reason."""
+    """``None`` when :class:`GridGreen` can invert ``grid``'s matrix, else the reason.
+
+    Examples
+    --------
+    >>> from qpsolve.model.operators import GridSpec
+    >>> green_support(GridSpec((64, 64), "biharmonic", "odd")) is None
+    True
+    >>> green_support(GridSpec((64, 64), "thin-plate", "odd"))
+    "model 'thin-plate' with bc 'odd' has no fast inverse (use bc 'even')"
+    """
     if grid is None:
         return "the problem carries no grid (not built by image_problem or GridSpec)"
     shape = tuple(grid.shape)
@@ -355,7 +364,7 @@ class GridGreen:
         return edges, inner, modes
 
     @staticmethod
-    def merge_traces(parts, columns):
+    def merge_traces(parts, columns):  # internal to pdas's Schur cache; see traces()
         """One :meth:`traces` tuple from several (column blocks side by side), then ``[..., columns]``."""
         edges = []
         for e in range(4):
