@@ -223,7 +223,8 @@ class BoxQP:
         float64: at a plate's optimum ``P x`` is a tiny fourth difference of
         large values, and float64 summation noise would otherwise dominate
         the duality gap.  Integer matrices (every plate stencil) use an exact
-        split of ``x``; others are summed in extended precision
+        split of ``x`` and add ``q`` exactly (:attr:`exact_gradient` is then
+        ``True``); others are summed in extended precision
         (``numpy.longdouble``) a block of rows at a time.
         """
         if not precise:
@@ -238,7 +239,16 @@ class BoxQP:
                 return self.P @ x + self.q
             quantum = 2.0 ** (np.ceil(np.log2(top)) - 52)
             hi = np.round(x / quantum) * quantum
-            return (self.P @ hi + self.P @ (x - hi)) + self.q
+            lo = x - hi
+            a = self.P @ hi
+            b = self.P @ lo
+            if not np.any(self.q):
+                return a + b
+            # a + q exactly as s + e (Knuth's TwoSum): the only rounding left is the last one.
+            s = a + self.q
+            bb = s - a
+            e = (a - (s - bb)) + (self.q - bb)
+            return s + (e + b)
         if np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps:
             return self.P @ x + self.q
         xl = np.asarray(x, dtype=np.longdouble)
@@ -246,6 +256,15 @@ class BoxQP:
         for rows, block in self._row_blocks(np.longdouble):
             out[rows] = (block @ xl + self.q[rows]).astype(np.float64)
         return out
+
+    @property
+    def exact_gradient(self):
+        """``True`` when ``gradient(x, precise=True)`` is ``P x + q`` correctly rounded.
+
+        That holds for integer matrices (every plate stencil): the sum is
+        formed exactly and rounded once.
+        """
+        return bool(self._integer_matrix)
 
     def _row_blocks(self, dtype, transform=None):
         return _row_blocks(self.P, dtype, transform)

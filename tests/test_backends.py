@@ -292,6 +292,81 @@ def test_gap_bounds_suboptimality(prob, seed):
         assert cert.gap >= prob.objective(x) - E_star - 1e-9 * (1 + abs(E_star))
 
 
+@st.composite
+def integer_qps(draw):
+    """Integer ``P`` (exact gradients, so the certificate accepts a dual shift)."""
+    n = draw(st.integers(1, 6))
+    m = draw(st.integers(1, n + 2))
+    B = draw(hnp.arrays(np.int64, (m, n), elements=st.integers(-3, 3))).astype(np.float64)
+    q = draw(hnp.arrays(np.float64, n, elements=st.floats(-5, 5)))
+    lo = draw(hnp.arrays(np.float64, n, elements=st.floats(-4, 4)))
+    width = draw(hnp.arrays(np.float64, n, elements=st.floats(0, 5)))
+    return qs.BoxQP(B.T @ B, lo, lo + width, q=q)
+
+
+@settings(max_examples=30, deadline=None)
+@given(integer_qps(), st.integers(0, 2**32 - 1))
+def test_shifted_gap_still_bounds_suboptimality(prob, seed):
+    # Any dual shift, tiny or wild, must leave the gap an upper bound on E(x) - E*.
+    assert prob.exact_gradient
+    E_star, _ = brute_force(prob.P, prob.q, prob.lower, prob.upper)
+    rng = np.random.default_rng(seed)
+    for _ in range(5):
+        x = prob.lower + rng.random(prob.n) * (prob.upper - prob.lower)
+        x = np.where(rng.random(prob.n) < 0.3, np.where(rng.random(prob.n) < 0.5, prob.lower, prob.upper), x)
+        shift = rng.normal(size=prob.n) * 10.0 ** rng.uniform(-14, 1)
+        plain = qs.certificate(prob, x)
+        cert = qs.certificate(prob, x, dual_shift=shift)
+        assert cert.gap <= plain.gap
+        assert cert.gap >= prob.objective(x) - E_star - 1e-9 * (1 + abs(E_star))
+
+
+def test_exact_shift_closes_the_gap_of_a_rounded_optimum():
+    # x* of a free quadratic is -P^-1 q; rounded to float64 its plain gap is at rounding
+    # level, and the shift x* - fl(x*) (computed with fractions) closes it to near zero.
+    from fractions import Fraction
+
+    P = np.array([[2.0, -1.0, 0.0], [-1.0, 2.0, -1.0], [0.0, -1.0, 2.0]])
+    q = np.array([1.0, 1.0 / 3.0, -0.7])
+    prob = qs.BoxQP(P, lower=[-10.0] * 3, upper=[10.0] * 3, q=q)
+    Pf = [[Fraction(v) for v in row] for row in P.tolist()]
+    # exact solve of P x = -q by Cramer's rule in rationals
+    def det(M):
+        return (M[0][0] * (M[1][1] * M[2][2] - M[1][2] * M[2][1]) - M[0][1] * (M[1][0] * M[2][2] - M[1][2] * M[2][0])
+                + M[0][2] * (M[1][0] * M[2][1] - M[1][1] * M[2][0]))
+    rhs = [-Fraction(v) for v in q.tolist()]
+    D = det(Pf)
+    exact = []
+    for k in range(3):
+        M = [row[:] for row in Pf]
+        for i in range(3):
+            M[i][k] = rhs[i]
+        exact.append(det(M) / D)
+    x = np.array([float(v) for v in exact])
+    shift = np.array([float(e - Fraction(v)) for e, v in zip(exact, x.tolist())])
+    plain = qs.certificate(prob, x)
+    shifted = qs.certificate(prob, x, dual_shift=shift)
+    assert shifted.gap <= plain.gap
+    assert shifted.gap <= 1e-30 + 1e-3 * plain.gap
+
+
+def test_precise_gradient_is_the_correctly_rounded_sum():
+    from fractions import Fraction
+
+    rng = np.random.default_rng(5)
+    B = sp.random(60, 40, density=0.1, random_state=6, data_rvs=lambda k: rng.integers(-9, 10, k).astype(float))
+    P = (B.T @ B).tocsr()
+    x = rng.normal(size=40) * 10.0 ** rng.uniform(-3, 3, 40)
+    q = -(P @ x) + rng.normal(size=40) * 1e-9  # heavy cancellation in P x + q
+    prob = qs.BoxQP(P, lower=np.full(40, -1e9), upper=np.full(40, 1e9), q=q)
+    assert prob.exact_gradient
+    g = prob.gradient(x, precise=True)
+    Pd = P.toarray()
+    for i in range(40):
+        exact = sum(Fraction(Pd[i, j]) * Fraction(x[j]) for j in range(40)) + Fraction(q[i])
+        assert g[i] == float(exact), i
+
+
 @settings(max_examples=20, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.sampled_from(MODELS), st.sampled_from(BOUNDARIES))
 def test_grid_backends_feasible_on_random_signals(seed, model, bc):

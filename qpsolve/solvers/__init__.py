@@ -182,7 +182,7 @@ def finalize(prob, name, out, tol, elapsed):
         out.failed = True
         out.message = (out.message + "; " if out.message else "") + "backend returned no finite x"
     x = prob.project(x)
-    cert = certificate(prob, x, tol)
+    cert = certificate(prob, x, tol, dual_shift=out.dual_shift)  # any shift gives a valid bound
     if cert.optimal:
         status = Status.OPTIMAL
     elif out.failed:

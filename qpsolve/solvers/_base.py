@@ -45,6 +45,10 @@ class BackendOutput:
         Why it stopped, when it did not converge.
     info : dict
         Anything worth reporting (residual history, levels, ...).
+    dual_shift : ndarray, optional
+        A correction below the float64 resolution of ``x`` (one more Newton
+        step, not rounded into ``x``) whose dual point may prove a smaller
+        gap; see :mod:`qpsolve.certificate`.  Any value gives a valid bound.
     """
 
     x: np.ndarray
@@ -55,3 +59,4 @@ class BackendOutput:
     hit_time_limit: bool = False
     failed: bool = False
     info: dict = field(default_factory=dict)
+    dual_shift: np.ndarray | None = None

@@ -68,6 +68,8 @@ DENSE_MIN_PIXELS = 1024
 COARSE_VIOLATION = 1e-4
 #: coarsen while both axes are even and at least this long after halving (pcg solves the last)
 MIN_COARSE = 8
+#: extra corrections of the certificate's dual shift before an uncertified answer goes to pcg
+SHARPEN_STEPS = 2
 
 
 def available():
@@ -299,14 +301,31 @@ class _Level:
         large Green's-function and null-space terms, so its free gradient
         starts at the rounding level of those terms; the small correction
         brings it down to the rounding level of ``x``.
+
+        Returns ``x + d`` rounded and what the rounding dropped (exactly,
+        by TwoSum): the certificate's ``dual_shift``.
         """
         if act.size == 0 or self.kkt is None:
-            return x
+            return x, None
         x = x.copy()
         # Snap the contacts onto their bounds first: clipping them later by even 1e-11
         # would move their neighbours' gradients by 1e-10.
         x[act] = np.where(upper, self.prob.upper[act], self.prob.lower[act])
-        return x + self._face_solve(self.prob.gradient(x, precise=True), act, self.kkt)
+        d = self._face_solve(self.prob.gradient(x, precise=True), act, self.kkt)
+        s = x + d
+        bb = s - x
+        return s, (x - (s - bb)) + (d - bb)
+
+    def sharpen(self, x, shift, act):
+        """One more correction of the certificate's dual shift (``x`` is not touched).
+
+        The Green's-function steps of ``odd`` plates are large differences
+        (edge solves grow like the fourth power of the side), so one face
+        solve removes only part of a residual on large grids; the dual point
+        ``x + shift`` takes a second step without rounding it into ``x``.
+        """
+        h = self.prob.gradient(x, precise=True) + self.prob.P @ shift
+        return shift + self._face_solve(h, act, self.kkt)
 
     def face_step(self, g, binding):
         """Newton step on a face: ``min 1/2 d^T P d + g^T d`` with ``d[binding] = 0``."""
@@ -387,7 +406,8 @@ def _violation(prob, x):
 
 def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, window=PEAK_WINDOW,
           tol=None, loose=None):
-    """Run PDAS from ``(act, upper)``; returns ``x``, the final set, a status and a history.
+    """Run PDAS from ``(act, upper)``; returns ``x``, the final set, a status, a history and
+    the certificate's dual shift of the final polish (or ``None``).
 
     Iterations use the once-refined saddle solve.  With ``tol`` (the fine
     level) the answer is polished to rounding and, once every violation is
@@ -401,7 +421,7 @@ def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, 
     ftol = 1e-12 * level.span
     seen = set()
     history = []
-    x = None
+    x = shift = None
     status = "max_iter"
     it = 0
     best, best_it = np.inf, 0
@@ -420,7 +440,7 @@ def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, 
             # Nearly there: polish x and read the multipliers off its exact gradient, so that
             # what is left to decide is not the saddle system's rounding (which otherwise makes
             # pixels with near-zero multipliers or slacks flicker in and out).
-            x = level.refine(x, act, upper)
+            x, _ = level.refine(x, act, upper)
             mu = prob.gradient(x, precise=True)[act]
             viol = _violation(prob, x)
             polished = True
@@ -435,10 +455,11 @@ def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, 
             # The first refinement leaves the rounding of its own large intermediate terms.
             # With no wrong-sign multiplier left, the tiny violations that remain may not
             # matter: the certificate decides (one pixel at a time would take many steps).
-            candidate = prob.project(level.refine(x, act, upper))
-            if done or certificate(prob, candidate, tol).optimal:
+            candidate, cshift = level.refine(x, act, upper)
+            candidate = prob.project(candidate)
+            if done or certificate(prob, candidate, tol, dual_shift=cshift).optimal:
                 record["certified_early"] = not done
-                x, done = candidate, True
+                x, shift, done = candidate, cshift, True
         if not done and loose is not None and viol <= loose * level.span:
             done = True
         record["seconds"] = time.perf_counter() - t_it
@@ -461,7 +482,7 @@ def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, 
         if deadline is not None and time.perf_counter() > deadline:
             status = "time_limit"
             break
-    return x, act, upper, status, it, history
+    return x, act, upper, status, it, history, shift
 
 
 def _projected_newton(level, x, *, tol, max_iter, max_active, deadline, verbose, label):
@@ -632,7 +653,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
         act = np.flatnonzero(prob.lower == prob.upper)
         upper = np.zeros(act.size, bool)
 
-    x, status, it = None, "max_iter", 0
+    x, status, it, shift = None, "max_iter", 0, None
     for depth in range(len(chain) - 1, -1, -1):
         lvl = chain[depth]
         if parent is not None:
@@ -640,7 +661,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
         t0 = time.perf_counter()
         level = _Level(lvl)
         fine = depth == 0
-        x, act, upper, status, it, hist = _pdas(level, act, upper, max_iter=max_iter if fine else 40,
+        x, act, upper, status, it, hist, shift = _pdas(level, act, upper, max_iter=max_iter if fine else 40,
                                                 max_active=max(1, max_active >> depth), deadline=deadline,
                                                 verbose=verbose,
                                                 label=f"n={lvl.n}", tol=tol if fine else None,
@@ -655,6 +676,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
                                                        max_active=max_active, deadline=deadline,
                                                        verbose=verbose, label=f"n={lvl.n}")
             it += pn_it
+            shift = None
             levels.append({"n": lvl.n, "solver": "projected-newton", "iterations": pn_it,
                            "status": status, "seconds": time.perf_counter() - t0, "history": hist})
         if status in ("time_limit", "too_many_active", "dense"):
@@ -671,7 +693,13 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
     converged = status == "optimal"
     if fallback and status != "time_limit":
         # Exact arithmetic says optimal; the shared certificate has the last word.
-        if not converged or not certificate(prob, x, tol).optimal:
+        certified = converged and certificate(prob, x, tol, dual_shift=shift).optimal
+        for _ in range(SHARPEN_STEPS if converged and shift is not None else 0):
+            if certified:
+                break
+            shift = level.sharpen(x, shift, act)
+            certified = certificate(prob, x, tol, dual_shift=shift).optimal
+        if not certified:
             remaining = None if deadline is None else max(deadline - time.perf_counter(), 1e-3)
             # From PDAS's point when it got close, else pcg's own coarse-to-fine start.
             fresh = not reached_fine or status in ("dense", "too_many_active")
@@ -683,4 +711,5 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
                                  stalled=out.stalled, hit_time_limit=out.hit_time_limit, message=message,
                                  info=info)
     return BackendOutput(x=x, iterations=it, converged=converged, stalled=status == "cycle",
-                         hit_time_limit=status == "time_limit", message=message, info=info)
+                         hit_time_limit=status == "time_limit", message=message, info=info,
+                         dual_shift=shift if reached_fine else None)
