@@ -238,12 +238,16 @@ class BoxQP:
             if top == 0.0 or not np.isfinite(top):
                 return self.P @ x + self.q
             quantum = 2.0 ** (np.ceil(np.log2(top)) - 52)
-            hi = np.round(x / quantum) * quantum
-            lo = x - hi
+            hi = np.round(x / quantum)
+            hi *= quantum
             a = self.P @ hi
-            b = self.P @ lo
+            hi -= x  # minus the low part (exact), reusing the array
+            b = self.P @ hi
+            b *= -1.0
+            del hi
             if not np.any(self.q):
-                return a + b
+                a += b
+                return a
             # a + q exactly as s + e (Knuth's TwoSum): the only rounding left is the last one.
             s = a + self.q
             bb = s - a
@@ -284,11 +288,17 @@ class BoxQP:
         >>> bool(np.allclose(prob.rounding_level([1.0, 0.5]), np.finfo(float).eps * np.array([2, 1]) / 2))
         True
         """
-        x2 = np.asarray(x, dtype=np.float64) ** 2
         out = np.empty(self.n)
+        for rows, level in self._rounding_blocks(x):
+            out[rows] = level
+        return out
+
+    def _rounding_blocks(self, x):
+        """``(rows, rounding_level(x)[rows])`` a block of rows at a time."""
+        x2 = np.square(np.asarray(x, dtype=np.float64))
+        half_eps = 0.5 * np.finfo(np.float64).eps
         for rows, block in self._row_blocks(np.float64, np.square):
-            out[rows] = block @ x2
-        return 0.5 * np.finfo(np.float64).eps * np.sqrt(out)
+            yield rows, half_eps * np.sqrt(block @ x2)
 
     def objective(self, x):
         """``1/2 x^T P x + q^T x``."""

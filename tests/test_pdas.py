@@ -283,7 +283,8 @@ def test_odd_sizes_do_not_coarsen():
     prob = qs.image_problem(_img(gaussian, 33)[:, :31], bits=2)
     res = _pdas(prob)
     levels = res.info["levels"]
-    assert len(levels) == 1 and levels[0]["solver"] == "pdas" and levels[0]["n"] == prob.n
+    # no coarse level (PDAS may hand over to its projected Newton on the same grid)
+    assert levels[0]["solver"] == "pdas" and all(lv["n"] == prob.n for lv in levels)
     _same_optimum(prob, res, qs.solve(prob, solver="pcg"))
 
 

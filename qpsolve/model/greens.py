@@ -27,7 +27,57 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft as sfft
 
-__all__ = ["GridGreen", "green_support"]
+__all__ = ["GridGreen", "NullBasis", "green_support"]
+
+
+class NullBasis:
+    """``k`` orthonormal grid functions ``a_k (x) b_k``, stored as their 1-D factors.
+
+    A dense ``(n m, k)`` array would cost ``k`` full images (134 MB for the
+    four ``odd`` null vectors at 2048x2048); the factors cost two short
+    arrays, and every product the solvers need stays ``O(n m)``.
+
+    Parameters
+    ----------
+    rows, cols : ndarray, shapes (n, k) and (m, k)
+        Column ``k`` of the basis is ``outer(rows[:, k], cols[:, k]).ravel()``
+        up to normalisation (each column is scaled to unit length).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> B = NullBasis(np.ones((3, 1)), np.ones((2, 1)))
+    >>> B.toarray().ravel().round(4).tolist()
+    [0.4082, 0.4082, 0.4082, 0.4082, 0.4082, 0.4082]
+    >>> float(B.tdot(np.arange(6.0))[0] * np.sqrt(6))   # the sum of the entries
+    15.0
+    """
+
+    def __init__(self, rows, cols):
+        rows = np.asarray(rows, dtype=np.float64)
+        cols = np.asarray(cols, dtype=np.float64)
+        self.rows = rows / np.linalg.norm(rows, axis=0)
+        self.cols = cols / np.linalg.norm(cols, axis=0)
+        self.grid = (rows.shape[0], cols.shape[0])
+        self.shape = (rows.shape[0] * cols.shape[0], rows.shape[1])
+
+    def take(self, idx):
+        """Rows ``idx`` (flat pixel indices) of the basis, shape ``(len(idx), k)``."""
+        i, j = np.divmod(np.asarray(idx, dtype=np.int64), self.grid[1])
+        return self.rows[i] * self.cols[j]
+
+    def dot(self, c):
+        """``N @ c`` as a flat vector."""
+        return ((self.rows * np.asarray(c, dtype=np.float64)) @ self.cols.T).ravel()
+
+    def tdot(self, v):
+        """``N.T @ v`` for a flat vector ``v``."""
+        V = np.asarray(v, dtype=np.float64).reshape(self.grid)
+        return np.einsum("ik,ij,jk->k", self.rows, V, self.cols, optimize=True)
+
+    def toarray(self):
+        """The dense ``(n m, k)`` array."""
+        return (self.rows[:, None, :] * self.cols[None, :, :]).reshape(self.shape)
 
 #: models whose even/periodic matrix is ``f(mu)`` of the Laplacian eigenvalue ``mu``
 _SPECTRAL = ("laplace", "biharmonic", "thin-plate", "triharmonic", "mixed")
@@ -96,6 +146,10 @@ class GridGreen:
     Attributes
     ----------
     shape : tuple of int
+    null_basis : NullBasis
+        Orthonormal basis of the null space of ``P``, kept as ``k`` outer
+        products of 1-D vectors (``k = 1`` or ``4``); :attr:`nullspace` is
+        the same basis as a dense array.
     nullspace : ndarray, shape (N, k)
         Orthonormal basis of the null space of ``P`` (``k = 1`` or ``4``).
 
@@ -137,7 +191,7 @@ class GridGreen:
             self._trace_tables = (phi1, phi2, h_top, h_left)
             # DST-I basis functions at the first and last inner sample of each axis.
             self._edge_modes = (phi1[0], phi1[-1], phi2[0], phi2[-1])
-            self.nullspace = self._odd_nullspace()
+            self.null_basis = self._odd_nullspace()
         else:
             kind = "dct" if self.bc == "even" else "fft"
             mu = _mu(n, kind)[:, None] + _mu(m, kind)[None, :]
@@ -146,7 +200,7 @@ class GridGreen:
                 self._inv = np.where(f > 0, 1.0 / np.where(f > 0, f, 1.0), 0.0)
             self._period = (2 * n, 2 * m) if self.bc == "even" else (n, m)
             self._k2 = self._kernel(lambda mu: 1.0 / self._f(mu))
-            self.nullspace = np.full((n * m, 1), 1.0 / np.sqrt(n * m))
+            self.null_basis = NullBasis(np.ones((n, 1)), np.ones((m, 1)))
 
     # ------------------------------------------------------------------ spectra and kernels
     def _f(self, mu):
@@ -161,13 +215,24 @@ class GridGreen:
     def _kernel(self, func):
         """One quadrant of the periodic kernel ``ifft(func(mu))`` on the image torus."""
         p, r = self._period
-        mu = 4.0 * np.sin(np.pi * np.arange(p) / p)[:, None] ** 2 + 4.0 * np.sin(
+        if p % 2 or r % 2:  # periodic rule, odd side: the general inverse transform
+            mu = 4.0 * np.sin(np.pi * np.arange(p) / p)[:, None] ** 2 + 4.0 * np.sin(
+                np.pi * np.arange(r // 2 + 1) / r)[None, :] ** 2
+            mu[0, 0] = 1.0
+            spec = func(mu)
+            spec[0, 0] = 0.0  # the constant mode: removed (images cancel it or P^g ignores it)
+            k = sfft.irfft2(spec, s=(p, r), workers=-1)
+            return np.ascontiguousarray(k[: p // 2 + 1, : r // 2 + 1])
+        # Even periods: the spectrum is even in both axes, so the quadrant of its inverse
+        # transform is a 2-D DCT-I of the spectrum's quadrant -- a quarter of the data, real.
+        spec = 4.0 * np.sin(np.pi * np.arange(p // 2 + 1) / p)[:, None] ** 2 + 4.0 * np.sin(
             np.pi * np.arange(r // 2 + 1) / r)[None, :] ** 2
-        mu[0, 0] = 1.0
-        spec = func(mu)
-        spec[0, 0] = 0.0  # the constant mode: removed (images cancel it or P^g ignores it)
-        k = sfft.irfft2(spec, s=(p, r), workers=-1)
-        return np.ascontiguousarray(k[: p // 2 + 1, : r // 2 + 1])
+        spec[0, 0] = 1.0
+        spec = func(spec)
+        spec[0, 0] = 0.0
+        k = sfft.dctn(spec, type=1, workers=-1, overwrite_x=True)
+        k /= p * r
+        return k
 
     def _lookup(self, table, dx, dy):
         p, r = self._period
@@ -252,11 +317,16 @@ class GridGreen:
         # Exact small integers (centred coordinates) keep P N at rounding level, which
         # matters because the null-space coefficients of a plate are large.
         n, m = self.shape
-        i = np.repeat(np.arange(n) - (n - 1) / 2.0, m)
-        j = np.tile(np.arange(m) - (m - 1) / 2.0, n)
+        i = np.arange(n) - (n - 1) / 2.0
+        j = np.arange(m) - (m - 1) / 2.0
         # Centred coordinates make the four columns orthogonal already: normalise them.
-        basis = np.stack([np.ones(n * m), i, j, i * j], axis=1)
-        return basis / np.linalg.norm(basis, axis=0)
+        return NullBasis(np.stack([np.ones(n), i, np.ones(n), i], axis=1),
+                         np.stack([np.ones(m), np.ones(m), j, j], axis=1))
+
+    @property
+    def nullspace(self):
+        """The null-space basis as a dense ``(N, k)`` array (:attr:`null_basis` keeps it factored)."""
+        return self.null_basis.toarray()
 
     # ------------------------------------------------------------------ blocks of P^g
     def traces(self, points):

@@ -262,10 +262,10 @@ class _Level:
     def __init__(self, prob):
         self.prob = prob
         self.green = GridGreen(prob.grid)
-        self.N = self.green.nullspace
+        self.N = self.green.null_basis
         self.has_q = bool(np.any(prob.q != 0))
         self.pq = self.green.solve(prob.q) if self.has_q else None
-        self.Nq = self.N.T @ prob.q
+        self.Nq = self.N.tdot(prob.q)
         lo, hi = prob.lower, prob.upper
         finite = np.concatenate([lo[np.isfinite(lo)], hi[np.isfinite(hi)]])
         self.span = float(np.ptp(finite)) if finite.size else 1.0
@@ -286,7 +286,7 @@ class _Level:
         base = -self.pq if self.has_q else np.zeros(prob.n)
         if act.size == 0:
             return base.copy(), np.zeros(0)
-        NA = self.N[act]
+        NA = self.N.take(act)
         kkt = self.kkt = _Saddle(self.schur.submatrix(act), NA)
         rb = b + (self.pq[act] if self.has_q else 0.0)
         mu, c = kkt.solve_refined(rb, self.Nq)
@@ -331,8 +331,8 @@ class _Level:
         """Newton step on a face: ``min 1/2 d^T P d + g^T d`` with ``d[binding] = 0``."""
         if binding.size == 0:
             w = self.green.solve(g)
-            return -w - self.N @ (self.N.T @ w)  # any null-space part is free; take none
-        self.kkt = _Saddle(self.schur.submatrix(binding), self.N[binding])
+            return -w - self.N.dot(self.N.tdot(w))  # any null-space part is free; take none
+        self.kkt = _Saddle(self.schur.submatrix(binding), self.N.take(binding))
         return self._face_solve(g, binding, self.kkt)
 
     def _face_solve(self, g, held, kkt):
@@ -340,7 +340,7 @@ class _Level:
         r = g.copy()
         r[held] = 0.0  # d[held] = 0: their gradient does not enter (and is large: the multipliers)
         w = self.green.solve(r)
-        nu, c = kkt.solve_refined(w[held], self.N.T @ r)
+        nu, c = kkt.solve_refined(w[held], self.N.tdot(r))
         d = self._x(held, nu, c, -w)
         d[held] = 0.0
         return d
@@ -348,7 +348,7 @@ class _Level:
     def _x(self, act, mu, c, base):
         f = np.zeros(self.prob.n)
         f[act] = mu
-        return self.green.solve(f) + base + self.N @ c
+        return self.green.solve(f) + base + self.N.dot(c)
 
 
 #: a violated pixel joins only if it is the worst within this window (odd, in pixels)
