@@ -170,7 +170,7 @@ def certificate(prob, x, tol=DEFAULT_TOL, *, gradient=None, dual_shift=None):
         shift = np.asarray(dual_shift, dtype=np.float64).ravel()
         if shift.shape != x.shape or not np.isfinite(shift).all():
             raise ValueError(f"dual_shift must be a finite array of {x.size} numbers")
-        Pd = prob.P @ shift
+        Pd = prob.matvec(shift)
         shifted = 0.5 * max(float(shift @ Pd), 0.0)
     infeas = pg = plain = floor = unb = E = 0.0
     # One pass in blocks of rows: the temporaries stay small on megapixel problems.

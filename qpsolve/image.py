@@ -168,7 +168,7 @@ def _build(image, bits, model, bc, mask, *, rounding, step, levels, lower, upper
         lo, hi = apply_mask(lo, hi, m, full)
 
     grid = GridSpec(shape=shape, model=model, bc=bc, alpha=float(alpha), beta=float(beta))
-    prob = BoxQP(grid.matrix(), lo.ravel(), hi.ravel(), grid=grid)
+    prob = BoxQP(grid.energy(), lo.ravel(), hi.ravel(), grid=grid)
     return prob, _Context(shape=shape, values=values, mask=m, gain=h)
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .model.operators import GridSpec
+from .model.stencil import GridOperator
 
 __all__ = ["BoxQP"]
 
@@ -33,6 +34,10 @@ def _as_bound(value, n, name):
     return arr
 
 
+#: rows per block when a pass over a large problem is split to bound its temporaries
+ROW_BLOCK = 1 << 18
+
+
 def _row_blocks(P, dtype, transform=None):
     """``(slice, csr block of P)`` in ``dtype``, a bounded number of rows at a time.
 
@@ -40,7 +45,7 @@ def _row_blocks(P, dtype, transform=None):
     a pass over a large matrix never holds a second full copy of it.
     """
     n = P.shape[0]
-    step = 1 << 18
+    step = ROW_BLOCK
     for start in range(0, n, step):
         stop = min(start + step, n)
         a, b = P.indptr[start], P.indptr[stop]
@@ -88,8 +93,11 @@ class BoxQP:
 
     Parameters
     ----------
-    P : (n, n) sparse or dense array_like
+    P : (n, n) sparse or dense array_like, or GridOperator
         Symmetric positive semi-definite matrix.  Stored as CSR ``float64``.
+        A :class:`~qpsolve.model.stencil.GridOperator` (what
+        :func:`qpsolve.image_problem` passes for 2-D grids) keeps ``P`` as a
+        stencil; :attr:`P` assembles it on first use.
     lower, upper : float or (n,) array_like
         Bounds; ``-inf`` / ``+inf`` are allowed, ``lower == upper`` pins a
         variable.  Arrays of any shape with ``n`` elements are flattened in C
@@ -128,9 +136,19 @@ class BoxQP:
     """
 
     def __init__(self, P, lower, upper, q=None, *, grid=None):
-        if isinstance(P, (str, bytes)) or P is None or isinstance(P, numbers.Number):
+        op = None
+        if isinstance(P, GridOperator):
+            # Symmetric PSD by construction (a sum of D^T D terms); nothing to validate.
+            op, n = P, P.shape[0]
+            grid = P.grid if grid is None else grid
+            if grid != P.grid:
+                raise ValueError(f"grid {grid} does not match the operator's grid {P.grid}")
+            P = None
+        elif isinstance(P, (str, bytes)) or P is None or isinstance(P, numbers.Number):
             raise TypeError(f"P must be a square matrix (scipy.sparse or 2-D array), got {type(P).__name__}")
-        if sp.issparse(P):
+        if op is not None:
+            pass
+        elif sp.issparse(P):
             if np.iscomplexobj(P.data):
                 raise TypeError("P must be real, got a complex matrix")
             P = sp.csr_matrix(P, dtype=np.float64)
@@ -143,20 +161,8 @@ class BoxQP:
             if arr.ndim != 2:
                 raise ValueError(f"P must be 2-D, got {arr.ndim}-D")
             P = sp.csr_matrix(arr.astype(np.float64))
-        if P.shape[0] != P.shape[1]:
-            raise ValueError(f"P must be square, got shape {P.shape}")
-        n = P.shape[0]
-        if n == 0:
-            raise ValueError("P is empty: a problem needs at least one variable")
-        if not np.isfinite(P.data).all():
-            raise ValueError("P contains NaN or infinite entries")
-        P.sum_duplicates()
-        P.sort_indices()
-        norm = float(max(P.data.max(), -P.data.min())) if P.nnz else 0.0
-        _check_symmetric(P, norm)
-        diag = P.diagonal()
-        if (diag < -1e-12 * max(norm, 1e-300)).any():
-            raise ValueError(f"P must be positive semi-definite, but {int((diag < 0).sum())} diagonal entries are negative")
+        if op is None:
+            n = self._check_matrix(P)
 
         lower = _as_bound(lower, n, "lower")
         upper = _as_bound(upper, n, "upper")
@@ -183,7 +189,8 @@ class BoxQP:
             if int(np.prod(grid.shape)) != n:
                 raise ValueError(f"grid shape {grid.shape} does not hold {n} variables")
 
-        self.P = P
+        self._P = P
+        self._op = op
         self.lower = lower
         self.upper = upper
         self.q = q
@@ -193,6 +200,9 @@ class BoxQP:
         self.scale = float(max(1.0, np.abs(finite).max())) if finite.size else 1.0
         self._diag = None
         # largest absolute row sum: the rounding scale of P x (used by the certificate)
+        if op is not None:
+            self.row_norm, self._integer_matrix = op.bound, op.integer
+            return
         self.row_norm = 0.0
         self._integer_matrix = True
         for _, block in self._row_blocks(np.float64):
@@ -202,12 +212,61 @@ class BoxQP:
                 self.row_norm = max(self.row_norm, float(sums.max()))
                 self._integer_matrix &= bool(np.all(d == np.round(d)))
 
+    @staticmethod
+    def _check_matrix(P):
+        """Validate a CSR ``P`` in place (sorted, summed); returns ``n``."""
+        if P.shape[0] != P.shape[1]:
+            raise ValueError(f"P must be square, got shape {P.shape}")
+        n = P.shape[0]
+        if n == 0:
+            raise ValueError("P is empty: a problem needs at least one variable")
+        if not np.isfinite(P.data).all():
+            raise ValueError("P contains NaN or infinite entries")
+        P.sum_duplicates()
+        P.sort_indices()
+        norm = float(max(P.data.max(), -P.data.min())) if P.nnz else 0.0
+        _check_symmetric(P, norm)
+        diag = P.diagonal()
+        if (diag < -1e-12 * max(norm, 1e-300)).any():
+            raise ValueError(f"P must be positive semi-definite, but {int((diag < 0).sum())} diagonal entries are negative")
+        return n
+
+    # -- the matrix, assembled or not ------------------------------------------------------
+    @property
+    def P(self):
+        """``P`` as a CSR matrix.
+
+        A problem built on a :class:`~qpsolve.model.stencil.GridOperator`
+        assembles it here, once, the first time a solver asks (``pdas`` and
+        the certificate never do: they use :meth:`matvec` and the operator).
+        """
+        if self._P is None:
+            self._P = self._op.tocsr()
+        return self._P
+
+    @property
+    def operator(self):
+        """What ``P`` was given as: a :class:`~qpsolve.model.stencil.GridOperator` or the CSR matrix.
+
+        Pass it on to build a related problem without assembling anything.
+        """
+        return self._op if self._op is not None else self._P
+
+    @property
+    def assembled(self):
+        """``True`` once ``P`` exists as a CSR matrix."""
+        return self._P is not None
+
+    def matvec(self, v):
+        """``P @ v`` (by the stencil while ``P`` is not assembled)."""
+        return self._op.matvec(v) if self._P is None else self._P @ v
+
     # -- small helpers every solver needs -------------------------------------------------
     @property
     def diag(self):
         """Diagonal of ``P`` with zeros replaced by one (safe for scaling)."""
         if self._diag is None:
-            d = self.P.diagonal().copy()
+            d = self._op.diagonal() if self._P is None else self._P.diagonal().copy()
             d[d <= 0] = 1.0
             self._diag = d
         return self._diag
@@ -228,7 +287,7 @@ class BoxQP:
         (``numpy.longdouble``) a block of rows at a time.
         """
         if not precise:
-            return self.P @ x + self.q
+            return self.matvec(x) + self.q
         x = np.asarray(x, dtype=np.float64)
         if self._integer_matrix:
             # Split x = hi + lo with hi on a grid of spacing 2^e so coarse that every product
@@ -236,13 +295,13 @@ class BoxQP:
             # P @ hi is then exact, and P @ lo is tiny, so its rounding does not matter.
             top = float(np.max(np.abs(x), initial=0.0)) * max(self.row_norm, 1.0)
             if top == 0.0 or not np.isfinite(top):
-                return self.P @ x + self.q
+                return self.matvec(x) + self.q
             quantum = 2.0 ** (np.ceil(np.log2(top)) - 52)
             hi = np.round(x / quantum)
             hi *= quantum
-            a = self.P @ hi
+            a = self.matvec(hi)
             hi -= x  # minus the low part (exact), reusing the array
-            b = self.P @ hi
+            b = self.matvec(hi)
             b *= -1.0
             del hi
             if not np.any(self.q):
@@ -254,7 +313,7 @@ class BoxQP:
             e = (a - (s - bb)) + (self.q - bb)
             return s + (e + b)
         if np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps:
-            return self.P @ x + self.q
+            return self.matvec(x) + self.q
         xl = np.asarray(x, dtype=np.longdouble)
         out = np.empty(self.n)
         for rows, block in self._row_blocks(np.longdouble):
@@ -297,13 +356,21 @@ class BoxQP:
         """``(rows, rounding_level(x)[rows])`` a block of rows at a time."""
         x2 = np.square(np.asarray(x, dtype=np.float64))
         half_eps = 0.5 * np.finfo(np.float64).eps
+        if self._P is None:  # the operator's squared stencil: one product, then the same blocks
+            level = self._op.square_matvec(x2)
+            np.sqrt(level, out=level)
+            level *= half_eps
+            for start in range(0, self.n, ROW_BLOCK):
+                rows = slice(start, min(start + ROW_BLOCK, self.n))
+                yield rows, level[rows]
+            return
         for rows, block in self._row_blocks(np.float64, np.square):
             yield rows, half_eps * np.sqrt(block @ x2)
 
     def objective(self, x):
         """``1/2 x^T P x + q^T x``."""
         x = np.asarray(x, dtype=np.float64)
-        return float(0.5 * x @ (self.P @ x) + self.q @ x)
+        return float(0.5 * x @ self.matvec(x) + self.q @ x)
 
     def start_point(self):
         """A feasible point: the centre of finite boxes, the finite bound or 0 otherwise."""
@@ -316,4 +383,5 @@ class BoxQP:
     def __repr__(self):
         pinned = int((self.lower == self.upper).sum())
         grid = f", grid={self.grid.shape} {self.grid.model}/{self.grid.bc}" if self.grid else ""
-        return f"BoxQP(n={self.n}, nnz(P)={self.P.nnz}, pinned={pinned}{grid})"
+        mat = f"nnz(P)={self._P.nnz}" if self._P is not None else f"P={self._op.stencil.shape[0]}x{self._op.stencil.shape[1]} stencil"
+        return f"BoxQP(n={self.n}, {mat}, pinned={pinned}{grid})"

@@ -190,6 +190,15 @@ class GridSpec:
         return energy_matrix(self.shape if shape is None else shape, self.model, self.bc,
                              alpha=self.alpha, beta=self.beta)
 
+    def energy(self):
+        """``P`` in its cheapest exact form: a :class:`~qpsolve.model.stencil.GridOperator`
+        on 2-D grids (a stencil, assembled only on demand), the CSR matrix otherwise."""
+        if len(self.shape) == 2 and min(self.shape) >= 2:
+            from .stencil import GridOperator  # stencil builds on this module
+
+            return GridOperator(self)
+        return self.matrix()
+
     def factor(self, shape=None):
         """A sparse ``D`` with ``D.T @ D == self.matrix(shape)`` (see :func:`energy_factor`)."""
         return energy_factor(self.shape if shape is None else shape, self.model, self.bc,

@@ -324,7 +324,7 @@ class _Level:
         solve removes only part of a residual on large grids; the dual point
         ``x + shift`` takes a second step without rounding it into ``x``.
         """
-        h = self.prob.gradient(x, precise=True) + self.prob.P @ shift
+        h = self.prob.gradient(x, precise=True) + self.prob.matvec(shift)
         return shift + self._face_solve(h, act, self.kkt)
 
     def face_step(self, g, binding):
@@ -538,7 +538,7 @@ class _GridLevel:
     def boxqp(self):
         from ..problem import BoxQP
 
-        return BoxQP(self.grid.matrix(), self.lower, self.upper, grid=self.grid)
+        return BoxQP(self.grid.energy(), self.lower, self.upper, grid=self.grid)
 
 
 def _chain(prob, min_size):
