@@ -427,25 +427,40 @@ class GridGreen:
             # Round up to a few sizes so the Gram matrix is a handful of dense products.
             modes[e] = np.minimum(np.where(need > 0, 2 ** np.ceil(np.log2(np.maximum(need, 16))), 0),
                                   bounds[e + 1] - bounds[e]).astype(np.int64)
-        # Keep only the modes some point needs: inner contacts far from an edge need a few
-        # dozen, so the traces of a megapixel plate stay small.
-        edges = tuple(np.ascontiguousarray(out[bounds[e]:bounds[e] + int(modes[e].max(initial=0))])
-                      for e in range(4))
-        return edges, inner, modes
+        # Keep each point's trace to the modes it needs, points grouped by that length: inner
+        # contacts far from an edge need a few dozen, so the traces of a megapixel plate stay
+        # small even when a few contacts (on an edge) need the whole spectrum.
+        edges = []
+        for e in range(4):
+            z = out[bounds[e]:bounds[e + 1]]
+            groups = {}
+            for a in np.unique(modes[e][modes[e] > 0]):
+                sel = np.flatnonzero(modes[e] == a)
+                groups[int(a)] = (sel, z[:a, sel])  # fancy indexing: a copy, `out` is not kept
+            edges.append(groups)
+        return tuple(edges), inner, modes
 
     @staticmethod
     def merge_traces(parts, columns):  # internal to pdas's Schur cache; see traces()
         """One :meth:`traces` tuple from several (column blocks side by side), then ``[..., columns]``."""
+        sizes = [part[1].size for part in parts]
+        offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+        newpos = np.full(int(sum(sizes)), -1, dtype=np.int64)
+        newpos[columns] = np.arange(len(columns))
         edges = []
         for e in range(4):
-            rows = max(part[0][e].shape[0] for part in parts)
-            z = np.zeros((rows, sum(part[1].size for part in parts)))
-            start = 0
-            for part in parts:
-                block = part[0][e]
-                z[:block.shape[0], start:start + part[1].size] = block
-                start += part[1].size
-            edges.append(np.ascontiguousarray(z[:, columns]))
+            gathered = {}
+            for off, part in zip(offsets, parts):
+                for a, (sel, z) in part[0][e].items():
+                    gathered.setdefault(a, []).append((sel + off, z))
+            groups = {}
+            for a, blocks in gathered.items():
+                sel = np.concatenate([b[0] for b in blocks])
+                keep = newpos[sel] >= 0
+                if keep.any():
+                    z = np.concatenate([b[1] for b in blocks], axis=1)
+                    groups[a] = (newpos[sel[keep]], z[:, keep])
+            edges.append(groups)
         inner = np.concatenate([part[1] for part in parts])[columns]
         modes = np.concatenate([part[2] for part in parts], axis=1)[:, columns]
         return tuple(edges), inner, modes
@@ -462,10 +477,8 @@ class GridGreen:
         """``zr^T zc`` over the four edges, each product cut to the modes both sides need."""
         out = np.zeros((kr.shape[1], kc.shape[1]))
         for e in range(4):
-            for a in np.unique(kr[e][kr[e] > 0]):
-                rsel = np.flatnonzero(kr[e] == a)
-                for b in np.unique(kc[e][kc[e] > 0]):
-                    csel = np.flatnonzero(kc[e] == b)
-                    length = int(min(a, b))
-                    out[np.ix_(rsel, csel)] += zr[e][:length, rsel].T @ zc[e][:length, csel]
+            for a, (rsel, zra) in zr[e].items():
+                for b, (csel, zcb) in zc[e].items():
+                    length = min(a, b)
+                    out[np.ix_(rsel, csel)] += zra[:length].T @ zcb[:length]
         return out
