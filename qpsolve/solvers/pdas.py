@@ -58,8 +58,22 @@ from . import pcg
 
 NAME = "pdas"
 
-#: the dense Schur complement is limited to this many active pixels by default
+#: the dense Schur complement is limited to this many active pixels by default ...
 MAX_ACTIVE = 4000
+#: ... or to this many times the grid's side, whichever is larger: contact sets of smooth
+#: content are lines, so they grow like the side (a 2048^2 plate may need 6 000)
+ACTIVE_PER_SIDE = 3
+
+
+def default_max_active(n):
+    """The default ``max_active`` for ``n`` pixels: ``max(MAX_ACTIVE, ACTIVE_PER_SIDE * sqrt(n))``.
+
+    Examples
+    --------
+    >>> default_max_active(1024 ** 2), default_max_active(2048 ** 2)
+    (4000, 6144)
+    """
+    return max(MAX_ACTIVE, int(ACTIVE_PER_SIDE * np.sqrt(n)))
 #: a level whose contacts exceed this fraction of its pixels (texture, noise) is left to pcg
 DENSE_FRACTION = 0.05
 #: ... once the level has at least this many pixels (the coarsest grids are all contact)
@@ -81,8 +95,9 @@ def supports(prob):
     if why is not None:
         return why
     pinned = int(np.count_nonzero(prob.lower == prob.upper))
-    if pinned > min(MAX_ACTIVE, DENSE_FRACTION * max(prob.n, DENSE_MIN_PIXELS)):
-        return (f"{pinned} pinned variables (lower == upper): more than {MAX_ACTIVE} or "
+    limit = default_max_active(prob.n)
+    if pinned > min(limit, DENSE_FRACTION * max(prob.n, DENSE_MIN_PIXELS)):
+        return (f"{pinned} pinned variables (lower == upper): more than {limit} or "
                 f"{DENSE_FRACTION:.0%} of the grid, too many for a dense Schur complement")
     return None
 
@@ -593,7 +608,7 @@ def _active_of(prob, x):
     return act, hi[act]
 
 
-def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, max_active=MAX_ACTIVE,
+def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, max_active=None,
           fallback=True, **options):
     """Primal-dual active set on grid problems, exact Green's-function steps.
 
@@ -603,8 +618,10 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
         Seed the active set from the half-resolution problem (grid problems
         with ``q == 0`` and no ``x0``); with ``x0`` the seed is the set where
         ``x0`` sits on a bound with an outward gradient.
-    max_active : int
-        Largest active set whose dense Schur complement is formed.
+    max_active : int, optional
+        Largest active set whose dense Schur complement is formed (default
+        :func:`default_max_active`: 4 000, or 3 per pixel of the grid's side
+        on grids larger than 1333x1333).
     fallback : bool
         When PDAS does not finish (cycle, too many active pixels, iteration
         limit) or rounding keeps its answer from being certified, warm-start
@@ -617,6 +634,8 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
     """
     if options:
         raise TypeError(f"pdas got unknown option(s): {sorted(options)}")
+    if max_active is None:
+        max_active = default_max_active(prob.n)
     if isinstance(max_active, bool) or not isinstance(max_active, (int, np.integer)) or max_active < 1:
         raise ValueError(f"max_active must be a positive integer, got {max_active!r}")
     max_iter = 100 if max_iter is None else int(max_iter)
