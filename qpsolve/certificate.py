@@ -66,7 +66,9 @@ class Certificate:
         Scaled projected gradient in the units of ``x``.
     gap : float
         Frank-Wolfe duality gap over the components with finite bounds in
-        their descent direction; an upper bound on ``E(x) - E*``.
+        their descent direction; an upper bound on ``E(x) - E*``.  With a
+        ``dual_shift`` the smaller of the gaps of the dual points ``x`` and
+        ``x + shift`` (both bounds hold).
     relative_gap : float
         ``gap / max(1, |E(x)|)``.
     gap_floor : float
