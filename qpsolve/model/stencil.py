@@ -16,7 +16,9 @@ every partial sum of ``P @ hi`` is an integer multiple of the quantum of
 
 :class:`qpsolve.BoxQP` takes a :class:`GridOperator` in place of ``P`` and
 assembles the matrix only when a solver asks for ``prob.P`` (``pcg``,
-``osqp``, ...); ``pdas`` and the certificate never do.
+``osqp``, ...); ``pdas`` and the certificate never do (but for ``mixed``
+with fractional weights, whose extended-precision gradient is summed from
+the matrix).
 """
 
 from __future__ import annotations
