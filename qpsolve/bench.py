@@ -369,7 +369,7 @@ def _summary(records):
             lines.append(f"- {lead} time ratio 2048^2 / 1024^2, `{problem}`: not measured")
         if b:
             lines.append(f"- {lead} peak memory at 2048^2, `{problem}`: **{b['peak_mb']:.0f} MB** (child max RSS "
-                         f"with the QP's assembly, of which {b['baseline_mb']:.0f} MB after imports; target <= 1500)")
+                         f"with building the QP and any assembly of P the solver asked for, of which {b['baseline_mb']:.0f} MB after imports; target <= 1500)")
     p, o = ran(lead, 128), ran("osqp", 128)
     if p and o:
         lines.append(f"- speed-up of {lead} over osqp at 128^2: **{o['solve_time'] / p['solve_time']:.1f}x** "
@@ -395,8 +395,9 @@ def write_markdown(path, records, meta):
         "OPENBLAS_NUM_THREADS=" + os.environ.get("OPENBLAS_NUM_THREADS", "1 (set for each run)"),
         "",
         "Each run is a fresh subprocess. *solve s* is `SolveResult.solve_time`; *build s* is the time "
-        "to build the image and the QP; *peak MB* is the child's max RSS (interpreter and "
-        "imports included). *rel. gap* and *proj. grad* are the shared certificate's relative "
+        "to build the image and the QP (2-D energies are matrix-free `GridOperator`s; backends that "
+        "need the CSR matrix assemble it inside *solve s*); *peak MB* is the child's max RSS "
+        "(interpreter and imports included). *rel. gap* and *proj. grad* are the shared certificate's relative "
         "duality gap and scaled projected gradient.",
         "",
         "## Summary (2-bit Gaussian)",
