@@ -5,6 +5,7 @@ import pytest
 
 import qpsolve as qs
 from qpsolve.data import gaussian, to_uint8, truncate_bits
+from qpsolve.model.operators import GridSpec
 
 
 def _agree(prob, res):
@@ -91,3 +92,21 @@ def test_rejects_unknown_options():
         qs.solve(prob, solver="pcg", smoother="magic")
     with pytest.raises(ValueError, match="preconditioner"):
         qs.solve(prob, solver="pcg", preconditioner="ilu")
+
+
+@pytest.mark.parametrize("model", ["laplace", "biharmonic"])
+def test_active_set_steps_find_scattered_contacts(model):
+    # Random envelopes touch everywhere: exact active-set steps settle the contact set, so the
+    # projected Newton phase only has to certify; both paths reach the same optimum.
+    rng = np.random.default_rng(3)
+    lo = rng.uniform(0, 10, (40, 40))
+    hi = lo + rng.uniform(0, 3, (40, 40))
+    grid = GridSpec((40, 40), model, "even")
+    prob = qs.BoxQP(grid.matrix(), lo.ravel(), hi.ravel(), grid=grid)
+    with_steps = qs.solve(prob, solver="pcg", coarse_to_fine=False)
+    without = qs.solve(prob, solver="pcg", coarse_to_fine=False, active_set=False)
+    assert with_steps.success and without.success
+    fine = with_steps.info["levels"][-1]
+    assert fine["active_set_steps"] >= 1 and fine["iterations"] <= 2
+    assert without.info["levels"][-1]["active_set_steps"] == 0
+    assert abs(with_steps.objective - without.objective) <= 1e-8 * abs(without.objective)
