@@ -442,3 +442,21 @@ def test_zero_energy_grid_is_refused_and_solved_elsewhere():
     res = qs.solve(prob)
     _valid(prob, res)
     assert res.success and res.objective == pytest.approx(-np.abs(q).sum(), rel=1e-12)
+
+
+def test_registry_reuses_the_backends_certificate_only_for_the_same_inputs():
+    from qpsolve.solvers import finalize
+
+    prob = build_problem("gaussian2", 128)
+    out = pdas_backend.solve(prob, tol=TOL, max_iter=None, x0=None, verbose=False, time_limit=None)
+    assert "fallback" not in out.info and out.certified is not None
+    res = finalize(prob, "pdas", out, TOL, 0.0)
+    assert res.kkt is out.certified[3]  # the same call on the same inputs: reused
+    # a different tolerance, or a changed point, is certified afresh
+    assert finalize(prob, "pdas", out, 1e-3, 0.0).kkt is not out.certified[3]
+    moved = out.x.copy()
+    moved[0] = 0.5 * (prob.lower[0] + prob.upper[0])
+    out.x = moved
+    fresh = finalize(prob, "pdas", out, TOL, 0.0)
+    assert fresh.kkt is not out.certified[3]
+    assert fresh.kkt == qs.certificate(prob, moved, TOL, dual_shift=out.dual_shift)

@@ -182,7 +182,12 @@ def finalize(prob, name, out, tol, elapsed):
         out.failed = True
         out.message = (out.message + "; " if out.message else "") + "backend returned no finite x"
     x = prob.project(x)
-    cert = certificate(prob, x, tol, dual_shift=out.dual_shift)  # any shift gives a valid bound
+    done = out.certified
+    if (done is not None and done[1] == tol and done[2] is out.dual_shift and done[0].shape == x.shape
+            and np.array_equal(done[0], x)):
+        cert = done[3]  # the backend ran the same certificate on the same inputs
+    else:
+        cert = certificate(prob, x, tol, dual_shift=out.dual_shift)  # any shift gives a valid bound
     if cert.optimal:
         status = Status.OPTIMAL
     elif out.failed:

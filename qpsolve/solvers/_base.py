@@ -49,6 +49,11 @@ class BackendOutput:
         A correction below the float64 resolution of ``x`` (one more Newton
         step, not rounded into ``x``) whose dual point may prove a smaller
         gap; see :mod:`qpsolve.certificate`.  Any value gives a valid bound.
+    certified : tuple, optional
+        ``(x, tol, dual_shift, Certificate)`` when the backend already ran
+        :func:`~qpsolve.certificate.certificate` on its final point; the
+        registry reuses it only for the very same inputs (a cache, not a
+        verdict: the certificate is the same function either way).
     """
 
     x: np.ndarray
@@ -60,3 +65,4 @@ class BackendOutput:
     failed: bool = False
     info: dict = field(default_factory=dict)
     dual_shift: np.ndarray | None = None
+    certified: tuple | None = None

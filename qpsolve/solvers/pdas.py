@@ -710,15 +710,16 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
     info = {"levels": levels}
     x = prob.project(x if reached_fine else prob.start_point())
     converged = status == "optimal"
+    cert = None
     if fallback and status != "time_limit":
         # Exact arithmetic says optimal; the shared certificate has the last word.
-        certified = converged and certificate(prob, x, tol, dual_shift=shift).optimal
+        cert = certificate(prob, x, tol, dual_shift=shift) if converged else None
         for _ in range(SHARPEN_STEPS if converged and shift is not None else 0):
-            if certified:
+            if cert.optimal:
                 break
             shift = level.sharpen(x, shift, act)
-            certified = certificate(prob, x, tol, dual_shift=shift).optimal
-        if not certified:
+            cert = certificate(prob, x, tol, dual_shift=shift)
+        if cert is None or not cert.optimal:
             remaining = None if deadline is None else max(deadline - time.perf_counter(), 1e-3)
             # From PDAS's point when it got close, else pcg's own coarse-to-fine start.
             fresh = not reached_fine or status in ("dense", "too_many_active")
@@ -729,6 +730,8 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
             return BackendOutput(x=out.x, iterations=it + out.iterations, converged=out.converged,
                                  stalled=out.stalled, hit_time_limit=out.hit_time_limit, message=message,
                                  info=info)
+    done = (x, tol, shift, cert) if cert is not None and reached_fine else None
+    shift = shift if reached_fine else None
     return BackendOutput(x=x, iterations=it, converged=converged, stalled=status == "cycle",
                          hit_time_limit=status == "time_limit", message=message, info=info,
-                         dual_shift=shift if reached_fine else None)
+                         dual_shift=shift, certified=done)
