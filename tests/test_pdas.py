@@ -460,3 +460,11 @@ def test_registry_reuses_the_backends_certificate_only_for_the_same_inputs():
     fresh = finalize(prob, "pdas", out, TOL, 0.0)
     assert fresh.kkt is not out.certified[3]
     assert fresh.kkt == qs.certificate(prob, moved, TOL, dual_shift=out.dual_shift)
+
+
+def test_max_iter_reaches_the_pcg_hand_over():
+    prob = build_problem("gaussian2", 32)
+    res = qs.solve(prob, solver="pdas", max_active=1, max_iter=2)
+    assert res.info["fallback"]["solver"] == "pcg"
+    assert res.info["fallback"]["iterations"] <= 2
+    _valid(prob, res)

@@ -638,6 +638,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
         max_active = default_max_active(prob.n)
     if isinstance(max_active, bool) or not isinstance(max_active, (int, np.integer)) or max_active < 1:
         raise ValueError(f"max_active must be a positive integer, got {max_active!r}")
+    user_max_iter = max_iter  # the pcg hand-over gets the caller's limit (pcg's own default if None)
     max_iter = 100 if max_iter is None else int(max_iter)
     deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
 
@@ -723,7 +724,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
             remaining = None if deadline is None else max(deadline - time.perf_counter(), 1e-3)
             # From PDAS's point when it got close, else pcg's own coarse-to-fine start.
             fresh = not reached_fine or status in ("dense", "too_many_active")
-            out = pcg.solve(prob, tol=tol, max_iter=None, x0=x0 if fresh else x, verbose=verbose,
+            out = pcg.solve(prob, tol=tol, max_iter=user_max_iter, x0=x0 if fresh else x, verbose=verbose,
                             time_limit=remaining)
             info["fallback"] = {"solver": "pcg", "iterations": out.iterations, "message": out.message}
             message += f"; pcg from that point: {out.message}"
