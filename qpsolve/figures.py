@@ -202,7 +202,8 @@ def figure4(size=64, bits=2, solver="auto", tol=DEFAULT_TOL):
         q = truncate_bits(ref, bits)
         panels = [("8-bit reference", ref, None), (f"{bits}-bit (zero pad)", q, q)]
         for label, model in (("Laplace", "laplace"), ("biharmonic", "biharmonic")):
-            out, res = dequantize(q, bits=bits, model=model, solver=solver, tol=tol, return_result=True)
+            out, res = dequantize(q, bits=bits, model=model, solver=solver, tol=tol, return_result=True,
+                                  adaptive=False)  # the paper's model
             check_certified(res, f"figure 4 ({name}, {model}, {size}x{size})")
             panels.append((label, out, to_8bit(out)))
         for ax, (label, img, scored) in zip(axes[row], panels):

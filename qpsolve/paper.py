@@ -341,7 +341,7 @@ def compute_table1(size=PAPER_SIZE, bits=BITS, functions=tuple(FUNCTIONS), varia
             for label, kw, is_variant in jobs:
                 t0 = time.perf_counter()
                 out, res = dequantize(quantized, bits=b, solver=solver, tol=tol, time_limit=time_limit,
-                                      return_result=True, **kw)
+                                      return_result=True, adaptive=False, **kw)  # the paper's model
                 elapsed = time.perf_counter() - t0
                 check_certified(res, f"{fname} {b}-bit {label} ({size}x{size})")
                 add(Table1Row(

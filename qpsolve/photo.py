@@ -1,8 +1,9 @@
 """Real photographs: adaptive masks, outliers and dither, decorrelated colour, tiles.
 
 :func:`qpsolve.dequantize` hands over to :func:`dequantize_photo` when any of
-``adaptive``, ``outliers``, ``color_space='decorrelated'`` or ``tile`` is
-asked for.  The pipeline, per channel:
+``adaptive`` (the default), ``outliers``, ``color_space='decorrelated'`` or
+``tile`` is asked for; only ``adaptive=False`` without the others is the
+paper's plain path.  The pipeline, per channel:
 
 1. the quantizer's envelopes, exactly as :func:`qpsolve.image_problem` builds
    them (bits/step/levels/explicit bounds, confidence, gain, mask);
@@ -33,6 +34,7 @@ from .model.masks import ADAPTIVE_MODES, adaptive_envelopes
 from .model.noise import OUTLIER_MODES, treat_outliers
 from .problem import BoxQP
 from .solvers import solve
+from .tiles import GridBounds, solve_tiled
 
 __all__ = ["COLOR_SPACES", "ADAPTIVE_DEFAULTS", "PhotoReport", "dequantize_photo", "color_energy"]
 
@@ -120,13 +122,17 @@ def _level_step(lo, hi, mask):
 
 
 def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
-    """Envelopes of one channel after outliers and adaptive; returns (prob, ctx, report, mid)."""
-    from .image import _build
+    """Envelopes of one channel after outliers and adaptive.
 
-    prob, ctx = _build(image, bits, model, bc, mask, **kw)
+    Returns ``(bounds, ctx, report, (free, mid))``: a :class:`~qpsolve.tiles.GridBounds`
+    (no operator assembled yet), the context, the :class:`PhotoReport` and what
+    :func:`_finish` puts back at freed pixels.
+    """
+    from .image import _envelopes
+
+    lo, hi, grid, ctx = _envelopes(image, bits, model, bc, mask, **kw)
     shape = ctx.shape
-    lo = prob.lower.reshape(shape)
-    hi = prob.upper.reshape(shape)
+    mid = 0.5 * (lo + hi)  # the quantizer's bin centres
     rep = PhotoReport()
     step = _level_step(lo, hi, ctx.mask)
     drange = kw.get("data_range") or container_range(np.asarray(image).dtype)
@@ -161,9 +167,7 @@ def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
             ctx_free = None
     else:
         ctx_free = None
-    mid = 0.5 * (prob.lower + prob.upper).reshape(shape)
-    new = BoxQP(prob.P, lo.ravel(), hi.ravel(), grid=prob.grid)
-    return new, ctx, rep, (ctx_free, mid)
+    return GridBounds(lo, hi, grid), ctx, rep, (ctx_free, mid if ctx_free is not None else None)
 
 
 def _finish(x, ctx, extra):
@@ -178,13 +182,15 @@ def _finish(x, ctx, extra):
     return out
 
 
-def _solve_prob(prob, shape, solver, tol, max_iter, verbose, options, tile, progress):
+def _solve_prob(bounds, shape, solver, tol, max_iter, verbose, options, tile, progress, rep):
     if tile is None:
-        return solve(prob, solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
-    from .tiles import solve_tiled
-
-    return solve_tiled(prob, shape, tile=tile, solver=solver, tol=tol, max_iter=max_iter,
-                       verbose=verbose, progress=progress, **options)
+        res = solve(bounds.problem(), solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
+    else:
+        res = solve_tiled(bounds, shape, tile=tile, solver=solver, tol=tol, max_iter=max_iter,
+                          verbose=verbose, progress=progress, **options)
+        rep.tiles = res.info["tiles"]
+    res.info["photo"] = rep
+    return res
 
 
 def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=None, tol, max_iter,
@@ -218,8 +224,7 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
         if color_space != "rgb":
             raise ValueError("color_space='decorrelated' needs channel_axis (a colour image)")
         prob, ctx, rep, extra = _channel_problem(arr, bits, model, bc, mask, kw, adaptive, outliers)
-        res = _solve_prob(prob, ctx.shape, solver, tol, max_iter, verbose, options, tile, progress)
-        res.info["photo"] = rep
+        res = _solve_prob(prob, ctx.shape, solver, tol, max_iter, verbose, options, tile, progress, rep)
         out = _finish(res.x, ctx, extra)
         return (out, res) if return_result else out
 
@@ -231,8 +236,7 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
     if color_space == "rgb":
         outs, results = [], []
         for prob, ctx, rep, extra in built:
-            res = _solve_prob(prob, ctx.shape, solver, tol, max_iter, verbose, options, tile, progress)
-            res.info["photo"] = rep
+            res = _solve_prob(prob, ctx.shape, solver, tol, max_iter, verbose, options, tile, progress, rep)
             outs.append(_finish(res.x, ctx, extra))
             results.append(res)
     else:
@@ -242,7 +246,7 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
                              f"(split an alpha channel off first: qpsolve.io.split_alpha)")
         if tile is not None:
             raise ValueError("color_space='decorrelated' cannot be combined with tile yet; use color_space='rgb'")
-        P = color_energy(built[0][0].P, nc, chroma_weight)
+        P = color_energy(built[0][0].grid.matrix(), nc, chroma_weight)
         lo = np.concatenate([b[0].lower for b in built])
         hi = np.concatenate([b[0].upper for b in built])
         joint = BoxQP(P, lo, hi)

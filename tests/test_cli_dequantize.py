@@ -35,6 +35,21 @@ def test_gray_detects_bits(tmp_path, capsys):
     assert res.dtype == np.uint16 and res.shape == (20, 20)
 
 
+def test_adaptive_is_the_default_and_no_adaptive_is_the_paper(tmp_path, capsys):
+    import qpsolve as qs
+
+    img = _img(24, bits=3)
+    img[:, 16:] = 224  # an object edge: pinned by the adaptive model
+    Image.fromarray(img).save(tmp_path / "in.png")
+    for flags, kw in (([], {}), (["--adaptive"], {}), (["--no-adaptive"], {"adaptive": False})):
+        code, out, err = _run(tmp_path, capsys, tmp_path / "in.png", tmp_path / "out.npy", "--bits", "3", *flags)
+        assert code == 0, err
+        assert ("calibration :" in out) == ("adaptive" not in kw)
+        assert ("textured pixel(s) pinned" in out) == ("adaptive" not in kw)
+        ref = qs.dequantize(img, bits=3, **kw)
+        assert np.allclose(np.load(tmp_path / "out.npy"), ref, atol=1e-6 * 255)
+
+
 def test_rgba_alpha_untouched(tmp_path, capsys):
     rgb = _img(channels=3)
     alpha = np.random.default_rng(0).integers(0, 256, rgb.shape[:2], dtype=np.uint8)

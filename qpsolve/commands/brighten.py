@@ -7,7 +7,8 @@ the output is 4x brighter) or as ``--shadow-mask FILE --weight W``
 (``h = W * m + (1 - m)``, ``m`` read from the mask image and scaled to
 ``[0, 1]``: 8-bit 255 or 16-bit 65535 is full shadow).  Brightening divides
 the quantization envelopes by ``h``; the plate-bending QP inside them removes
-the banding that plain division ``y / h`` shows.
+the banding that plain division ``y / h`` shows.  As in ``qpsolve dequantize``
+the model is content-adaptive by default (``--no-adaptive``: the plain plate).
 
 Output units are the input's units divided by ``h``.  A 16-bit PNG maps the
 brightened dynamic range ``[0, max / min(h)]`` (``max`` = the input
@@ -19,10 +20,12 @@ Errors exit with status 2 and write nothing.
 
 from __future__ import annotations
 
+import argparse
 
 import numpy as np
 
 from ..image import dequantize
+from .dequantize import print_calibration
 from ..io import OUTPUT_EXTENSIONS, check_output_path, read_image, write_image
 from ..model.degradation import gain_map
 from ..model.envelopes import ROUNDINGS, container_range
@@ -48,6 +51,9 @@ def register(sub):
     p.add_argument("--bc", default="odd", choices=BOUNDARIES)
     p.add_argument("--rounding", default="floor", choices=ROUNDINGS)
     p.add_argument("--mask", help="mask image: non-zero where the envelope holds")
+    p.add_argument("--adaptive", action=argparse.BooleanOptionalAction, default=True,
+                   help="content-adaptive model as in 'qpsolve dequantize' (the default); "
+                        "--no-adaptive solves the plain plate")
     p.add_argument("--solver", default="auto", choices=["auto", *SOLVERS])
     p.add_argument("--tol", type=float, default=1e-8)
     p.add_argument("--verbose", action="store_true")
@@ -110,8 +116,9 @@ def run(args):
 
     out, res = dequantize(image, bits=args.bits, model=args.model, bc=args.bc, mask=mask,
                           solver=args.solver, rounding=args.rounding, gain=h, tol=args.tol,
-                          verbose=args.verbose, return_result=True)
+                          verbose=args.verbose, return_result=True, adaptive=args.adaptive)
     print(res.summary())
+    print_calibration(res)
     if not res.success:
         raise ValueError(f"the solver did not certify an optimal answer ({res.status!s}); nothing written")
     write_image(out_path, out, data_range=png_range)

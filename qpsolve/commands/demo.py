@@ -30,7 +30,8 @@ def run(args):
     out_dir = Path(args.out)
     reference = to_uint8(gaussian(args.size))
     quantized = truncate_bits(reference, args.bits)
-    restored, res = dequantize(quantized, bits=args.bits, solver=args.solver, return_result=True)
+    restored, res = dequantize(quantized, bits=args.bits, solver=args.solver, return_result=True,
+                               adaptive=False)  # the paper's plate and its certificate
     out8 = np.clip(np.rint(restored), 0, 255)  # display copy; the solution itself is within [0, 255]
 
     def metrics(img):

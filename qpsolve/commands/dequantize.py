@@ -4,12 +4,14 @@ Gray, gray+alpha, RGB and RGBA inputs (PNG 8/16-bit, TIFF, JPEG, ``.npy``).
 Alpha is split off, passed through untouched and put back.  Without
 ``--bits`` the bit depth is detected (gcd of the levels in use) and reported;
 with ``--bits`` it is checked against the data (16-bit data claimed as 8-bit
-is refused).  Errors exit with status 2 and write nothing; the output is
+is refused).  The model is content-adaptive unless ``--no-adaptive`` asks
+for the paper's plain plate.  Errors exit with status 2 and write nothing; the output is
 written atomically, so Ctrl-C never leaves a partial file.
 """
 
 from __future__ import annotations
 
+import argparse
 import warnings
 
 import numpy as np
@@ -33,8 +35,6 @@ from ..solvers import SOLVERS
 
 
 def _positive_int(text):
-    import argparse
-
     try:
         v = int(text)
     except ValueError:
@@ -42,6 +42,15 @@ def _positive_int(text):
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
     return v
+
+
+def print_calibration(result):
+    """One line on the calibration blend of ``adaptive`` (nothing without it)."""
+    info = result.info.get("adaptive")
+    if info is None:
+        return
+    parts = [f"rho {i['rho']:.3f}, weight {i['weight']:.3f}" for i in (info if isinstance(info, list) else [info])]
+    print("calibration : " + "; ".join(parts) + " (weight 1 = the certified plate as it is)")
 
 
 def register(sub):
@@ -55,8 +64,10 @@ def register(sub):
     p.add_argument("--bc", default="odd", choices=BOUNDARIES)
     p.add_argument("--rounding", default="floor", choices=ROUNDINGS)
     p.add_argument("--mask", help="mask image of the same size: non-zero where the envelope holds")
-    p.add_argument("--adaptive", action="store_true",
-                   help="content-adaptive model: pin textured pixels to their bin midpoint (paper 6.3)")
+    p.add_argument("--adaptive", action=argparse.BooleanOptionalAction, default=True,
+                   help="content-adaptive model (the default): pin textured pixels to their bin midpoint "
+                        "and shrink an over-shooting plate towards the bin centres (paper 6.3); "
+                        "--no-adaptive solves the paper's plain plate")
     p.add_argument("--outliers", choices=OUTLIER_MODES, default=None,
                    help="treat impulses (mask or replace by non-local means) and dither (paper 6.1)")
     p.add_argument("--color-space", default="rgb", choices=COLOR_SPACES,
@@ -64,7 +75,11 @@ def register(sub):
     p.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse larger images (decompression bombs; default {DEFAULT_MAX_PIXELS})")
     p.add_argument("--tile", type=_positive_int, default=None,
-                   help="solve in overlapping tiles of this size, then polish globally")
+                   help="solve in overlapping tiles of this size (each certified), blend, and polish globally "
+                        "when --polish says so")
+    p.add_argument("--polish", choices=("auto", "always", "never"), default="auto",
+                   help="with --tile: warm-start one certified global solve from the stitched image; "
+                        "'auto' does it up to 256x256 pixels (default auto)")
     p.add_argument("--convert-palette", action="store_true",
                    help="expand palette (indexed-colour) images instead of refusing them")
     p.add_argument("--solver", default="auto", choices=["auto", *SOLVERS])
@@ -112,12 +127,17 @@ def run(args):
     if args.color_space != "rgb" and not is_colour:
         raise ValueError("--color-space decorrelated needs a colour (RGB) input")
 
+    tile_options = {}
+    if args.tile is not None:
+        tile_options["polish"] = {"auto": "auto", "always": True, "never": False}[args.polish]
+    elif args.polish != "auto":
+        raise ValueError("--polish needs --tile")
     out, res = dequantize(colour, bits=bits, model=args.model, bc=args.bc, mask=mask,
                           solver=args.solver, rounding=args.rounding, tol=args.tol,
                           verbose=args.verbose, return_result=True,
                           channel_axis=-1 if is_colour else None, adaptive=args.adaptive,
                           outliers=args.outliers, color_space=args.color_space, tile=args.tile,
-                          progress=args.progress)
+                          progress=args.progress, **tile_options)
     results = res if isinstance(res, list) else [res]
     seen = set()
     for i, r in enumerate(results):
@@ -130,6 +150,7 @@ def run(args):
         photo = r.info.get("photo")
         if photo is not None:
             print("photo       : " + ("; ".join(str(p) for p in photo) if isinstance(photo, list) else str(photo)))
+        print_calibration(r)
     bad = [r for r in results if not r.success]
     if bad:
         raise ValueError(f"the solver did not certify an optimal answer ({bad[0].status!s}); nothing written")
