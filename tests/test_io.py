@@ -1,6 +1,5 @@
 """Reading real image files: formats, bit depths, alpha, palette/1-bit policy, bombs, corrupt files."""
 
-import warnings
 import zlib
 
 import numpy as np
