@@ -296,7 +296,7 @@ def test_even_sizes_coarsen_and_coarse_to_fine_can_be_switched_off():
     assert len(ns) >= 2 and ns == sorted(ns) and ns[-1] == prob.n
     _same_optimum(prob, res, ref)
     flat = _pdas(prob, coarse_to_fine=False)
-    assert [lvl["n"] for lvl in flat.info["levels"]] == [prob.n]
+    assert {lvl["n"] for lvl in flat.info["levels"]} == {prob.n}  # (a projected-Newton entry may follow)
     _same_optimum(prob, flat, ref)
 
 
@@ -468,3 +468,17 @@ def test_max_iter_reaches_the_pcg_hand_over():
     assert res.info["fallback"]["solver"] == "pcg"
     assert res.info["fallback"]["iterations"] <= 2
     _valid(prob, res)
+
+
+def test_dense_contacts_hand_over_only_when_the_fine_level_would_not_fit():
+    prob = build_problem("gaussian2", 64)  # 4096 pixels: large enough for the density rule
+    act = np.arange(0, prob.n, 10)  # 10 % of the pixels, well above DENSE_FRACTION
+    upper = np.zeros(act.size, bool)
+
+    def status(growth):
+        level = pdas_backend._Level(prob)
+        return pdas_backend._pdas(level, act, upper, max_iter=1, max_active=4000, deadline=None,
+                                  verbose=False, label="t", growth=growth, max_fine=4000)[3]
+
+    assert status(1) != "dense"  # 410 contacts: a small dense system, PDAS keeps it
+    assert status(pdas_backend.DENSE_GROWTH ** 2) == "dense"  # two levels up it would outgrow 4000

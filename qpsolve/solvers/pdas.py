@@ -31,8 +31,9 @@ not the area).  This backend works on that small active set ``A`` only:
    seeds the fine one, one child pixel per coarse contact, so the fine level
    needs only a few updates.
 5. **Safeguards:** a contact set denser than ``DENSE_FRACTION`` of a level
-   (textured photographs, noise, many pinned pixels: no longer a small dense
-   system) or larger than ``max_active`` hands the problem to ``pcg`` from its
+   whose fine level would then exceed ``max_active`` (textured photographs,
+   noise, many pinned pixels: contacts that grow up to eightfold per level)
+   or larger than ``max_active`` hands the problem to ``pcg`` from its
    own coarse-to-fine start; a cycle or the iteration limit warm-starts
    ``pcg`` from the best point.  Every problem ``pdas`` supports ends
    certified or with an honest status.
@@ -74,8 +75,11 @@ def default_max_active(n):
     (4000, 6144)
     """
     return max(MAX_ACTIVE, int(ACTIVE_PER_SIDE * np.sqrt(n)))
-#: a level whose contacts exceed this fraction of its pixels (texture, noise) is left to pcg
+#: a level whose contacts exceed this fraction of its pixels (texture, noise) is left to pcg ...
 DENSE_FRACTION = 0.05
+#: ... when they would outgrow max_active on the fine level at this growth per level (texture:
+#: measured up to 8x on camera; a small tile of a smooth photo stays well inside)
+DENSE_GROWTH = 8
 #: ... once the level has at least this many pixels (the coarsest grids are all contact)
 DENSE_MIN_PIXELS = 1024
 #: coarse levels stop once violations are below this fraction of the envelope span
@@ -420,7 +424,7 @@ def _violation(prob, x):
 
 
 def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, window=PEAK_WINDOW,
-          tol=None, loose=None):
+          tol=None, loose=None, growth=1, max_fine=0):
     """Run PDAS from ``(act, upper)``; returns ``x``, the final set, a status, a history and
     the certificate's dual shift of the final polish (or ``None``).
 
@@ -445,7 +449,7 @@ def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, 
         if act.size > max_active:
             status = "too_many_active"
             break
-        if prob.n >= DENSE_MIN_PIXELS and act.size > DENSE_FRACTION * prob.n:
+        if prob.n >= DENSE_MIN_PIXELS and act.size > DENSE_FRACTION * prob.n and act.size * growth > max_fine:
             status = "dense"
             break
         x, mu = level.equality_solve(act, upper)
@@ -685,7 +689,8 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
                                                 max_active=max(1, max_active >> depth), deadline=deadline,
                                                 verbose=verbose,
                                                 label=f"n={lvl.n}", tol=tol if fine else None,
-                                                loose=None if fine else COARSE_VIOLATION)
+                                                loose=None if fine else COARSE_VIOLATION,
+                                                growth=DENSE_GROWTH ** depth, max_fine=max_active)
         x_parent = x
         levels.append({"n": lvl.n, "solver": "pdas", "iterations": it, "active": int(act.size),
                        "status": status, "seconds": time.perf_counter() - t0, "history": hist,
