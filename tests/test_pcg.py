@@ -103,8 +103,8 @@ def test_active_set_steps_find_scattered_contacts(model):
     hi = lo + rng.uniform(0, 3, (40, 40))
     grid = GridSpec((40, 40), model, "even")
     prob = qs.BoxQP(grid.matrix(), lo.ravel(), hi.ravel(), grid=grid)
-    with_steps = qs.solve(prob, solver="pcg", coarse_to_fine=False)
-    without = qs.solve(prob, solver="pcg", coarse_to_fine=False, active_set=False)
+    with_steps = qs.solve(prob, solver="pcg", coarse_to_fine=False, active_set=True)
+    without = qs.solve(prob, solver="pcg", coarse_to_fine=False)
     assert with_steps.success and without.success
     fine = with_steps.info["levels"][-1]
     assert fine["active_set_steps"] >= 1 and fine["iterations"] <= 2
