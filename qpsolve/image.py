@@ -302,7 +302,7 @@ def _calibrate_channel(image, out, bits, bc, mask, kw, power, margin):
 
 def _calibration_options(adaptive):
     """Split ``adaptive`` into (the photo pipeline's value, ``(power, margin)`` or ``None``)."""
-    from .model.masks import CALIBRATION_MARGIN, CALIBRATION_POWER
+    from .model.masks import CALIBRATION_MARGIN, CALIBRATION_POWER, _check_calibration
 
     if adaptive is None or adaptive is False:
         return False, None
@@ -317,11 +317,8 @@ def _calibration_options(adaptive):
     margin = rest.pop("margin", CALIBRATION_MARGIN)
     if not isinstance(calibrate, bool):
         raise TypeError(f"adaptive['calibrate'] must be True or False, got {calibrate!r}")
-    if isinstance(power, bool) or not isinstance(power, numbers.Real) or not (np.isfinite(power) and power > 0):
-        raise ValueError(f"adaptive['power'] must be a positive finite number, got {power!r}")
-    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not (np.isfinite(margin) and margin >= 0):
-        raise ValueError(f"adaptive['margin'] must be a finite number >= 0, got {margin!r}")
-    return rest or True, ((float(power), float(margin)) if calibrate else None)
+    calib = _check_calibration(power, margin, label=lambda key: f"adaptive[{key!r}]")
+    return rest or True, (calib if calibrate else None)
 
 
 def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver="auto", *,

@@ -88,6 +88,51 @@ def _check_symmetric(P, norm):
                              f"(relative {diff / max(size, 1e-300):.3g})")
 
 
+def _as_matrix(P):
+    """``P`` as a validated CSR ``float64`` matrix (sorted, duplicates summed)."""
+    if isinstance(P, (str, bytes)) or P is None or isinstance(P, numbers.Number):
+        raise TypeError(f"P must be a square matrix (scipy.sparse or 2-D array), got {type(P).__name__}")
+    if sp.issparse(P):
+        if np.iscomplexobj(P.data):
+            raise TypeError("P must be real, got a complex matrix")
+        P = sp.csr_matrix(P, dtype=np.float64)
+    else:
+        arr = np.asarray(P)
+        if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
+            raise TypeError(f"P must be numeric, got dtype {arr.dtype}")
+        if np.iscomplexobj(arr):
+            raise TypeError("P must be real, got a complex matrix")
+        if arr.ndim != 2:
+            raise ValueError(f"P must be 2-D, got {arr.ndim}-D")
+        P = sp.csr_matrix(arr.astype(np.float64))
+    if P.shape[0] != P.shape[1]:
+        raise ValueError(f"P must be square, got shape {P.shape}")
+    if P.shape[0] == 0:
+        raise ValueError("P is empty: a problem needs at least one variable")
+    if not np.isfinite(P.data).all():
+        raise ValueError("P contains NaN or infinite entries")
+    P.sum_duplicates()
+    P.sort_indices()
+    norm = float(max(P.data.max(), -P.data.min())) if P.nnz else 0.0
+    _check_symmetric(P, norm)
+    diag = P.diagonal()
+    if (diag < -1e-12 * max(norm, 1e-300)).any():
+        raise ValueError(f"P must be positive semi-definite, but {int((diag < 0).sum())} diagonal entries are negative")
+    return P
+
+
+def _matrix_scales(P):
+    """``(largest absolute row sum, every entry an integer)`` of a CSR ``P``, a block at a time."""
+    row_norm, integer = 0.0, True
+    for _, block in _row_blocks(P, np.float64):
+        d = block.data
+        if d.size:
+            sums = np.add.reduceat(np.abs(d), block.indptr[:-1][np.diff(block.indptr) > 0])
+            row_norm = max(row_norm, float(sums.max()))
+            integer &= bool(np.all(d == np.round(d)))
+    return row_norm, integer
+
+
 class BoxQP:
     """``minimize 1/2 x^T P x + q^T x  subject to  lower <= x <= upper``.
 
@@ -136,33 +181,17 @@ class BoxQP:
     """
 
     def __init__(self, P, lower, upper, q=None, *, grid=None):
-        op = None
         if isinstance(P, GridOperator):
             # Symmetric PSD by construction (a sum of D^T D terms); nothing to validate.
-            op, n = P, P.shape[0]
             grid = P.grid if grid is None else grid
             if grid != P.grid:
                 raise ValueError(f"grid {grid} does not match the operator's grid {P.grid}")
-            P = None
-        elif isinstance(P, (str, bytes)) or P is None or isinstance(P, numbers.Number):
-            raise TypeError(f"P must be a square matrix (scipy.sparse or 2-D array), got {type(P).__name__}")
-        if op is not None:
-            pass
-        elif sp.issparse(P):
-            if np.iscomplexobj(P.data):
-                raise TypeError("P must be real, got a complex matrix")
-            P = sp.csr_matrix(P, dtype=np.float64)
+            op, P = P, None
+            n, row_norm, integer = op.shape[0], op.bound, op.integer
         else:
-            arr = np.asarray(P)
-            if arr.dtype == object or not np.issubdtype(arr.dtype, np.number):
-                raise TypeError(f"P must be numeric, got dtype {arr.dtype}")
-            if np.iscomplexobj(arr):
-                raise TypeError("P must be real, got a complex matrix")
-            if arr.ndim != 2:
-                raise ValueError(f"P must be 2-D, got {arr.ndim}-D")
-            P = sp.csr_matrix(arr.astype(np.float64))
-        if op is None:
-            n = self._check_matrix(P)
+            op, P = None, _as_matrix(P)
+            n = P.shape[0]
+            row_norm, integer = _matrix_scales(P)
 
         lower = _as_bound(lower, n, "lower")
         upper = _as_bound(upper, n, "upper")
@@ -200,36 +229,8 @@ class BoxQP:
         self.scale = float(max(1.0, np.abs(finite).max())) if finite.size else 1.0
         self._diag = None
         # largest absolute row sum: the rounding scale of P x (used by the certificate)
-        if op is not None:
-            self.row_norm, self._integer_matrix = op.bound, op.integer
-            return
-        self.row_norm = 0.0
-        self._integer_matrix = True
-        for _, block in self._row_blocks(np.float64):
-            d = block.data
-            if d.size:
-                sums = np.add.reduceat(np.abs(d), block.indptr[:-1][np.diff(block.indptr) > 0])
-                self.row_norm = max(self.row_norm, float(sums.max()))
-                self._integer_matrix &= bool(np.all(d == np.round(d)))
-
-    @staticmethod
-    def _check_matrix(P):
-        """Validate a CSR ``P`` in place (sorted, summed); returns ``n``."""
-        if P.shape[0] != P.shape[1]:
-            raise ValueError(f"P must be square, got shape {P.shape}")
-        n = P.shape[0]
-        if n == 0:
-            raise ValueError("P is empty: a problem needs at least one variable")
-        if not np.isfinite(P.data).all():
-            raise ValueError("P contains NaN or infinite entries")
-        P.sum_duplicates()
-        P.sort_indices()
-        norm = float(max(P.data.max(), -P.data.min())) if P.nnz else 0.0
-        _check_symmetric(P, norm)
-        diag = P.diagonal()
-        if (diag < -1e-12 * max(norm, 1e-300)).any():
-            raise ValueError(f"P must be positive semi-definite, but {int((diag < 0).sum())} diagonal entries are negative")
-        return n
+        self.row_norm = row_norm
+        self._integer_matrix = integer
 
     # -- the matrix, assembled or not ------------------------------------------------------
     @property

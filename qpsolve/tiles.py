@@ -70,9 +70,6 @@ class GridBounds:
         """The global :class:`~qpsolve.BoxQP` (``P`` as ``grid.energy()``: a stencil on 2-D grids)."""
         return BoxQP(self.grid.energy(), self.lower, self.upper, grid=self.grid)
 
-    def project(self, x):
-        return np.clip(x, self.lower, self.upper)
-
 
 
 def _check_tile(tile, ndim):

@@ -215,21 +215,19 @@ class GridGreen:
     def _kernel(self, func):
         """One quadrant of the periodic kernel ``ifft(func(mu))`` on the image torus."""
         p, r = self._period
-        if p % 2 or r % 2:  # periodic rule, odd side: the general inverse transform
-            mu = 4.0 * np.sin(np.pi * np.arange(p) / p)[:, None] ** 2 + 4.0 * np.sin(
-                np.pi * np.arange(r // 2 + 1) / r)[None, :] ** 2
-            mu[0, 0] = 1.0
-            spec = func(mu)
-            spec[0, 0] = 0.0  # the constant mode: removed (images cancel it or P^g ignores it)
-            k = sfft.irfft2(spec, s=(p, r), workers=-1)
-            return np.ascontiguousarray(k[: p // 2 + 1, : r // 2 + 1])
         # Even periods: the spectrum is even in both axes, so the quadrant of its inverse
         # transform is a 2-D DCT-I of the spectrum's quadrant -- a quarter of the data, real.
-        spec = 4.0 * np.sin(np.pi * np.arange(p // 2 + 1) / p)[:, None] ** 2 + 4.0 * np.sin(
+        # An odd period (periodic rule, odd side) needs the general inverse transform.
+        general = bool(p % 2 or r % 2)
+        rows = p if general else p // 2 + 1
+        spec = 4.0 * np.sin(np.pi * np.arange(rows) / p)[:, None] ** 2 + 4.0 * np.sin(
             np.pi * np.arange(r // 2 + 1) / r)[None, :] ** 2
         spec[0, 0] = 1.0
         spec = func(spec)
-        spec[0, 0] = 0.0
+        spec[0, 0] = 0.0  # the constant mode: removed (images cancel it or P^g ignores it)
+        if general:
+            k = sfft.irfft2(spec, s=(p, r), workers=-1)
+            return np.ascontiguousarray(k[: p // 2 + 1, : r // 2 + 1])
         k = sfft.dctn(spec, type=1, workers=-1, overwrite_x=True)
         k /= p * r
         return k

@@ -276,6 +276,15 @@ def _unsaturated(lo, hi, sel):
     return inner if inner.any() else sel
 
 
+def _check_calibration(power, margin, label=str):
+    """``(power, margin)`` as floats, or a ``ValueError`` naming ``label('power')`` / ``label('margin')``."""
+    if isinstance(power, bool) or not isinstance(power, numbers.Real) or not (np.isfinite(power) and power > 0):
+        raise ValueError(f"{label('power')} must be a positive finite number, got {power!r}")
+    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not (np.isfinite(margin) and margin >= 0):
+        raise ValueError(f"{label('margin')} must be a finite number >= 0, got {margin!r}")
+    return float(power), float(margin)
+
+
 def calibrated_blend(x, lower, upper, *, select=None, power=CALIBRATION_POWER, margin=CALIBRATION_MARGIN):
     """Shrink a plate solution towards the bin centres by its calibration ratio.
 
@@ -316,14 +325,11 @@ def calibrated_blend(x, lower, upper, *, select=None, power=CALIBRATION_POWER, m
     >>> [round(float(v), 4) for v in out], round(w, 4), round(rho, 4)
     ([0.3333, 0.6667, 0.3333, 0.6667], 0.3333, 3.0)
     """
-    if isinstance(power, bool) or not isinstance(power, numbers.Real) or not (np.isfinite(power) and power > 0):
-        raise ValueError(f"power must be a positive finite number, got {power!r}")
-    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not (np.isfinite(margin) and margin >= 0):
-        raise ValueError(f"margin must be a finite number >= 0, got {margin!r}")
+    power, margin = _check_calibration(power, margin)
     x, lo, hi, sel = _plate_pixels(x, lower, upper, select)
     rho = calibration_ratio(x, lo, hi, select=_unsaturated(lo, hi, sel))
-    limit = 1.0 + float(margin)
-    weight = 1.0 if not np.isfinite(rho) or rho <= limit else float((limit / rho) ** float(power))
+    limit = 1.0 + margin
+    weight = 1.0 if not np.isfinite(rho) or rho <= limit else float((limit / rho) ** power)
     with np.errstate(invalid="ignore"):  # -inf + inf at unbounded pixels, which are not selected
         c = 0.5 * (lo + hi)
         out = np.where(sel, np.clip(c + weight * (x - c), lo, hi), x)

@@ -106,8 +106,6 @@ class GridOperator:
         n, m = (int(s) for s in grid.shape)
         self.image_shape = (n, m)
         self.shape = (n * m, n * m)
-        self.dtype = np.dtype(np.float64)
-        self.ndim = 2
         periodic = grid.bc == "periodic"
         self._mode = "grid-wrap" if periodic else "constant"
         # The stencil: the factors of a grid just large enough to have one interior pixel, far
@@ -142,9 +140,6 @@ class GridOperator:
                             and np.all(F.data == np.round(F.data)))
         sums = np.asarray(abs(F).sum(axis=1)).ravel()
         self.bound = float(max(np.abs(self.stencil).sum() if interior else 0.0, sums.max(initial=0.0)))
-        diag = np.full(n * m, self.stencil[r, r])
-        diag[frame] = F[np.arange(frame.size), frame].A1 if frame.size else diag[frame]
-        self._diag = diag
 
     # ------------------------------------------------------------------ products
     def _apply(self, x, kernel, F):
@@ -169,7 +164,11 @@ class GridOperator:
 
     def diagonal(self):
         """The diagonal of ``P`` (a new array)."""
-        return self._diag.copy()
+        r = self.radius
+        diag = np.full(self.shape[0], self.stencil[r, r])
+        if self._frame.size:
+            diag[self._frame] = self._F[np.arange(self._frame.size), self._frame].A1
+        return diag
 
     def square_matvec(self, v):
         """``(P o P) @ v``: the squared entries of ``P`` applied to ``v``."""

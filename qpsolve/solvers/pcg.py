@@ -11,10 +11,10 @@ The method, for ``min 1/2 x^T P x + q^T x`` over a box:
    coarse problem is solved by this same method, and its solution is
    interpolated up and projected into the fine box, so the fine level starts
    with a nearly right active set.
-2. **Active-set steps** (``active_set=True``; grid problems, fine levels up to ``LU_MAX_N`` variables): primal-dual
-   active-set steps with exact sparse-LU solves move every violated and
-   every wrong-sign variable at once, a bounded number, kept while the
-   duality gap keeps halving.  When they reach a certified point it is the
+2. **Active-set steps** (``active_set=True``; grid problems, fine levels up
+   to ``LU_MAX_N`` variables): primal-dual active-set steps with exact
+   sparse-LU solves move every violated and every wrong-sign variable at
+   once, a bounded number, kept while the duality gap keeps halving.  When they reach a certified point it is the
    answer (scattered contact sets: a few steps where projected Newton takes
    dozens); otherwise step 3 starts from the original point, because
    projected Newton can crawl from a clipped PDAS iterate.
@@ -180,16 +180,16 @@ ACTIVE_SET_PATIENCE = 4
 
 
 def _active_set_steps(prob, x, tol, max_steps, deadline):
-    """Primal-dual active-set steps with exact sparse-LU solves; returns the best point and a count.
+    """Primal-dual active-set steps with exact sparse-LU solves.
 
     Projected Newton adds and drops a few constraints per step, which is slow
-    when the contact set is large and scattered (textured photographs, the
-    pinned pixels of the adaptive model).  Here every violated variable joins
-    and every wrong-sign multiplier leaves at once (Hintermueller, Ito and
-    Kunisch 2002): on M-matrices that converges in a handful of steps, and on
-    the plate (not an M-matrix) it usually does too.  It may cycle, so it runs
-    a bounded number of steps, keeps the point with the smallest duality gap,
-    and the monotone projected Newton iteration takes it from there.
+    when the contact set is large and scattered.  Here every violated
+    variable joins and every wrong-sign multiplier leaves at once
+    (Hintermueller, Ito and Kunisch 2002): on M-matrices that converges in a
+    handful of steps.  On the plate (not an M-matrix) it may cycle or crawl,
+    so it runs a bounded number of steps and keeps the point with the
+    smallest duality gap.  Returns that point, the number of steps and
+    whether the point is certified optimal.
     """
     from scipy.sparse.linalg import splu
 
@@ -199,8 +199,10 @@ def _active_set_steps(prob, x, tol, max_steps, deadline):
     at_lo = pinned | ((x <= lo) & (g > 0))
     at_hi = ~pinned & (x >= hi) & (g < 0)
     shift = 1e-9 * float(prob.diag.max())
-    best_x, best_gap = x, certificate(prob, x, tol, gradient=g).gap
-    halved_gap, halved_at = best_gap, 0
+    best_x, best = x, certificate(prob, x, tol, gradient=g)
+    if best.optimal:
+        return x, 0, True
+    halved_gap, halved_at = best.gap, 0
     seen = set()
     steps = 0
     for steps in range(1, max_steps + 1):
@@ -221,11 +223,13 @@ def _active_set_steps(prob, x, tol, max_steps, deadline):
             break
         g = P @ new + q
         cand = prob.project(new)
-        gap = certificate(prob, cand, tol).gap
-        if gap < best_gap:
-            best_x, best_gap = cand, gap
-        if best_gap <= 0.5 * halved_gap:
-            halved_gap, halved_at = best_gap, steps
+        cert = certificate(prob, cand, tol)
+        if cert.gap < best.gap:
+            best_x, best = cand, cert
+        if best.optimal:
+            break
+        if best.gap <= 0.5 * halved_gap:
+            halved_gap, halved_at = best.gap, steps
         below, above = free & (new < lo), free & (new > hi)
         wrong_lo = at_lo & ~pinned & (g < 0)
         wrong_hi = at_hi & (g > 0)
@@ -237,7 +241,7 @@ def _active_set_steps(prob, x, tol, max_steps, deadline):
         if key in seen or (deadline is not None and time.perf_counter() > deadline):
             break
         seen.add(key)
-    return best_x, steps
+    return best_x, steps, best.optimal
 
 
 def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, amg_options, label, active_set=False):
@@ -246,11 +250,11 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, amg_options, l
     pinned = lo == hi
     x = prob.project(x)
     pdas_steps = 0
-    if active_set and not certificate(prob, x, tol).optimal:
-        best, pdas_steps = _active_set_steps(prob, x, tol, ACTIVE_SET_STEPS, deadline)
+    if active_set:
+        best, pdas_steps, certified = _active_set_steps(prob, x, tol, ACTIVE_SET_STEPS, deadline)
         # Only a certified point replaces the start: from an uncertified one (clipped PDAS
         # iterates) projected Newton can crawl (a 64x64 photo tile: 232 steps against 8).
-        if certificate(prob, best, tol).optimal:
+        if certified:
             x = best
     prec = None
     history = []

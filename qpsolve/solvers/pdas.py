@@ -75,6 +75,8 @@ def default_max_active(n):
     (4000, 6144)
     """
     return max(MAX_ACTIVE, int(ACTIVE_PER_SIDE * np.sqrt(n)))
+
+
 #: a level whose contacts exceed this fraction of its pixels (texture, noise) is left to pcg ...
 DENSE_FRACTION = 0.05
 #: ... when they would outgrow max_active on the fine level at this growth per level (texture:
@@ -736,8 +738,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
             return BackendOutput(x=out.x, iterations=it + out.iterations, converged=out.converged,
                                  stalled=out.stalled, hit_time_limit=out.hit_time_limit, message=message,
                                  info=info)
-    done = (x, tol, shift, cert) if cert is not None and reached_fine else None
-    shift = shift if reached_fine else None
+    # (shift and cert exist only when the fine level was reached: coarse levels do not polish)
     return BackendOutput(x=x, iterations=it, converged=converged, stalled=status == "cycle",
                          hit_time_limit=status == "time_limit", message=message, info=info,
-                         dual_shift=shift, certified=done)
+                         dual_shift=shift, certified=None if cert is None else (x, tol, shift, cert))
