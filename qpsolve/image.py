@@ -411,7 +411,8 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
         global operator is never assembled unless the result is polished
         by one global solve (``polish=True``/``False``/``'auto'`` among
         ``**options``; ``'auto'`` polishes up to
-        :data:`qpsolve.tiles.AUTO_POLISH_PIXELS` pixels).  See
+        :data:`qpsolve.tiles.AUTO_POLISH_PIXELS` pixels).  ``jobs=k`` among
+        ``**options`` solves tiles in ``k`` worker processes.  See
         :func:`qpsolve.tiles.solve_tiled` for what an unpolished result
         certifies.
     progress : bool, optional

@@ -57,6 +57,7 @@ class PhotoReport:
     textured: int = 0
     outliers: object = None
     tiles: int = 0
+    retried: int = 0
     notes: list = field(default_factory=list)
 
     def __str__(self):
@@ -64,7 +65,7 @@ class PhotoReport:
         if self.outliers is not None:
             parts.append(str(self.outliers))
         if self.tiles:
-            parts.append(f"{self.tiles} tile(s)")
+            parts.append(f"{self.tiles} tile(s)" + (f", {self.retried} re-solved" if self.retried else ""))
         return "; ".join(parts + self.notes)
 
 
@@ -189,6 +190,7 @@ def _solve_prob(bounds, shape, solver, tol, max_iter, verbose, options, tile, pr
         res = solve_tiled(bounds, shape, tile=tile, solver=solver, tol=tol, max_iter=max_iter,
                           verbose=verbose, progress=progress, **options)
         rep.tiles = res.info["tiles"]
+        rep.retried = res.info["tiles_retried"]
     res.info["photo"] = rep
     return res
 

@@ -69,6 +69,16 @@ def test_16bit_png_and_tile(tmp_path, capsys):
     code, out, err = _run(tmp_path, capsys, tmp_path / "in.png", tmp_path / "out.tif", "--tile", "16")
     assert code == 0, err
     assert "detected: 5-bit data in a 16-bit container" in out
+    # two worker processes: the same tiles, the same image (blending order aside)
+    code, out, err = _run(tmp_path, capsys, tmp_path / "in.png", tmp_path / "out2.npy", "--tile", "16",
+                          "--jobs", "2", "--polish", "never")
+    assert code == 0, err
+    code, out, err = _run(tmp_path, capsys, tmp_path / "in.png", tmp_path / "out1.npy", "--tile", "16",
+                          "--polish", "never")
+    assert code == 0, err
+    assert np.allclose(np.load(tmp_path / "out2.npy"), np.load(tmp_path / "out1.npy"), rtol=1e-13, atol=0)
+    code, out, err = _run(tmp_path, capsys, tmp_path / "in.png", tmp_path / "out3.npy", "--jobs", "2")
+    assert code == 2 and "--jobs need --tile" in err and not (tmp_path / "out3.npy").exists()
 
 
 def test_decorrelated_colour(tmp_path, capsys):

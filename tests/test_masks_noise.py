@@ -398,3 +398,46 @@ def test_no_seams_tiled_matches_untiled(adaptive):
                     border[tuple(idx)] = True
     assert diff.mean() < 0.05 * 16, diff.mean()
     assert diff[border].mean() < 3 * diff[~border].mean() + 0.01 * 16, (diff[border].mean(), diff[~border].mean())
+
+
+def test_tiles_auto_retries_an_uncertified_tile(monkeypatch):
+    """A tile ``auto`` leaves uncertified is re-solved by the retry ladder, and counted."""
+    import qpsolve.tiles as tiles
+
+    img = (_photo_crop(48) >> 5) << 5
+    prob = qs.image_problem(img, bits=3)
+    real = tiles.solve
+    calls = []
+
+    def crippled(tp, solver="auto", **kw):
+        calls.append(solver)
+        if solver == "auto":  # pdas stopped after one step: not certified
+            return real(tp, solver="pdas", **{**kw, "max_iter": 1})
+        return real(tp, solver=solver, **kw)
+
+    monkeypatch.setattr(tiles, "solve", crippled)
+    st = tiles.solve_tiled(prob, img.shape, tile=32, polish=False)
+    assert st.success and st.info["tiles_certified"] == st.info["tiles"] == 4
+    assert st.info["tiles_retried"] == 4 and calls.count("auto") == 4 and "pcg" in calls
+    assert st.solver == "tiles(pcg)"
+    # a named solver is the caller's choice: no retry, the failure is reported
+    calls.clear()
+    bad = tiles.solve_tiled(prob, img.shape, tile=32, polish=False, solver="pdas", max_iter=1)
+    assert not bad.success and bad.info["tiles_retried"] == 0 and calls == ["pdas"] * 4
+    assert bad.info["tiles_certified"] < 4
+
+
+def test_tiles_in_worker_processes_match_serial():
+    """``jobs=2`` solves the same tile problems: same certificates, same stitched image."""
+    from qpsolve.tiles import solve_tiled
+
+    img = (_photo_crop(64) >> 5) << 5
+    prob = qs.image_problem(img, bits=3)
+    one = solve_tiled(prob, img.shape, tile=24, polish=False)
+    two = solve_tiled(prob, img.shape, tile=24, polish=False, jobs=2)
+    assert one.success and two.success and one.info["tiles"] == two.info["tiles"] == 9
+    assert np.allclose(one.x, two.x, rtol=1e-13, atol=0)  # blending sums in another order
+    assert one.kkt.objective == pytest.approx(two.kkt.objective, rel=1e-13)
+    for bad in (0, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="jobs"):
+            solve_tiled(prob, img.shape, tile=24, jobs=bad)

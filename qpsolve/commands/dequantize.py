@@ -80,6 +80,8 @@ def register(sub):
     p.add_argument("--polish", choices=("auto", "always", "never"), default="auto",
                    help="with --tile: warm-start one certified global solve from the stitched image; "
                         "'auto' does it up to 256x256 pixels (default auto)")
+    p.add_argument("--jobs", type=_positive_int, default=1,
+                   help="with --tile: worker processes solving tiles side by side (default 1)")
     p.add_argument("--convert-palette", action="store_true",
                    help="expand palette (indexed-colour) images instead of refusing them")
     p.add_argument("--solver", default="auto", choices=["auto", *SOLVERS])
@@ -130,8 +132,9 @@ def run(args):
     tile_options = {}
     if args.tile is not None:
         tile_options["polish"] = {"auto": "auto", "always": True, "never": False}[args.polish]
-    elif args.polish != "auto":
-        raise ValueError("--polish needs --tile")
+        tile_options["jobs"] = args.jobs
+    elif args.polish != "auto" or args.jobs != 1:
+        raise ValueError("--polish and --jobs need --tile")
     out, res = dequantize(colour, bits=bits, model=args.model, bc=args.bc, mask=mask,
                           solver=args.solver, rounding=args.rounding, tol=args.tol,
                           verbose=args.verbose, return_result=True,
