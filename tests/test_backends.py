@@ -365,6 +365,19 @@ def test_precise_gradient_is_the_correctly_rounded_sum():
     for i in range(40):
         exact = sum(Fraction(Pd[i, j]) * Fraction(x[j]) for j in range(40)) + Fraction(q[i])
         assert g[i] == float(exact), i
+    # The kept products of the last x are used only for an equal x, never after x or q change.
+    g[:] = 0.0  # the caller's copy: mutating it must not reach the next answer
+    again = prob.gradient(x.copy(), precise=True)
+    x2 = x.copy()
+    x2[7] = np.nextafter(x2[7], np.inf)
+    assert not np.shares_memory(prob.q, q)
+    prob.q[3] += 1.0
+    moved = prob.gradient(x2, precise=True)
+    for i in range(40):
+        exact = sum(Fraction(Pd[i, j]) * Fraction(x[j]) for j in range(40)) + Fraction(q[i])
+        assert again[i] == float(exact), i
+        exact2 = sum(Fraction(Pd[i, j]) * Fraction(x2[j]) for j in range(40)) + Fraction(prob.q[i])
+        assert moved[i] == float(exact2), i
 
 
 @settings(max_examples=20, deadline=None)

@@ -78,12 +78,14 @@ def test_bench_problems_match_osqp_and_pcg(name, size):
 def test_dual_shift_proves_a_gap_far_below_the_rounding_floor(name, size):
     # The polish's last correction, kept apart from x, is a dual point whose gap is far
     # below what x's own gradient can show (the float64 floor of the plain certificate).
+    # pdas stops at the first polished point the certificate accepts: one polish already
+    # puts the gap four orders below the floor (a second one goes further still).
     prob = build_problem(name, size)
     res = _pdas(prob)
     plain = qs.certificate(prob, res.x)
     assert res.success and plain.optimal
-    assert res.kkt.gap <= 1e-6 * plain.gap_floor
-    assert res.kkt.relative_gap <= 1e-14
+    assert res.kkt.gap <= 1e-4 * plain.gap_floor
+    assert res.kkt.relative_gap <= 1e-13
 
 
 @pytest.mark.parametrize("name", ["gaussian2", "rosenbrock2"])

@@ -123,9 +123,17 @@ def _mu(n, kind):
 
 
 def _dst_matrix(n):
-    """The orthonormal DST-I matrix (symmetric, its own inverse)."""
-    k = np.arange(1, n + 1)
-    return np.sqrt(2.0 / (n + 1)) * np.sin(np.pi * np.outer(k, k) / (n + 1))
+    """The orthonormal DST-I matrix (symmetric, its own inverse).
+
+    ``sin(pi j k / (n + 1))`` depends only on ``j k mod 2 (n + 1)``: a table
+    of ``2 (n + 1)`` sines and a gather, instead of ``n^2`` sines of large
+    arguments (faster, and each entry as accurate as one sine of a small one).
+    """
+    k = np.arange(1, n + 1, dtype=np.int64)
+    table = np.sqrt(2.0 / (n + 1)) * np.sin(np.pi * np.arange(2 * (n + 1)) / (n + 1))
+    idx = np.multiply.outer(k, k)
+    idx %= 2 * (n + 1)
+    return table[idx]
 
 
 def _fold(d, period):
@@ -183,11 +191,14 @@ class GridGreen:
             self._lam_col = -_mu(n - 2, "dst")  # along the left/right edges
             self._period = (2 * (n - 1), 2 * (m - 1))
             self._k2 = self._kernel(lambda mu: 1.0 / mu**2)  # L_II^-2
-            phi1, phi2 = _dst_matrix(n - 2), _dst_matrix(m - 2)
+            phi1 = _dst_matrix(n - 2)
+            phi2 = phi1 if m == n else _dst_matrix(m - 2)
             # h_top[i, l] = sum_k phi1[i, k] phi1[0, k] / lam[k, l]: the inner Green's function
-            # between row 1 and row i + 1 in column mode l (h_left likewise for columns).
+            # between row 1 and row i + 1 in column mode l (h_left likewise for columns; the
+            # same table on a square grid, where lam is symmetric).
             h_top = sfft.dst(phi1[0][:, None] / self._lam_inner, type=1, norm="ortho", axis=0)
-            h_left = sfft.dst(phi2[0][:, None] / self._lam_inner.T, type=1, norm="ortho", axis=0)
+            h_left = h_top if m == n else sfft.dst(phi2[0][:, None] / self._lam_inner.T, type=1,
+                                                   norm="ortho", axis=0)
             self._trace_tables = (phi1, phi2, h_top, h_left)
             # DST-I basis functions at the first and last inner sample of each axis.
             self._edge_modes = (phi1[0], phi1[-1], phi2[0], phi2[-1])

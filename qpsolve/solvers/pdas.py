@@ -427,8 +427,9 @@ def _violation(prob, x):
 
 def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, window=PEAK_WINDOW,
           tol=None, loose=None, growth=1, max_fine=0):
-    """Run PDAS from ``(act, upper)``; returns ``x``, the final set, a status, a history and
-    the certificate's dual shift of the final polish (or ``None``).
+    """Run PDAS from ``(act, upper)``; returns ``x``, the final set, a status, a history,
+    the certificate's dual shift of the final polish and the certificate of ``x`` with it
+    (both ``None`` unless the fine level polished its last point).
 
     Iterations use the once-refined saddle solve.  With ``tol`` (the fine
     level) the answer is polished to rounding and, once every violation is
@@ -442,7 +443,7 @@ def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, 
     ftol = 1e-12 * level.span
     seen = set()
     history = []
-    x = shift = None
+    x = shift = cert = None
     status = "max_iter"
     it = 0
     best, best_it = np.inf, 0
@@ -461,7 +462,7 @@ def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, 
             # Nearly there: polish x and read the multipliers off its exact gradient, so that
             # what is left to decide is not the saddle system's rounding (which otherwise makes
             # pixels with near-zero multipliers or slacks flicker in and out).
-            x, _ = level.refine(x, act, upper)
+            x, pshift = level.refine(x, act, upper)
             mu = prob.gradient(x, precise=True)[act]
             viol = _violation(prob, x)
             polished = True
@@ -472,13 +473,20 @@ def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, 
             print(f"[pdas] {label} it {it:3d}  |A| {act.size:6d}  +{joined:5d} -{left:5d}  "
                   f"max violation {viol:.2e}")
         done = joined == 0 and left == 0
+        cert = None
         if polished and (done or left == 0):
-            # The first refinement leaves the rounding of its own large intermediate terms.
             # With no wrong-sign multiplier left, the tiny violations that remain may not
             # matter: the certificate decides (one pixel at a time would take many steps).
-            candidate, cshift = level.refine(x, act, upper)
-            candidate = prob.project(candidate)
-            if done or certificate(prob, candidate, tol, dual_shift=cshift).optimal:
+            # The polished point often passes as it is; when the rounding of the first
+            # refinement's large intermediate terms (odd plates) is in the way, a second
+            # refinement removes it.  Both certificates reuse the refinement's gradient.
+            candidate, cshift = prob.project(x), pshift
+            cert = certificate(prob, candidate, tol, dual_shift=cshift)
+            if not cert.optimal:
+                candidate, cshift = level.refine(candidate, act, upper)
+                candidate = prob.project(candidate)
+                cert = certificate(prob, candidate, tol, dual_shift=cshift)
+            if done or cert.optimal:
                 record["certified_early"] = not done
                 x, shift, done = candidate, cshift, True
         if not done and loose is not None and viol <= loose * level.span:
@@ -487,6 +495,7 @@ def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, 
         if done:
             status = "optimal"
             break
+        cert = None  # it certified a point the iteration moves on from
         key = hash((act_new.tobytes(), upper_new.tobytes()))
         if key in seen:
             status = "cycle"
@@ -503,7 +512,7 @@ def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, 
         if deadline is not None and time.perf_counter() > deadline:
             status = "time_limit"
             break
-    return x, act, upper, status, it, history, shift
+    return x, act, upper, status, it, history, shift, cert
 
 
 def _projected_newton(level, x, *, tol, max_iter, max_active, deadline, verbose, label):
@@ -687,7 +696,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
         t0 = time.perf_counter()
         level = _Level(lvl)
         fine = depth == 0
-        x, act, upper, status, it, hist, shift = _pdas(level, act, upper, max_iter=max_iter if fine else 40,
+        x, act, upper, status, it, hist, shift, cert = _pdas(level, act, upper, max_iter=max_iter if fine else 40,
                                                 max_active=max(1, max_active >> depth), deadline=deadline,
                                                 verbose=verbose,
                                                 label=f"n={lvl.n}", tol=tol if fine else None,
@@ -718,10 +727,12 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
     info = {"levels": levels}
     x = prob.project(x if reached_fine else prob.start_point())
     converged = status == "optimal"
+    polished_cert = cert if reached_fine and converged else None  # of this x (projected already)
     cert = None
     if fallback and status != "time_limit":
         # Exact arithmetic says optimal; the shared certificate has the last word.
-        cert = certificate(prob, x, tol, dual_shift=shift) if converged else None
+        if converged:
+            cert = polished_cert if polished_cert is not None else certificate(prob, x, tol, dual_shift=shift)
         for _ in range(SHARPEN_STEPS if converged and shift is not None else 0):
             if cert.optimal:
                 break
