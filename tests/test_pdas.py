@@ -484,3 +484,20 @@ def test_dense_contacts_hand_over_only_when_the_fine_level_would_not_fit():
 
     assert status(1) != "dense"  # 410 contacts: a small dense system, PDAS keeps it
     assert status(pdas_backend.DENSE_GROWTH ** 2) == "dense"  # two levels up it would outgrow 4000
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 30), st.integers(1, 30), st.sampled_from([1, 3, 5, 7]),
+       st.floats(0.0, 1.0))
+def test_window_peaks_match_a_full_maximum_filter(seed, n, m, window, frac):
+    # Both branches (gathers for a few candidates, the filter for many) against scipy's filter
+    # over the whole image; integer values make ties common.
+    from scipy.ndimage import maximum_filter
+
+    from qpsolve.solvers.pdas import _window_peaks
+
+    rng = np.random.default_rng(seed)
+    values = rng.integers(-3, 4, n * m).astype(float)
+    idx = np.flatnonzero(rng.random(n * m) < frac)
+    full = maximum_filter(values.reshape(n, m), size=window, mode="nearest").ravel()
+    assert np.array_equal(_window_peaks(values, (n, m), idx, window), values[idx] == full[idx])

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft as sfft
+import scipy.linalg.blas as sla_blas
 
 __all__ = ["GridGreen", "NullBasis", "green_support"]
 
@@ -202,6 +203,8 @@ class GridGreen:
             self._trace_tables = (phi1, phi2, h_top, h_left)
             # DST-I basis functions at the first and last inner sample of each axis.
             self._edge_modes = (phi1[0], phi1[-1], phi2[0], phi2[-1])
+            self._row_modes = np.stack([phi1[0], phi1[-1]])  # (2, n - 2): first and last inner row
+            self._col_modes = np.stack([phi2[0], phi2[-1]], axis=1)  # (m - 2, 2): ... column
             self.null_basis = self._odd_nullspace()
         else:
             kind = "dct" if self.bc == "even" else "fft"
@@ -294,25 +297,25 @@ class GridGreen:
         # Both inner solves share the DST-I basis, and the edges only meet the first and
         # last inner rows and columns, so the work stays in spectral space: two 2-D
         # transforms in all, plus rank-one terms for the edge couplings.
-        f1, l1, f2, l2 = self._edge_modes
         t = sfft.dstn(v[1:-1, 1:-1], type=1, norm="ortho", workers=-1)
         t /= self._lam_inner  # spectrum of z_I = L_II^-1 v_I
-        # z_I on the inner rows/columns next to each edge, without leaving spectral space.
-        zi_top = sfft.dst(f1 @ t, type=1, norm="ortho")
-        zi_bot = sfft.dst(l1 @ t, type=1, norm="ortho")
-        zi_left = sfft.dst(t @ f2, type=1, norm="ortho")
-        zi_right = sfft.dst(t @ l2, type=1, norm="ortho")
+        # z_I on the inner rows/columns next to each edge, without leaving spectral space
+        # (one pass over t for both rows, one for both columns).
+        zi_rows = sfft.dst(self._row_modes @ t, type=1, norm="ortho", axis=1)
+        zi_cols = sfft.dst(t @ self._col_modes, type=1, norm="ortho", axis=0)
         top, bottom, left, right = self._edges_of(v)
-        ze = (self._edge_inv(top - zi_top, self._lam_row), self._edge_inv(bottom - zi_bot, self._lam_row),
-              self._edge_inv(left - zi_left, self._lam_col), self._edge_inv(right - zi_right, self._lam_col))
+        ze = (self._edge_inv(top - zi_rows[0], self._lam_row), self._edge_inv(bottom - zi_rows[1], self._lam_row),
+              self._edge_inv(left - zi_cols[:, 0], self._lam_col),
+              self._edge_inv(right - zi_cols[:, 1], self._lam_col))
         # x = T^-1 (z_I, z_E, 0): edges first, then the inner solve with the edges as data.
         xe = (self._edge_inv(ze[0], self._lam_row), self._edge_inv(ze[1], self._lam_row),
               self._edge_inv(ze[2], self._lam_col), self._edge_inv(ze[3], self._lam_col))
         d = [sfft.dst(e, type=1, norm="ortho") for e in xe]
-        t -= np.outer(f1, d[0])
-        t -= np.outer(l1, d[1])
-        t -= np.outer(d[2], f2)
-        t -= np.outer(d[3], l2)
+        # The four edge couplings are one rank-4 update, made in place: t^T is Fortran-ordered,
+        # so BLAS writes t -= U V without a temporary of t's size.
+        U = np.column_stack([self._row_modes[0], self._row_modes[1], d[2], d[3]])
+        V = np.vstack([d[0], d[1], self._col_modes[:, 0], self._col_modes[:, 1]])
+        t = sla_blas.dgemm(-1.0, V.T, U.T, beta=1.0, c=t.T, overwrite_c=True).T
         t /= self._lam_inner
         n, m = self.shape
         x = np.zeros((n, m))

@@ -391,28 +391,48 @@ def _update(level, act, upper, x, mu, ftol, window=PEAK_WINDOW):
     pinned = prob.lower[act] == prob.upper[act]
     dtol = 1e-12 * max(float(np.abs(mu).max(initial=0.0)), 1e-300)
     wrong = ~pinned & np.where(upper, mu > dtol, mu < -dtol)
-    free = np.ones(prob.n, dtype=bool)
-    free[act] = False
+    # How far each free pixel lies outside its box (at most one side is positive); the few
+    # violated ones are then examined alone, not the whole image again.
     with np.errstate(invalid="ignore"):
-        vlo = np.where(free, prob.lower - x, 0.0)
-        vhi = np.where(free, x - prob.upper, 0.0)
-    viol = np.maximum(np.maximum(vlo, vhi), 0.0)
-    if window > 1 and viol.max(initial=0.0) > SMALL_VIOLATION * level.span:
-        peak = viol == maximum_filter(viol.reshape(prob.grid.shape), size=window, mode="nearest").ravel()
-    else:
-        peak = True
-    below = (vlo > ftol) & peak
-    above = (vhi > ftol) & peak
-    if not (below.any() or above.any()) and wrong.any() and level.kkt is not None:
+        excess = np.maximum(prob.lower - x, x - prob.upper)
+    excess[act] = 0.0
+    cand = np.flatnonzero(excess > ftol)
+    if window > 1 and cand.size and excess[cand].max() > SMALL_VIOLATION * level.span:
+        cand = cand[_window_peaks(excess, prob.grid.shape, cand, window)]
+    on_lower = prob.lower[cand] - x[cand] > ftol
+    below, above = cand[on_lower], cand[~on_lower]
+    if not (below.size or above.size) and wrong.any() and level.kkt is not None:
         # Only releases: follow them through the dense system before paying for a transform.
         released = level.kkt.release(mu, wrong, pinned, upper)
         if released is not None:
             wrong = released
     keep = ~wrong
-    new_act = np.concatenate([act[keep], np.flatnonzero(below), np.flatnonzero(above)])
-    new_upper = np.concatenate([upper[keep], np.zeros(int(below.sum()), bool), np.ones(int(above.sum()), bool)])
+    new_act = np.concatenate([act[keep], below, above])
+    new_upper = np.concatenate([upper[keep], np.zeros(below.size, bool), np.ones(above.size, bool)])
     order = np.argsort(new_act, kind="stable")
-    return new_act[order], new_upper[order], int(below.sum() + above.sum()), int(wrong.sum())
+    return new_act[order], new_upper[order], int(below.size + above.size), int(wrong.sum())
+
+
+def _window_peaks(values, shape, idx, window):
+    """Which pixels ``idx`` hold the largest of ``values`` in their ``window x window``
+    neighbourhood (clipped at the border, ties count as peaks).
+
+    A filter over the whole image costs several passes over it; a few thousand
+    candidates need only ``window^2`` gathers each.
+    """
+    if idx.size * window * window > values.size:
+        full = maximum_filter(values.reshape(shape), size=window, mode="nearest").ravel()
+        return values[idx] >= full[idx]
+    n, m = shape
+    i, j = np.divmod(idx, m)
+    own = values[idx]
+    peak = np.ones(idx.size, dtype=bool)
+    h = window // 2
+    for di in range(-h, h + 1):
+        rows = np.clip(i + di, 0, n - 1) * m
+        for dj in range(-h, h + 1):
+            peak &= values[rows + np.clip(j + dj, 0, m - 1)] <= own
+    return peak
 
 
 #: PDAS hands over when its largest violation has not halved for this many iterations
