@@ -389,8 +389,7 @@ def _update(level, act, upper, x, mu, ftol, window=PEAK_WINDOW):
     """
     prob = level.prob
     pinned = prob.lower[act] == prob.upper[act]
-    dtol = 1e-12 * max(float(np.abs(mu).max(initial=0.0)), 1e-300)
-    wrong = ~pinned & np.where(upper, mu > dtol, mu < -dtol)
+    wrong = _wrong_signs(prob, act, upper, mu, 1e-12)
     # How far each free pixel lies outside its box (at most one side is positive); the few
     # violated ones are then examined alone, not the whole image again.
     with np.errstate(invalid="ignore"):
@@ -411,6 +410,13 @@ def _update(level, act, upper, x, mu, ftol, window=PEAK_WINDOW):
     new_upper = np.concatenate([upper[keep], np.zeros(below.size, bool), np.ones(above.size, bool)])
     order = np.argsort(new_act, kind="stable")
     return new_act[order], new_upper[order], int(below.size + above.size), int(wrong.sum())
+
+
+def _wrong_signs(prob, act, upper, mu, rel):
+    """Contacts whose multiplier pulls away from their bound by more than ``rel`` of the
+    largest multiplier (pinned pixels never do)."""
+    dtol = rel * max(float(np.abs(mu).max(initial=0.0)), 1e-300)
+    return (prob.lower[act] != prob.upper[act]) & np.where(upper, mu > dtol, mu < -dtol)
 
 
 def _window_peaks(values, shape, idx, window):
@@ -437,8 +443,11 @@ def _window_peaks(values, shape, idx, window):
 
 #: PDAS hands over when its largest violation has not halved for this many iterations
 STALL_ITERATIONS = 8
-#: below this fraction of the envelope span the iterate is polished before the set is updated
+#: below this fraction of the envelope span the iterate is polished before the set is updated ...
 POLISH_VIOLATION = 1e-6
+#: ... unless a multiplier has the wrong sign by more than this fraction of the largest one
+#: (the saddle solve's multipliers are good to about 1e-10 of it)
+POLISH_WRONG_SIGN = 1e-6
 
 
 def _violation(prob, x):
@@ -478,10 +487,13 @@ def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, 
         x, mu = level.equality_solve(act, upper)
         viol = _violation(prob, x)
         polished = False
-        if tol is not None and viol <= POLISH_VIOLATION * level.span:
+        if (tol is not None and viol <= POLISH_VIOLATION * level.span
+                and not _wrong_signs(prob, act, upper, mu, POLISH_WRONG_SIGN).any()):
             # Nearly there: polish x and read the multipliers off its exact gradient, so that
             # what is left to decide is not the saddle system's rounding (which otherwise makes
-            # pixels with near-zero multipliers or slacks flicker in and out).
+            # pixels with near-zero multipliers or slacks flicker in and out).  Multipliers of
+            # the wrong sign far above that rounding are released first: the polish would not
+            # outlive the change.
             x, pshift = level.refine(x, act, upper)
             mu = prob.gradient(x, precise=True)[act]
             viol = _violation(prob, x)
