@@ -7,9 +7,12 @@ bounds and the grid, and the global problem (whose ``P`` a solver such as
 ``pcg`` may assemble: 13 non-zeros per row for the biharmonic, ~3.7 GB as
 CSR at 24 M) exists only when the global polish runs.  Each tile of ``tile x tile`` pixels is its own BoxQP (the
 model's boundary rule at the tile's edges) with the envelopes sliced out of
-the global ones, solved by the registry and certified.  Neighbouring tiles
-overlap by ``overlap`` pixels and are blended with linear ramps -- a convex
-combination, so the stitched image stays inside every envelope.
+the global ones, solved by the registry and certified (``solver='auto'``
+re-solves a tile it could not certify, :data:`TILE_RETRIES`).  Tiles are
+independent: ``jobs=k`` solves them in ``k`` worker processes, each sent
+only its tile's envelopes.  Neighbouring tiles overlap by ``overlap``
+pixels and are blended with linear ramps -- a convex combination, so the
+stitched image stays inside every envelope.
 
 The stitched image is not the global optimum (tile boundaries are free
 plates).  ``polish=True`` warm-starts one global solve from it and certifies
