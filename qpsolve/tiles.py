@@ -8,7 +8,8 @@ bounds and the grid, and the global problem (whose ``P`` a solver such as
 CSR at 24 M) exists only when the global polish runs.  Each tile of ``tile x tile`` pixels is its own BoxQP (the
 model's boundary rule at the tile's edges) with the envelopes sliced out of
 the global ones, solved by the registry and certified (``solver='auto'``
-re-solves a tile it could not certify, :data:`TILE_RETRIES`).  Tiles are
+re-solves a tile it could not certify, see
+:data:`qpsolve.solvers.AUTO_RETRIES`).  Tiles are
 independent: ``jobs=k`` solves them in ``k`` worker processes, each sent
 only its tile's envelopes.  Neighbouring tiles overlap by ``overlap``
 pixels and are blended with linear ramps -- a convex combination, so the
@@ -161,32 +162,6 @@ def _tile_certificate(results, tol):
     )
 
 
-#: ``solver='auto'`` re-solves a tile it could not certify with these, in
-#: order, from the plain start.  The two ``pcg`` variants fail on different
-#: tiles: projected Newton alone stalled on a 3-bit moon crop that exact
-#: active-set steps certify, and crawled (232 steps) from the active-set
-#: point on two 64 x 64 coffee tiles that it certifies in 8 from the plain
-#: start.  One uncertified tile among the 23 000 of a 24 Mpx photo would
-#: otherwise leave the whole image uncertified.
-TILE_RETRIES = (("pcg", {"active_set": True}), ("pcg", {}))
-
-
-def _solve_tile(tp, solver, tol, max_iter, verbose, options):
-    """Solve one tile; with ``solver='auto'`` retry :data:`TILE_RETRIES` until one certifies."""
-    r = solve(tp, solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
-    if r.success or solver != "auto" or options:  # options are meant for the chosen backend only
-        return r
-    first = r
-    for name, extra in TILE_RETRIES:
-        r = solve(tp, solver=name, tol=tol, max_iter=max_iter, verbose=verbose, **extra)
-        if r.success:
-            break
-    r = r if r.success else first
-    r.info["retry"] = f"{first.solver} did not certify ({first.status}); " + (
-        f"{r.solver} did" if r.success else "no retry did either")
-    return r
-
-
 @functools.lru_cache(maxsize=4)
 def _tile_energy(grid):
     return grid.energy()  # one operator per tile shape (a handful of shapes per image)
@@ -196,8 +171,8 @@ def _tile_task(task, how):
     """Solve one tile (a process-pool worker's job): ``(slices, result)``."""
     sl, grid, lo, hi = task
     solver, tol, max_iter, verbose, options = how
-    return sl, _solve_tile(BoxQP(_tile_energy(grid), lo.ravel(), hi.ravel(), grid=grid),
-                           solver, tol, max_iter, verbose, options)
+    return sl, solve(BoxQP(_tile_energy(grid), lo.ravel(), hi.ravel(), grid=grid),
+                     solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
 
 
 def _run_tiles(tasks, jobs, how):
@@ -270,7 +245,7 @@ def solve_tiled(prob, shape, tile=256, overlap=None, *, polish="auto", max_memor
         BoxQP, ``None`` otherwise).  ``info['tiles']`` is the number of
         tiles, ``info['polished']`` whether the polish ran,
         ``info['tiles_retried']`` how many tiles ``solver='auto'`` had to
-        re-solve (:data:`TILE_RETRIES`).
+        re-solve (:data:`qpsolve.solvers.AUTO_RETRIES`).
 
     Examples
     --------

@@ -426,3 +426,28 @@ def test_energy_factor_rejects_bad_arguments():
         energy_factor((4, 4), "laplace", "mirror")
     with pytest.raises(ValueError, match="alpha"):
         energy_factor((4, 4), "mixed", alpha=-1.0)
+
+
+def test_auto_retries_an_uncertified_answer_and_never_replaces_a_named_solver(monkeypatch):
+    import qpsolve.solvers.pcg as pcg
+    import qpsolve.solvers.pdas as pdas
+    from qpsolve.bench import build_problem
+
+    prob = build_problem("gaussian2", 32)
+    real_pdas, real_pcg = pdas.solve, pcg.solve
+    # pdas stopped after one step without its own hand-over: an uncertified answer
+    monkeypatch.setattr(pdas, "solve", lambda p, **kw: real_pdas(p, **{**kw, "max_iter": 1, "fallback": False}))
+    res = qs.solve(prob)
+    assert res.success and res.solver == "pcg"
+    assert res.info["retry"].startswith("pdas did not certify (max_iter); pcg, active_set=True did")
+    assert res.objective == pytest.approx(qs.solve(prob, solver="osqp").objective, rel=1e-6)
+    # options belong to the chosen backend, and a named backend is the caller's choice: no retry
+    for kw in ({"max_active": 10**6}, {"solver": "pdas"}):
+        other = qs.solve(prob, **kw)
+        assert not other.success and other.solver == "pdas" and "retry" not in other.info
+    # when no retry certifies either, the first answer is reported, and says so
+    monkeypatch.setattr(pcg, "solve", lambda p, **kw: real_pcg(p, **{**kw, "max_iter": 1}))
+    worst = qs.solve(prob)
+    assert not worst.success and worst.solver == "pdas" and worst.status == qs.Status.MAX_ITER
+    assert worst.info["retry"] == "pdas did not certify (max_iter); no retry did either"
+    assert np.all(worst.x >= prob.lower) and np.all(worst.x <= prob.upper)
