@@ -161,3 +161,34 @@ def test_interrupt_leaves_no_file(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(cmd, "dequantize", boom)
     code, out, err = _run(tmp_path, capsys, tmp_path / "in.png", tmp_path / "out.png")
     assert code == 130 and not (tmp_path / "out.png").exists()
+
+
+def test_ctrl_c_with_worker_processes_leaves_no_file(tmp_path):
+    """Ctrl-C (SIGINT to the process group) during a tiled run with --jobs 2: exit 130, no file."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from skimage import data
+
+    img = (data.astronaut()[:384, :384] >> 4) << 4  # about a minute of tiles: still running below
+    Image.fromarray(img).save(tmp_path / "in.png")
+    out = tmp_path / "out.png"
+    cmd = [sys.executable, "-m", "qpsolve", "dequantize", str(tmp_path / "in.png"), str(out), "--bits", "4",
+           "--tile", "32", "--polish", "never", "--jobs", "2", "--progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    seen = b""
+    while b"tiles:" not in seen:  # the worker pool is running
+        chunk = os.read(proc.stderr.fileno(), 4096)
+        assert chunk, f"the run ended before any tile: {seen.decode(errors='replace')}"
+        seen += chunk
+    time.sleep(1.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    t0 = time.perf_counter()
+    rest = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, (seen + rest).decode(errors="replace")[-2000:]
+    assert b"interrupted; no output written" in rest and not out.exists()
+    assert time.perf_counter() - t0 < 30
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]  # no temporary file left either
