@@ -245,7 +245,8 @@ def solve_tiled(prob, shape, tile=256, overlap=None, *, polish="auto", max_memor
         BoxQP, ``None`` otherwise).  ``info['tiles']`` is the number of
         tiles, ``info['polished']`` whether the polish ran,
         ``info['tiles_retried']`` how many tiles ``solver='auto'`` had to
-        re-solve (:data:`qpsolve.solvers.AUTO_RETRIES`).
+        re-solve (:data:`qpsolve.solvers.AUTO_RETRIES`) and
+        ``info['uncertified_tiles']`` where those left uncertified start.
 
     Examples
     --------
@@ -284,10 +285,13 @@ def solve_tiled(prob, shape, tile=256, overlap=None, *, polish="auto", max_memor
     slices = tile_slices(shape, tile, overlap)
     results = []
     retried = 0
+    uncertified = []  # origins of the tiles left uncertified
     tasks = ((sl, replace(prob.grid, shape=tuple(s.stop - s.start for s in sl)), lo[sl], hi[sl]) for sl in slices)
     done = _run_tiles(tasks, jobs, (solver, tol, max_iter, verbose, options))
     for sl, r in tqdm(done, total=len(slices), desc="tiles", disable=not progress, leave=False, unit="tile"):
         retried += "retry" in r.info
+        if not r.success:
+            uncertified.append(tuple(int(s.start) for s in sl))
         results.append(r)
         w = blend_weights(sl, shape, overlap)
         num[sl] += w * r.x.reshape(w.shape)
@@ -300,7 +304,8 @@ def solve_tiled(prob, shape, tile=256, overlap=None, *, polish="auto", max_memor
     glob = prob if isinstance(prob, BoxQP) else (prob.problem() if do_polish else None)
     info = {"tiles": len(slices), "overlap": int(overlap), "polished": bool(do_polish),
             "stitched_objective": None if glob is None else float(glob.objective(stitched)),
-            "tiles_certified": sum(bool(r.success) for r in results), "tiles_retried": retried}
+            "tiles_certified": sum(bool(r.success) for r in results), "tiles_retried": retried,
+            "uncertified_tiles": sorted(uncertified)}
     if do_polish:
         res = solve(glob, solver=solver, tol=tol, max_iter=max_iter, x0=stitched, verbose=verbose, **options)
         res.info.update(info)
@@ -316,7 +321,8 @@ def solve_tiled(prob, shape, tile=256, overlap=None, *, polish="auto", max_memor
     message = (f"{len(slices)} tiles, {info['tiles_certified']} certified optimal for their own tile problems; "
                f"the stitched image is not certified against the whole image (polish=True does that)")
     if bad:
-        message = MESSAGES[status] + " " + message
+        where = ", ".join(map(str, info["uncertified_tiles"][:5])) + (", ..." if len(bad) > 5 else "")
+        message = MESSAGES[status] + " " + message + f"; uncertified tiles start at {where}"
     return SolveResult(x=stitched, objective=cert.objective, status=status, success=not bad, message=message,
                        iterations=sum(int(r.iterations) for r in results), solve_time=time.perf_counter() - t0,
                        kkt=cert, active=active_set(prob, stitched), solver="tiles(" + ",".join(names) + ")",

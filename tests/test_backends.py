@@ -445,8 +445,15 @@ def test_auto_retries_an_uncertified_answer_and_never_replaces_a_named_solver(mo
     for kw in ({"max_active": 10**6}, {"solver": "pdas"}):
         other = qs.solve(prob, **kw)
         assert not other.success and other.solver == "pdas" and "retry" not in other.info
-    # when no retry certifies either, the first answer is reported, and says so
+    # pcg stopped after one step too: the interior-point rung (small problems only) certifies
     monkeypatch.setattr(pcg, "solve", lambda p, **kw: real_pcg(p, **{**kw, "max_iter": 1}))
+    ipm = qs.solve(prob)
+    assert ipm.success and ipm.solver == "cvxpy" and ipm.info["retry"].endswith("; cvxpy did")
+    # when no retry certifies either, the first answer is reported, and says so
+    import qpsolve.solvers.cvxpy_qp as cvxpy_qp
+
+    real_ipm = cvxpy_qp.solve
+    monkeypatch.setattr(cvxpy_qp, "solve", lambda p, **kw: real_ipm(p, **{**kw, "max_iter": 1}))
     worst = qs.solve(prob)
     assert not worst.success and worst.solver == "pdas" and worst.status == qs.Status.MAX_ITER
     assert worst.info["retry"] == "pdas did not certify (max_iter); no retry did either"

@@ -419,7 +419,11 @@ def test_tiles_auto_retries_an_uncertified_tile(monkeypatch):
     # a named solver is the caller's choice: no retry, the failure is reported
     bad = tiles.solve_tiled(prob, img.shape, tile=32, polish=False, solver="pdas")
     assert not bad.success and bad.info["tiles_retried"] == 0 and bad.solver == "tiles(pdas)"
-    assert bad.info["tiles_certified"] < 4
+    assert bad.info["tiles_certified"] < 4 and st.info["uncertified_tiles"] == []
+    starts = set(tiles._starts(48, 32, 4))
+    assert len(bad.info["uncertified_tiles"]) == 4 - bad.info["tiles_certified"]
+    assert all(r in starts and c in starts for r, c in bad.info["uncertified_tiles"])
+    assert f"uncertified tiles start at {bad.info['uncertified_tiles'][0]}" in bad.message
 
 
 def test_tiles_in_worker_processes_match_serial():

@@ -39,12 +39,14 @@ SOLVERS = {
 
 #: tried in this order by ``solver="auto"``
 AUTO_ORDER = ("pdas", "pcg", "osqp", "lbfgsb")
-#: ``solver="auto"`` re-solves an answer its backend could not certify with these, in order,
-#: until one certifies.  The two ``pcg`` variants fail on different problems: projected Newton
-#: alone stalled on a 3-bit moon crop that exact active-set steps certify, and crawled (232
-#: steps) from an active-set point on two 64 x 64 photo tiles that it certifies in 8 from the
-#: plain start.  A rerun identical to the first attempt is skipped.
-AUTO_RETRIES = (("pcg", {"active_set": True}), ("pcg", {}))
+#: ``solver="auto"`` re-solves an answer its backend could not certify with these
+#: ``(backend, options, largest n)``, in order, until one certifies.  The two ``pcg`` variants
+#: fail on different problems: projected Newton alone stalled on a 3-bit moon crop that exact
+#: active-set steps certify, and crawled (232 steps) from an active-set point on two 64 x 64
+#: photo tiles that it certifies in 8 from the plain start.  An interior-point method
+#: (Clarabel through cvxpy) has no active set to crawl through at all; it is slow, so only
+#: small problems (photo tiles) get it.  A rerun identical to the first attempt is skipped.
+AUTO_RETRIES = (("pcg", {"active_set": True}, None), ("pcg", {}, None), ("cvxpy", {}, 2**14))
 
 
 def _module(name):
@@ -184,9 +186,10 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
 
 def _retry(prob, first, tol, max_iter, x0, verbose, time_limit, t0):
     """``solver='auto'`` after an uncertified answer: :data:`AUTO_RETRIES`, the first certified wins."""
-    for name, extra in AUTO_RETRIES:
+    for name, extra, largest in AUTO_RETRIES:
         mod = _module(name)
-        if (name == first.solver and not extra) or mod is None or not mod.available() or mod.supports(prob):
+        if ((name == first.solver and not extra) or (largest is not None and prob.n > largest)
+                or mod is None or not mod.available() or mod.supports(prob)):
             continue
         remaining = None if time_limit is None else time_limit - (time.perf_counter() - t0)
         if remaining is not None and remaining <= 0:
