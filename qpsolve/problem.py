@@ -305,7 +305,7 @@ class BoxQP:
                 return self.matvec(x) + self.q
             last = self._exact_products
             if last is not None and last[0].shape == x.shape and np.array_equal(last[0], x):
-                a, b = last[1].copy(), last[2]
+                a, b = last[1], last[2]
             else:
                 quantum = 2.0 ** (np.ceil(np.log2(top)) - 52)
                 hi = np.round(x / quantum)
@@ -315,10 +315,9 @@ class BoxQP:
                 b = self.matvec(hi)
                 b *= -1.0
                 del hi
-                self._exact_products = (x.copy(), a.copy(), b)
+                self._exact_products = (x.copy(), a, b)  # kept: every use below makes new arrays
             if not np.any(self.q):
-                a += b
-                return a
+                return a + b
             # a + q exactly as s + e (Knuth's TwoSum): the only rounding left is the last one.
             s = a + self.q
             bb = s - a

@@ -14,10 +14,11 @@ The method, for ``min 1/2 x^T P x + q^T x`` over a box:
 2. **Active-set steps** (``active_set=True``; grid problems, fine levels up
    to ``LU_MAX_N`` variables): primal-dual active-set steps with exact
    sparse-LU solves move every violated and every wrong-sign variable at
-   once, a bounded number, kept while the duality gap keeps halving.  When they reach a certified point it is the
-   answer (scattered contact sets: a few steps where projected Newton takes
-   dozens); otherwise step 3 starts from the original point, because
-   projected Newton can crawl from a clipped PDAS iterate.
+   once, a bounded number, kept while the duality gap keeps halving.  When
+   they reach a certified point it is the answer (scattered contact sets: a
+   few steps where projected Newton takes dozens); otherwise step 3 starts
+   from the original point, because projected Newton can crawl from a
+   clipped PDAS iterate.
 3. **Face Newton step.**  With ``g = P x + q`` the *binding* set is the
    variables held at a bound by their gradient (``x_i = L_i, g_i > 0`` or
    ``x_i = U_i, g_i < 0``) and the pinned ones; the others are free.  The
