@@ -26,7 +26,6 @@ the polish the result is certified tile by tile (see :func:`solve_tiled`).
 
 from __future__ import annotations
 
-import functools
 import numbers
 import time
 
@@ -162,16 +161,11 @@ def _tile_certificate(results, tol):
     )
 
 
-@functools.lru_cache(maxsize=4)
-def _tile_energy(grid):
-    return grid.energy()  # one operator per tile shape (a handful of shapes per image)
-
-
 def _tile_task(task, how):
     """Solve one tile (a process-pool worker's job): ``(slices, result)``."""
     sl, grid, lo, hi = task
     solver, tol, max_iter, verbose, options = how
-    return sl, solve(BoxQP(_tile_energy(grid), lo.ravel(), hi.ravel(), grid=grid),
+    return sl, solve(BoxQP(grid.energy(), lo.ravel(), hi.ravel(), grid=grid),
                      solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
 
 
