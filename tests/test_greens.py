@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qpsolve.model.greens import GridGreen, green_support
+from qpsolve.model import greens
+from qpsolve.model.greens import GridGreen, green_support, shared_green
 from qpsolve.model.operators import GridSpec
 
 SUPPORTED = [  # (model, bc) pairs green_support accepts on a 2-D grid with both axes >= 4
@@ -153,10 +154,13 @@ def test_block_equals_columns_of_solve(shape, model, bc):
     assert G.block(rows, []).shape == (rows.size, 0)
 
 
+@pytest.mark.parametrize("full_edge", [0, greens.FULL_TRACE_EDGE], ids=["truncated", "full"])
 @pytest.mark.parametrize("shape,bc", [((40, 33), "odd"), ((64, 64), "odd"), ((17, 90), "periodic"),
                                       ((4, 50), "odd"), ((50, 4), "even")])
-def test_block_on_larger_grids_against_solve_and_the_dense_residual(shape, bc):
-    # Larger grids exercise the truncated edge spectra of the odd traces.
+def test_block_on_larger_grids_against_solve_and_the_dense_residual(shape, bc, full_edge, monkeypatch):
+    # Larger grids exercise the truncated edge spectra of the odd traces (kept whole on short
+    # edges unless FULL_TRACE_EDGE is lowered).
+    monkeypatch.setattr(greens, "FULL_TRACE_EDGE", full_edge)
     grid = GridSpec(shape, "biharmonic", bc)
     G = GridGreen(grid)
     n = int(np.prod(shape))
@@ -186,6 +190,41 @@ def test_full_block_is_a_generalised_inverse_without_solve():
         Pg = GridGreen(grid).block(np.arange(480), np.arange(480))
         np.testing.assert_allclose(P @ Pg @ P, P, rtol=0, atol=1e-9 * np.abs(P).max())
         np.testing.assert_allclose(Pg, Pg.T, rtol=0, atol=1e-12 * np.abs(Pg).max())
+
+
+@pytest.mark.parametrize("shape,bc", [((9, 7), "odd"), ((12, 12), "odd"), ((8, 6), "even"), ((7, 10), "periodic")])
+def test_dense_table_is_p_g_by_transforms(shape, bc):
+    # The table (images, a band at a time, mirrored) against solve() on the identity (transforms).
+    grid = GridSpec(shape, "biharmonic", bc)
+    G = GridGreen(grid)
+    n = int(np.prod(shape))
+    T = G.dense_table()
+    assert G.dense is T and G.dense_table() is T
+    np.testing.assert_array_equal(T, T.T)
+    cols = _full_pg(G, n)
+    np.testing.assert_allclose(T, cols, rtol=0, atol=1e-12 * np.abs(cols).max())
+
+
+def test_dense_table_bands_cover_the_whole_matrix(monkeypatch):
+    monkeypatch.setattr(greens, "_TABLE_ROWS", 7)  # bands that do not divide the 90 pixels
+    G = GridGreen(GridSpec((10, 9), "biharmonic", "odd"))
+    ref = _full_pg(G, 90)
+    np.testing.assert_allclose(G.dense_table(), ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+
+
+def test_shared_green_is_shared_and_tables_only_reused_small_grids(monkeypatch):
+    greens._shared.cache_clear()
+    monkeypatch.setattr(greens, "DENSE_TABLE_AFTER", 3)
+    monkeypatch.setattr(greens, "DENSE_TABLE_PIXELS", 200)
+    small, large = GridSpec((12, 15), "biharmonic", "odd"), GridSpec((15, 15), "biharmonic", "odd")
+    first = shared_green(small)
+    assert shared_green(GridSpec((12, 15), "biharmonic", "odd")) is first
+    assert first.dense is None  # two requests: not yet
+    assert shared_green(small).dense is not None  # the third builds it
+    for _ in range(4):
+        assert shared_green(large).dense is None  # 225 pixels: above the limit
+    assert shared_green(GridSpec((12, 15), "biharmonic", "even")) is not first
+    greens._shared.cache_clear()
 
 
 # ----------------------------------------------------------------------------- property-based

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 import qpsolve as qs
 from qpsolve.bench import build_problem
 from qpsolve.data import gaussian, rosenbrock, to_uint8, truncate_bits
+from qpsolve.model import greens
 from qpsolve.model.operators import GridSpec
 from qpsolve.result import Status
 from qpsolve.solvers import BackendUnavailable
@@ -86,6 +87,27 @@ def test_dual_shift_proves_a_gap_far_below_the_rounding_floor(name, size):
     assert res.success and plain.optimal
     assert res.kkt.gap <= 1e-4 * plain.gap_floor
     assert res.kkt.relative_gap <= 1e-13
+
+
+@pytest.mark.parametrize("name,size", [("gaussian2", 32), ("gaussian2-even", 40), ("rosenbrock2", 32),
+                                       ("gaussian2-masked", 32)])
+def test_dense_green_tables_give_the_same_optimum(name, size, monkeypatch):
+    # Small grids solved repeatedly (tiles) read their Schur blocks from a dense table of P^g
+    # instead of evaluating them by images: the same optimum, and no block evaluated.
+    prob = build_problem(name, size)
+    monkeypatch.setattr(greens, "DENSE_TABLE_PIXELS", 0)
+    greens._shared.cache_clear()
+    plain = _pdas(prob)
+    assert all(level.get("schur_columns", 0) > 0 for level in plain.info["levels"] if level["solver"] == "pdas"
+               and level["active"])
+    monkeypatch.setattr(greens, "DENSE_TABLE_PIXELS", 4096)
+    monkeypatch.setattr(greens, "DENSE_TABLE_AFTER", 1)
+    greens._shared.cache_clear()
+    tabled = _pdas(prob)
+    assert greens.shared_green(prob.grid).dense is not None
+    assert all(level.get("schur_columns", 0) == 0 for level in tabled.info["levels"] if level["solver"] == "pdas")
+    _same_optimum(prob, tabled, plain)
+    greens._shared.cache_clear()
 
 
 @pytest.mark.parametrize("name", ["gaussian2", "rosenbrock2"])

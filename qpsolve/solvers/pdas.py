@@ -53,7 +53,7 @@ import scipy.linalg as sla
 from scipy.ndimage import map_coordinates, maximum_filter
 
 from ..certificate import certificate
-from ..model.greens import GridGreen, green_support
+from ..model.greens import green_support, shared_green
 from ._base import BackendOutput
 from . import pcg
 
@@ -119,6 +119,7 @@ class _Schur:
 
     def __init__(self, green, n):
         self.green = green
+        self.table = green.dense  # small grids solved many times: every block is a gather
         self.pos = np.full(n, -1, dtype=np.int64)
         self._reset()
         self.evaluated = 0
@@ -136,6 +137,8 @@ class _Schur:
                               axis=1)
 
     def submatrix(self, act):
+        if self.table is not None:
+            return self.table[np.ix_(act, act)]
         new = act[self.pos[act] < 0]
         if new.size:
             tr_new = self.green.traces(new)
@@ -282,7 +285,7 @@ class _Level:
 
     def __init__(self, prob):
         self.prob = prob
-        self.green = GridGreen(prob.grid)
+        self.green = shared_green(prob.grid)
         self.N = self.green.null_basis
         self.has_q = bool(np.any(prob.q != 0))
         self.pq = self.green.solve(prob.q) if self.has_q else None
