@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 
+from .._heap import large_heap
 from ..certificate import DEFAULT_TOL, active_set, certificate
 from ..problem import BoxQP
 from ..result import MESSAGES, SolveResult, Status
@@ -175,12 +176,13 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
         raise BackendUnavailable(f"solver {name!r} cannot solve this problem: {why}")
 
     t0 = time.perf_counter()
-    out = mod.solve(prob, tol=float(tol), max_iter=max_iter, x0=x0, verbose=bool(verbose),
-                    time_limit=time_limit, **options)
-    elapsed = time.perf_counter() - t0
-    res = finalize(prob, name, out, tol, elapsed)
-    if solver == "auto" and not options and not res.success and res.status != Status.TIME_LIMIT:
-        res = _retry(prob, res, float(tol), max_iter, x0, bool(verbose), time_limit, t0)
+    with large_heap(prob.n):
+        out = mod.solve(prob, tol=float(tol), max_iter=max_iter, x0=x0, verbose=bool(verbose),
+                        time_limit=time_limit, **options)
+        elapsed = time.perf_counter() - t0
+        res = finalize(prob, name, out, tol, elapsed)
+        if solver == "auto" and not options and not res.success and res.status != Status.TIME_LIMIT:
+            res = _retry(prob, res, float(tol), max_iter, x0, bool(verbose), time_limit, t0)
     return res
 
 
