@@ -19,7 +19,10 @@ are diagonalised by fast transforms for the boundary rules most images use:
 ``O(N log N)`` and evaluates any block ``E_a^T P^g E_b`` of it (the Green's
 function between two sets of pixels) by the method of images, from one
 tabulated periodic kernel, in ``O(|a| |b|)``.  The ``pdas`` solver builds its
-small dense Schur complements from these blocks.
+small dense Schur complements from these blocks.  :func:`shared_green` hands
+problems on equal grids one shared instance, and small grids that are solved
+again and again (the tiles of a large image) keep all of ``P^g`` as a dense
+table, so their blocks are gathers.
 """
 
 from __future__ import annotations
