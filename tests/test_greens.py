@@ -224,6 +224,8 @@ def test_shared_green_is_shared_and_tables_only_reused_small_grids(monkeypatch):
     for _ in range(4):
         assert shared_green(large).dense is None  # 225 pixels: above the limit
     assert shared_green(GridSpec((12, 15), "biharmonic", "even")) is not first
+    monkeypatch.setattr(greens, "SHARED_MAX_PIXELS", 200)
+    assert shared_green(large) is not shared_green(large)  # above the limit: built per problem
     greens._shared.cache_clear()
 
 

@@ -44,6 +44,9 @@ DENSE_TABLE_PIXELS = 4096
 DENSE_TABLE_AFTER = 16
 #: rows of the dense table evaluated per block (bounds the index temporaries)
 _TABLE_ROWS = 256
+#: larger grids are not shared: their tables would outlive the solve (about 100 MB at 2048^2),
+#: and building them is a small part of solving them
+SHARED_MAX_PIXELS = 2**16
 
 
 class NullBasis:
@@ -569,7 +572,8 @@ def shared_green(grid):
     """The :class:`GridGreen` of ``grid``, shared by every problem on an equal grid.
 
     A :class:`GridGreen` never changes once built, so problems on equal
-    grids (the tiles of an image and their coarse levels) share one.  Small
+    grids of up to :data:`SHARED_MAX_PIXELS` pixels (the tiles of an image
+    and their coarse levels; the last eight grids) share one.  Small
     grids (at most :data:`DENSE_TABLE_PIXELS` pixels) requested for the
     :data:`DENSE_TABLE_AFTER`-th time also get their :meth:`~GridGreen.dense_table`
     (128 MB at 64 x 64): ``pdas`` then reads its Schur blocks from it.
@@ -581,6 +585,8 @@ def shared_green(grid):
     >>> shared_green(grid) is shared_green(GridSpec((16, 16), "biharmonic", "odd"))
     True
     """
+    if int(np.prod(grid.shape)) > SHARED_MAX_PIXELS:
+        return GridGreen(grid)
     green = _shared(grid)
     with _shared_lock:
         green._requests += 1
