@@ -182,6 +182,24 @@ def test_block_on_larger_grids_against_solve_and_the_dense_residual(shape, bc, f
     np.testing.assert_allclose(B.T @ v, x[pts], rtol=0, atol=1e-13 * (np.abs(B).T @ np.abs(v)).max())
 
 
+@pytest.mark.parametrize("shape", [(30, 26), (150, 140)], ids=["whole-traces", "truncated-traces"])
+def test_blocks_from_merged_permuted_traces(shape):
+    # pdas's Schur cache merges the traces of several batches and reorders them to the active
+    # set's order: blocks built from those must be the blocks of the same pixels in that order.
+    G = GridGreen(GridSpec(shape, "biharmonic", "odd"))
+    n = shape[0] * shape[1]
+    rng = np.random.default_rng(5)
+    inner = np.arange(n).reshape(shape)[2:-2, 2:-2].ravel()  # every edge trace non-zero: whole groups
+    pts = rng.choice(inner, 65, replace=False)
+    a, b = pts[:40], pts[40:]
+    order = rng.permutation(pts.size)
+    merged = G.merge_traces([G.traces(a), G.traces(b)], order)
+    rows = rng.choice(inner, 30, replace=False)
+    ref = G.block(rows, pts[order])
+    got = G.block(rows, pts[order], G.traces(rows), merged)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+
+
 def test_full_block_is_a_generalised_inverse_without_solve():
     # block() on all pixels, checked against P alone (no transforms involved).
     for model, bc in [("biharmonic", "odd"), ("biharmonic", "even"), ("triharmonic", "periodic")]:

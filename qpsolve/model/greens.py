@@ -155,6 +155,11 @@ def _dst_matrix(n):
     return table[idx]
 
 
+def _in_order(sel, size):
+    """``sel`` is ``arange(size)`` (merged traces keep whole groups, but permuted)."""
+    return sel.size == size and (size == 0 or (sel[0] == 0 and bool(np.all(sel[1:] > sel[:-1]))))
+
+
 def _fold(d, period):
     """Distance on a circle of ``period`` (kernel tables store one quadrant)."""
     d = np.abs(d)
@@ -553,7 +558,7 @@ class GridGreen:
             for a, (rsel, zra) in zr[e].items():
                 for b, (csel, zcb) in zc[e].items():
                     length = min(a, b)
-                    if rsel.size == out.shape[0] and csel.size == out.shape[1]:  # one group each
+                    if _in_order(rsel, out.shape[0]) and _in_order(csel, out.shape[1]):  # one group each
                         out += zra[:length].T @ zcb[:length]
                     else:
                         out[np.ix_(rsel, csel)] += zra[:length].T @ zcb[:length]
