@@ -299,14 +299,18 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, amg_options, l
     return x, it, cg_total, status, history, pdas_steps
 
 
-def _quad_change(P, g, s):
+def _quad_change(matvec, g, s):
     """``E(x + s) - E(x)`` for the quadratic with gradient ``g`` at ``x``."""
-    return float(g @ s + 0.5 * s @ (P @ s))
+    return float(g @ s + 0.5 * s @ matvec(s))
 
 
 def _projected_search(prob, x, g, d):
-    """A monotone step from ``x``: projected Newton, feasible step, or scaled projected gradient."""
-    P = prob.P
+    """A monotone step from ``x``: projected Newton, feasible step, or scaled projected gradient.
+
+    Products go through ``prob.matvec``: ``pdas``'s projected Newton calls
+    this on grids whose matrix is never assembled (654 MB of CSR at 2048²).
+    """
+    P = prob.matvec
     lo, hi = prob.lower, prob.upper
     # 1. Projected search along d with Armijo back-tracking.
     a = 1.0
@@ -324,7 +328,7 @@ def _projected_search(prob, x, g, d):
     amax = float(np.min(room)) if room.size else np.inf
     slope = float(g @ d)
     if slope < 0 and amax > 0:
-        curv = float(d @ (P @ d))
+        curv = float(d @ P(d))
         a = min(amax, -slope / curv) if curv > 0 else amax
         if np.isfinite(a) and a > 0:
             return a * d, f"feasible(a={a:.3g})"
