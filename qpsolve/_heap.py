@@ -5,9 +5,10 @@ kernel zero-fills it page by page on first touch and ``free`` unmaps it again.
 The threshold adapts to the sizes a program frees, but only up to 32 MiB, and a
 float64 image of 2048 x 2048 pixels is exactly that plus malloc's header: every
 full-size temporary of such a solve is mapped, faulted in and unmapped anew.
-Measured on the 2-bit Gaussian at 2048 x 2048 (``odd``): 3.8 s of system time
-and 149 000 page faults in a 19 s solve; with mappings off, 1.6 s and 36 000,
-the same peak memory.
+Measured on the 2-bit Gaussian at 2048 x 2048 (``odd``), five solves each way:
+80 000-93 000 page faults and 2.3-3.5 s of system time per solve with
+mappings, 25 000-27 000 and 1.0-3.5 s without; median solve 14.2 s against
+12.3 s; the same peak memory (1.31-1.35 GB).
 
 :func:`large_heap` turns mappings off for the length of a solve (glibc only;
 a no-op elsewhere) and hands the memory back with ``malloc_trim`` when the
