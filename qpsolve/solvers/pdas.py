@@ -377,6 +377,8 @@ class _Level:
 
 #: a violated pixel joins only if it is the worst within this window (odd, in pixels)
 PEAK_WINDOW = 5
+#: projected Newton: face solves per step, each holding the bound pixels the last one pushed out
+NEWTON_FACE_ROUNDS = 3
 #: once every violation is below this fraction of the envelope span, all violated pixels join
 SMALL_VIOLATION = 1e-4
 
@@ -593,11 +595,25 @@ def _projected_newton(level, x, *, tol, max_iter, max_active, deadline, verbose,
         # against would be clipped by the projected search anyway; holding them keeps the
         # Newton step usable.
         eps = min(1e-6 * level.span, float(np.abs(step).max()) if step is not None else np.inf)
-        binding = np.flatnonzero(pinned | ((x <= lo + eps) & (g > 0)) | ((x >= hi - eps) & (g < 0)))
+        at_lo, at_hi = x <= lo + eps, x >= hi - eps
+        binding = np.flatnonzero(pinned | (at_lo & (g > 0)) | (at_hi & (g < 0)))
+        for _ in range(NEWTON_FACE_ROUNDS):
+            if binding.size > max_active:
+                break
+            d = level.face_step(g, binding)
+            # Pixels on a bound that the Newton step pushes outward leave no room for a feasible
+            # step and cut the projected one short; hold them too and solve again (Rosenbrock
+            # 2048^2: certified in 15 steps from PDAS's hand-over, where 200 gradient-like steps
+            # without this did not get the gap below 2e-2).
+            out = np.flatnonzero((at_lo & (d < 0)) | (at_hi & (d > 0)))
+            out = np.setdiff1d(out, binding, assume_unique=True)
+            if out.size == 0:
+                break
+            binding = np.union1d(binding, out)
         if binding.size > max_active:
             status = "too_many_active"
             break
-        step, how = pcg._projected_search(prob, x, g, level.face_step(g, binding))
+        step, how = pcg._projected_search(prob, x, g, d)
         if step is None:
             status = "stalled"
             break
