@@ -371,7 +371,8 @@ class GridGreen:
 
         For small grids solved many times (tiles): a block is then a gather.
         It is :meth:`block` over all pixels, a band of rows at a time from
-        the diagonal on, mirrored below it (about 2 s at 64 x 64, the time of some 30 tile solves).
+        the diagonal on, mirrored below it (about 2 s at 64 x 64, the time of
+        some 30 tile solves).
         """
         if self.dense is None:
             n = self.shape[0] * self.shape[1]
@@ -590,12 +591,12 @@ def shared_green(grid):
     >>> shared_green(grid) is shared_green(GridSpec((16, 16), "biharmonic", "odd"))
     True
     """
-    if int(np.prod(grid.shape)) > SHARED_MAX_PIXELS:
+    n = int(np.prod(grid.shape))
+    if n > SHARED_MAX_PIXELS:
         return GridGreen(grid)
     green = _shared(grid)
     with _shared_lock:
         green._requests += 1
-        if (green.dense is None and green._requests >= DENSE_TABLE_AFTER
-                and green.shape[0] * green.shape[1] <= DENSE_TABLE_PIXELS):
+        if green.dense is None and green._requests >= DENSE_TABLE_AFTER and n <= DENSE_TABLE_PIXELS:
             green.dense_table()
     return green
