@@ -34,6 +34,8 @@ import numpy as np
 import scipy.fft as sfft
 import scipy.linalg.blas as sla_blas
 
+from .dirichlet_embedding import DirichletEmbedding, embedding_pays
+
 __all__ = ["GridGreen", "NullBasis", "green_support", "shared_green"]
 
 #: edges up to this many pixels keep whole traces (one product per edge in a Gram block)
@@ -174,6 +176,11 @@ class GridGreen:
     ----------
     grid : GridSpec
         Shape, model, boundary rule and weights (see :func:`green_support`).
+    embed : bool, optional
+        ``odd`` rule only: solve the inner Dirichlet problems in the basis of
+        the grid one pixel larger (:class:`~qpsolve.model.dirichlet_embedding.DirichletEmbedding`).
+        Default: where that is faster (:func:`~qpsolve.model.dirichlet_embedding.embedding_pays`;
+        power-of-two sides from 128 on).  The answer is the same up to rounding.
 
     Attributes
     ----------
@@ -200,13 +207,14 @@ class GridGreen:
     True
     """
 
-    def __init__(self, grid):
+    def __init__(self, grid, embed=None):
         why = green_support(grid)
         if why is not None:
             raise ValueError(why)
         self.shape = tuple(int(s) for s in grid.shape)
         self.model, self.alpha, self.beta = grid.model, float(grid.alpha), float(grid.beta)
         self.dense = None  # see dense_table()
+        self._emb = None  # odd grids whose inner DST-I is slow: see dirichlet_embedding
         self._requests = 0  # see shared_green()
         # laplace's P is built from forward differences only: the rule does not change it.
         self.bc = "even" if (grid.model == "laplace" and grid.bc == "odd") else grid.bc
@@ -231,6 +239,11 @@ class GridGreen:
             self._row_modes = np.stack([phi1[0], phi1[-1]])  # (2, n - 2): first and last inner row
             self._col_modes = np.stack([phi2[0], phi2[-1]], axis=1)  # (m - 2, 2): ... column
             self.null_basis = self._odd_nullspace()
+            if embed is None:
+                embed = embedding_pays(n - 2, m - 2)
+            self._emb = DirichletEmbedding(n - 2, m - 2) if embed else None
+            if self._emb is not None:
+                self._embedded_tables()
         else:
             kind = "dct" if self.bc == "even" else "fft"
             mu = _mu(n, kind)[:, None] + _mu(m, kind)[None, :]
@@ -316,7 +329,29 @@ class GridGreen:
         """The four edge vectors (top, bottom, left, right) of a full grid array."""
         return z[0, 1:-1], z[-1, 1:-1], z[1:-1, 0], z[1:-1, -1]
 
+    def _embedded_tables(self):
+        e = self._emb
+        n1, n2 = self.shape[0] - 2, self.shape[1] - 2
+        # Large-grid basis values on the first, last inner and G's row (column).
+        self._emb_rows = e.row_basis([0, n1 - 1, n1])
+        self._emb_cols = e.col_basis([0, n2 - 1, n2])
+        # What the correction's sources give on the rows and columns next to the edges,
+        # for the parts that do not depend on the field (the source along G's other side).
+        self._emb_row_const = (e.inv.T @ (self._emb_rows[:2].T * e.phi_last[:, None])).T
+        self._emb_col_const = e.inv @ (self._emb_cols[:, :2] * e.psi_last[:, None])
+
+    def _edge_solutions(self, v, zi_rows, zi_cols):
+        """The border values of ``P^g v``, given ``L_II^-1 v_I`` next to each edge."""
+        top, bottom, left, right = self._edges_of(v)
+        ze = (self._edge_inv(top - zi_rows[0], self._lam_row), self._edge_inv(bottom - zi_rows[1], self._lam_row),
+              self._edge_inv(left - zi_cols[:, 0], self._lam_col),
+              self._edge_inv(right - zi_cols[:, 1], self._lam_col))
+        return (self._edge_inv(ze[0], self._lam_row), self._edge_inv(ze[1], self._lam_row),
+                self._edge_inv(ze[2], self._lam_col), self._edge_inv(ze[3], self._lam_col))
+
     def _odd_solve(self, v):
+        if self._emb is not None:
+            return self._odd_solve_embedded(v)
         # Unknowns (inner I, edges E, corners C); L = [[L_II, L_IE, 0], [0, L_EE, L_EC], 0],
         # so P = T^T D T with T = L plus the identity on C, D = 1 on I, E.  P^g = T^-1 D T^-T.
         # Both inner solves share the DST-I basis, and the edges only meet the first and
@@ -328,13 +363,8 @@ class GridGreen:
         # (one pass over t for both rows, one for both columns).
         zi_rows = sfft.dst(self._row_modes @ t, type=1, norm="ortho", axis=1)
         zi_cols = sfft.dst(t @ self._col_modes, type=1, norm="ortho", axis=0)
-        top, bottom, left, right = self._edges_of(v)
-        ze = (self._edge_inv(top - zi_rows[0], self._lam_row), self._edge_inv(bottom - zi_rows[1], self._lam_row),
-              self._edge_inv(left - zi_cols[:, 0], self._lam_col),
-              self._edge_inv(right - zi_cols[:, 1], self._lam_col))
         # x = T^-1 (z_I, z_E, 0): edges first, then the inner solve with the edges as data.
-        xe = (self._edge_inv(ze[0], self._lam_row), self._edge_inv(ze[1], self._lam_row),
-              self._edge_inv(ze[2], self._lam_col), self._edge_inv(ze[3], self._lam_col))
+        xe = self._edge_solutions(v, zi_rows, zi_cols)
         d = [sfft.dst(e, type=1, norm="ortho") for e in xe]
         # The four edge couplings are one rank-4 update, made in place: t^T is Fortran-ordered,
         # so BLAS writes t -= U V without a temporary of t's size.
@@ -345,6 +375,44 @@ class GridGreen:
         n, m = self.shape
         x = np.zeros((n, m))
         x[1:-1, 1:-1] = sfft.dstn(t, type=1, norm="ortho", workers=-1)
+        x[0, 1:-1], x[-1, 1:-1], x[1:-1, 0], x[1:-1, -1] = xe
+        return x
+
+    def _odd_solve_embedded(self, v):
+        # The same steps as _odd_solve, each inner solve in the basis of the grid one pixel
+        # larger (see dirichlet_embedding): spectra are (n - 1, m - 1), and every L_II^-1 ends
+        # with the correction that makes its field vanish on the extra row and column G.
+        e = self._emb
+        n, m = self.shape
+        n1, n2 = n - 2, m - 2
+        a = e.spectrum(v[1:-1, 1:-1])  # kept: the second inner solve is written over it
+        t = a * e.inv  # z_I = L_II^-1 v_I, before the correction
+        rows, cols = self._emb_rows @ t, t @ self._emb_cols
+        s_col, s_row = e.sources(rows[2], cols[:, 2])
+        # The corrected z_I next to each edge, without forming the corrected spectrum.
+        rows = (rows[:2] - e.psi_last * (e.inv.T @ (self._emb_rows[:2].T * s_col[:, None])).T
+                - s_row * self._emb_row_const)
+        cols = (cols[:, :2] - s_col[:, None] * self._emb_col_const
+                - e.phi_last[:, None] * (e.inv @ (self._emb_cols[:, :2] * s_row[:, None])))
+        xe = self._edge_solutions(v, sfft.dst(rows, type=1, norm="ortho", axis=1)[:, :n2],
+                                  sfft.dst(cols, type=1, norm="ortho", axis=0)[:n1])
+        d = [sfft.dst(np.append(x, 0.0), type=1, norm="ortho") for x in xe]
+        U = np.column_stack([self._emb_rows[0], self._emb_rows[1], d[2], d[3]])
+        V = np.vstack([d[0], d[1], self._emb_cols[:, 0], self._emb_cols[:, 1]])
+        # Second inner solve: spectrum (t - C inv - U V) inv, C = the correction's sources.
+        # Written as (a - C - (U V) lam) inv^2, and (U V) lam = -(mu_r U) V - U (V mu_c) because
+        # lam = -(mu_r + mu_c): one rank-10 update of a, in place (a^T is Fortran-ordered).
+        X = np.column_stack([s_col, e.phi_last, -e.mu_rows[:, None] * U, -U])
+        Y = np.vstack([e.psi_last, s_row, V, V * e.mu_cols])
+        a = sla_blas.dgemm(-1.0, Y.T, X.T, beta=1.0, c=a.T, overwrite_c=True).T
+        a *= e.inv2
+        s_col, s_row = e.sources(e.phi_last @ a, a @ e.psi_last)
+        X, Y = np.column_stack([s_col, e.phi_last]), np.vstack([e.psi_last, s_row])
+        t = sla_blas.dgemm(1.0, Y.T, X.T, beta=0.0, c=t.T, overwrite_c=True).T  # t's buffer
+        t *= e.inv
+        a -= t
+        x = np.zeros((n, m))
+        x[1:-1, 1:-1] = e.field(a)
         x[0, 1:-1], x[-1, 1:-1], x[1:-1, 0], x[1:-1, -1] = xe
         return x
 
