@@ -355,3 +355,30 @@ def test_zero_weight_mixed_grid_is_rejected_or_handled():
     G = GridGreen(grid)
     assert G.nullspace.shape[1] == 36  # P = 0: everything is null
     assert np.isfinite(G.block(np.arange(36), np.arange(36))).all()
+
+
+def test_truncated_traces_keep_the_modes_pixels_near_and_far_from_edges_need():
+    # Edges longer than FULL_TRACE_EDGE keep only the leading modes of each trace, fewer the
+    # farther a pixel is from the edge (its trace decays faster over the modes): pixels at
+    # every distance from each of the four edges, against solve() of unit vectors, judged
+    # entry by entry on the scale of the two pixels' own values (a cut tail shows there first).
+    shape = (300, 260)
+    n, m = shape
+    assert min(shape) - 2 > greens.FULL_TRACE_EDGE
+    G = GridGreen(GridSpec(shape, "biharmonic", "odd"))
+    rng = np.random.default_rng(11)
+    pts = []
+    for d in (0, 1, 2, 3, 5, 9, 17, 33, 70, 129):
+        c = int(rng.integers(0, n)), int(rng.integers(0, m))
+        pts += [d * m + c[1], (n - 1 - d) * m + c[1], c[0] * m + d, c[0] * m + m - 1 - d]
+    pts = np.array(pts + list(rng.choice(n * m, 10, replace=False)))
+    E = np.zeros((n * m, pts.size))
+    E[pts, np.arange(pts.size)] = 1.0
+    ref = G.solve(E)[pts]
+    scale = np.sqrt(np.outer(np.diag(ref), np.diag(ref)))
+    for got in (G.block(pts, pts), G.block(pts, pts, G.traces(pts), G.traces(pts))):
+        assert np.abs(got - ref).max() / np.abs(ref).max() < 1e-13
+        assert (np.abs(got - ref) / scale).max() < 1e-12
+    # every pixel off the corners has a trace on some edge, and far ones a short one
+    modes = G.traces(pts)[2]
+    assert modes.max() == max(n, m) - 2 and modes[:, -10:].min() < 128

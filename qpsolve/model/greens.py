@@ -40,6 +40,8 @@ __all__ = ["GridGreen", "NullBasis", "green_support", "shared_green"]
 
 #: edges up to this many pixels keep whole traces (one product per edge in a Gram block)
 FULL_TRACE_EDGE = 128
+#: truncated edge traces keep at least this many modes (their lengths are this times a power of two)
+MIN_TRACE_MODES = 16
 #: grids up to this many pixels get a dense table of ``P^g`` once they are reused ...
 DENSE_TABLE_PIXELS = 4096
 #: ... by this many problems in one process (tiles of one shape, their coarse levels)
@@ -157,6 +159,32 @@ def _dst_matrix(n):
     return table[idx]
 
 
+def _trace_lengths(size):
+    """Lengths a truncated edge trace may have: powers of two from :data:`MIN_TRACE_MODES`, then ``size``."""
+    lengths = [MIN_TRACE_MODES]
+    while lengths[-1] < size:
+        lengths.append(2 * lengths[-1])
+    return np.minimum(lengths, size)
+
+
+def _tail_bounds(q):
+    """Bounds on the tails of the edge traces ``phi[l, c] q[l, r]`` of every pixel of each row ``r``.
+
+    Row ``0`` is ``2 / (L + 1) sum_l q[l, r]^2`` and row ``k`` the same sum over
+    ``l >= lengths[k - 1]`` (:func:`_trace_lengths`), ``L = len(q)``: DST-I basis
+    values satisfy ``phi[l, c]^2 <= 2 / (L + 1)``, so a pixel's tail energy past
+    ``lengths[k - 1]`` modes is at most row ``k``, whatever its ``c``.
+    """
+    size = q.shape[0]
+    starts = [0, *_trace_lengths(size)[:-1].tolist()]
+    stops = [*starts[1:], size]
+    # block sums, then suffix sums over the few blocks: no (L, n) temporary
+    tails = np.array([np.einsum("ij,ij->j", q[a:b], q[a:b]) for a, b in zip(starts, stops)])
+    tails = np.cumsum(tails[::-1], axis=0)[::-1]
+    tails *= 2.0 / (size + 1)
+    return np.ascontiguousarray(tails)
+
+
 def _in_order(sel, size):
     """``sel`` is ``arange(size)`` (merged traces keep whole groups, but permuted)."""
     return sel.size == size and (size == 0 or (sel[0] == 0 and bool(np.all(sel[1:] > sel[:-1]))))
@@ -227,13 +255,17 @@ class GridGreen:
             self._k2 = self._kernel(lambda mu: 1.0 / mu**2)  # L_II^-2
             phi1 = _dst_matrix(n - 2)
             phi2 = phi1 if m == n else _dst_matrix(m - 2)
-            # h_top[i, l] = sum_k phi1[i, k] phi1[0, k] / lam[k, l]: the inner Green's function
-            # between row 1 and row i + 1 in column mode l (h_left likewise for columns; the
-            # same table on a square grid, where lam is symmetric).
-            h_top = sfft.dst(phi1[0][:, None] / self._lam_inner, type=1, norm="ortho", axis=0)
-            h_left = h_top if m == n else sfft.dst(phi2[0][:, None] / self._lam_inner.T, type=1,
-                                                   norm="ortho", axis=0)
-            self._trace_tables = (phi1, phi2, h_top, h_left)
+            # With h_top[i, l] = sum_k phi1[i, k] phi1[0, k] / lam[k, l] (the inner Green's
+            # function between row 1 and row i + 1 in column mode l), inner pixel (i, j)'s
+            # top-edge trace in mode l is phi2[l, j] q_row[l, i], q_row = -h_top^T / lam_row.
+            # Stored mode-major, so a trace cut to its first modes is a gather of leading rows
+            # (q_col likewise for the left edge; the same table on a square grid).
+            q_row = self._trace_factors(phi1[0][None, :] / self._lam_inner.T, self._lam_row)
+            q_col = q_row if m == n else self._trace_factors(phi2[0][None, :] / self._lam_inner,
+                                                             self._lam_col)
+            self._trace_tables = (phi1, phi2, q_row, q_col)
+            t_row = _tail_bounds(q_row)
+            self._tail_tables = (t_row, t_row if m == n else _tail_bounds(q_col))
             # DST-I basis functions at the first and last inner sample of each axis.
             self._edge_modes = (phi1[0], phi1[-1], phi2[0], phi2[-1])
             self._row_modes = np.stack([phi1[0], phi1[-1]])  # (2, n - 2): first and last inner row
@@ -283,6 +315,13 @@ class GridGreen:
         k = sfft.dctn(spec, type=1, workers=-1, overwrite_x=True)
         k /= p * r
         return k
+
+    @staticmethod
+    def _trace_factors(spec, lam):
+        """``-h^T / lam``: ``h`` the inner Green's function from one edge row, in the other axis's modes."""
+        q = np.ascontiguousarray(sfft.dst(spec, type=1, norm="ortho", axis=1))
+        q /= -lam[:, None]
+        return q
 
     def _lookup(self, table, dx, dy):
         p, r = self._period
@@ -534,56 +573,73 @@ class GridGreen:
         orthonormal).  In those bases the trace of an inner pixel separates
         into a basis function at its column (row) times a tabulated 1-D
         Green's function at its row (column), so no 2-D work is needed.
+
+        Each trace keeps the leading modes it needs (its tail beyond them
+        holds at most ``eps^2`` of the pixel's own ``P^g`` value), rounded up
+        to a power of two; the points of an edge are grouped by that length.
+        For inner pixels the tail is bounded by the tabulated tail of its row
+        (:func:`_tail_bounds`), and the own value by its inner part plus the
+        leading modes of the traces: both can only keep more modes than the
+        exact rule (about 1 % more on average), never fewer.
         """
         n, m = self.shape
         n1, n2 = n - 2, m - 2
-        phi1, phi2, h_top, h_left = self._trace_tables
+        phi1, phi2, q_row, q_col = self._trace_tables
+        t_row, t_col = self._tail_tables
         inner = (pi > 0) & (pi < n - 1) & (pj > 0) & (pj < m - 1)
-        out = np.zeros((2 * n2 + 2 * n1, pi.size))
-        top, bot = out[:n2], out[n2:2 * n2]
-        left, right = out[2 * n2:2 * n2 + n1], out[2 * n2 + n1:]
         k = np.flatnonzero(inner)
-        if k.size:
-            i, j = pi[k] - 1, pj[k] - 1
-            # The bottom row and right column are mirror images of the top and left ones.
-            top[:, k] = -(phi2[j] * h_top[i]).T / self._lam_row[:, None]
-            bot[:, k] = -(phi2[j] * h_top[n1 - 1 - i]).T / self._lam_row[:, None]
-            left[:, k] = -(phi1[i] * h_left[j]).T / self._lam_col[:, None]
-            right[:, k] = -(phi1[i] * h_left[n2 - 1 - j]).T / self._lam_col[:, None]
-        for rows, where, pos, phi, lam in ((top, pi == 0, pj, phi2, self._lam_row),
-                                           (bot, pi == n - 1, pj, phi2, self._lam_row),
-                                           (left, pj == 0, pi, phi1, self._lam_col),
-                                           (right, pj == m - 1, pi, phi1, self._lam_col)):
-            on = np.flatnonzero(where & (pos > 0) & (pos < len(phi) + 1))  # corners: no trace
-            if on.size:
-                rows[:, on] = phi[pos[on] - 1].T / lam[:, None]
-        # Modes each trace needs: the rest of its spectrum is below rounding of the pixel's own
-        # Green's function value, so the Gram matrix loses nothing by skipping it.
-        own = np.zeros(pi.size)
-        if k.size:
-            own[k] = self._dirichlet_diag(pi[k], pj[k])
-        own += np.einsum("ij,ij->j", out, out)
-        bounds = np.cumsum([0, n2, n2, n1, n1])
+        i, j = pi[k] - 1, pj[k] - 1
+        # Per edge: the basis along it, the factor and tail tables, the factor's row and the
+        # basis column of each inner pixel (the bottom row and right column mirror the top and
+        # left ones), and which pixels lie on the edge itself.
+        spec = ((phi2, q_row, t_row, self._lam_row, i, j, pi == 0, pj),
+                (phi2, q_row, t_row, self._lam_row, n1 - 1 - i, j, pi == n - 1, pj),
+                (phi1, q_col, t_col, self._lam_col, j, i, pj == 0, pi),
+                (phi1, q_col, t_col, self._lam_col, n2 - 1 - j, i, pj == m - 1, pi))
+        own = np.zeros(pi.size)  # a lower bound on P^g[p, p]; exact for pixels on an edge
+        own[k] = self._dirichlet_diag(pi[k], pj[k])
+        on_edge = []
+        for phi, q, _, lam, r, c, where, pos in spec:
+            head = phi[:MIN_TRACE_MODES, c] * q[:MIN_TRACE_MODES, r]
+            own[k] += np.einsum("ij,ij->j", head, head)
+            # Pixels on the edge (corners have no trace): few, kept whole as before.
+            on = np.flatnonzero(where & (pos > 0) & (pos < lam.size + 1))
+            z = phi[:, pos[on] - 1] / lam[:, None]
+            own[on] += np.einsum("ij,ij->j", z, z)
+            on_edge.append((on, z))
+        # A tail below rounding of the pixel's own value: the Gram matrix loses nothing without it.
+        floor = np.finfo(float).eps ** 2 * own
         modes = np.zeros((4, pi.size), dtype=np.int64)
-        for e in range(4):
-            z2 = out[bounds[e]:bounds[e + 1]] ** 2
-            tail = np.cumsum(z2[::-1], axis=0)[::-1]
-            need = np.count_nonzero(tail > (np.finfo(float).eps ** 2) * own[None, :], axis=0)
-            # Round up to a few sizes so the Gram matrix is a handful of dense products.
-            modes[e] = np.minimum(np.where(need > 0, 2 ** np.ceil(np.log2(np.maximum(need, 16))), 0),
-                                  bounds[e + 1] - bounds[e]).astype(np.int64)
-            if bounds[e + 1] - bounds[e] <= FULL_TRACE_EDGE:
-                modes[e] = np.where(need > 0, bounds[e + 1] - bounds[e], 0)
-        # Keep each point's trace to the modes it needs, points grouped by that length: inner
-        # contacts far from an edge need a few dozen, so the traces of a megapixel plate stay
-        # small even when a few contacts (on an edge) need the whole spectrum.
         edges = []
-        for e in range(4):
-            z = out[bounds[e]:bounds[e + 1]]
+        for e, ((phi, q, tails, lam, r, c, _, _), (on, z_on)) in enumerate(zip(spec, on_edge)):
+            lengths = _trace_lengths(lam.size)
+            above = tails[:, r] > floor[k]
+            modes[e, k] = np.where(above[0], lengths[np.count_nonzero(above[1:], axis=0)], 0)
+            tail = np.cumsum(z_on[::-1] ** 2, axis=0)[::-1]
+            need = np.count_nonzero(tail > floor[on], axis=0)
+            modes[e, on] = np.where(need > 0, lengths[np.searchsorted(lengths, need)], 0)
+            if lam.size <= FULL_TRACE_EDGE:
+                modes[e] = np.where(modes[e] > 0, lam.size, 0)
+            # Keep each point's trace to the modes it needs, points grouped by that length: inner
+            # contacts far from an edge need a few dozen, so the traces of a megapixel plate stay
+            # small even when a few contacts (on an edge) need the whole spectrum.
+            row = np.full(pi.size, -1)
+            row[k] = r
+            col = np.zeros(pi.size, dtype=np.int64)
+            col[k] = c
+            col[on] = np.arange(on.size)  # on-edge pixels: their column of z_on
             groups = {}
             for a in np.unique(modes[e][modes[e] > 0]):
                 sel = np.flatnonzero(modes[e] == a)
-                groups[int(a)] = (sel, z[:a, sel])  # fancy indexing: a copy, `out` is not kept
+                if on.size == 0 or bool(np.all(row[sel] >= 0)):
+                    z = phi[:a, col[sel]]
+                    z *= q[:a, row[sel]]
+                else:
+                    z = np.empty((a, sel.size))
+                    ins = row[sel] >= 0
+                    z[:, ins] = phi[:a, col[sel[ins]]] * q[:a, row[sel[ins]]]
+                    z[:, ~ins] = z_on[:a, col[sel[~ins]]]
+                groups[int(a)] = (sel, z)
             edges.append(groups)
         return tuple(edges), inner, modes
 
