@@ -112,29 +112,31 @@ class DirichletEmbedding:
 
     Attributes
     ----------
-    lam : ndarray, shape (N + 1, M + 1)
-        Eigenvalues of the large grid's Laplacian ``L_B`` (negative).
-    inv, inv2 : ndarray
-        ``1 / lam`` and ``1 / lam**2``.
+    inv : ndarray, shape (N + 1, M + 1)
+        Inverse eigenvalues of the large grid's Laplacian ``L_B`` (negative):
+        ``1 / lam`` with ``lam = -(mu_rows[:, None] + mu_cols[None, :])``.
     mu_rows, mu_cols : ndarray
-        ``lam = -(mu_rows[:, None] + mu_cols[None, :])``.
+        The 1-D eigenvalues along each axis.
     """
+
+    #: columns per block when summing over the large grid's rows (bounds the temporaries)
+    _BLOCK = 256
 
     def __init__(self, n1, n2):
         self.shape = (int(n1), int(n2))
         nb, mb = n1 + 1, n2 + 1
         self.mu_rows, self.mu_cols = _mu(nb), _mu(mb)
-        self.lam = -(self.mu_rows[:, None] + self.mu_cols[None, :])
-        self.inv = 1.0 / self.lam
-        self.inv2 = self.inv**2
+        self.inv = np.add.outer(self.mu_rows, self.mu_cols)
+        np.divide(-1.0, self.inv, out=self.inv)
         self.phi_last = _basis_rows(nb, [n1])[0]  # basis values on the last row of the large grid
         self.psi_last = _basis_rows(mb, [n2])[0]  # ... and on its last column
         # Columns of G's block of L_B^-1 on the last column: diagonal in the DST of that column.
         self.c_col = self.inv @ self.psi_last**2
         # The last row once the last column is eliminated: L_B without its last column is
         # a Dirichlet Laplacian of (N + 1) x M, diagonal in the DST of the M columns.
-        lam_mid = -(self.mu_rows[:, None] + _mu(n2)[None, :])
-        self.c_row = self.phi_last**2 @ (1.0 / lam_mid)
+        mu_mid, w = _mu(n2), self.phi_last**2
+        self.c_row = np.concatenate([w @ (-1.0 / np.add.outer(self.mu_rows, mu_mid[b:b + self._BLOCK]))
+                                     for b in range(0, n2, self._BLOCK)])
 
     # ------------------------------------------------------------------ transforms
     def spectrum(self, b):

@@ -439,12 +439,13 @@ class GridGreen:
         U = np.column_stack([self._emb_rows[0], self._emb_rows[1], d[2], d[3]])
         V = np.vstack([d[0], d[1], self._emb_cols[:, 0], self._emb_cols[:, 1]])
         # Second inner solve: spectrum (t - C inv - U V) inv, C = the correction's sources.
-        # Written as (a - C - (U V) lam) inv^2, and (U V) lam = -(mu_r U) V - U (V mu_c) because
+        # Written as (a - C - (U V) lam) inv inv, and (U V) lam = -(mu_r U) V - U (V mu_c) because
         # lam = -(mu_r + mu_c): one rank-10 update of a, in place (a^T is Fortran-ordered).
         X = np.column_stack([s_col, e.phi_last, -e.mu_rows[:, None] * U, -U])
         Y = np.vstack([e.psi_last, s_row, V, V * e.mu_cols])
         a = sla_blas.dgemm(-1.0, Y.T, X.T, beta=1.0, c=a.T, overwrite_c=True).T
-        a *= e.inv2
+        a *= e.inv
+        a *= e.inv
         s_col, s_row = e.sources(e.phi_last @ a, a @ e.psi_last)
         X, Y = np.column_stack([s_col, e.phi_last]), np.vstack([e.psi_last, s_row])
         t = sla_blas.dgemm(1.0, Y.T, X.T, beta=0.0, c=t.T, overwrite_c=True).T  # t's buffer
