@@ -52,6 +52,7 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.ndimage import map_coordinates, maximum_filter
 
+from .._threads import blas_threads
 from ..certificate import certificate
 from ..model.greens import green_support, shared_green
 from ._base import BackendOutput
@@ -86,6 +87,8 @@ DENSE_GROWTH = 8
 DENSE_MIN_PIXELS = 1024
 #: coarse levels stop once violations are below this fraction of the envelope span
 COARSE_VIOLATION = 1e-4
+#: saddle factorisations of at least this many contacts use every BLAS thread
+PARALLEL_CHOLESKY = 2500
 #: coarsen while both axes are even and at least this long after halving (pcg solves the last)
 MIN_COARSE = 8
 #: extra corrections of the certificate's dual shift before an uncertified answer goes to pcg
@@ -200,7 +203,8 @@ class _Saddle:
             F = S.T
             F = sla.blas.dsyrk(self.sigma, np.asfortranarray(NA), beta=1.0, c=F, lower=1, overwrite_c=1)
             try:
-                chol = sla.cho_factor(F, lower=True, check_finite=False, overwrite_a=True)
+                with blas_threads(None if a >= PARALLEL_CHOLESKY else 1):
+                    chol = sla.cho_factor(F, lower=True, check_finite=False, overwrite_a=True)
                 Y = sla.cho_solve(chol, NA, check_finite=False)
                 G = NA.T @ Y
                 if np.all(np.isfinite(chol[0])) and np.linalg.cond(G) < 1e12:
@@ -693,8 +697,7 @@ def _active_of(prob, x):
     return act, hi[act]
 
 
-def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, max_active=None,
-          fallback=True, **options):
+def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
     """Primal-dual active set on grid problems, exact Green's-function steps.
 
     Parameters
@@ -716,7 +719,16 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
     -----
     ``info["levels"]`` lists, coarsest first, each level's size, PDAS
     iterations, final ``|A|``, status, time and per-iteration history.
+    BLAS runs on one thread (see :mod:`qpsolve._threads`) but for the
+    Cholesky factors of at least ``PARALLEL_CHOLESKY`` contacts.
     """
+    with blas_threads(1):
+        return _solve(prob, tol=tol, max_iter=max_iter, x0=x0, verbose=verbose, time_limit=time_limit, **options)
+
+
+def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, max_active=None,
+           fallback=True, **options):
+    # (the parameters are solve()'s)
     if options:
         raise TypeError(f"pdas got unknown option(s): {sorted(options)}")
     if max_active is None:
