@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 
 from threadpoolctl import ThreadpoolController
 
@@ -26,19 +27,32 @@ def _controller():
     return ThreadpoolController().select(user_api="blas")
 
 
-_callers = []  # the thread counts in effect when each enclosing block began
+_lock = threading.Lock()
+_blocks = []  # one [limit] per block open now, in the order they began (any thread)
+_original = None  # the caller's thread count when the first open block began
 
 
 def _current(ctl):
     return max((lib.num_threads for lib in ctl.lib_controllers), default=1)
 
 
+def _apply(ctl):
+    # The block that began last decides; with none open, the caller's count comes back.
+    n = _original if not _blocks or _blocks[-1][0] is None else _blocks[-1][0]
+    for lib in ctl.lib_controllers:
+        lib.set_num_threads(n)
+
+
 @contextlib.contextmanager
 def blas_threads(limit):
     """BLAS may use at most ``limit`` threads inside the block.
 
-    ``None`` restores, for an inner block, the count the caller had when the
-    outermost block began (so a user's ``OPENBLAS_NUM_THREADS=1`` holds).
+    ``None`` gives an inner block the caller's count from before the
+    outermost block (so a user's ``OPENBLAS_NUM_THREADS=1`` holds).  Blocks
+    may nest, and blocks open in several threads at once share one setting
+    (the block that began last decides; the caller's count comes back when
+    the last one ends).  That is best effort: the OpenBLAS here did not
+    honour a count raised from a thread other than the one that lowered it.
 
     Examples
     --------
@@ -48,10 +62,17 @@ def blas_threads(limit):
     >>> float(x[0])
     50.0
     """
+    global _original
     ctl = _controller()
-    _callers.append(_current(ctl))
+    block = [None if limit is None else int(limit)]
+    with _lock:
+        if not _blocks:
+            _original = _current(ctl)
+        _blocks.append(block)
+        _apply(ctl)
     try:
-        with ctl.limit(limits=_callers[0] if limit is None else int(limit), user_api="blas"):
-            yield
+        yield
     finally:
-        _callers.pop()
+        with _lock:
+            _blocks.remove(block)  # by identity: blocks of other threads may have ended first
+            _apply(ctl)

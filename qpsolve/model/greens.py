@@ -13,7 +13,10 @@ are diagonalised by fast transforms for the boundary rules most images use:
     ``P = L^T L`` where ``L`` is block triangular: the Dirichlet Laplacian on
     the inner pixels (DST-I), 1-D second differences along each border edge
     (DST-I), and nothing at the four corners.  The null space is 4-dimensional
-    (spanned by ``1``, ``i``, ``j`` and ``i j``).
+    (spanned by ``1``, ``i``, ``j`` and ``i j``).  Where the inner DST-I's
+    length factors badly (power-of-two sides from 128 on), the inner solves run
+    in the basis of the grid one pixel larger
+    (:mod:`~qpsolve.model.dirichlet_embedding`).
 
 :class:`GridGreen` applies a generalised inverse ``P^g`` (``P P^g P = P``) in
 ``O(N log N)`` and evaluates any block ``E_a^T P^g E_b`` of it (the Green's
