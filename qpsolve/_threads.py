@@ -74,5 +74,6 @@ def blas_threads(limit):
         yield
     finally:
         with _lock:
-            _blocks.remove(block)  # by identity: blocks of other threads may have ended first
+            # By identity (equal limits compare equal): other threads' blocks may have ended first.
+            del _blocks[next(i for i, b in enumerate(_blocks) if b is block)]
             _apply(ctl)
