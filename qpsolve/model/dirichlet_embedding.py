@@ -87,10 +87,18 @@ def _dst(x, axis=-1):
 
 
 def _basis_rows(size, positions):
-    """Rows ``positions`` of the orthonormal DST-I matrix of ``size`` (basis values there)."""
-    k = np.arange(1, size + 1)
-    i = np.asarray(positions)[:, None] + 1
-    return np.sqrt(2.0 / (size + 1)) * np.sin(np.pi * ((i * k) % (2 * (size + 1))) / (size + 1))
+    """Rows ``positions`` of the orthonormal DST-I matrix of ``size`` (symmetric, its own inverse).
+
+    ``sin(pi j k / (size + 1))`` depends only on ``j k mod 2 (size + 1)``: a
+    table of ``2 (size + 1)`` sines and a gather, instead of a sine of a large
+    argument per entry (faster, and each entry as accurate as one sine of a
+    small one).  :mod:`~qpsolve.model.greens` builds its whole matrices here too.
+    """
+    k = np.arange(1, size + 1, dtype=np.int64)
+    table = np.sqrt(2.0 / (size + 1)) * np.sin(np.pi * np.arange(2 * (size + 1)) / (size + 1))
+    idx = np.multiply.outer(np.asarray(positions, dtype=np.int64) + 1, k)
+    idx %= 2 * (size + 1)
+    return table[idx]
 
 
 def _mu(n):

@@ -38,6 +38,8 @@ import scipy.fft as sfft
 import scipy.linalg.blas as sla_blas
 
 from .dirichlet_embedding import DirichletEmbedding, embedding_pays
+from .dirichlet_embedding import _basis_rows
+from .dirichlet_embedding import _mu as _dirichlet_mu
 
 __all__ = ["GridGreen", "NullBasis", "green_support", "shared_green"]
 
@@ -143,23 +145,9 @@ def _mu(n, kind):
     if kind == "dct":  # Neumann, DCT-II: k = 0..n-1
         return 4.0 * np.sin(np.pi * np.arange(n) / (2 * n)) ** 2
     if kind == "dst":  # Dirichlet on n inner points, DST-I: k = 1..n
-        return 4.0 * np.sin(np.pi * np.arange(1, n + 1) / (2 * (n + 1))) ** 2
+        return _dirichlet_mu(n)
     # periodic, rfft/fft frequencies
     return 4.0 * np.sin(np.pi * np.arange(n) / n) ** 2
-
-
-def _dst_matrix(n):
-    """The orthonormal DST-I matrix (symmetric, its own inverse).
-
-    ``sin(pi j k / (n + 1))`` depends only on ``j k mod 2 (n + 1)``: a table
-    of ``2 (n + 1)`` sines and a gather, instead of ``n^2`` sines of large
-    arguments (faster, and each entry as accurate as one sine of a small one).
-    """
-    k = np.arange(1, n + 1, dtype=np.int64)
-    table = np.sqrt(2.0 / (n + 1)) * np.sin(np.pi * np.arange(2 * (n + 1)) / (n + 1))
-    idx = np.multiply.outer(k, k)
-    idx %= 2 * (n + 1)
-    return table[idx]
 
 
 def _trace_lengths(size):
@@ -256,8 +244,8 @@ class GridGreen:
             self._lam_col = -_mu(n - 2, "dst")  # along the left/right edges
             self._period = (2 * (n - 1), 2 * (m - 1))
             self._k2 = self._kernel(lambda mu: 1.0 / mu**2)  # L_II^-2
-            phi1 = _dst_matrix(n - 2)
-            phi2 = phi1 if m == n else _dst_matrix(m - 2)
+            phi1 = _basis_rows(n - 2, np.arange(n - 2))  # the DST-I matrices of each axis
+            phi2 = phi1 if m == n else _basis_rows(m - 2, np.arange(m - 2))
             # With h_top[i, l] = sum_k phi1[i, k] phi1[0, k] / lam[k, l] (the inner Green's
             # function between row 1 and row i + 1 in column mode l), inner pixel (i, j)'s
             # top-edge trace in mode l is phi2[l, j] q_row[l, i], q_row = -h_top^T / lam_row.
