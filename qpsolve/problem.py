@@ -231,7 +231,7 @@ class BoxQP:
         # largest absolute row sum: the rounding scale of P x (used by the certificate)
         self.row_norm = row_norm
         self._integer_matrix = integer
-        self._exact_products = None  # (x, P hi, P lo) of the last exact gradient
+        self._exact_products = None  # (x, gradient) of the last exact gradient
 
     # -- the matrix, assembled or not ------------------------------------------------------
     @property
@@ -288,10 +288,10 @@ class BoxQP:
         ``True``); others are summed in extended precision
         (``numpy.longdouble``) a block of rows at a time.
 
-        The two products of the last exact gradient are kept with a copy of
-        its ``x``: a solver that polishes a point and then certifies it asks
-        for the same gradient twice, and on a megapixel plate the products
-        are most of the certificate's cost.
+        The last exact gradient is kept with a copy of its ``x``: a solver
+        that polishes a point and then certifies it asks for the same gradient
+        twice, and on a megapixel plate the products are most of the
+        certificate's cost.
         """
         if not precise:
             return self.matvec(x) + self.q
@@ -305,24 +305,26 @@ class BoxQP:
                 return self.matvec(x) + self.q
             last = self._exact_products
             if last is not None and last[0].shape == x.shape and np.array_equal(last[0], x):
-                a, b = last[1], last[2]
+                return last[1].copy()
+            quantum = 2.0 ** (np.ceil(np.log2(top)) - 52)
+            hi = np.round(x / quantum)
+            hi *= quantum
+            a = self.matvec(hi)
+            hi -= x  # minus the low part (exact), reusing the array
+            b = self.matvec(hi)  # minus the low part's product
+            del hi
+            if np.any(self.q):
+                # a + q exactly as s + e (Knuth's TwoSum): the only rounding left is the last one.
+                s = a + self.q
+                bb = s - a
+                e = (a - (s - bb)) + (self.q - bb)
+                e -= b
+                a = s
+                a += e
             else:
-                quantum = 2.0 ** (np.ceil(np.log2(top)) - 52)
-                hi = np.round(x / quantum)
-                hi *= quantum
-                a = self.matvec(hi)
-                hi -= x  # minus the low part (exact), reusing the array
-                b = self.matvec(hi)
-                b *= -1.0
-                del hi
-                self._exact_products = (x.copy(), a, b)  # kept: every use below makes new arrays
-            if not np.any(self.q):
-                return a + b
-            # a + q exactly as s + e (Knuth's TwoSum): the only rounding left is the last one.
-            s = a + self.q
-            bb = s - a
-            e = (a - (s - bb)) + (self.q - bb)
-            return s + (e + b)
+                a -= b
+            self._exact_products = (x.copy(), a)  # the caller gets a copy: it may write to it
+            return a.copy()
         if np.finfo(np.longdouble).eps >= np.finfo(np.float64).eps:
             return self.matvec(x) + self.q
         xl = np.asarray(x, dtype=np.longdouble)

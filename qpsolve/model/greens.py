@@ -267,6 +267,7 @@ class GridGreen:
             self._emb = DirichletEmbedding(n - 2, m - 2) if embed else None
             if self._emb is not None:
                 self._embedded_tables()
+                self._lam_inner = None  # the embedding has its own spectrum (32 MB at 2048^2)
         else:
             kind = "dct" if self.bc == "even" else "fft"
             mu = _mu(n, kind)[:, None] + _mu(m, kind)[None, :]

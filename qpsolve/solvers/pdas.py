@@ -93,6 +93,13 @@ PARALLEL_CHOLESKY = 2500
 MIN_COARSE = 8
 #: extra corrections of the certificate's dual shift before an uncertified answer goes to pcg
 SHARPEN_STEPS = 2
+#: the polish refines again, before any certificate, while its correction exceeds this
+#: fraction of max |x| (2-bit Gaussian, odd: the correction after which the certificate
+#: passed was 4.5e-12 at 512^2 and 1.9e-13 at 1024^2; it failed after 9.2e-11 at 1024^2
+#: and after 5.7e-12 at 2048^2, each certificate costing 0.4 s there) ...
+POLISH_STEP = 2e-12
+#: ... up to this many refinements
+POLISH_STEPS = 3
 
 
 def available():
@@ -123,7 +130,7 @@ class _Schur:
     def __init__(self, green, n):
         self.green = green
         self.table = green.dense  # small grids solved many times: every block is a gather
-        self.pos = np.full(n, -1, dtype=np.int64)
+        self.pos = np.full(n, -1, dtype=np.int32 if n < 2**31 else np.int64)
         self._reset()
         self.evaluated = 0
 
@@ -311,10 +318,11 @@ class _Level:
         """
         prob = self.prob
         b = np.where(upper, prob.upper[act], prob.lower[act])
-        base = -self.pq if self.has_q else np.zeros(prob.n)
+        base = -self.pq if self.has_q else None
         if act.size == 0:
-            return base.copy(), np.zeros(0)
+            return (np.zeros(prob.n) if base is None else base), np.zeros(0)
         NA = self.N.take(act)
+        self.kkt = None  # the last factor is not needed now: its memory serves the next one
         kkt = self.kkt = _Saddle(self.schur.submatrix(act), NA)
         rb = b + (self.pq[act] if self.has_q else 0.0)
         mu, c = kkt.solve_refined(rb, self.Nq)
@@ -333,16 +341,51 @@ class _Level:
         Returns ``x + d`` rounded and what the rounding dropped (exactly,
         by TwoSum): the certificate's ``dual_shift``.
         """
+        return self._refine(x, act, upper)[:2]
+
+    def polish(self, x, act, upper):
+        """:meth:`refine`, repeated while its correction is large; returns what the last one does.
+
+        Each refinement of an ``odd`` plate gains only a fixed factor (its
+        Green's-function steps round at about ``eps * side^4`` of their
+        terms: 500 at 1024x1024, 30 at 2048x2048), so one step is not always
+        enough for the certificate.  A correction above ``POLISH_STEP`` of
+        ``max |x|`` leaves a residual the certificate would reject: the next
+        step is taken first, up to ``POLISH_STEPS`` in all, and a certificate
+        (as costly as a step on large grids) is spent only on a point likely
+        to pass.
+        """
+        scale = float(np.abs(x).max(initial=0.0))
+        s, shift, size = self._refine(x, act, upper)
+        for _ in range(POLISH_STEPS - 1):
+            if shift is None or size <= POLISH_STEP * scale:
+                break
+            del shift  # the next step starts from s, projected in place: no full-size copies
+            np.minimum(np.maximum(s, self.prob.lower, out=s), self.prob.upper, out=s)
+            s, shift, size = self._refine(s, act, upper, overwrite_x=True)
+        return s, shift
+
+    def _refine(self, x, act, upper, overwrite_x=False):
+        # refine(), and the largest entry of its correction
         if act.size == 0 or self.kkt is None:
-            return x, None
-        x = x.copy()
+            return x, None, 0.0
+        if not overwrite_x:
+            x = x.copy()
         # Snap the contacts onto their bounds first: clipping them later by even 1e-11
         # would move their neighbours' gradients by 1e-10.
         x[act] = np.where(upper, self.prob.upper[act], self.prob.lower[act])
         d = self._face_solve(self.prob.gradient(x, precise=True), act, self.kkt)
+        size = float(np.abs(d).max(initial=0.0))
+        # s = x + d and what its rounding dropped, (x - (s - bb)) + (d - bb) with bb = s - x
+        # (TwoSum), the same operations written into x and d: at 2048^2 every full-size
+        # temporary is 32 MB of fresh memory.
         s = x + d
         bb = s - x
-        return s, (x - (s - bb)) + (d - bb)
+        d -= bb
+        np.subtract(s, bb, out=bb)
+        x -= bb
+        x += d
+        return s, x, size
 
     def sharpen(self, x, shift, act):
         """One more correction of the certificate's dual shift (``x`` is not touched).
@@ -360,23 +403,34 @@ class _Level:
         if binding.size == 0:
             w = self.green.solve(g)
             return -w - self.N.dot(self.N.tdot(w))  # any null-space part is free; take none
+        self.kkt = None
         self.kkt = _Saddle(self.schur.submatrix(binding), self.N.take(binding))
-        return self._face_solve(g, binding, self.kkt)
+        return self._face_solve(g.copy(), binding, self.kkt)
 
     def _face_solve(self, g, held, kkt):
-        """``min 1/2 d^T P d + g^T d`` with ``d[held] = 0``, given the saddle factor of ``held``."""
-        r = g.copy()
-        r[held] = 0.0  # d[held] = 0: their gradient does not enter (and is large: the multipliers)
-        w = self.green.solve(r)
-        nu, c = kkt.solve_refined(w[held], self.N.tdot(r))
-        d = self._x(held, nu, c, -w)
+        """``min 1/2 d^T P d + g^T d`` with ``d[held] = 0``, given the saddle factor of ``held``.
+
+        ``g`` is overwritten (callers pass a fresh gradient).
+        """
+        g[held] = 0.0  # d[held] = 0: their gradient does not enter (and is large: the multipliers)
+        w = self.green.solve(g)
+        nu, c = kkt.solve_refined(w[held], self.N.tdot(g))
+        del g
+        w *= -1.0
+        d = self._x(held, nu, c, w)
         d[held] = 0.0
         return d
 
     def _x(self, act, mu, c, base):
+        # P^g (E mu) + base + N c, summed into the transform's output (base is left as it is)
         f = np.zeros(self.prob.n)
         f[act] = mu
-        return self.green.solve(f) + base + self.N.dot(c)
+        x = self.green.solve(f)
+        del f
+        if base is not None:
+            x += base
+        x += self.N.dot(c)
+        return x
 
 
 #: a violated pixel joins only if it is the worst within this window (odd, in pixels)
@@ -514,7 +568,7 @@ def _pdas(level, act, upper, *, max_iter, max_active, deadline, verbose, label, 
             # polish (transforms of the whole grid) would not outlive the change.  Small grids
             # polish regardless: there the polish is cheap and the unpolished releases are not
             # (36 tiles of 64 x 64 from a 4-bit photo: 26 s polished, 142 s released first).
-            x, pshift = level.refine(x, act, upper)
+            x, pshift = level.polish(x, act, upper)
             mu = prob.gradient(x, precise=True)[act]
             viol = _violation(prob, x)
             polished = True
@@ -747,6 +801,7 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
         if not np.any(np.abs(g) > 1e-13 * max(prob.row_norm, 1.0) * max(float(np.abs(start).max()), 1.0)):
             return BackendOutput(x=start, iterations=0, converged=True, message="the start point is stationary",
                                  info={"levels": []})
+        del start, g  # 64 MB at 2048^2, for the rest of the solve
 
     use_chain = x0 is None and coarse_to_fine and not np.any(prob.q != 0)
     chain = _chain(prob, MIN_COARSE) if use_chain else [prob]
