@@ -127,3 +127,17 @@ def test_face_preconditioner_survives_an_exactly_singular_face(monkeypatch):
     assert res.success, res.message
     ref = qs.solve(prob, solver="pdas")
     assert abs(res.objective - ref.objective) <= 1e-6 * max(1.0, abs(ref.objective))
+
+
+def test_time_limit_on_a_coarse_level_returns_a_fine_feasible_point():
+    # A limit that ends the solve on a coarse level: the answer is that level's point carried
+    # up to the fine grid (feasible, full size), reported as a time limit, not a backend failure.
+    img = truncate_bits(to_uint8(gaussian(128)), 2)
+    prob = qs.image_problem(img, bits=2)
+    res = qs.solve(prob, solver="pcg", time_limit=1e-9)
+    assert res.status == qs.Status.TIME_LIMIT
+    assert "coarse level" in res.message
+    assert res.x.shape == (prob.n,)
+    assert np.all(res.x >= prob.lower) and np.all(res.x <= prob.upper)
+    # Not the registry's fallback (the box centre): the coarse point carries the solve's work.
+    assert not np.array_equal(res.x, prob.start_point())

@@ -416,13 +416,21 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
         if status == "time_limit":
             break
     fine = levels[-1]
+    where = "the fine level"
+    if depth > 0:
+        # Out of time on a coarse level: its point, carried up to the fine grid, is what there
+        # is (a coarse x is not an answer to this problem; returned as it was, the registry
+        # rejected it as "no finite x").
+        for d in range(depth - 1, -1, -1):
+            x = chain[d].project(_prolong(x, chain[d + 1].grid.shape, chain[d].grid.shape))
+        where = f"a coarse level of {chain[depth].n} pixels"
     return BackendOutput(
         x=x,
         iterations=fine["iterations"],
-        converged=fine["status"] == "optimal",
+        converged=depth == 0 and fine["status"] == "optimal",
         stalled=fine["status"] == "stalled",
         hit_time_limit=fine["status"] == "time_limit",
         message=f"{fine['status']} after {fine['iterations']} Newton steps, {fine['cg_iterations']} CG iterations"
-                f" on the fine level ({len(levels)} levels)",
+                f" on {where} ({len(levels)} levels)",
         info={"levels": levels, "cg_iterations": sum(lv["cg_iterations"] for lv in levels)},
     )
