@@ -574,3 +574,31 @@ def test_projected_newton_alone_certifies_from_the_envelope_midpoints(name, roun
     assert cert.optimal
     ref = qs.solve(prob, solver="pcg")
     assert abs(cert.objective - ref.objective) <= 3 * TOL * max(1.0, abs(ref.objective))
+
+
+@pytest.mark.parametrize("rounds", [1, 2])
+def test_projected_newton_reports_the_set_its_step_was_solved_on(rounds, monkeypatch):
+    # Each step's history and its max_active check see the binding set of the last face solve,
+    # not one grown after it (with every round still pushing pixels out, the last round used
+    # to add them anyway).
+    monkeypatch.setattr(pdas_backend, "NEWTON_FACE_ROUNDS", rounds)
+    prob = build_problem("rosenbrock2", 64)
+    level = pdas_backend._Level(prob)
+    last_solve, solved_on = [], []
+    face_step, search = pdas_backend._Level.face_step, pdas_backend.pcg._projected_search
+
+    def recording_face_step(self, g, binding):
+        last_solve[:] = [binding.size]
+        return face_step(self, g, binding)
+
+    def recording_search(*args):
+        solved_on.append(last_solve[0])  # one search per step, after its face solves
+        return search(*args)
+
+    monkeypatch.setattr(pdas_backend._Level, "face_step", recording_face_step)
+    monkeypatch.setattr(pdas_backend.pcg, "_projected_search", recording_search)
+    x0 = 0.5 * (prob.lower + prob.upper)
+    x, status, it, hist = pdas_backend._projected_newton(level, x0, tol=TOL, max_iter=200, max_active=4000,
+                                                         deadline=None, verbose=False, label="test")
+    assert status == "optimal" and len(hist) >= 2
+    assert [h["binding"] for h in hist] == solved_on
