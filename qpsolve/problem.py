@@ -273,9 +273,21 @@ class BoxQP:
             self._diag = d
         return self._diag
 
-    def project(self, x):
-        """Clip ``x`` into the box (a new array)."""
-        return np.minimum(np.maximum(x, self.lower), self.upper)
+    def project(self, x, out=None):
+        """Clip ``x`` into the box: a new array, or ``out`` (which may be ``x``) written in place.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp
+        >>> import qpsolve as qs
+        >>> prob = qs.BoxQP(sp.identity(3), lower=[0, 0, 0], upper=[1, 1, 1])
+        >>> x = np.array([-0.5, 0.5, 2.0])
+        >>> prob.project(x).tolist(), x.tolist()          # a new array
+        ([0.0, 0.5, 1.0], [-0.5, 0.5, 2.0])
+        >>> prob.project(x, out=x) is x, x.tolist()       # in place
+        (True, [0.0, 0.5, 1.0])
+        """
+        return np.minimum(np.maximum(x, self.lower, out=out), self.upper, out=out)
 
     def gradient(self, x, precise=False):
         """``P x + q``.

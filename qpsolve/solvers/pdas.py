@@ -361,7 +361,7 @@ class _Level:
             if shift is None or size <= POLISH_STEP * scale:
                 break
             del shift  # the next step starts from s, projected in place: no full-size copies
-            np.minimum(np.maximum(s, self.prob.lower, out=s), self.prob.upper, out=s)
+            self.prob.project(s, out=s)
             s, shift, size = self._refine(s, act, upper, overwrite_x=True)
         return s, shift
 
