@@ -14,6 +14,14 @@ observed growth exponent (``t ~ pixels**p``; ``p = 1.5`` until two sizes are
 measured); a run predicted to exceed the budget is skipped, and a run that hit
 its time limit marks all larger sizes of that solver/problem as skipped.
 
+With ``repeat=k`` every run that finished is made ``k`` times, each in a
+fresh subprocess, and the table shows the median run (the lower median for
+even ``k``) with the range of the ``k`` solve times beside it: single solves
+on a shared machine vary by a quarter, which a ratio of two of them cannot
+tell from a change of the code.  A repeat that fails or is not certified is
+shown instead of the median, never averaged away; peak memory is the largest
+of the ``k``.
+
 Outputs (rewritten after every run, so an interrupted benchmark leaves partial
 results): ``solvers.md`` (Markdown table, machine and versions, summary),
 ``solvers.json`` (raw records) and ``solvers.png`` (log-log time vs. pixels).
@@ -43,6 +51,7 @@ __all__ = [
     "build_problem",
     "run_child",
     "predict_time",
+    "combine_repeats",
     "run_benchmark",
     "build_parser",
     "add_arguments",
@@ -244,6 +253,53 @@ def run_child(solver, problem, size, *, time_limit, tol, margin=None):
             "reason": f"exit code {proc.returncode}: {tail[:200]}"}
 
 
+def combine_repeats(runs):
+    """One table record from repeated runs of the same cell.
+
+    Parameters
+    ----------
+    runs : list of dict
+        Records of :func:`run_child` for one (solver, problem, size); the
+        first has ``outcome == 'ran'``.
+
+    Returns
+    -------
+    dict
+        The median run by solve time (the lower median for an even count),
+        or the first run that did not finish or was not certified when some
+        did and some did not; with ``repeats``, ``solve_times`` (``None`` for
+        runs that did not finish), ``peak_mb`` the largest of the runs,
+        ``wall_time`` their sum and, when a failure is shown, ``repeat_note``.
+
+    Examples
+    --------
+    >>> runs = [{"outcome": "ran", "success": True, "solve_time": t, "peak_mb": m, "wall_time": 1.0}
+    ...         for t, m in [(2.0, 300), (1.5, 310), (3.5, 290)]]
+    >>> rec = combine_repeats(runs)
+    >>> rec["solve_time"], rec["solve_times"], rec["peak_mb"], rec["wall_time"]
+    (2.0, [2.0, 1.5, 3.5], 310, 3.0)
+    """
+    ran = [r for r in runs if r["outcome"] == "ran"]
+    bad = [r for r in runs if r["outcome"] != "ran" or not r["success"]]
+    if bad and len(bad) < len(runs):
+        rec = dict(bad[0])
+        rec["repeat_note"] = f"{len(bad)} of {len(runs)} repeats not certified or not finished"
+    else:
+        rec = dict(sorted(ran, key=lambda r: r["solve_time"])[(len(ran) - 1) // 2])
+    rec["repeats"] = len(runs)
+    rec["solve_times"] = [r["solve_time"] if r["outcome"] == "ran" else None for r in runs]
+    peaks = [r["peak_mb"] for r in ran if r.get("peak_mb") is not None]
+    if peaks:
+        rec["peak_mb"] = max(peaks)
+    rec["wall_time"] = sum(r.get("wall_time", 0.0) for r in runs)
+    return rec
+
+
+def _time_range(r):
+    times = [t for t in r.get("solve_times") or [] if t is not None]
+    return f"{min(times):.3f}-{max(times):.3f}" if len(times) > 1 else "-"
+
+
 def predict_time(history, pixels, default_exponent=DEFAULT_EXPONENT):
     """Extrapolate a solver's solve time to ``pixels``.
 
@@ -363,8 +419,13 @@ def _summary(records):
     for problem in ("gaussian2", "gaussian2-even"):
         a, b = ran(lead, 1024, problem), ran(lead, 2048, problem)
         if a and b:
+            spread = ""
+            if a.get("repeats", 1) > 1 or b.get("repeats", 1) > 1:
+                spread = (f"; medians of {b.get('repeats', 1)} and {a.get('repeats', 1)} runs, ranges "
+                          f"{_time_range(b)} s and {_time_range(a)} s")
             lines.append(f"- {lead} time ratio 2048^2 / 1024^2, `{problem}`: **{b['solve_time'] / a['solve_time']:.2f}**"
-                         f" ({b['solve_time']:.2f} s / {a['solve_time']:.2f} s; target <= 5, linear is 4){both(a, b)}")
+                         f" ({b['solve_time']:.2f} s / {a['solve_time']:.2f} s{spread}; target <= 5, linear is 4)"
+                         f"{both(a, b)}")
         else:
             lines.append(f"- {lead} time ratio 2048^2 / 1024^2, `{problem}`: not measured")
         if b:
@@ -382,6 +443,8 @@ def _summary(records):
 def write_markdown(path, records, meta):
     """Write the Markdown report (command, date, machine, versions, table, summary)."""
     m = meta["machine"]
+    repeat = int(meta.get("repeat", 1))
+    columns = COLUMNS if repeat == 1 else (*COLUMNS[:5], "range s", *COLUMNS[5:])
     lines = [
         "# Solver comparison",
         "",
@@ -392,9 +455,14 @@ def write_markdown(path, records, meta):
         "Versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + "  ",
         f"Settings: tol {meta['tol']:g}, time limit {meta['time_limit']:g} s per run, skip budget "
         f"{meta['budget']:g} s (predicted), growth exponent {DEFAULT_EXPONENT} until measured; "
-        "OPENBLAS_NUM_THREADS=" + os.environ.get("OPENBLAS_NUM_THREADS", "1 (set for each run)"),
+        "OPENBLAS_NUM_THREADS=" + os.environ.get("OPENBLAS_NUM_THREADS", "1 (set for each run)")
+        + (f"; every run that finished was made {repeat} times" if repeat > 1 else ""),
         "",
-        "Each run is a fresh subprocess. *solve s* is `SolveResult.solve_time`; *build s* is the time "
+        "Each run is a fresh subprocess. *solve s* is `SolveResult.solve_time`"
+        + ("" if repeat == 1 else
+           f" of the median of the {repeat} runs (the lower median for an even count; a run that failed "
+           "or was not certified is shown instead), *range s* the fastest and slowest of them, and "
+           "*peak MB* the largest") + "; *build s* is the time "
         "to build the image and the QP (2-D energies are matrix-free `GridOperator`s; backends that "
         "need the CSR matrix assemble it inside *solve s*); *peak MB* is the child's max RSS "
         "(interpreter and imports included). *rel. gap* and *proj. grad* are the shared certificate's relative "
@@ -410,19 +478,20 @@ def write_markdown(path, records, meta):
         "",
         "## Results",
         "",
-        "| " + " | ".join(COLUMNS) + " |",
-        "|" + "---|" * len(COLUMNS),
+        "| " + " | ".join(columns) + " |",
+        "|" + "---|" * len(columns),
     ]
     for r in _table_rows(records):
         ran = r["outcome"] == "ran"
         vals = [r["problem"], str(r["size"]), str(r["size"] ** 2), r["solver"],
                 _fmt(r.get("solve_time") if ran else None, ".3f"),
+                *([] if repeat == 1 else [_time_range(r)]),
                 _fmt(r.get("build_time"), ".3f"),
                 _fmt(r.get("iterations") if ran else None, "d"),
                 _fmt(r.get("objective") if ran else None, ".10g"),
                 _fmt(r.get("relative_gap") if ran else None, ".2e"),
                 _fmt(r.get("projected_gradient") if ran else None, ".2e"),
-                _cell_status(r).replace("|", "/"),
+                (_cell_status(r) + (f" ({r['repeat_note']})" if r.get("repeat_note") else "")).replace("|", "/"),
                 _fmt(r.get("peak_mb"), ".0f")]
         lines.append("| " + " | ".join(vals) + " |")
     path.write_text("\n".join(lines) + "\n")
@@ -481,7 +550,7 @@ def _write_all(out_dir, records, meta, solvers, plot=True):
 
 
 def run_benchmark(solvers, problems, sizes, *, time_limit, budget, tol=1e-8, out_dir="benchmarks/results",
-                  command=None, log=print):
+                  command=None, log=print, repeat=1):
     """Run the benchmark and write ``solvers.{md,json,png}`` into ``out_dir``.
 
     Parameters
@@ -502,17 +571,28 @@ def run_benchmark(solvers, problems, sizes, *, time_limit, budget, tol=1e-8, out
         Command line recorded in the report.
     log : callable
         Progress printer.
+    repeat : int
+        Runs of every cell that finished (see :func:`combine_repeats`); a
+        run that hit its time limit is not repeated.
 
     Returns
     -------
     list of dict
         One record per (solver, problem, size), skipped ones included.
+
+    Raises
+    ------
+    ValueError
+        If ``repeat`` is not a positive integer.
     """
+    if isinstance(repeat, bool) or not isinstance(repeat, (int, np.integer)) or repeat < 1:
+        raise ValueError(f"repeat must be a positive integer, got {repeat!r}")
     out_dir = Path(out_dir)
     meta = {"command": command or "qpsolve.bench.run_benchmark(...)",
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": _machine(), "versions": _versions(), "tol": tol, "time_limit": time_limit,
-            "budget": budget, "solvers": list(solvers), "problems": list(problems), "sizes": list(sizes)}
+            "budget": budget, "solvers": list(solvers), "problems": list(problems), "sizes": list(sizes),
+            "repeat": int(repeat)}
     records = []
     history = {}   # (solver, problem) -> [(pixels, seconds)]
     blocked = {}   # (solver, problem) -> reason for skipping all larger sizes
@@ -532,11 +612,18 @@ def run_benchmark(solvers, problems, sizes, *, time_limit, budget, tol=1e-8, out
                     else:
                         log(f"[bench] {solver:>12s} {prob:>16s} {size:5d}^2 ...", end="", flush=True)
                         rec = dict(base, **run_child(solver, prob, size, time_limit=time_limit, tol=tol))
+                        if repeat > 1 and rec["outcome"] == "ran" and rec["status"] != "time_limit":
+                            runs = [rec]
+                            for _ in range(repeat - 1):
+                                log(f" {runs[-1]['solve_time']:.3f} s ...", end="", flush=True)
+                                runs.append(run_child(solver, prob, size, time_limit=time_limit, tol=tol))
+                            rec = dict(base, **combine_repeats(runs))
                         if pred is not None:
                             rec["predicted"] = pred
                         o = rec["outcome"]
                         if o == "ran":
-                            log(f" {rec['solve_time']:.3f} s, {rec['status']}, {rec['peak_mb']:.0f} MB")
+                            log(f" {rec['solve_time']:.3f} s, {rec['status']}, {rec['peak_mb']:.0f} MB"
+                                + (f" (median of {rec['repeats']})" if rec.get("repeats", 1) > 1 else ""))
                             history.setdefault(key, []).append((pixels, rec["solve_time"]))
                             if rec["status"] == "time_limit":
                                 blocked[key] = "skipped: timed out at smaller size"
@@ -576,6 +663,8 @@ def add_arguments(p):
     p.add_argument("--quick", action="store_true",
                    help=f"sizes {' '.join(map(str, QUICK_SIZES))} and a {QUICK_TIME_LIMIT:g} s time limit "
                         "(explicit --sizes/--time-limit win)")
+    p.add_argument("--repeat", type=int, default=1, metavar="K",
+                   help="make every run that finished K times and report the median (default 1)")
     p.add_argument("--out", default=os.path.join("benchmarks", "results"),
                    help="output folder (default benchmarks/results)")
     return p
@@ -613,8 +702,10 @@ def _resolve(args):
         raise ValueError(f"--budget must be positive, got {budget}")
     if not 0 < args.tol < 1:
         raise ValueError(f"--tol must be in (0, 1), got {args.tol}")
+    if args.repeat < 1:
+        raise ValueError(f"--repeat must be a positive integer, got {args.repeat}")
     dedup = lambda xs: list(dict.fromkeys(xs))  # noqa: E731
-    return dedup(solvers), dedup(problems), sorted(set(sizes)), tl, budget
+    return dedup(solvers), dedup(problems), sorted(set(sizes)), tl, budget, args.repeat
 
 
 def run_from_args(args, command=None):
@@ -624,13 +715,13 @@ def run_from_args(args, command=None):
     ------
     ValueError
         For an unknown solver or problem name, a size below 8, a non-positive
-        time limit or budget.
+        time limit, budget or repeat count.
     """
-    solvers, problems, sizes, tl, budget = _resolve(args)
+    solvers, problems, sizes, tl, budget, repeat = _resolve(args)
     if command is None:
         command = " ".join(shlex.quote(a) for a in [os.path.basename(sys.executable), *sys.argv])
     run_benchmark(solvers, problems, sizes, time_limit=tl, budget=budget, tol=args.tol, out_dir=args.out,
-                  command=command)
+                  command=command, repeat=repeat)
     return 0
 
 

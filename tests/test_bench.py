@@ -67,6 +67,66 @@ def test_timed_out_blocks_larger_sizes(monkeypatch, tmp_path):
     assert [r["reason"] for r in recs[1:]] == ["skipped: timed out at smaller size"] * 2
 
 
+def _ran(t, peak=100.0, success=True, status="optimal"):
+    return {"outcome": "ran", "success": success, "status": status, "solve_time": t, "peak_mb": peak,
+            "baseline_mb": 70.0, "build_time": 0.01, "iterations": 3, "objective": 1.0, "relative_gap": 1e-12,
+            "projected_gradient": 1e-14, "message": "", "wall_time": t + 1.0}
+
+
+def test_repeat_reports_the_median_run_its_range_and_the_largest_peak(monkeypatch, tmp_path):
+    # pdas: three runs per size, the middle one is not the first; ratio of medians 10 / 2 = 5
+    times = {1024: [2.5, 1.5, 2.0], 2048: [9.0, 12.0, 10.0]}
+    peaks = {1024: [300.0, 320.0, 310.0], 2048: [1000.0, 1100.0, 1050.0]}
+    calls = []
+
+    def fake_child(solver, problem, size, **kw):
+        k = sum(1 for c in calls if c == size)
+        calls.append(size)
+        return _ran(times[size][k], peaks[size][k])
+
+    monkeypatch.setattr(bench, "run_child", fake_child)
+    recs = bench.run_benchmark(["pdas"], ["gaussian2"], [1024, 2048], time_limit=100, budget=1e6,
+                               out_dir=tmp_path, log=lambda *a, **k: None, repeat=3)
+    assert calls == [1024] * 3 + [2048] * 3
+    assert [r["solve_time"] for r in recs] == [2.0, 10.0]
+    assert [r["solve_times"] for r in recs] == [times[1024], times[2048]]
+    assert [r["peak_mb"] for r in recs] == [320.0, 1100.0]
+    md = (tmp_path / "solvers.md").read_text()
+    header, rows = _table(md)
+    assert header[header.index("solve s") + 1] == "range s"
+    assert [r[header.index("range s")] for r in rows] == ["1.500-2.500", "9.000-12.000"]
+    assert "made 3 times" in md
+    assert ("time ratio 2048^2 / 1024^2, `gaussian2`: **5.00** (10.00 s / 2.00 s; medians of 3 and 3 runs, "
+            "ranges 9.000-12.000 s and 1.500-2.500 s" in md)
+
+
+def test_repeat_shows_a_failed_repeat_instead_of_the_median(monkeypatch, tmp_path):
+    outcomes = iter([_ran(1.0), _ran(5.0, success=False, status="not_certified"), _ran(1.2)])
+    monkeypatch.setattr(bench, "run_child", lambda *a, **k: next(outcomes))
+    (rec,) = bench.run_benchmark(["pcg"], ["gaussian2"], [32], time_limit=100, budget=1e6, out_dir=tmp_path,
+                                 log=lambda *a, **k: None, repeat=3)
+    assert rec["status"] == "not_certified" and rec["solve_time"] == 5.0
+    assert rec["repeat_note"] == "1 of 3 repeats not certified or not finished"
+    md = (tmp_path / "solvers.md").read_text()
+    assert "not_certified (1 of 3 repeats not certified or not finished)" in md
+
+
+def test_repeat_skips_runs_that_hit_their_time_limit(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_child(solver, problem, size, **kw):
+        calls.append(size)
+        return _ran(1.0, success=False, status="time_limit")
+
+    monkeypatch.setattr(bench, "run_child", fake_child)
+    recs = bench.run_benchmark(["pcg"], ["gaussian2"], [32, 48], time_limit=1, budget=1e6, out_dir=tmp_path,
+                               log=lambda *a, **k: None, repeat=3)
+    assert calls == [32]
+    assert "repeats" not in recs[0] and recs[1]["reason"] == "skipped: timed out at smaller size"
+    with pytest.raises(ValueError, match="repeat must be a positive integer"):
+        bench.run_benchmark(["pcg"], ["gaussian2"], [32], time_limit=1, budget=1, out_dir=tmp_path, repeat=0)
+
+
 def test_predict_time_uses_observed_exponent():
     t, p = bench.predict_time([(100, 1.0), (400, 8.0)], 1600)
     assert p == pytest.approx(1.5) and t == pytest.approx(64.0)
@@ -79,6 +139,7 @@ def test_predict_time_uses_observed_exponent():
     (["--sizes", "0"], "sizes"),
     (["--sizes", "-4"], "sizes"),
     (["--time-limit", "0"], "time-limit"),
+    (["--repeat", "0"], "repeat"),
 ])
 def test_bad_arguments_exit_nonzero(tmp_path, capsys, argv, word):
     assert bench.main([*argv, "--out", str(tmp_path / "o")]) == 2
