@@ -458,3 +458,28 @@ def test_auto_retries_an_uncertified_answer_and_never_replaces_a_named_solver(mo
     assert not worst.success and worst.solver == "pdas" and worst.status == qs.Status.MAX_ITER
     assert worst.info["retry"] == "pdas did not certify (max_iter); no retry did either"
     assert np.all(worst.x >= prob.lower) and np.all(worst.x <= prob.upper)
+
+
+# -- time limits of wrapped libraries ---------------------------------------------------------
+
+def test_lsq_stops_at_its_time_limit_with_a_feasible_point():
+    # lsq_linear has no callback: the limit is enforced through its products with D
+    # (a 96 x 96 plate takes lsq many seconds; 0.2 s stops it in its first iterations)
+    from qpsolve.data import gaussian, to_uint8, truncate_bits
+
+    prob = qs.image_problem(truncate_bits(to_uint8(gaussian(96)), 2), bits=2)
+    r = qs.solve(prob, solver="lsq", time_limit=0.2)
+    assert r.status == qs.Status.TIME_LIMIT and not r.success
+    assert "stopped by the time limit" in r.message
+    assert feasible(prob, r.x)
+    assert r.solve_time < 5.0  # without the limit: far longer
+
+
+def test_lsq_time_limit_does_not_change_the_answer():
+    from qpsolve.data import gaussian, to_uint8, truncate_bits
+
+    prob = qs.image_problem(truncate_bits(to_uint8(gaussian(20)), 2), bits=2)
+    free, timed = qs.solve(prob, solver="lsq"), qs.solve(prob, solver="lsq", time_limit=600)
+    assert free.info["method"] == timed.info["method"] == "trf"
+    assert timed.success and timed.iterations == free.iterations
+    np.testing.assert_array_equal(timed.x, free.x)

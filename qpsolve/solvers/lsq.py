@@ -7,6 +7,12 @@ grid problems with ``q == 0`` are taken.  ``lsq_linear`` wants
 ``lower < upper`` strictly, so pinned variables are eliminated first
 (``D_free f_free ~ -D_pinned v``).  Tiny problems use the exact active-set
 method ``bvls`` on a dense ``D``; others ``trf`` with LSMR (sparse).
+
+``lsq_linear`` has no callback and returns no iterate when stopped, so a
+``time_limit`` is enforced on ``trf`` by the products with ``D``: the first
+product after the deadline interrupts the solve, and the answer is the box
+centre with status ``time_limit`` (``bvls``, for a few dozen variables, runs
+to its end).
 """
 
 from __future__ import annotations
@@ -38,6 +44,41 @@ def supports(prob):
     return None
 
 
+class _OutOfTime(Exception):
+    """Raised from inside ``lsq_linear`` by a product after the deadline."""
+
+
+def _deadline_operator(A, deadline):
+    """``A`` as a LinearOperator whose products raise :class:`_OutOfTime` after ``deadline``."""
+    from scipy.sparse.linalg import LinearOperator
+
+    class Timed(LinearOperator):
+        # The public product methods are replaced, not just the private ones: LSMR calls them
+        # thousands of times, and LinearOperator's checks around each call cost more than a
+        # product of a small grid.
+        def __init__(self):
+            super().__init__(A.dtype, A.shape)
+            self.AT = A.T.tocsr()
+
+        def _check(self):
+            if time.perf_counter() > deadline:
+                raise _OutOfTime
+
+        def matvec(self, x):
+            self._check()
+            return A @ x
+
+        def rmatvec(self, x):
+            self._check()
+            return self.AT @ x
+
+        # (LinearOperator's own adjoint calls _rmatvec: it checks too)
+        _matvec = _matmat = matmat = matvec
+        _rmatvec = _rmatmat = rmatmat = rmatvec
+
+    return Timed()
+
+
 def solve(prob, *, tol, max_iter, x0, verbose, time_limit, method="auto", dense_limit=32,
           lsq_tol=None, lsmr_tol=None, **options):
     """Run ``scipy.optimize.lsq_linear`` on ``prob``.
@@ -56,7 +97,10 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, method="auto", dense_
     verbose : bool
         scipy's ``verbose=1``.
     time_limit : float or None
-        Not enforceable: ``lsq_linear`` has no callback (recorded in ``info``).
+        Enforced on ``trf`` through its products with ``D``: when it runs out,
+        no iterate of ``lsq_linear`` is available and the box centre is
+        returned (status ``time_limit``).  ``bvls`` ignores it (recorded in
+        ``info``).
     method : {'auto', 'bvls', 'trf'}
         ``auto`` picks ``bvls`` (dense) up to ``dense_limit`` free variables.
     dense_limit : int
@@ -84,8 +128,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, method="auto", dense_
     pinned = lo == hi
     free = ~pinned
     x = np.where(pinned, lo, 0.0)
-    info = {"x0_ignored": x0 is not None, "time_limit_ignored": time_limit is not None,
-            "pinned": int(pinned.sum())}
+    info = {"x0_ignored": x0 is not None, "pinned": int(pinned.sum())}
     if not free.any():
         return BackendOutput(x=x, converged=True, message="every variable is pinned", info=info)
 
@@ -101,13 +144,22 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, method="auto", dense_
         # scipy's defaults (n for bvls, 100 for trf) end many active-set runs early.
         max_iter = 10 * int(free.sum()) if method == "bvls" else 1000
     kw = dict(method=method, tol=lsq_tol, max_iter=int(max_iter), verbose=1 if verbose else 0)
+    info["time_limit_ignored"] = time_limit is not None and method == "bvls"
     if method == "bvls":
         A = A.toarray()
     else:
         kw.update(lsq_solver="lsmr", lsmr_tol=lsmr_tol)
+        if time_limit is not None:
+            A = _deadline_operator(A, t0 + float(time_limit))
     kw.update(options)
     try:
         res = lsq_linear(A, b, bounds=(lo[free], hi[free]), **kw)
+    except _OutOfTime:
+        x[free] = prob.start_point()[free]
+        info.update(method=method, backend_time=time.perf_counter() - t0)
+        return BackendOutput(x=x, hit_time_limit=True, info=info,
+                             message=f"lsq_linear ({method}) stopped by the time limit; it returns no "
+                                     "iterate, so this is the box centre")
     except (ValueError, TypeError) as exc:
         raise type(exc)(f"lsq_linear ({method}) rejected its options {sorted(options)}: {exc}") from exc
     x[free] = res.x
