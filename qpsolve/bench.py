@@ -615,15 +615,16 @@ def run_benchmark(solvers, problems, sizes, *, time_limit, budget, tol=1e-8, out
                         if repeat > 1 and rec["outcome"] == "ran" and rec["status"] != "time_limit":
                             runs = [rec]
                             for _ in range(repeat - 1):
-                                log(f" {runs[-1]['solve_time']:.3f} s ...", end="", flush=True)
                                 runs.append(run_child(solver, prob, size, time_limit=time_limit, tol=tol))
+                            log(" " + ", ".join(f"{r['solve_time']:.3f} s" if r["outcome"] == "ran" else r["outcome"]
+                                                for r in runs) + ";", end="")
                             rec = dict(base, **combine_repeats(runs))
                         if pred is not None:
                             rec["predicted"] = pred
                         o = rec["outcome"]
                         if o == "ran":
-                            log(f" {rec['solve_time']:.3f} s, {rec['status']}, {rec['peak_mb']:.0f} MB"
-                                + (f" (median of {rec['repeats']})" if rec.get("repeats", 1) > 1 else ""))
+                            log((" shown:" if rec.get("repeats", 1) > 1 else "")
+                                + f" {rec['solve_time']:.3f} s, {rec['status']}, {rec['peak_mb']:.0f} MB")
                             history.setdefault(key, []).append((pixels, rec["solve_time"]))
                             if rec["status"] == "time_limit":
                                 blocked[key] = "skipped: timed out at smaller size"

@@ -111,6 +111,15 @@ def test_repeat_shows_a_failed_repeat_instead_of_the_median(monkeypatch, tmp_pat
     assert "not_certified (1 of 3 repeats not certified or not finished)" in md
 
 
+def test_a_repeat_killed_by_the_harness_is_reported_and_blocks_larger_sizes(monkeypatch, tmp_path):
+    outcomes = iter([_ran(1.0), {"outcome": "timeout", "reason": "killed", "wall_time": 3.0}, _ran(2.0)])
+    monkeypatch.setattr(bench, "run_child", lambda *a, **k: next(outcomes))
+    recs = bench.run_benchmark(["pcg"], ["gaussian2"], [32, 48], time_limit=1, budget=1e6, out_dir=tmp_path,
+                               log=lambda *a, **k: None, repeat=3)
+    assert recs[0]["outcome"] == "timeout" and recs[0]["solve_times"] == [1.0, None, 2.0]
+    assert recs[1]["reason"] == "skipped: timed out at smaller size"
+
+
 def test_repeat_skips_runs_that_hit_their_time_limit(monkeypatch, tmp_path):
     calls = []
 
