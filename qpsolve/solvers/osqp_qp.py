@@ -4,9 +4,10 @@ OSQP's own ``solved`` flag is recorded in ``info`` but never trusted: the
 registry certifies its ``x``.  OSQP is asked for ``eps_abs = eps_rel`` tied to
 ``tol`` and for its solution polish, which is what gives it exact answers on
 small problems.  The polish solves its reduced KKT system by iterative
-refinement: with 10 steps the paper's 2-bit problems at 128x128 ended at
-relative gaps of 2e-7 to 6e-6 (not certified, tighter ``eps`` did not help),
-with ``POLISH_REFINE_ITER`` steps at 3e-10 to 5e-10, in the same time.
+refinement.  With 10 steps the paper's 2-bit problems at 128x128 ended at
+relative gaps of 2e-7 to 6e-6, not certified (on the ``odd`` Gaussian, ``eps``
+of 1e-8 and 1e-9 did not help); with ``POLISH_REFINE_ITER`` steps they end at
+3e-10 to 6e-10 in the same time.
 """
 
 from __future__ import annotations
