@@ -703,9 +703,8 @@ def _resolve(args):
         raise ValueError(f"--budget must be positive, got {budget}")
     if not 0 < args.tol < 1:
         raise ValueError(f"--tol must be in (0, 1), got {args.tol}")
-    if args.repeat < 1:
-        raise ValueError(f"--repeat must be a positive integer, got {args.repeat}")
     dedup = lambda xs: list(dict.fromkeys(xs))  # noqa: E731
+    # (the repeat count is checked by run_benchmark, before anything is written)
     return dedup(solvers), dedup(problems), sorted(set(sizes)), tl, budget, args.repeat
 
 

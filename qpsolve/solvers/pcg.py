@@ -81,6 +81,12 @@ def _block_reduce(a, shape, axes, func):
     return a
 
 
+def _carry_up(chain, x, depth):
+    """``x`` of level ``depth + 1`` of ``chain`` (finest first), prolonged onto level ``depth`` and
+    projected into its box."""
+    return chain[depth].project(_prolong(x, chain[depth + 1].grid.shape, chain[depth].grid.shape))
+
+
 def _prolong(xc, coarse_shape, fine_shape):
     from scipy.ndimage import zoom
 
@@ -401,7 +407,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
     for depth in range(len(chain) - 1, -1, -1):
         lvl = chain[depth]
         if depth < len(chain) - 1:
-            x = lvl.project(_prolong(x, chain[depth + 1].grid.shape, lvl.grid.shape))
+            x = _carry_up(chain, x, depth)
         t0 = time.perf_counter()
         # Coarse levels only need a good active set, not a certificate.
         ltol = tol if depth == 0 else max(tol, 1e-6)
@@ -422,7 +428,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
         # is (a coarse x is not an answer to this problem; returned as it was, the registry
         # rejected it as "no finite x").
         for d in range(depth - 1, -1, -1):
-            x = chain[d].project(_prolong(x, chain[d + 1].grid.shape, chain[d].grid.shape))
+            x = _carry_up(chain, x, d)
         where = f"a coarse level of {chain[depth].n} pixels"
     return BackendOutput(
         x=x,
