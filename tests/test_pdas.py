@@ -602,3 +602,129 @@ def test_projected_newton_reports_the_set_its_step_was_solved_on(rounds, monkeyp
                                                          deadline=None, verbose=False, label="test")
     assert status == "optimal" and len(hist) >= 2
     assert [h["binding"] for h in hist] == solved_on
+
+
+# ----------------------------------------------------------------------------- saddle factor updates
+
+
+def _constrained_minimiser(prob, act, upper):
+    """``argmin 1/2 x^T P x + q^T x`` with ``x[act]`` on its bounds, and ``(P x + q)[act]``,
+    by a dense KKT solve of ``P`` itself (no Green's function)."""
+    n, a = prob.n, act.size
+    b = np.where(upper, prob.upper[act], prob.lower[act])
+    K = np.zeros((n + a, n + a))
+    K[:n, :n] = prob.P.toarray()
+    K[act, n + np.arange(a)] = K[n + np.arange(a), act] = 1.0
+    sol = np.linalg.solve(K, np.concatenate([-prob.q, b]))
+    x = sol[:n]
+    return x, -sol[n:]
+
+
+def _moved_sets(prob, rng, size, left, joined):
+    """A random contact set ``act0`` and ``act1``: ``left`` of it gone, ``joined`` others added."""
+    act0 = np.sort(rng.choice(prob.n, size, replace=False))
+    stay = np.sort(rng.choice(act0, size - left, replace=False))
+    others = np.setdiff1d(np.arange(prob.n), act0)
+    act1 = np.sort(np.concatenate([stay, rng.choice(others, joined, replace=False)]))
+    return act0, act1
+
+
+@pytest.mark.parametrize("bc", ["odd", "even", "periodic"])
+@pytest.mark.parametrize("left,joined", [(0, 5), (6, 0), (6, 8)])
+def test_an_updated_saddle_factor_solves_the_new_set_exactly(bc, left, joined, monkeypatch):
+    # A factor bordered by the pixels that joined, with those that left released, against a dense
+    # KKT solve of P itself; twice in a row, so that releases accumulate in one factor.
+    monkeypatch.setattr(pdas_backend, "UPDATE_MIN_ACTIVE", 0)
+    monkeypatch.setattr(pdas_backend, "UPDATE_FRACTION", 1.0)
+    rng = np.random.default_rng(7)
+    img = _img(gaussian, 20, bits=3).astype(float)
+    prob = qs.image_problem(img, lower=img - 20, upper=img + 20, bc=bc)
+    level = pdas_backend._Level(prob)
+    act0, act1 = _moved_sets(prob, rng, 60, left, joined)
+    act2 = np.setdiff1d(act1, rng.choice(act1, 3, replace=False))  # three more leave
+    for step, act in enumerate([act0, act1, act2]):
+        upper = rng.random(act.size) < 0.5
+        x, mu = level.equality_solve(act, upper)
+        ref_x, ref_mu = _constrained_minimiser(prob, act, upper)
+        assert level.updates == step
+        scale = np.abs(ref_x).max()
+        # optimal x differ by null vectors of P only where the contacts leave them free: not here
+        np.testing.assert_allclose(x, ref_x, rtol=0, atol=1e-7 * scale)
+        np.testing.assert_allclose(mu, ref_mu, rtol=0, atol=1e-7 * np.abs(ref_mu).max())
+    # The polish runs on the updated factor: its step keeps the contacts and cuts the residual.
+    s, _ = level.refine(x, act2, upper)
+    g = prob.gradient(s)
+    free = np.setdiff1d(np.arange(prob.n), act2)
+    assert np.abs(g[free]).max() <= 1e-9 * np.abs(g).max()
+
+
+def test_updated_and_new_factors_release_the_same_pixels(monkeypatch):
+    monkeypatch.setattr(pdas_backend, "UPDATE_MIN_ACTIVE", 0)
+    monkeypatch.setattr(pdas_backend, "UPDATE_FRACTION", 1.0)
+    rng = np.random.default_rng(3)
+    prob = build_problem("gaussian2", 24)
+    act0, act1 = _moved_sets(prob, rng, 50, 5, 5)
+    upper = rng.random(act1.size) < 0.5
+    updated = pdas_backend._Level(prob)
+    updated.equality_solve(act0, rng.random(act0.size) < 0.5)
+    _, mu = updated.equality_solve(act1, upper)
+    assert updated.updates == 1
+    fresh = pdas_backend._Level(prob)
+    fresh.equality_solve(act1, upper)
+    assert fresh.updates == 0
+    pinned = np.zeros(act1.size, dtype=bool)
+    for k in (1, 3, 8):
+        wrong = np.zeros(act1.size, dtype=bool)
+        wrong[np.argsort(np.abs(mu))[:k]] = True  # the weakest contacts
+        np.testing.assert_array_equal(updated.kkt.release(mu, wrong, pinned, upper),
+                                      fresh.kkt.release(mu, wrong, pinned, upper))
+
+
+def test_a_degenerate_update_falls_back_to_a_new_factor(monkeypatch):
+    # Contacts on one row of an odd plate leave the tilt across the rows free: no factor of the
+    # saddle system exists, bordered or new, and the update gives way to the least-squares
+    # solve a level without a factor makes.
+    monkeypatch.setattr(pdas_backend, "UPDATE_MIN_ACTIVE", 0)
+    monkeypatch.setattr(pdas_backend, "UPDATE_FRACTION", 1.0)
+    prob = build_problem("gaussian2", 16)
+    level = pdas_backend._Level(prob)
+    level.equality_solve(np.array([17, 30, 200, 240]), np.zeros(4, dtype=bool))
+    assert level.kkt.factored
+    row = np.arange(3 * 16, 4 * 16)
+    upper = np.zeros(row.size, dtype=bool)
+    x, mu = level.equality_solve(row, upper)
+    assert level.updates == 0 and not level.kkt.factored
+    fresh = pdas_backend._Level(prob)
+    x_fresh, mu_fresh = fresh.equality_solve(row, upper)
+    np.testing.assert_array_equal(x, x_fresh)
+    np.testing.assert_array_equal(mu, mu_fresh)
+    free = np.setdiff1d(np.arange(prob.n), row)
+    g = prob.gradient(x)
+    assert np.abs(g[free]).max() <= 1e-8 * np.abs(g).max()  # a minimiser on the free pixels
+
+
+@pytest.mark.parametrize("name", ["gaussian2", "gaussian2-even", "rosenbrock2", "gaussian2-masked"])
+def test_solves_with_every_factor_updated_reach_the_same_optimum(name, monkeypatch):
+    prob = build_problem(name, 64)
+    plain = _pdas(prob)
+    monkeypatch.setattr(pdas_backend, "UPDATE_MIN_ACTIVE", 0)
+    monkeypatch.setattr(pdas_backend, "UPDATE_FRACTION", 1.0)
+    updated = _pdas(prob)
+    assert sum(level.get("factor_updates", 0) for level in updated.info["levels"]) > 0
+    _same_optimum(prob, updated, plain)
+
+
+def test_projected_newton_with_updated_face_factors_certifies(monkeypatch):
+    # Face solves within a projected-Newton step only add held pixels: the factor is bordered.
+    monkeypatch.setattr(pdas_backend, "UPDATE_MIN_ACTIVE", 0)
+    monkeypatch.setattr(pdas_backend, "UPDATE_FRACTION", 1.0)
+    prob = build_problem("rosenbrock2", 64)
+    level = pdas_backend._Level(prob)
+    x0 = 0.5 * (prob.lower + prob.upper)
+    x, status, it, hist = pdas_backend._projected_newton(level, x0, tol=TOL, max_iter=200, max_active=4000,
+                                                         deadline=None, verbose=False, label="test")
+    assert status == "optimal" and level.updates > 0
+    cert = qs.certificate(prob, x, TOL)
+    assert cert.optimal
+    ref = qs.solve(prob, solver="pcg")
+    assert abs(cert.objective - ref.objective) <= 3 * TOL * max(1.0, abs(ref.objective))

@@ -13,7 +13,10 @@ not the area).  This backend works on that small active set ``A`` only:
 
    The ``|A| x |A|`` block is read off the discrete Green's function by the
    method of images (no transform per column) and kept across iterations;
-   one transform pair per iteration gives ``x`` on the whole grid.
+   one transform pair per iteration gives ``x`` on the whole grid.  While
+   the set moves little its Cholesky factor is updated, not made anew:
+   pixels that join border it, pixels that leave stay in it held at
+   ``mu = 0``.
    ``mu`` is the gradient ``P x + q`` on ``A``: the Lagrange multipliers.
 2. **Active-set update** (Hintermueller, Ito and Kunisch 2002): free pixels
    outside their box join ``A`` at the violated bound (only the worst pixel
@@ -89,6 +92,10 @@ DENSE_MIN_PIXELS = 1024
 COARSE_VIOLATION = 1e-4
 #: saddle factorisations of at least this many contacts use every BLAS thread
 PARALLEL_CHOLESKY = 2500
+#: sets of at least this many contacts update the last saddle factor instead of refactoring ...
+UPDATE_MIN_ACTIVE = 1000
+#: ... when at most this fraction of them joined, and as many left, since it was made
+UPDATE_FRACTION = 0.125
 #: coarsen while both axes are even and at least this long after halving (pcg solves the last)
 MIN_COARSE = 8
 #: extra corrections of the certificate's dual shift before an uncertified answer goes to pcg
@@ -146,10 +153,16 @@ class _Schur:
         return np.concatenate([self.green.block(new, self.idx[a:b], tr_new, tr) for a, b, tr in self.chunks],
                               axis=1)
 
-    def submatrix(self, act):
+    def blocks(self, base, new):
+        """``P^g[base, new]`` and ``P^g[new, new]`` (``base`` already evaluated)."""
         if self.table is not None:
-            return self.table[np.ix_(act, act)]
-        new = act[self.pos[act] < 0]
+            return self.table[np.ix_(base, new)], self.table[np.ix_(new, new)]
+        self._add(new)
+        pb, pn = self.pos[base], self.pos[new]
+        return self.store[np.ix_(pb, pn)], self.store[np.ix_(pn, pn)]
+
+    def _add(self, pixels):
+        new = pixels[self.pos[pixels] < 0]
         if new.size:
             tr_new = self.green.traces(new)
             k = self.idx.size
@@ -170,6 +183,11 @@ class _Schur:
             if tr_new is not None:
                 self.chunks.append((k, size, tr_new))
             self.evaluated += new.size
+
+    def submatrix(self, act):
+        if self.table is not None:
+            return self.table[np.ix_(act, act)]
+        self._add(act)
         p = self.pos[act]
         S = self.store[np.ix_(p, p)]
         if self.idx.size > 2 * act.size:
@@ -184,48 +202,122 @@ class _Schur:
 
 
 class _Saddle:
-    """Factorisation of ``[[S, NA], [NA^T, 0]]``, reused for refinement solves.
+    """Factorisation of ``[[S, NA], [NA^T, 0]]``, reused for refinement solves and updated
+    as the active set changes.
 
     ``S`` is positive semi-definite (``P^g`` is), so ``M = S + sigma NA NA^T``
     is positive definite whenever the saddle system is regular; one Cholesky
-    factor of ``M`` and ``k`` extra solves (``k`` = null-space dimension, 1 or
-    4) give the answer: adding ``sigma NA (NA^T mu - N^T q) = 0`` to the first
-    block row does not change the solution.  ``M`` is formed and factored in
-    the caller's array (it is not needed afterwards: ``S v`` is recovered from
-    the factor).  Degenerate sets (a contact set that leaves part of the null
-    space free, repeated rows) fall back to least squares.
+    factor ``L`` of ``M`` and ``k`` extra forward solves (``k`` = null-space
+    dimension, 1 or 4) give the answer: adding ``sigma NA (NA^T mu - N^T q) = 0``
+    to the first block row does not change the solution.  ``M`` is formed and
+    factored in the caller's array (it is not needed afterwards: ``S v`` is
+    recovered from the factor).  Degenerate sets (a contact set that leaves
+    part of the null space free, repeated rows) fall back to least squares.
+
+    The factor may cover more pixels than the active set (its *base*): pixels
+    that left are *released*, held at ``mu = 0`` by one constraint each (so
+    they are free), and pixels that joined border the factor
+    (:meth:`bordered`).  Both cost a few triangular solves instead of a new
+    factorisation of ``|A|^3 / 3`` flops (0.3 s at 3 400 contacts).  Every
+    constraint, null space and releases alike, enters through
+    ``F = L^-1 C`` (``C = [N_base, E_released]``) and the small matrix
+    ``G = F^T F``.
     """
 
-    def __init__(self, S, NA):
+    def __init__(self, S, NA, base):
         a, k = NA.shape
-        self.NA = NA
+        self.base = base  # the pixels of the factor, in its order
+        self.k = k
         d = float(np.max(np.diag(S), initial=0.0))
         w = float(np.max(np.sum(NA * NA, axis=1), initial=0.0))
         self.sigma = d / w if d > 0 and w > 0 else 1.0
-        self.chol = None
+        self.L = None
         self.S = None
+        self.NB = NA
         if a >= k:
             # S is symmetric, so its transpose is a Fortran-ordered view of the same matrix:
             # LAPACK/BLAS then work in place (lower triangle only) instead of copying.
-            F = S.T
-            F = sla.blas.dsyrk(self.sigma, np.asfortranarray(NA), beta=1.0, c=F, lower=1, overwrite_c=1)
+            M = S.T
+            M = sla.blas.dsyrk(self.sigma, np.asfortranarray(NA), beta=1.0, c=M, lower=1, overwrite_c=1)
             try:
                 with blas_threads(None if a >= PARALLEL_CHOLESKY else 1):
-                    chol = sla.cho_factor(F, lower=True, check_finite=False, overwrite_a=True)
-                Y = sla.cho_solve(chol, NA, check_finite=False)
-                G = NA.T @ Y
-                if np.all(np.isfinite(chol[0])) and np.linalg.cond(G) < 1e12:
-                    self.chol, self.Y, self.G = chol, Y, G
+                    L = sla.cho_factor(M, lower=True, check_finite=False, overwrite_a=True)[0]
+                if np.all(np.isfinite(L)) and self._constraints(L, NA, np.zeros(0, dtype=np.int64)):
+                    self.L = L
             except (sla.LinAlgError, ValueError):
-                self.chol = None
-            if self.chol is None:
+                self.L = None
+            if self.L is None:
                 # The update and the factorisation wrote only the lower triangle: S is intact
                 # above the diagonal, and its diagonal is M's minus the update.
-                upper = np.triu(F, 1)
+                upper = np.triu(M, 1)
                 self.S = upper + upper.T
-                self.S[np.diag_indices(a)] = np.diag(F) - self.sigma * np.einsum("ij,ij->i", NA, NA)
+                self.S[np.diag_indices(a)] = np.diag(M) - self.sigma * np.einsum("ij,ij->i", NA, NA)
         else:
             self.S = S
+        self.sel = np.arange(a)  # where each active pixel sits in the base
+
+    def _constraints(self, L, NB, rel):
+        # F = L^-1 [NB, E_rel] and G = F^T F; False when G, scaled to a unit diagonal, is too
+        # ill-conditioned to trust (a set that leaves part of the null space free).  Unscaled,
+        # the released pixels' columns alone make it so (their norms differ by 1e7).
+        C = np.zeros((L.shape[0], self.k + rel.size))
+        C[:, :self.k] = NB
+        C[rel, self.k + np.arange(rel.size)] = 1.0
+        F = sla.solve_triangular(L, C, lower=True, check_finite=False, overwrite_b=True)
+        G = F.T @ F
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = 1.0 / np.sqrt(np.diag(G))
+            if not np.linalg.cond(G * scale[:, None] * scale[None, :]) < 1e12:
+                return False
+        self.NB, self.rel, self.F, self.G = NB, rel, F, G
+        return True
+
+    @property
+    def factored(self):
+        return self.L is not None
+
+    def bordered(self, act, new, cross, corner, N_new):
+        """The factor of ``act`` from this one: the base grows by the pixels of ``act``
+        it lacks (``cross`` = ``P^g[base, new]``, ``corner`` = ``P^g[new, new]``) and
+        releases the base pixels ``act`` lacks.  ``None`` when the bordered matrix is not
+        positive definite or its constraints are too ill-conditioned.
+        """
+        b, j = self.base.size, new.size
+        L = self.L
+        if j:
+            # M_new = [[M, M_BJ], [M_BJ^T, M_JJ]]: L_new = [[L, 0], [W^T, L_J]] with W = L^-1 M_BJ
+            # and L_J the factor of M_JJ - W^T W.
+            W = sla.solve_triangular(L, cross + self.sigma * (self.NB @ N_new.T), lower=True,
+                                     check_finite=False)
+            MJ = corner + self.sigma * (N_new @ N_new.T) - W.T @ W
+            try:
+                LJ = np.linalg.cholesky(MJ)
+            except np.linalg.LinAlgError:
+                return None
+            L = np.zeros((b + j, b + j), order="F")
+            L[:b, :b] = self.L
+            L[b:, :b] = W.T
+            L[b:, b:] = LJ
+        out = object.__new__(_Saddle)
+        out.base = np.concatenate([self.base, new])
+        out.k, out.sigma, out.L, out.S = self.k, self.sigma, L, None
+        pos = np.argsort(out.base, kind="stable")
+        out.sel = pos[np.searchsorted(out.base, act, sorter=pos)]
+        keep = np.zeros(out.base.size, dtype=bool)
+        keep[out.sel] = True
+        rel = np.flatnonzero(~keep)
+        NB = np.concatenate([self.NB, N_new]) if j else self.NB
+        if not out._constraints(L, NB, rel):
+            return None
+        return out
+
+    def _solve(self, rhs, rn, r_rel):
+        # [[S, NB, E_rel], [NB^T, 0, 0], [E_rel^T, 0, 0]] [mu; c; t] = [rhs; rn; r_rel] on the
+        # base, through M = L L^T: returns mu and (c, t).
+        h = sla.solve_triangular(self.L, rhs + self.sigma * (self.NB @ rn), lower=True, check_finite=False)
+        y = np.linalg.solve(self.G, self.F.T @ h - np.concatenate([rn, r_rel]))
+        h -= self.F @ y
+        return sla.solve_triangular(self.L, h, lower=True, trans=1, check_finite=False), y
 
     def release(self, mu, wrong, pinned, upper, max_rounds=100):
         """Release pixels with wrong-sign multipliers, and those that turn wrong, without a transform.
@@ -237,9 +329,9 @@ class _Saddle:
         iteration otherwise.  Returns the released mask (``None`` when the
         factorisation is not available).
         """
-        if self.chol is None:
+        if self.L is None:
             return None
-        a = mu.size
+        a, b = mu.size, self.base.size
         R = wrong.copy()
         cols = np.zeros((a, 0))
         have = np.zeros(0, dtype=np.int64)
@@ -247,11 +339,14 @@ class _Saddle:
             idx = np.flatnonzero(R)
             missing = np.setdiff1d(idx, have)
             if missing.size:
-                E = np.zeros((a, missing.size))
-                E[missing, np.arange(missing.size)] = 1.0
-                m = sla.cho_solve(self.chol, E, check_finite=False)
-                c = np.linalg.solve(self.G, self.NA.T @ m)
-                cols = np.concatenate([cols, m - self.Y @ c], axis=1)
+                # The response of mu to unit moves of the right-hand side at the missing rows,
+                # with every constraint (null space, earlier releases) kept.
+                E = np.zeros((b, missing.size))
+                E[self.sel[missing], np.arange(missing.size)] = 1.0
+                h = sla.solve_triangular(self.L, E, lower=True, check_finite=False)
+                h -= self.F @ np.linalg.solve(self.G, self.F.T @ h)
+                Z = sla.solve_triangular(self.L, h, lower=True, trans=1, check_finite=False)
+                cols = np.concatenate([cols, Z[self.sel]], axis=1)
                 have = np.concatenate([have, missing])
             order = np.searchsorted(have, idx, sorter=np.argsort(have))
             Z = cols[:, np.argsort(have)[order]]
@@ -268,27 +363,31 @@ class _Saddle:
         return R
 
     def solve_refined(self, rb, rn):
-        """:meth:`solve` plus one step of iterative refinement against ``S = M - sigma NA NA^T``."""
-        mu, c = self.solve(rb, rn)
-        if self.chol is None:
-            Smu = self.S @ mu
-        else:
-            L = self.chol[0]
-            Lt_mu = sla.blas.dtrmv(L, mu, lower=1, trans=1)
-            Smu = sla.blas.dtrmv(L, Lt_mu, lower=1) - self.sigma * (self.NA @ (self.NA.T @ mu))
-        dmu, dc = self.solve(rb - Smu - self.NA @ c, rn - self.NA.T @ mu)
-        return mu + dmu, c + dc
+        """The saddle solve for ``mu`` (active set order) and ``c``, plus one step of
+        iterative refinement against ``S = M - sigma NA NA^T``."""
+        if self.L is None:
+            mu, c = self._lstsq(rb, rn)
+            dmu, dc = self._lstsq(rb - self.S @ mu - self.NB @ c, rn - self.NB.T @ mu)
+            return mu + dmu, c + dc
+        k, L = self.k, self.L
+        rhs = np.zeros(self.base.size)
+        rhs[self.sel] = rb  # released rows are free: their t absorbs any value
+        mu, y = self._solve(rhs, rn, np.zeros(self.rel.size))
+        Smu = sla.blas.dtrmv(L, sla.blas.dtrmv(L, mu, lower=1, trans=1), lower=1)
+        Smu -= self.sigma * (self.NB @ (self.NB.T @ mu))
+        rhs -= Smu + self.NB @ y[:k]
+        rhs[self.rel] -= y[k:]
+        dmu, dy = self._solve(rhs, rn - self.NB.T @ mu, -mu[self.rel])
+        mu += dmu
+        return mu[self.sel], y[:k] + dy[:k]
 
-    def solve(self, rb, rn):
-        a, k = self.NA.shape
-        if self.chol is None:
-            K = np.zeros((a + k, a + k))
-            K[:a, :a], K[:a, a:], K[a:, :a] = self.S, self.NA, self.NA.T
-            sol = sla.lstsq(K, np.concatenate([rb, rn]), check_finite=False, lapack_driver="gelsy")[0]
-            return sol[:a], sol[a:]
-        m = sla.cho_solve(self.chol, rb + self.sigma * (self.NA @ rn), check_finite=False)
-        c = np.linalg.solve(self.G, self.NA.T @ m - rn)
-        return m - self.Y @ c, c
+    def _lstsq(self, rb, rn):
+        # The saddle system itself, by least squares (no factor: degenerate sets)
+        a, k = self.NB.shape
+        K = np.zeros((a + k, a + k))
+        K[:a, :a], K[:a, a:], K[a:, :a] = self.S, self.NB, self.NB.T
+        sol = sla.lstsq(K, np.concatenate([rb, rn]), check_finite=False, lapack_driver="gelsy")[0]
+        return sol[:a], sol[a:]
 
 
 class _Level:
@@ -307,6 +406,7 @@ class _Level:
         self.span = self.span if self.span > 0 else max(float(np.abs(finite).max(initial=1.0)), 1.0)
         self.schur = _Schur(self.green, prob.n)
         self.kkt = None
+        self.updates = 0
 
     def equality_solve(self, act, upper):
         """Minimiser with ``x[act]`` at its bounds; returns ``x`` and the multipliers.
@@ -321,12 +421,26 @@ class _Level:
         base = -self.pq if self.has_q else None
         if act.size == 0:
             return (np.zeros(prob.n) if base is None else base), np.zeros(0)
-        NA = self.N.take(act)
-        self.kkt = None  # the last factor is not needed now: its memory serves the next one
-        kkt = self.kkt = _Saddle(self.schur.submatrix(act), NA)
+        kkt = self.kkt = self._saddle(act)
         rb = b + (self.pq[act] if self.has_q else 0.0)
         mu, c = kkt.solve_refined(rb, self.Nq)
         return self._x(act, mu, c, base), mu
+
+    def _saddle(self, act):
+        # The saddle factor of act: the last one bordered and released when the set moved
+        # little, else a new one.
+        old, self.kkt = self.kkt, None  # a new factor can use the memory of the last one
+        if old is not None and old.factored and act.size >= UPDATE_MIN_ACTIVE:
+            new = np.setdiff1d(act, old.base, assume_unique=True)
+            released = old.base.size + new.size - act.size
+            if max(new.size, released) <= UPDATE_FRACTION * act.size:
+                cross, corner = self.schur.blocks(old.base, new)
+                kkt = old.bordered(act, new, cross, corner, self.N.take(new))
+                if kkt is not None:
+                    self.updates += 1
+                    return kkt
+        del old
+        return _Saddle(self.schur.submatrix(act), self.N.take(act), act)
 
     def refine(self, x, act, upper):
         """One step of iterative refinement on the free pixels, ``x[act]`` kept.
@@ -403,8 +517,7 @@ class _Level:
         if binding.size == 0:
             w = self.green.solve(g)
             return -w - self.N.dot(self.N.tdot(w))  # any null-space part is free; take none
-        self.kkt = None
-        self.kkt = _Saddle(self.schur.submatrix(binding), self.N.take(binding))
+        self.kkt = self._saddle(binding)
         return self._face_solve(g.copy(), binding, self.kkt)
 
     def _face_solve(self, g, held, kkt):
@@ -774,8 +887,9 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
     Notes
     -----
     ``info["levels"]`` lists, coarsest first, each level's size, PDAS
-    iterations, final ``|A|``, status, time and per-iteration history.
-    BLAS runs on one thread (see :mod:`qpsolve._threads`) but for the
+    iterations, final ``|A|``, status, time and per-iteration history, the
+    Schur columns evaluated and how many saddle factors were updated rather
+    than made anew (``factor_updates``).  BLAS runs on one thread (see :mod:`qpsolve._threads`) but for the
     Cholesky factors of at least ``PARALLEL_CHOLESKY`` contacts.
     """
     with blas_threads(1):
@@ -844,16 +958,17 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
         x_parent = x
         levels.append({"n": lvl.n, "solver": "pdas", "iterations": it, "active": int(act.size),
                        "status": status, "seconds": time.perf_counter() - t0, "history": hist,
-                       "schur_columns": level.schur.evaluated})
+                       "schur_columns": level.schur.evaluated, "factor_updates": level.updates})
         if fine and status in ("stalled", "cycle", "max_iter"):
-            t0 = time.perf_counter()
+            t0, updates = time.perf_counter(), level.updates
             x, status, pn_it, hist = _projected_newton(level, x, tol=tol, max_iter=max_iter,
                                                        max_active=max_active, deadline=deadline,
                                                        verbose=verbose, label=f"n={lvl.n}")
             it += pn_it
             shift = None
             levels.append({"n": lvl.n, "solver": "projected-newton", "iterations": pn_it,
-                           "status": status, "seconds": time.perf_counter() - t0, "history": hist})
+                           "status": status, "seconds": time.perf_counter() - t0, "history": hist,
+                           "factor_updates": level.updates - updates})
         if status in ("time_limit", "too_many_active", "dense"):
             # On a coarse level the limit is max_active / 2^depth: contacts at least double
             # per level (lines; textures quadruple), so the fine set would not fit either.
