@@ -313,7 +313,7 @@ class _Saddle:
 
     def _solve(self, rhs, rn, r_rel):
         # [[S, NB, E_rel], [NB^T, 0, 0], [E_rel^T, 0, 0]] [mu; c; t] = [rhs; rn; r_rel] on the
-        # base, through M = L L^T: returns mu and (c, t).
+        # base, through M = L L^T: returns mu and (c, t).  Right-hand sides may be columns.
         h = sla.solve_triangular(self.L, rhs + self.sigma * (self.NB @ rn), lower=True, check_finite=False)
         y = np.linalg.solve(self.G, self.F.T @ h - np.concatenate([rn, r_rel]))
         h -= self.F @ y
@@ -341,11 +341,10 @@ class _Saddle:
             if missing.size:
                 # The response of mu to unit moves of the right-hand side at the missing rows,
                 # with every constraint (null space, earlier releases) kept.
-                E = np.zeros((b, missing.size))
-                E[self.sel[missing], np.arange(missing.size)] = 1.0
-                h = sla.solve_triangular(self.L, E, lower=True, check_finite=False)
-                h -= self.F @ np.linalg.solve(self.G, self.F.T @ h)
-                Z = sla.solve_triangular(self.L, h, lower=True, trans=1, check_finite=False)
+                m = missing.size
+                E = np.zeros((b, m))
+                E[self.sel[missing], np.arange(m)] = 1.0
+                Z, _ = self._solve(E, np.zeros((self.k, m)), np.zeros((self.rel.size, m)))
                 cols = np.concatenate([cols, Z[self.sel]], axis=1)
                 have = np.concatenate([have, missing])
             order = np.searchsorted(have, idx, sorter=np.argsort(have))
