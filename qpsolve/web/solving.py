@@ -1,0 +1,229 @@
+"""What the page solves and how it reports it, without Streamlit.
+
+:class:`Settings` holds the page's controls; its defaults are read from the
+signature of :func:`qpsolve.dequantize`, so the page cannot drift from the
+library: with the defaults, :func:`run` is exactly ``qs.dequantize(colour,
+bits=detected, channel_axis=-1 if RGB)`` and the download holds that array.
+:func:`certificate_words` says in plain words what the certificate proves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+import os
+import tempfile
+import time
+
+import numpy as np
+
+from ..image import dequantize
+from ..io import merge_alpha, write_image
+from ..model.bitdepth import check_bits
+from ..model.noise import OUTLIER_MODES
+from ..model.operators import BOUNDARIES, MODELS
+
+__all__ = [
+    "DOWNLOADS",
+    "LIBRARY_DEFAULTS",
+    "Outcome",
+    "Settings",
+    "certificate_words",
+    "encode",
+    "output_range",
+    "run",
+]
+
+_SIG = inspect.signature(dequantize).parameters
+#: the defaults of :func:`qpsolve.dequantize` the page starts from
+LIBRARY_DEFAULTS = {name: _SIG[name].default for name in ("model", "bc", "adaptive", "outliers", "gain")}
+
+#: download formats: label -> (extension, MIME type)
+DOWNLOADS = {
+    "16-bit PNG": (".png", "image/png"),
+    "32-bit float TIFF": (".tif", "image/tiff"),
+}
+
+_CHANNEL_NAMES = ("red", "green", "blue")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """The page's controls.  ``bits=None`` means "as detected"; ``gain=1`` is no brightening.
+
+    Examples
+    --------
+    >>> s = Settings()
+    >>> s.model, s.bc, s.adaptive, s.outliers, s.gain
+    ('biharmonic', 'odd', True, None, 1.0)
+    """
+
+    bits: int | None = None
+    model: str = LIBRARY_DEFAULTS["model"]
+    bc: str = LIBRARY_DEFAULTS["bc"]
+    adaptive: bool = LIBRARY_DEFAULTS["adaptive"]
+    outliers: str | None = LIBRARY_DEFAULTS["outliers"]
+    gain: float = 1.0 if LIBRARY_DEFAULTS["gain"] is None else float(LIBRARY_DEFAULTS["gain"])
+
+    def __post_init__(self):
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
+        if self.bc not in BOUNDARIES:
+            raise ValueError(f"boundary rule must be one of {BOUNDARIES}, got {self.bc!r}")
+        if self.outliers is not None and self.outliers not in OUTLIER_MODES:
+            raise ValueError(f"outlier handling must be None or one of {OUTLIER_MODES}, got {self.outliers!r}")
+        if not (isinstance(self.gain, (int, float)) and math.isfinite(self.gain) and 0 < self.gain <= 1):
+            raise ValueError(f"gain must lie in (0, 1] (1 = no brightening), got {self.gain!r}")
+
+    def kwargs(self, upload):
+        """Keyword arguments of :func:`qpsolve.dequantize` for ``upload``."""
+        return dict(
+            bits=upload.detected.bits if self.bits is None else int(self.bits),
+            model=self.model,
+            bc=self.bc,
+            adaptive=bool(self.adaptive),
+            outliers=self.outliers,
+            gain=None if self.gain == 1 else float(self.gain),
+            channel_axis=-1 if upload.colour.ndim == 3 else None,
+        )
+
+
+@dataclasses.dataclass
+class Outcome:
+    """A finished solve: the image (alpha put back), its results and the wall time."""
+
+    image: np.ndarray
+    results: list
+    seconds: float
+    bits: int
+    data_range: tuple | None
+
+    @property
+    def certified(self):
+        return all(r.success for r in self.results)
+
+
+def check(upload, settings):
+    """Validate ``settings`` against ``upload`` before solving; raise ``ValueError`` in words.
+
+    Examples
+    --------
+    >>> import numpy as np, io
+    >>> from PIL import Image
+    >>> from qpsolve.web.upload import decode_upload
+    >>> buf = io.BytesIO(); Image.fromarray(np.uint8([[0, 64, 128, 192]] * 4)).save(buf, "PNG")
+    >>> up = decode_upload("x.png", buf.getvalue())
+    >>> try:
+    ...     check(up, Settings(bits=1))
+    ... except ValueError as exc:
+    ...     print(str(exc)[:40])
+    image is 2-bit data (step 64) but bits=1
+    """
+    if settings.bits is not None:
+        check_bits(upload.colour, int(settings.bits))
+    return settings
+
+
+def output_range(upload, settings):
+    """Values mapped to 0 and 65535 in the 16-bit PNG, or ``None`` (float data: TIFF only).
+
+    Brightening by ``1 / gain`` widens the range to ``container max / gain``,
+    as ``qpsolve brighten`` does, so nothing is clipped.
+    """
+    rng = upload.data_range
+    if rng is None:
+        return None
+    return (rng[0], rng[1] / settings.gain)
+
+
+def run(upload, settings):
+    """Solve ``upload`` with ``settings``; return an :class:`Outcome`.
+
+    Examples
+    --------
+    >>> import numpy as np, io
+    >>> from PIL import Image
+    >>> from qpsolve.web.upload import decode_upload
+    >>> ramp = (np.linspace(0, 255, 16)[None, :].repeat(12, 0).astype(np.uint8) >> 6) << 6
+    >>> buf = io.BytesIO(); Image.fromarray(ramp).save(buf, "PNG")
+    >>> up = decode_upload("ramp.png", buf.getvalue())
+    >>> out = run(up, Settings())
+    >>> out.bits, out.certified, out.image.shape
+    (2, True, (12, 16))
+    """
+    check(upload, settings)
+    kw = settings.kwargs(upload)
+    t0 = time.perf_counter()
+    out, res = dequantize(upload.colour, return_result=True, **kw)
+    seconds = time.perf_counter() - t0
+    results = res if isinstance(res, list) else [res]
+    return Outcome(merge_alpha(out, upload.alpha), results, seconds, kw["bits"], output_range(upload, settings))
+
+
+def encode(outcome, fmt):
+    """The bytes of the download: ``fmt`` is a key of :data:`DOWNLOADS`.
+
+    Written by :func:`qpsolve.io.write_image`, the writer of the command line.
+    """
+    ext, _ = DOWNLOADS[fmt]
+    if ext == ".png" and outcome.data_range is None:
+        raise ValueError("float input has no 16-bit range; download the float TIFF")
+    with tempfile.TemporaryDirectory(prefix="qpsolve-web-") as tmp:
+        path = os.path.join(tmp, "result" + ext)
+        write_image(path, outcome.image, data_range=outcome.data_range if ext == ".png" else None)
+        with open(path, "rb") as fh:
+            return fh.read()
+
+
+def _one(result):
+    kkt = result.kkt
+    if result.success:
+        head = "Certified optimal"
+        body = (f"no image inside the quantization envelopes is smoother: the duality gap "
+                f"{kkt.gap:.2g} (relative {kkt.relative_gap:.1e}) is within the tolerance {kkt.tol:g}")
+    elif kkt is None:
+        return f"Not certified: {result.message}"
+    else:
+        head = "Not certified optimal"
+        body = (f"the solver stopped at a duality gap of {kkt.gap:.3g} (relative {kkt.relative_gap:.1e}), "
+                f"above the tolerance {kkt.tol:g}; the result stays inside the envelopes but may not be the "
+                f"smoothest ({result.status!s})")
+    return f"{head}: {body}."
+
+
+def certificate_words(outcome):
+    """Plain-words lines for the page: one per solved QP, then the time and the blend.
+
+    Examples
+    --------
+    >>> import numpy as np, io
+    >>> from PIL import Image
+    >>> from qpsolve.web.upload import decode_upload
+    >>> ramp = (np.linspace(0, 255, 16)[None, :].repeat(12, 0).astype(np.uint8) >> 6) << 6
+    >>> buf = io.BytesIO(); Image.fromarray(ramp).save(buf, "PNG")
+    >>> lines = certificate_words(run(decode_upload("r.png", buf.getvalue()), Settings()))
+    >>> lines[0].startswith("Certified optimal: no image inside the quantization envelopes")
+    True
+    """
+    results = outcome.results
+    distinct = [r for i, r in enumerate(results) if all(r is not q for q in results[:i])]
+    lines = []
+    for i, r in enumerate(distinct):
+        name = f"{_CHANNEL_NAMES[i].capitalize()} channel -- " if len(distinct) == 3 else ""
+        lines.append(name + _one(r))
+    solver = ", ".join(sorted({str(r.solver) for r in distinct if getattr(r, "solver", None)}))
+    lines.append(f"Time taken: {outcome.seconds:.2f} s for the whole image"
+                 + (f" (solver: {solver})." if solver else "."))
+    weights = []
+    for r in distinct:
+        info = r.info.get("adaptive")
+        for item in (info if isinstance(info, list) else [info] if info else []):
+            weights.append(item["weight"])
+    if weights and min(weights) < 1:
+        lines.append(
+            "Content-adaptive: the certificate is that of the plate with textured pixels held at their level; "
+            f"the result was then blended towards the level centres (weight {min(weights):.2f}), "
+            "because the plate departed from them more than quantization noise would."
+        )
+    return lines

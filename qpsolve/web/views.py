@@ -1,0 +1,187 @@
+"""Pictures for the page: 8-bit previews, the before/after wipe, zoomed crops.
+
+Pure numpy; the page only shows what these return.  Banding shows where the
+picture is flat but not constant, so :func:`flattest_windows` looks for the
+windows where the result bends least among those whose input changes level
+at least once (a window of one level shows nothing before or after).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["before_image", "crop_pair", "flattest_windows", "luminance", "to_display", "wipe"]
+
+
+def to_display(arr, data_range):
+    """Map ``arr`` (gray, RGB or with alpha) from ``data_range`` to ``uint8`` for the browser.
+
+    Examples
+    --------
+    >>> to_display(np.array([[0.0, 127.5, 255.0]]), (0, 255)).tolist()
+    [[0, 128, 255]]
+    >>> to_display(np.array([[0, 65535]], np.uint16), (0, 65535)).tolist()
+    [[0, 255]]
+    """
+    lo, hi = data_range
+    a = (np.asarray(arr, dtype=np.float64) - lo) * (255.0 / (hi - lo if hi > lo else 1.0))
+    return np.rint(np.clip(a, 0, 255)).astype(np.uint8)
+
+
+def before_image(upload, gain):
+    """The input as the page compares it: ``y / h`` when brightening (plain division), else ``y``.
+
+    Alpha, if any, is kept as it is.
+    """
+    img = np.asarray(upload.image, dtype=np.float64)
+    if gain == 1:
+        return img
+    out = img.copy()
+    if upload.alpha is not None:
+        out[..., :-1] /= gain
+    else:
+        out /= gain
+    return out
+
+
+def luminance(arr, has_alpha=False):
+    """Gray values of gray, gray+alpha, RGB or RGBA data (Rec. 601 weights for RGB).
+
+    Examples
+    --------
+    >>> luminance(np.ones((2, 2, 3))).shape
+    (2, 2)
+    """
+    a = np.asarray(arr, dtype=np.float64)
+    if a.ndim == 2:
+        return a
+    if has_alpha:
+        a = a[..., :-1]
+    if a.ndim == 2 or a.shape[-1] == 1:
+        return a.reshape(a.shape[:2])
+    return a[..., :3] @ np.array([0.299, 0.587, 0.114])
+
+
+def _box_sums(a, w):
+    """Sums of ``a`` over every ``w x w`` window (top-left corners), by an integral image."""
+    s = np.zeros((a.shape[0] + 1, a.shape[1] + 1))
+    s[1:, 1:] = a.cumsum(0).cumsum(1)
+    return s[w:, w:] - s[:-w, w:] - s[w:, :-w] + s[:-w, :-w]
+
+
+def crop_size(shape):
+    """Side of the zoomed crops: a quarter of the shorter side, between 8 and 64 pixels.
+
+    Examples
+    --------
+    >>> crop_size((64, 64)), crop_size((4000, 6000)), crop_size((20, 30))
+    (16, 64, 8)
+    """
+    return int(min(64, max(8, min(shape[:2]) // 4)))
+
+
+def flattest_windows(before, after, k=3, size=None):
+    """Top-left corners ``(row, col)`` and side of up to ``k`` non-overlapping flat windows.
+
+    Parameters
+    ----------
+    before, after : ndarray, 2-D
+        Luminance of the input and of the result.
+    k : int
+        How many windows.
+    size : int, optional
+        Window side (default :func:`crop_size`).
+
+    Returns
+    -------
+    list of (int, int, int)
+        ``(row, col, size)``, flattest first: least mean squared Laplacian of
+        ``after`` among windows where ``before`` changes level at least once
+        (all windows when none does).
+
+    Examples
+    --------
+    >>> y = np.repeat(np.arange(64) // 16 * 64.0, 64).reshape(64, 64)   # four bands
+    >>> y[:, :32] += np.random.default_rng(0).integers(0, 2, (64, 32)) * 64  # texture on the left
+    >>> [c for _, c, _ in flattest_windows(y, y, k=2)]   # the flat right half comes first
+    [48, 32]
+    """
+    b = np.asarray(before, dtype=np.float64)
+    a = np.asarray(after, dtype=np.float64)
+    w = crop_size(b.shape) if size is None else int(size)
+    h_, w_ = b.shape
+    if h_ < w or w_ < w:
+        return [(0, 0, min(h_, w_))]
+    lap = np.zeros_like(a)
+    lap[1:-1, 1:-1] = 4 * a[1:-1, 1:-1] - a[:-2, 1:-1] - a[2:, 1:-1] - a[1:-1, :-2] - a[1:-1, 2:]
+    rough = _box_sums(lap**2, w)
+    change = np.zeros_like(b)
+    change[:, 1:] += b[:, 1:] != b[:, :-1]
+    change[1:, :] += b[1:, :] != b[:-1, :]
+    steps = _box_sums(change, w)
+    stride = max(1, w // 4)
+    rows = np.arange(0, rough.shape[0], stride)
+    cols = np.arange(0, rough.shape[1], stride)
+    cand_r, cand_c = np.meshgrid(rows, cols, indexing="ij")
+    cand_r, cand_c = cand_r.ravel(), cand_c.ravel()
+    score = rough[cand_r, cand_c]
+    banded = steps[cand_r, cand_c] > 0
+    if banded.any():
+        cand_r, cand_c, score = cand_r[banded], cand_c[banded], score[banded]
+    chosen = []
+    for i in np.argsort(score, kind="stable"):
+        r, c = int(cand_r[i]), int(cand_c[i])
+        if all(abs(r - r2) >= w or abs(c - c2) >= w for r2, c2, _ in chosen):
+            chosen.append((r, c, w))
+            if len(chosen) == k:
+                break
+    return chosen
+
+
+def crop_pair(before, after, window, zoom_to=256, data_range=None):
+    """Zoomed, contrast-stretched ``uint8`` crops of the same window in both images.
+
+    Both crops share one stretch (the window's range in ``before`` and
+    ``after``), so the steps of the input and their absence in the result are
+    shown at the same contrast.  Nearest-neighbour zoom: pixels stay square.
+
+    Examples
+    --------
+    >>> y = np.repeat(np.arange(8) // 4 * 1.0, 8).reshape(8, 8)
+    >>> b, a = crop_pair(y, y * 0.5 + 0.25, (0, 0, 8), zoom_to=16)
+    >>> b.shape, int(b.min()), int(b.max()), int(a.min())
+    ((16, 16), 0, 255, 64)
+    """
+    r, c, w = window
+    b = np.asarray(before, dtype=np.float64)[r:r + w, c:c + w]
+    a = np.asarray(after, dtype=np.float64)[r:r + w, c:c + w]
+    lo = min(b.min(), a.min())
+    hi = max(b.max(), a.max())
+    if hi <= lo:
+        hi = lo + 1.0
+    z = max(1, int(zoom_to) // max(1, w))
+    return tuple(np.kron(to_display(x, (lo, hi)), np.ones((z, z), np.uint8)) if x.ndim == 2
+                 else np.repeat(np.repeat(to_display(x, (lo, hi)), z, 0), z, 1) for x in (b, a))
+
+
+def wipe(before8, after8, fraction):
+    """The before/after wipe: ``before8`` left of the split, ``after8`` right, a line between.
+
+    Examples
+    --------
+    >>> w = wipe(np.zeros((2, 10), np.uint8), np.full((2, 10), 200, np.uint8), 0.5)
+    >>> w[0].tolist()
+    [0, 0, 0, 0, 0, 255, 200, 200, 200, 200]
+    """
+    b = np.asarray(before8)
+    a = np.asarray(after8)
+    if b.shape != a.shape:
+        raise ValueError(f"before and after differ in shape: {b.shape} and {a.shape}")
+    split = int(round(float(np.clip(fraction, 0, 1)) * b.shape[1]))
+    out = a.copy()
+    out[:, :split] = b[:, :split]
+    if 0 < split < b.shape[1]:
+        out[:, split] = 255  # the handle: a white line
+        if out.ndim == 3 and out.shape[-1] in (2, 4):
+            out[:, split, -1] = 255
+    return out
