@@ -176,20 +176,32 @@ def encode(outcome, fmt):
             return fh.read()
 
 
-def _one(result):
+def _gap(result):
     kkt = result.kkt
-    if result.success:
-        head = "Certified optimal"
-        body = (f"no image inside the quantization envelopes is smoother: the duality gap "
-                f"{kkt.gap:.2g} (relative {kkt.relative_gap:.1e}) is within the tolerance {kkt.tol:g}")
-    elif kkt is None:
-        return f"Not certified: {result.message}"
-    else:
-        head = "Not certified optimal"
-        body = (f"the solver stopped at a duality gap of {kkt.gap:.3g} (relative {kkt.relative_gap:.1e}), "
-                f"above the tolerance {kkt.tol:g}; the result stays inside the envelopes but may not be the "
-                f"smoothest ({result.status!s})")
-    return f"{head}: {body}."
+    return f"duality gap {kkt.gap:.2g}, relative {kkt.relative_gap:.1e}"
+
+
+def _verdict(results, names):
+    """One sentence over the distinct results (one per channel, or one joint QP)."""
+    good = [r for r in results if r.success]
+    if len(good) == len(results):
+        worst = max(results, key=lambda r: r.kkt.relative_gap)
+        where = f" (all {len(results)} colour channels)" if len(results) > 1 else ""
+        return (f"Certified optimal{where}: no image inside the quantization envelopes is smoother. "
+                f"The proof: a {_gap(worst)}{' at most' if len(results) > 1 else ''}, "
+                f"within the tolerance {worst.kkt.tol:g}.")
+    parts = []
+    for r, name in zip(results, names if len(results) > 1 else [""] * len(results)):
+        label = f"{name}: " if name else ""
+        if r.success:
+            parts.append(f"{label}certified optimal ({_gap(r)})")
+        elif r.kkt is None:
+            parts.append(f"{label}not certified ({r.message})")
+        else:
+            parts.append(f"{label}not certified optimal: the solver stopped at a {_gap(r)}, above the "
+                         f"tolerance {r.kkt.tol:g} ({r.status!s})")
+    return ("; ".join(parts).capitalize()
+            + ". The result stays inside the envelopes, but a smoother one may exist.")
 
 
 def certificate_words(outcome):
@@ -203,15 +215,13 @@ def certificate_words(outcome):
     >>> ramp = (np.linspace(0, 255, 16)[None, :].repeat(12, 0).astype(np.uint8) >> 6) << 6
     >>> buf = io.BytesIO(); Image.fromarray(ramp).save(buf, "PNG")
     >>> lines = certificate_words(run(decode_upload("r.png", buf.getvalue()), Settings()))
-    >>> lines[0].startswith("Certified optimal: no image inside the quantization envelopes")
+    >>> lines[0].startswith("Certified optimal: no image inside the quantization envelopes is smoother.")
     True
     """
     results = outcome.results
     distinct = [r for i, r in enumerate(results) if all(r is not q for q in results[:i])]
-    lines = []
-    for i, r in enumerate(distinct):
-        name = f"{_CHANNEL_NAMES[i].capitalize()} channel -- " if len(distinct) == 3 else ""
-        lines.append(name + _one(r))
+    names = list(_CHANNEL_NAMES) if len(distinct) == 3 else [f"channel {i + 1}" for i in range(len(distinct))]
+    lines = [_verdict(distinct, names)]
     solver = ", ".join(sorted({str(r.solver) for r in distinct if getattr(r, "solver", None)}))
     lines.append(f"Time taken: {outcome.seconds:.2f} s for the whole image"
                  + (f" (solver: {solver})." if solver else "."))

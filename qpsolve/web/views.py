@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["before_image", "crop_pair", "flattest_windows", "luminance", "to_display", "wipe"]
+__all__ = ["before_image", "for_browser", "crop_pair", "flattest_windows", "luminance", "to_display", "wipe"]
 
 
 def to_display(arr, data_range):
@@ -26,6 +26,27 @@ def to_display(arr, data_range):
     lo, hi = data_range
     a = (np.asarray(arr, dtype=np.float64) - lo) * (255.0 / (hi - lo if hi > lo else 1.0))
     return np.rint(np.clip(a, 0, 255)).astype(np.uint8)
+
+
+def for_browser(arr8, min_width=512):
+    """``uint8`` data the browser shows: gray + alpha becomes RGBA (browsers have no LA
+    images), and images narrower than ``min_width`` are enlarged by whole pixels, so
+    the browser shows the steps as they are instead of blurring them.
+
+    Examples
+    --------
+    >>> for_browser(np.zeros((2, 2, 2), np.uint8), min_width=1).shape
+    (2, 2, 4)
+    >>> for_browser(np.zeros((64, 100), np.uint8)).shape
+    (384, 600)
+    """
+    a = np.asarray(arr8)
+    if a.ndim == 3 and a.shape[-1] == 2:
+        a = np.concatenate([np.repeat(a[..., :1], 3, axis=-1), a[..., 1:]], axis=-1)
+    z = -(-int(min_width) // a.shape[1])
+    if z > 1:
+        a = np.repeat(np.repeat(a, z, axis=0), z, axis=1)
+    return a
 
 
 def before_image(upload, gain):
@@ -97,7 +118,8 @@ def flattest_windows(before, after, k=3, size=None):
     list of (int, int, int)
         ``(row, col, size)``, flattest first: least mean squared Laplacian of
         ``after`` among windows where ``before`` changes level at least once
-        (all windows when none does).
+        and no more than a quarter of its pixels do (texture); failing that,
+        any window that changes level; failing that, all windows.
 
     Examples
     --------
@@ -125,9 +147,13 @@ def flattest_windows(before, after, k=3, size=None):
     cand_r, cand_c = np.meshgrid(rows, cols, indexing="ij")
     cand_r, cand_c = cand_r.ravel(), cand_c.ravel()
     score = rough[cand_r, cand_c]
-    banded = steps[cand_r, cand_c] > 0
-    if banded.any():
-        cand_r, cand_c, score = cand_r[banded], cand_c[banded], score[banded]
+    n = steps[cand_r, cand_c]
+    # a band edge crosses the window (>= w level changes) but the window is not texture
+    # (< a quarter of its pixels change level); failing that, any change at all
+    for keep in ((n >= w) & (n <= w * w / 4), n > 0):
+        if keep.any():
+            cand_r, cand_c, score = cand_r[keep], cand_c[keep], score[keep]
+            break
     chosen = []
     for i in np.argsort(score, kind="stable"):
         r, c = int(cand_r[i]), int(cand_c[i])

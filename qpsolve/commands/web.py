@@ -1,0 +1,83 @@
+"""``qpsolve web [--host 127.0.0.1] [--port 8501]``: the local web page.
+
+Starts Streamlit on :mod:`qpsolve.web.app` and serves until Ctrl-C.  The page
+listens on ``127.0.0.1`` unless ``--host`` says otherwise (``0.0.0.0`` shares
+it with the local network: anyone who reaches it can make this computer
+solve).  Tracebacks stay in this terminal; the page shows messages in words.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+from ..io import DEFAULT_MAX_PIXELS
+
+
+def _port(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {text!r}") from None
+    if not 1 <= v <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number 1-65535, got {text!r}")
+    return v
+
+
+def _positive_int(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def register(sub):
+    p = sub.add_parser("web", help="start the local web page (upload, compare, download)",
+                       description=__doc__.split("\n\n", 1)[1])
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
+    p.add_argument("--port", type=_port, default=8501, help="port (default 8501)")
+    p.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
+                   help=f"refuse larger uploads (default {DEFAULT_MAX_PIXELS})")
+    p.set_defaults(func=run)
+
+
+def streamlit_command(host, port, max_pixels=DEFAULT_MAX_PIXELS):
+    """The ``streamlit run`` command line of the page.
+
+    Examples
+    --------
+    >>> cmd = streamlit_command("127.0.0.1", 8600)
+    >>> cmd[1:4], "--server.port=8600" in cmd, cmd[-2:]
+    (['-m', 'streamlit', 'run'], True, ['--max-pixels', '100000000'])
+    """
+    from ..web import APP_PATH
+
+    return [
+        sys.executable, "-m", "streamlit", "run", str(APP_PATH),
+        f"--server.address={host}",
+        f"--server.port={port}",
+        "--server.headless=true",            # no browser opened by the server; we print the address
+        "--server.fileWatcherType=none",     # an installed tool, not a script being edited
+        "--browser.gatherUsageStats=false",  # the page runs locally; nothing is reported anywhere
+        "--client.showErrorDetails=none",    # visitors see messages, tracebacks stay in the terminal
+        "--client.toolbarMode=minimal",
+        "--theme.base=light",
+        "--", "--max-pixels", str(max_pixels),
+    ]
+
+
+def run(args):
+    try:
+        import streamlit  # noqa: F401
+    except ImportError:
+        raise ValueError("the web page needs Streamlit: pip install streamlit") from None
+    print(f"qpsolve web: serving on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    try:
+        return subprocess.call(streamlit_command(args.host, args.port, args.max_pixels), env=os.environ.copy())
+    except KeyboardInterrupt:
+        return 0
