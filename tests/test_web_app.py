@@ -54,6 +54,7 @@ def test_upload_shows_defaults_progress_then_result():
     assert controls == {
         "Smoothness model": "biharmonic", "Boundary rule": "odd", "Outliers (impulse noise, dither)": "none",
         "Bit depth of the data": 2, "Brightening gain h (1 = off)": 1.0, "Content-adaptive (for photographs)": True,
+        "Solve in tiles (large photographs)": None,
     }
     assert "Detected: 2-bit data in a 8-bit container" in at.markdown[0].value
     _wait_for_result(at)

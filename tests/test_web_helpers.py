@@ -80,7 +80,8 @@ def test_palette_is_expanded_when_asked():
 def test_settings_defaults_are_those_documented_for_dequantize():
     # the README and qs.dequantize's docstring: biharmonic, odd, content-adaptive, no outlier handling
     s = solving.Settings()
-    assert (s.model, s.bc, s.adaptive, s.outliers, s.gain, s.bits) == ("biharmonic", "odd", True, None, 1.0, None)
+    assert (s.model, s.bc, s.adaptive, s.outliers, s.gain, s.bits, s.tile) == (
+        "biharmonic", "odd", True, None, 1.0, None, None)
 
 
 @pytest.mark.parametrize("arr", [gaussian(48, bits=2), rgb(40, bits=4)], ids=["gray", "rgb"])
@@ -139,6 +140,18 @@ def test_certificate_words_say_optimal_with_the_gap():
     assert lines[0].startswith("Certified optimal: no image inside the quantization envelopes is smoother.")
     assert f"relative {rel:.1e}" in lines[0] and "tolerance 1e-08" in lines[0]
     assert lines[1].startswith(f"Time taken: {outcome.seconds:.2f} s")
+
+
+def test_tiles_for_large_photographs_are_dequantize_with_tile_and_say_what_they_certify():
+    img = gaussian(272, bits=3)                       # above 256 x 256: no global polish
+    up = decode_upload("big.png", png_bytes(img))
+    outcome = solving.run(up, solving.Settings(tile=128))
+    ref, res = qs.dequantize(img, bits=3, tile=128, return_result=True)
+    assert np.array_equal(outcome.image, ref) and not res.info["polished"]
+    line = solving.certificate_words(outcome)[0]
+    n = res.info["tiles"]
+    assert line.startswith(f"Certified tile by tile: {n} of {n} tiles are certified optimal")
+    assert "not certified against the whole image" in line
 
 
 def test_certificate_words_say_not_optimal_when_the_solver_stopped_short():

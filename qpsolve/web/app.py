@@ -80,9 +80,14 @@ def _settings_form(upload):
                                step=0.05, format="%.2f",
                                help="the picture was recorded with h times the light: 0.25 brightens it 4x "
                                     "without banding (y = h x)")
+        tile = st.selectbox("Solve in tiles (large photographs)", solving.TILES, index=solving.TILES.index(d.tile),
+                            format_func=lambda t: "off: one QP for the whole picture" if t is None else f"{t} px",
+                            help="textured photographs are slow as one QP; tiles are solved one by one, each "
+                                 "certified for its own part, and blended (pictures up to 256 x 256 px are "
+                                 "then polished by one global solve)")
         st.form_submit_button("Solve with these settings", type="primary")
     return solving.Settings(bits=int(bits), model=model, bc=bc, adaptive=bool(adaptive),
-                            outliers=None if outliers == "none" else outliers, gain=float(gain))
+                            outliers=None if outliers == "none" else outliers, gain=float(gain), tile=tile)
 
 
 def _job(upload, settings):
@@ -128,7 +133,8 @@ def _show_result(upload, settings, outcome, before, name):
     st.image(shown, width=min(900, shown.shape[1]))
 
     st.subheader("Zoomed crops of the flattest regions")
-    st.caption("Where banding shows: flat but not constant. Each pair shares one contrast stretch.")
+    st.caption("Where banding shows: flat but not constant. Brightness only; each pair shares one contrast "
+               "stretch, so the steps are easy to see.")
     has_alpha = upload.alpha is not None
     lb, la = views.luminance(before, has_alpha), views.luminance(outcome.image, has_alpha)
     for window in views.flattest_windows(lb, la):

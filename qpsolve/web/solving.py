@@ -37,7 +37,10 @@ __all__ = [
 
 _SIG = inspect.signature(dequantize).parameters
 #: the defaults of :func:`qpsolve.dequantize` the page starts from
-LIBRARY_DEFAULTS = {name: _SIG[name].default for name in ("model", "bc", "adaptive", "outliers", "gain")}
+LIBRARY_DEFAULTS = {name: _SIG[name].default for name in ("model", "bc", "adaptive", "outliers", "gain", "tile")}
+
+#: tile sides the page offers for large photographs (``None``: one QP, the library's default)
+TILES = (None, 64, 128, 256)
 
 #: download formats: label -> (extension, MIME type)
 DOWNLOADS = {
@@ -55,8 +58,8 @@ class Settings:
     Examples
     --------
     >>> s = Settings()
-    >>> s.model, s.bc, s.adaptive, s.outliers, s.gain
-    ('biharmonic', 'odd', True, None, 1.0)
+    >>> s.model, s.bc, s.adaptive, s.outliers, s.gain, s.tile
+    ('biharmonic', 'odd', True, None, 1.0, None)
     """
 
     bits: int | None = None
@@ -65,6 +68,7 @@ class Settings:
     adaptive: bool = LIBRARY_DEFAULTS["adaptive"]
     outliers: str | None = LIBRARY_DEFAULTS["outliers"]
     gain: float = 1.0 if LIBRARY_DEFAULTS["gain"] is None else float(LIBRARY_DEFAULTS["gain"])
+    tile: int | None = LIBRARY_DEFAULTS["tile"]
 
     def __post_init__(self):
         if self.model not in MODELS:
@@ -75,6 +79,8 @@ class Settings:
             raise ValueError(f"outlier handling must be None or one of {OUTLIER_MODES}, got {self.outliers!r}")
         if not (isinstance(self.gain, (int, float)) and math.isfinite(self.gain) and 0 < self.gain <= 1):
             raise ValueError(f"gain must lie in (0, 1] (1 = no brightening), got {self.gain!r}")
+        if self.tile not in TILES:
+            raise ValueError(f"tile must be one of {TILES}, got {self.tile!r}")
 
     def kwargs(self, upload):
         """Keyword arguments of :func:`qpsolve.dequantize` for ``upload``."""
@@ -86,6 +92,7 @@ class Settings:
             outliers=self.outliers,
             gain=None if self.gain == 1 else float(self.gain),
             channel_axis=-1 if upload.colour.ndim == 3 else None,
+            tile=self.tile,
         )
 
 
@@ -181,8 +188,23 @@ def _gap(result):
     return f"duality gap {kkt.gap:.2g}, relative {kkt.relative_gap:.1e}"
 
 
+def _tiled(results):
+    """Words for unpolished tiled results (certified tile by tile), or ``None``."""
+    infos = [r.info for r in results]
+    if not infos or any("tiles" not in i or i.get("polished") for i in infos):
+        return None
+    tiles = sum(int(i["tiles"]) for i in infos)
+    good = sum(int(i["tiles_certified"]) for i in infos)
+    head = "Certified tile by tile" if good == tiles else "Not certified everywhere"
+    return (f"{head}: {good} of {tiles} tiles are certified optimal for their own part of the picture; "
+            f"the blended image is not certified against the whole image (one global solve would do that).")
+
+
 def _verdict(results, names):
     """One sentence over the distinct results (one per channel, or one joint QP)."""
+    tiled = _tiled(results)
+    if tiled is not None:
+        return tiled
     good = [r for r in results if r.success]
     if len(good) == len(results):
         worst = max(results, key=lambda r: r.kkt.relative_gap)
