@@ -129,10 +129,14 @@ def _download(page, path, label="Download 16-bit PNG"):
     return info.value.suggested_filename
 
 
-def _shot(page, name):
+def _shot(page, name, height=None):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.wait_for_timeout(500)  # let the images finish painting
+    size = page.viewport_size
+    if height:
+        page.set_viewport_size({"width": size["width"], "height": height})
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+    page.set_viewport_size(size)
 
 
 def test_upload_solve_download_equals_dequantize(page, tmp_path):
@@ -185,7 +189,7 @@ def test_bad_inputs_show_messages_and_the_page_keeps_working(page):
         expect(_download_button(page)).to_have_count(0)
         _no_traceback(page)
         if name == "indexed.png":
-            _shot(page, "bad-input.png")
+            _shot(page, "bad-input.png", height=700)
     _upload(page, "g.png", png_bytes(gaussian(48, bits=2)))           # and then a good one
     _wait_for_result(page)
     expect(page.get_by_text(re.compile(r"^Certified optimal: no image inside"))).to_be_visible()

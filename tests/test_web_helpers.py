@@ -179,6 +179,20 @@ def test_flattest_windows_find_band_edges_in_smooth_areas_not_texture():
         assert np.count_nonzero(np.diff(before[r:r + w, c:c + w], axis=0)) >= w   # a band edge inside
 
 
+def test_flattest_windows_avoid_object_edges():
+    before = np.repeat(np.arange(128) // 16 * 16.0, 128).reshape(128, 128)   # bands one level (16) apart
+    before[:, 60:] += 128.0                                                   # an object edge at column 60
+    after = np.repeat(np.linspace(0, 127, 128), 128).reshape(128, 128)
+    after[:, 60:] += 128.0
+    wins = views.flattest_windows(before, after, step=16, k=3)
+    assert len(wins) == 3
+    for r, c, w in wins:
+        assert not (c < 60 < c + w), (r, c, w)            # no window straddles the edge
+        assert np.count_nonzero(np.diff(before[r:r + w, c:c + w], axis=0)) >= w
+    # without the step, the smallest neighbour difference (one level) is found from the data
+    assert views.flattest_windows(before, after, k=3) == wins
+
+
 def test_wipe_and_display_scaling():
     b = views.to_display(np.zeros((4, 8)), (0, 255))
     a = views.to_display(np.full((4, 8), 255.0), (0, 255))

@@ -137,7 +137,8 @@ def _show_result(upload, settings, outcome, before, name):
                "stretch, so the steps are easy to see.")
     has_alpha = upload.alpha is not None
     lb, la = views.luminance(before, has_alpha), views.luminance(outcome.image, has_alpha)
-    for window in views.flattest_windows(lb, la):
+    step = float(upload.detected.step) / settings.gain  # one level of the data, as shown in before
+    for window in views.flattest_windows(lb, la, step=step):
         cb, ca = views.crop_pair(lb, la, window)
         r, c, w = window
         col1, col2 = st.columns(2)

@@ -101,13 +101,18 @@ def crop_size(shape):
     return int(min(64, max(8, min(shape[:2]) // 4)))
 
 
-def flattest_windows(before, after, k=3, size=None):
+def flattest_windows(before, after, step=None, k=3, size=None):
     """Top-left corners ``(row, col)`` and side of up to ``k`` non-overlapping flat windows.
 
     Parameters
     ----------
     before, after : ndarray, 2-D
         Luminance of the input and of the result.
+    step : float, optional
+        The input's level step in ``before``'s units.  Neighbours more than
+        1.5 steps apart are an object's edge, not a band; windows with such
+        edges are avoided.  Default: the smallest difference between
+        neighbours.
     k : int
         How many windows.
     size : int, optional
@@ -116,17 +121,19 @@ def flattest_windows(before, after, k=3, size=None):
     Returns
     -------
     list of (int, int, int)
-        ``(row, col, size)``, flattest first: least mean squared Laplacian of
-        ``after`` among windows where ``before`` changes level at least once
-        and no more than a quarter of its pixels do (texture); failing that,
-        any window that changes level; failing that, all windows.
+        ``(row, col, size)``, flattest first: least squared Laplacian of
+        ``after`` among the windows a band edge of ``before`` crosses (at least
+        ``size`` one-level changes between neighbours, at most a quarter of
+        the pixels: more is texture) and no object edge does; failing that,
+        windows with any one-level change and no edge; then any change at
+        all; then all windows.
 
     Examples
     --------
     >>> y = np.repeat(np.arange(64) // 16 * 64.0, 64).reshape(64, 64)   # four bands
     >>> y[:, :32] += np.random.default_rng(0).integers(0, 2, (64, 32)) * 64  # texture on the left
-    >>> [c for _, c, _ in flattest_windows(y, y, k=2)]   # the flat right half comes first
-    [48, 32]
+    >>> flattest_windows(y, y, k=2)   # in the banded right half, across a band edge
+    [(48, 36, 16), (4, 36, 16)]
     """
     b = np.asarray(before, dtype=np.float64)
     a = np.asarray(after, dtype=np.float64)
@@ -134,23 +141,26 @@ def flattest_windows(before, after, k=3, size=None):
     h_, w_ = b.shape
     if h_ < w or w_ < w:
         return [(0, 0, min(h_, w_))]
-    lap = np.zeros_like(a)
-    lap[1:-1, 1:-1] = 4 * a[1:-1, 1:-1] - a[:-2, 1:-1] - a[2:, 1:-1] - a[1:-1, :-2] - a[1:-1, 2:]
+    p = np.pad(a, 1, mode="edge")  # so that windows on the border are not favoured
+    lap = 4 * p[1:-1, 1:-1] - p[:-2, 1:-1] - p[2:, 1:-1] - p[1:-1, :-2] - p[1:-1, 2:]
     rough = _box_sums(lap**2, w)
-    change = np.zeros_like(b)
-    change[:, 1:] += b[:, 1:] != b[:, :-1]
-    change[1:, :] += b[1:, :] != b[:-1, :]
-    steps = _box_sums(change, w)
+    dx, dy = np.abs(np.diff(b, axis=1)), np.abs(np.diff(b, axis=0))
+    if step is None:
+        nz = np.concatenate([dx[dx > 0], dy[dy > 0]])
+        step = float(nz.min()) if nz.size else 1.0
+    small, big = np.zeros_like(b), np.zeros_like(b)
+    for d, sl in ((dx, np.s_[:, 1:]), (dy, np.s_[1:, :])):
+        small[sl] += (d > 0) & (d <= 1.01 * step)
+        big[sl] += d > 1.5 * step
+    n_small, n_big = _box_sums(small, w), _box_sums(big, w)
     stride = max(1, w // 4)
     rows = np.arange(0, rough.shape[0], stride)
     cols = np.arange(0, rough.shape[1], stride)
     cand_r, cand_c = np.meshgrid(rows, cols, indexing="ij")
     cand_r, cand_c = cand_r.ravel(), cand_c.ravel()
     score = rough[cand_r, cand_c]
-    n = steps[cand_r, cand_c]
-    # a band edge crosses the window (>= w level changes) but the window is not texture
-    # (< a quarter of its pixels change level); failing that, any change at all
-    for keep in ((n >= w) & (n <= w * w / 4), n > 0):
+    ns, nb = n_small[cand_r, cand_c], n_big[cand_r, cand_c]
+    for keep in ((ns >= w) & (ns <= w * w / 4) & (nb == 0), (ns > 0) & (nb == 0), ns + nb > 0):
         if keep.any():
             cand_r, cand_c, score = cand_r[keep], cand_c[keep], score[keep]
             break
