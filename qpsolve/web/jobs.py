@@ -11,8 +11,10 @@ started, and the result or the error message once it has finished.
 from __future__ import annotations
 
 import concurrent.futures
+import sys
 import threading
 import time
+import traceback
 
 __all__ = ["Job", "submit"]
 
@@ -59,6 +61,8 @@ class Job:
         try:
             value = self._fn()
         except Exception as exc:  # reported on the page in words, never as a traceback
+            if not isinstance(exc, (ValueError, TypeError, OSError, MemoryError)):
+                traceback.print_exc(file=sys.stderr)  # a bug: the details go to the terminal only
             with _LOCK:
                 self.error, self.error_type = str(exc) or type(exc).__name__, type(exc).__name__
                 self.state = "failed"

@@ -28,10 +28,12 @@ def to_display(arr, data_range):
     return np.rint(np.clip(a, 0, 255)).astype(np.uint8)
 
 
-def for_browser(arr8, min_width=512):
+def for_browser(arr8, min_width=512, max_width=1600):
     """``uint8`` data the browser shows: gray + alpha becomes RGBA (browsers have no LA
-    images), and images narrower than ``min_width`` are enlarged by whole pixels, so
-    the browser shows the steps as they are instead of blurring them.
+    images); images narrower than ``min_width`` are enlarged by whole pixels, so the
+    browser shows the steps as they are instead of blurring them, and images wider
+    than ``max_width`` are reduced by block means (a page of full-size photographs
+    would send tens of megabytes per view; the crops keep full resolution).
 
     Examples
     --------
@@ -39,6 +41,8 @@ def for_browser(arr8, min_width=512):
     (2, 2, 4)
     >>> for_browser(np.zeros((64, 100), np.uint8)).shape
     (384, 600)
+    >>> for_browser(np.zeros((3000, 4000, 3), np.uint8)).shape
+    (1000, 1333, 3)
     """
     a = np.asarray(arr8)
     if a.ndim == 3 and a.shape[-1] == 2:
@@ -46,6 +50,11 @@ def for_browser(arr8, min_width=512):
     z = -(-int(min_width) // a.shape[1])
     if z > 1:
         a = np.repeat(np.repeat(a, z, axis=0), z, axis=1)
+    f = -(-a.shape[1] // int(max_width))
+    if f > 1:
+        h, w = a.shape[0] // f * f, a.shape[1] // f * f
+        blocks = a[:h, :w].reshape(h // f, f, w // f, f, *a.shape[2:]).astype(np.float64)
+        a = np.rint(blocks.mean(axis=(1, 3))).astype(np.uint8)
     return a
 
 
