@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import sys
 import threading
 
 import numpy as np
@@ -217,3 +218,27 @@ def test_jobs_run_off_the_calling_thread_and_report_state():
     job.wait(10)
     assert job.state == "done" and job.result == "done"
     assert seen["thread"].startswith("qpsolve-web-solve") and seen["thread"] != threading.current_thread().name
+
+
+# --- the command ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv, words", [(["web", "--port", "70000"], "expected a port number 1-65535"),
+                                         (["web", "--port", "http"], "expected a port number 1-65535"),
+                                         (["web", "--max-pixels", "0"], "expected a positive integer")])
+def test_web_command_refuses_bad_arguments_in_words(argv, words, capsys):
+    from qpsolve.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_web_command_runs_streamlit_on_the_page_with_the_given_address():
+    from qpsolve.commands.web import streamlit_command
+    from qpsolve.web import APP_PATH
+
+    cmd = streamlit_command("0.0.0.0", 9000, 1234)
+    assert cmd[:5] == [sys.executable, "-m", "streamlit", "run", str(APP_PATH)]
+    assert APP_PATH.is_file()
+    assert {"--server.address=0.0.0.0", "--server.port=9000", "--client.showErrorDetails=none"} <= set(cmd)
+    assert cmd[cmd.index("--"):] == ["--", "--max-pixels", "1234"]
