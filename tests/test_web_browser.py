@@ -154,7 +154,9 @@ def test_upload_solve_download_equals_dequantize(page, tmp_path):
     got = read_image(tmp_path / "out.png")
     ref = qs.dequantize(img, bits=4, channel_axis=-1)
     assert got.dtype == np.uint16 and got.shape == (64, 64, 3)
-    assert np.array_equal(got, np.rint(ref / 255 * 65535).astype(np.uint16))
+    # within one 16-bit code unit: two solves need not agree bit for bit (see test_web_helpers.SAME)
+    diff = np.abs(got.astype(np.int64) - np.rint(ref / 255 * 65535))
+    assert diff.max() <= 1
 
 
 def test_16bit_gray_with_float_tiff_download(page, tmp_path):
@@ -170,7 +172,8 @@ def test_16bit_gray_with_float_tiff_download(page, tmp_path):
     assert _download(page, tmp_path / "out.tif", "Download 32-bit float TIFF") == "deep-dequantized.tif"
     got = tifffile.imread(tmp_path / "out.tif")
     ref = qs.dequantize(img, bits=10)
-    assert got.dtype == np.float32 and np.array_equal(got, ref.astype(np.float32))
+    assert got.dtype == np.float32 and got.shape == ref.shape
+    assert np.abs(got - ref).max() <= 1e-3 * 257   # SAME of test_web_helpers, on the 16-bit scale
 
 
 def test_bad_inputs_show_messages_and_the_page_keeps_working(page):

@@ -18,6 +18,16 @@ from qpsolve.web.upload import UploadError, decode_upload
 
 from web_images import bomb_png, gaussian, palette_png, png_bytes, rgb, truncated_png
 
+# Two calls of qs.dequantize on the same image in one process need not agree bit for bit: the
+# active-set path is sensitive to rounding (seen: 4.2e-5 on the 0-255 scale between the page's
+# solve and the reference, after other solves had run).  Any wrong setting (model, boundary rule,
+# adaptive, bit depth) moves pixels by far more than this.
+SAME = 1e-3
+
+
+def _close(a, b):
+    return a.shape == b.shape and float(np.max(np.abs(np.asarray(a, float) - np.asarray(b, float)))) <= SAME
+
 
 # --- uploads -------------------------------------------------------------------------------------
 
@@ -90,7 +100,7 @@ def test_default_run_is_dequantize_of_the_upload(arr):
     up = decode_upload("x.png", png_bytes(arr))
     out = solving.run(up, solving.Settings())
     ref = qs.dequantize(arr, bits=up.detected.bits, channel_axis=-1 if arr.ndim == 3 else None)
-    assert out.certified and np.array_equal(out.image, ref)
+    assert out.certified and _close(out.image, ref)
 
 
 def test_png_download_round_trips_to_16_bits(tmp_path):
@@ -102,11 +112,14 @@ def test_png_download_round_trips_to_16_bits(tmp_path):
     got = read_image(path)
     ref = qs.dequantize(arr, bits=3, channel_axis=-1)
     assert got.dtype == np.uint16 and got.shape == (32, 32, 4)
-    assert np.array_equal(got[..., :3], np.rint(ref / 255 * 65535).astype(np.uint16))
+    # the PNG holds the page's own result exactly, and that is dequantize's to within SAME
+    assert np.array_equal(got[..., :3], np.rint(outcome.image[..., :3] / 255 * 65535).astype(np.uint16))
+    assert np.abs(got[..., :3].astype(int) - np.rint(ref / 255 * 65535)).max() <= 1
     assert np.all(got[..., 3] == 77 * 257)  # alpha passed through, rescaled with the container
     tif = tmp_path / "d.tif"
     tif.write_bytes(solving.encode(outcome, "32-bit float TIFF"))
-    assert np.array_equal(tifffile.imread(tif)[..., :3], ref.astype(np.float32))
+    assert np.array_equal(tifffile.imread(tif), outcome.image.astype(np.float32))
+    assert _close(tifffile.imread(tif)[..., :3], ref)
 
 
 def test_brightening_divides_the_envelopes_and_widens_the_png_range():
@@ -115,7 +128,7 @@ def test_brightening_divides_the_envelopes_and_widens_the_png_range():
     s = solving.Settings(gain=0.25, bits=6)
     out = solving.run(up, s)
     ref = qs.dequantize(arr.astype(np.uint8), bits=6, gain=0.25)
-    assert np.array_equal(out.image, ref) and out.data_range == (0.0, 1020.0)
+    assert _close(out.image, ref) and out.data_range == (0.0, 1020.0)
 
 
 def test_a_bit_depth_the_data_contradicts_is_refused_in_words():
@@ -148,7 +161,7 @@ def test_tiles_for_large_photographs_are_dequantize_with_tile_and_say_what_they_
     up = decode_upload("big.png", png_bytes(img))
     outcome = solving.run(up, solving.Settings(tile=128))
     ref, res = qs.dequantize(img, bits=3, tile=128, return_result=True)
-    assert np.array_equal(outcome.image, ref) and not res.info["polished"]
+    assert _close(outcome.image, ref) and not res.info["polished"]
     line = solving.certificate_words(outcome)[0]
     n = res.info["tiles"]
     assert line.startswith(f"Certified tile by tile: {n} of {n} tiles are certified optimal")
