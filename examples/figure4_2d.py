@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from qpsolve.figures import figure4, save_figure
+from qpsolve.paper.figures import figure4, save_figure
 
 
 def main(argv=None):

@@ -55,9 +55,9 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.ndimage import map_coordinates, maximum_filter
 
-from .._threads import blas_threads
+from ..linalg.threads import blas_threads
 from ..certificate import certificate
-from ..model.greens import green_support, shared_green
+from ..linalg.greens import green_support, shared_green
 from ._base import BackendOutput
 from . import pcg
 

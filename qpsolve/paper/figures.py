@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .certificate import DEFAULT_TOL
-from .data import gaussian, rosenbrock, to_uint8, truncate_bits
-from .image import dequantize, image_problem
-from .io import atomic_output
-from .paper import check_certified, metrics, to_8bit
-from .solvers import solve
+from ..certificate import DEFAULT_TOL
+from ..imaging.data import gaussian, rosenbrock, to_uint8, truncate_bits
+from ..imaging.image import dequantize, image_problem
+from ..imaging.io import atomic_output
+from .table1 import check_certified, metrics, to_8bit
+from ..solvers import solve
 
 __all__ = [
     "FIGURE_FILES",

@@ -15,7 +15,8 @@ import importlib
 import pkgutil
 import sys
 
-from . import __version__, commands
+from .. import __version__
+from . import commands
 
 
 class UserError(Exception):

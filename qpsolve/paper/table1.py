@@ -34,10 +34,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .certificate import DEFAULT_TOL
-from .data import gaussian, rosenbrock, to_uint8, truncate_bits
-from .image import dequantize
-from .io import atomic_output
+from ..certificate import DEFAULT_TOL
+from ..imaging.data import gaussian, rosenbrock, to_uint8, truncate_bits
+from ..imaging.image import dequantize
+from ..imaging.io import atomic_output
 
 __all__ = [
     "PAPER_TABLE1",
@@ -220,7 +220,7 @@ def metrics(reference, result):
 
     Examples
     --------
-    >>> from qpsolve.data import gaussian, to_uint8, truncate_bits
+    >>> from qpsolve.imaging.data import gaussian, to_uint8, truncate_bits
     >>> ref = to_uint8(gaussian(64))
     >>> [round(v, 4) for v in metrics(ref, truncate_bits(ref, 2))]
     [0.3252, 17.0239, 0.4174]

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .certificate import DEFAULT_TOL
-from .model.envelopes import (
+from ..certificate import DEFAULT_TOL
+from ..model.envelopes import (
     apply_confidence,
     apply_mask,
     bits_step,
@@ -17,10 +17,10 @@ from .model.envelopes import (
     envelope_from_levels,
     envelope_from_step,
 )
-from .model.degradation import brighten_envelopes, gain_map
-from .model.operators import BOUNDARIES, MODELS, GridSpec
-from .problem import BoxQP
-from .solvers import solve
+from ..model.degradation import brighten_envelopes, gain_map
+from ..model.operators import BOUNDARIES, MODELS, GridSpec
+from ..problem import BoxQP
+from ..solvers import solve
 
 __all__ = ["image_problem", "dequantize"]
 
@@ -290,7 +290,7 @@ def _calibrate_channel(image, out, bits, bc, mask, kw, power, margin):
     measured; masked pixels are left out.  Returns the blended channel and
     ``{'rho', 'weight', 'power', 'margin'}``.
     """
-    from .model.masks import calibrated_blend
+    from ..model.masks import calibrated_blend
 
     lo, hi, _, ctx = _envelopes(image, bits, "laplace", bc, mask, **kw)
     select = np.abs(out - 0.5 * (lo + hi)) > 1e-9 * np.maximum(1.0, np.abs(hi))  # not pinned
@@ -302,7 +302,7 @@ def _calibrate_channel(image, out, bits, bc, mask, kw, power, margin):
 
 def _calibration_options(adaptive):
     """Split ``adaptive`` into (the photo pipeline's value, ``(power, margin)`` or ``None``)."""
-    from .model.masks import CALIBRATION_MARGIN, CALIBRATION_POWER, _check_calibration
+    from ..model.masks import CALIBRATION_MARGIN, CALIBRATION_POWER, _check_calibration
 
     if adaptive is None or adaptive is False:
         return False, None

@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from .model.envelopes import apply_confidence, container_range
-from .model.masks import ADAPTIVE_MODES, adaptive_envelopes
-from .model.noise import OUTLIER_MODES, treat_outliers
-from .problem import BoxQP
-from .solvers import solve
+from ..model.envelopes import apply_confidence, container_range
+from ..model.masks import ADAPTIVE_MODES, adaptive_envelopes
+from ..model.noise import OUTLIER_MODES, treat_outliers
+from ..problem import BoxQP
+from ..solvers import solve
 from .tiles import GridBounds, solve_tiled
 
 __all__ = ["COLOR_SPACES", "ADAPTIVE_DEFAULTS", "PhotoReport", "dequantize_photo", "color_energy"]
