@@ -2,7 +2,7 @@
 
     python examples/figure3_1d.py [--size N] [--out examples/figure3_1d.png]
 
---size is the number of samples (default 48).  See :func:`qpsolve.figures.figure3`.
+--size is the number of samples (default 48).  See :func:`qpsolve.paper.figures.figure3`.
 """
 
 import argparse

@@ -2,7 +2,7 @@
 
     python examples/figure4_2d.py [--size N] [--out examples/figure4_2d.png]
 
---size is the image side (default 64).  See :func:`qpsolve.figures.figure4`.
+--size is the image side (default 64).  See :func:`qpsolve.paper.figures.figure4`.
 """
 
 import argparse

@@ -2,7 +2,7 @@
 
     python examples/figure5_mask.py [--size N] [--out examples/figure5_mask.png]
 
---size is the image side (default 64, at least 16).  See :func:`qpsolve.figures.figure5`.
+--size is the image side (default 64, at least 16).  See :func:`qpsolve.paper.figures.figure5`.
 """
 
 import argparse

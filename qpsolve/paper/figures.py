@@ -69,7 +69,7 @@ def signal_1d(n=48):
     """A smooth 1-D test signal with a local maximum, as 8-bit samples.
 
     ``0.15 + 0.25 x + 0.55 exp(-((x - 0.4) / 0.2)^2)`` on ``[0, 1]``, made
-    8-bit by :func:`qpsolve.data.to_uint8` (scaled so its maximum is 255).
+    8-bit by :func:`qpsolve.imaging.data.to_uint8` (scaled so its maximum is 255).
 
     Returns
     -------
