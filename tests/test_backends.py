@@ -431,7 +431,7 @@ def test_energy_factor_rejects_bad_arguments():
 def test_auto_retries_an_uncertified_answer_and_never_replaces_a_named_solver(monkeypatch):
     import qpsolve.solvers.pcg as pcg
     import qpsolve.solvers.pdas as pdas
-    from qpsolve.bench import build_problem
+    from qpsolve.bench.harness import build_problem
 
     prob = build_problem("gaussian2", 32)
     real_pdas, real_pcg = pdas.solve, pcg.solve
@@ -465,7 +465,7 @@ def test_auto_retries_an_uncertified_answer_and_never_replaces_a_named_solver(mo
 def test_lsq_stops_at_its_time_limit_with_a_feasible_point():
     # lsq_linear has no callback: the limit is enforced through its products with D
     # (a 96 x 96 plate takes lsq many seconds; 0.2 s stops it in its first iterations)
-    from qpsolve.data import gaussian, to_uint8, truncate_bits
+    from qpsolve.imaging.data import gaussian, to_uint8, truncate_bits
 
     prob = qs.image_problem(truncate_bits(to_uint8(gaussian(96)), 2), bits=2)
     r = qs.solve(prob, solver="lsq", time_limit=0.2)
@@ -476,7 +476,7 @@ def test_lsq_stops_at_its_time_limit_with_a_feasible_point():
 
 
 def test_lsq_time_limit_does_not_change_the_answer():
-    from qpsolve.data import gaussian, to_uint8, truncate_bits
+    from qpsolve.imaging.data import gaussian, to_uint8, truncate_bits
 
     prob = qs.image_problem(truncate_bits(to_uint8(gaussian(20)), 2), bits=2)
     free, timed = qs.solve(prob, solver="lsq"), qs.solve(prob, solver="lsq", time_limit=600)

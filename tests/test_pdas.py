@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import qpsolve as qs
-from qpsolve.bench import build_problem
-from qpsolve.data import gaussian, rosenbrock, to_uint8, truncate_bits
-from qpsolve.model import greens
+from qpsolve.bench.harness import build_problem
+from qpsolve.imaging.data import gaussian, rosenbrock, to_uint8, truncate_bits
+from qpsolve.linalg import greens
 from qpsolve.model.operators import GridSpec
 from qpsolve.result import Status
 from qpsolve.solvers import BackendUnavailable

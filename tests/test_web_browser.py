@@ -27,7 +27,7 @@ from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
 import qpsolve as qs
-from qpsolve.io import read_image, write_image
+from qpsolve.imaging.io import read_image, write_image
 
 from web_images import bomb_png, gaussian, palette_png, png_bytes, rgb, truncated_png
 

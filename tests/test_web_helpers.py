@@ -12,7 +12,7 @@ import tifffile
 from PIL import Image
 
 import qpsolve as qs
-from qpsolve.io import read_image, write_image
+from qpsolve.imaging.io import read_image, write_image
 from qpsolve.web import jobs, solving, views
 from qpsolve.web.upload import UploadError, decode_upload
 
@@ -247,7 +247,7 @@ def test_web_command_refuses_bad_arguments_in_words(argv, words, capsys):
 
 
 def test_web_command_runs_streamlit_on_the_page_with_the_given_address():
-    from qpsolve.commands.web import streamlit_command
+    from qpsolve.cli.commands.web import streamlit_command
     from qpsolve.web import APP_PATH
 
     cmd = streamlit_command("0.0.0.0", 9000, 1234)

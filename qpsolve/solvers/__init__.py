@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from .._heap import large_heap
+from ..linalg.heap import large_heap
 from ..certificate import DEFAULT_TOL, active_set, certificate
 from ..problem import BoxQP
 from ..result import MESSAGES, SolveResult, Status

@@ -6,7 +6,7 @@ not the area).  This backend works on that small active set ``A`` only:
 
 1. **Equality step.**  With ``x_A`` fixed at its bounds ``b`` and the rest
    free, the minimiser is ``x = P^g (E mu - q) + N c`` where ``P^g`` is the
-   exact fast inverse of :class:`~qpsolve.model.greens.GridGreen`, ``N`` the
+   exact fast inverse of :class:`~qpsolve.linalg.greens.GridGreen`, ``N`` the
    null space of ``P``, and ``(mu, c)`` solve the small dense saddle system
 
    ``[[E^T P^g E, E^T N], [N^T E, 0]] [mu; c] = [b + (P^g q)_A; N^T q]``.
@@ -55,9 +55,9 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.ndimage import map_coordinates, maximum_filter
 
-from .._threads import blas_threads
+from ..linalg.threads import blas_threads
 from ..certificate import certificate
-from ..model.greens import green_support, shared_green
+from ..linalg.greens import green_support, shared_green
 from ._base import BackendOutput
 from . import pcg
 
@@ -888,7 +888,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
     ``info["levels"]`` lists, coarsest first, each level's size, PDAS
     iterations, final ``|A|``, status, time and per-iteration history, the
     Schur columns evaluated and how many saddle factors were updated rather
-    than made anew (``factor_updates``).  BLAS runs on one thread (see :mod:`qpsolve._threads`) but for the
+    than made anew (``factor_updates``).  BLAS runs on one thread (see :mod:`qpsolve.linalg.threads`) but for the
     Cholesky factors of at least ``PARALLEL_CHOLESKY`` contacts.
     """
     with blas_threads(1):

@@ -15,7 +15,7 @@ import sys
 
 import streamlit as st
 
-from qpsolve.io import DEFAULT_MAX_PIXELS
+from qpsolve.imaging.io import DEFAULT_MAX_PIXELS
 from qpsolve.model.noise import OUTLIER_MODES
 from qpsolve.model.operators import BOUNDARIES, MODELS
 from qpsolve.web import jobs, solving, views

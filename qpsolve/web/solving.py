@@ -18,8 +18,8 @@ import time
 
 import numpy as np
 
-from ..image import dequantize
-from ..io import merge_alpha, write_image
+from ..imaging.image import dequantize
+from ..imaging.io import merge_alpha, write_image
 from ..model.bitdepth import check_bits
 from ..model.noise import OUTLIER_MODES
 from ..model.operators import BOUNDARIES, MODELS

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import DEFAULT_MAX_PIXELS, read_image, split_alpha
+from ..imaging.io import DEFAULT_MAX_PIXELS, read_image, split_alpha
 from ..model.bitdepth import detect_bits
 from ..model.envelopes import container_range
 

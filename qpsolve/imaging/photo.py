@@ -14,7 +14,7 @@ paper's plain path.  The pipeline, per channel:
    smooth pixels narrowed about their centre by ``shrink``
    (:mod:`qpsolve.model.masks`);
 4. the QP: per channel, or jointly with a decorrelated colour energy;
-   directly or in overlapping tiles (:mod:`qpsolve.tiles`).
+   directly or in overlapping tiles (:mod:`qpsolve.imaging.tiles`).
 
 Every envelope is a box in the *stored* channels, so the returned image lies
 inside the (modified) envelopes of the stored channels whatever the colour
@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import scipy.sparse as sp
 
-from .model.envelopes import apply_confidence, container_range
-from .model.masks import ADAPTIVE_MODES, adaptive_envelopes
-from .model.noise import OUTLIER_MODES, treat_outliers
-from .problem import BoxQP
-from .solvers import solve
+from ..model.envelopes import apply_confidence, container_range
+from ..model.masks import ADAPTIVE_MODES, adaptive_envelopes
+from ..model.noise import OUTLIER_MODES, treat_outliers
+from ..problem import BoxQP
+from ..solvers import solve
 from .tiles import GridBounds, solve_tiled
 
 __all__ = ["COLOR_SPACES", "ADAPTIVE_DEFAULTS", "PhotoReport", "dequantize_photo", "color_energy"]
@@ -125,7 +125,7 @@ def _level_step(lo, hi, mask):
 def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
     """Envelopes of one channel after outliers and adaptive.
 
-    Returns ``(bounds, ctx, report, (free, mid))``: a :class:`~qpsolve.tiles.GridBounds`
+    Returns ``(bounds, ctx, report, (free, mid))``: a :class:`~qpsolve.imaging.tiles.GridBounds`
     (no operator assembled yet), the context, the :class:`PhotoReport` and what
     :func:`_finish` puts back at freed pixels.
     """
@@ -245,7 +245,7 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
         nc = len(built)
         if nc != 3:
             raise ValueError(f"color_space='decorrelated' needs 3 colour channels, got {nc} "
-                             f"(split an alpha channel off first: qpsolve.io.split_alpha)")
+                             f"(split an alpha channel off first: qpsolve.imaging.io.split_alpha)")
         if tile is not None:
             raise ValueError("color_space='decorrelated' cannot be combined with tile yet; use color_space='rgb'")
         P = color_energy(built[0][0].grid.matrix(), nc, chroma_weight)

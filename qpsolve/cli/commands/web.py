@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 
-from ..io import DEFAULT_MAX_PIXELS
+from ...imaging.io import DEFAULT_MAX_PIXELS
 
 
 def _port(text):
@@ -55,7 +55,7 @@ def streamlit_command(host, port, max_pixels=DEFAULT_MAX_PIXELS):
     >>> cmd[1:4], "--server.port=8600" in cmd, cmd[-2:]
     (['-m', 'streamlit', 'run'], True, ['--max-pixels', '100000000'])
     """
-    from ..web import APP_PATH
+    from ...web import APP_PATH
 
     return [
         sys.executable, "-m", "streamlit", "run", str(APP_PATH),

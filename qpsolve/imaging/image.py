@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .certificate import DEFAULT_TOL
-from .model.envelopes import (
+from ..certificate import DEFAULT_TOL
+from ..model.envelopes import (
     apply_confidence,
     apply_mask,
     bits_step,
@@ -17,10 +17,10 @@ from .model.envelopes import (
     envelope_from_levels,
     envelope_from_step,
 )
-from .model.degradation import brighten_envelopes, gain_map
-from .model.operators import BOUNDARIES, MODELS, GridSpec
-from .problem import BoxQP
-from .solvers import solve
+from ..model.degradation import brighten_envelopes, gain_map
+from ..model.operators import BOUNDARIES, MODELS, GridSpec
+from ..problem import BoxQP
+from ..solvers import solve
 
 __all__ = ["image_problem", "dequantize"]
 
@@ -290,7 +290,7 @@ def _calibrate_channel(image, out, bits, bc, mask, kw, power, margin):
     measured; masked pixels are left out.  Returns the blended channel and
     ``{'rho', 'weight', 'power', 'margin'}``.
     """
-    from .model.masks import calibrated_blend
+    from ..model.masks import calibrated_blend
 
     lo, hi, _, ctx = _envelopes(image, bits, "laplace", bc, mask, **kw)
     select = np.abs(out - 0.5 * (lo + hi)) > 1e-9 * np.maximum(1.0, np.abs(hi))  # not pinned
@@ -302,7 +302,7 @@ def _calibrate_channel(image, out, bits, bc, mask, kw, power, margin):
 
 def _calibration_options(adaptive):
     """Split ``adaptive`` into (the photo pipeline's value, ``(power, margin)`` or ``None``)."""
-    from .model.masks import CALIBRATION_MARGIN, CALIBRATION_POWER, _check_calibration
+    from ..model.masks import CALIBRATION_MARGIN, CALIBRATION_POWER, _check_calibration
 
     if adaptive is None or adaptive is False:
         return False, None
@@ -369,7 +369,7 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
         1. pixels next to a jump of more than one level (object borders,
            strong texture) are pinned to their bin midpoint and the plate is
            solved through them (:func:`qpsolve.model.masks.adaptive_envelopes`,
-           options in :data:`qpsolve.photo.ADAPTIVE_DEFAULTS`);
+           options in :data:`qpsolve.imaging.photo.ADAPTIVE_DEFAULTS`);
         2. calibration: per channel, the plate's mean squared departure from
            the bin centres is compared with that of uniform quantization
            noise, ``width**2 / 12``; the ratio ``rho`` is about 1 where the
@@ -402,7 +402,7 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
     color_space : {'rgb', 'decorrelated'}, optional
         ``decorrelated`` solves the channels jointly with chroma bending
         weighted ``chroma_weight`` times luma bending; envelopes stay boxes
-        in the stored channels (see :func:`qpsolve.photo.color_energy`).
+        in the stored channels (see :func:`qpsolve.imaging.photo.color_energy`).
     chroma_weight : float, optional
         Weight of chroma bending for ``color_space='decorrelated'``.
     tile : int or (int, int), optional
@@ -411,9 +411,9 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
         global operator is never assembled unless the result is polished
         by one global solve (``polish=True``/``False``/``'auto'`` among
         ``**options``; ``'auto'`` polishes up to
-        :data:`qpsolve.tiles.AUTO_POLISH_PIXELS` pixels).  ``jobs=k`` among
+        :data:`qpsolve.imaging.tiles.AUTO_POLISH_PIXELS` pixels).  ``jobs=k`` among
         ``**options`` solves tiles in ``k`` worker processes.  See
-        :func:`qpsolve.tiles.solve_tiled` for what an unpolished result
+        :func:`qpsolve.imaging.tiles.solve_tiled` for what an unpolished result
         certifies.
     progress : bool, optional
         Show a tqdm progress bar over tiles.
@@ -448,7 +448,7 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
               confidence=confidence, data_range=data_range, alpha=alpha, beta=beta, gain=gain)
     adaptive, calib = _calibration_options(adaptive)
     if adaptive or outliers is not None or color_space != "rgb" or tile is not None:
-        from .photo import dequantize_photo  # the photo pipeline (qpsolve/photo.py)
+        from .photo import dequantize_photo  # the photo pipeline (qpsolve/imaging/photo.py)
 
         out, res = dequantize_photo(image, bits, model, bc, mask, solver, kw, channel_axis=channel_axis,
                                     tol=tol, max_iter=max_iter, verbose=verbose, return_result=True,

@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .certificate import DEFAULT_TOL
-from .data import gaussian, rosenbrock, to_uint8, truncate_bits
-from .image import dequantize, image_problem
-from .io import atomic_output
-from .paper import check_certified, metrics, to_8bit
-from .solvers import solve
+from ..certificate import DEFAULT_TOL
+from ..imaging.data import gaussian, rosenbrock, to_uint8, truncate_bits
+from ..imaging.image import dequantize, image_problem
+from ..imaging.io import atomic_output
+from .table1 import check_certified, metrics, to_8bit
+from ..solvers import solve
 
 __all__ = [
     "FIGURE_FILES",
@@ -69,7 +69,7 @@ def signal_1d(n=48):
     """A smooth 1-D test signal with a local maximum, as 8-bit samples.
 
     ``0.15 + 0.25 x + 0.55 exp(-((x - 0.4) / 0.2)^2)`` on ``[0, 1]``, made
-    8-bit by :func:`qpsolve.data.to_uint8` (scaled so its maximum is 255).
+    8-bit by :func:`qpsolve.imaging.data.to_uint8` (scaled so its maximum is 255).
 
     Returns
     -------

@@ -112,8 +112,8 @@ def build_problem(name, size):
     >>> build_problem("gaussian2", 16).n
     256
     """
-    from . import image_problem
-    from .data import gaussian, rosenbrock, to_uint8, truncate_bits
+    from .. import image_problem
+    from ..imaging.data import gaussian, rosenbrock, to_uint8, truncate_bits
 
     if name not in PROBLEMS:
         raise ValueError(f"unknown problem {name!r}; choose from {sorted(PROBLEMS)}")
@@ -228,7 +228,7 @@ def run_child(solver, problem, size, *, time_limit, tol, margin=None):
     env.setdefault("MPLBACKEND", "Agg")
     pkg_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    cmd = [sys.executable, "-c", "from qpsolve.bench import _child_main; _child_main()", json.dumps(spec)]
+    cmd = [sys.executable, "-c", "from qpsolve.bench.harness import _child_main; _child_main()", json.dumps(spec)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             start_new_session=True)
@@ -390,7 +390,7 @@ COLUMNS = ("problem", "size", "pixels", "solver", "solve s", "build s", "iterati
 
 
 def _default_solver():
-    from .solvers import AUTO_ORDER
+    from ..solvers import AUTO_ORDER
 
     return AUTO_ORDER[0]
 
@@ -678,7 +678,7 @@ def build_parser(prog="python -m benchmarks"):
 
 
 def _resolve(args):
-    from .solvers import SOLVERS, available_solvers
+    from ..solvers import SOLVERS, available_solvers
 
     avail = available_solvers()
     solvers = args.solvers or avail

@@ -31,8 +31,8 @@ import time
 
 import numpy as np
 
-from .problem import BoxQP
-from .solvers import solve
+from ..problem import BoxQP
+from ..solvers import solve
 
 __all__ = ["tile_slices", "blend_weights", "solve_tiled", "estimate_memory", "GridBounds", "AUTO_POLISH_PIXELS"]
 
@@ -145,7 +145,7 @@ def estimate_memory(n, nnz_per_row=13, vectors=20):
 
 def _tile_certificate(results, tol):
     """One :class:`~qpsolve.certificate.Certificate` summing (or maximizing) those of the tiles."""
-    from .certificate import Certificate
+    from ..certificate import Certificate
 
     ks = [r.kkt for r in results]
     return Certificate(
@@ -305,8 +305,8 @@ def solve_tiled(prob, shape, tile=256, overlap=None, *, polish="auto", max_memor
         res.info.update(info)
         res.solve_time = time.perf_counter() - t0
         return res
-    from .certificate import active_set
-    from .result import MESSAGES, SolveResult, Status
+    from ..certificate import active_set
+    from ..result import MESSAGES, SolveResult, Status
 
     names = sorted({r.solver for r in results})
     cert = _tile_certificate(results, tol)

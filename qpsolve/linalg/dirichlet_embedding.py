@@ -92,7 +92,7 @@ def _basis_rows(size, positions):
     ``sin(pi j k / (size + 1))`` depends only on ``j k mod 2 (size + 1)``: a
     table of ``2 (size + 1)`` sines and a gather, instead of a sine of a large
     argument per entry (faster, and each entry as accurate as one sine of a
-    small one).  :mod:`~qpsolve.model.greens` builds its whole matrices here too.
+    small one).  :mod:`~qpsolve.linalg.greens` builds its whole matrices here too.
     """
     k = np.arange(1, size + 1, dtype=np.int64)
     table = np.sqrt(2.0 / (size + 1)) * np.sin(np.pi * np.arange(2 * (size + 1)) / (size + 1))

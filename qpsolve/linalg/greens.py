@@ -16,7 +16,7 @@ are diagonalised by fast transforms for the boundary rules most images use:
     (spanned by ``1``, ``i``, ``j`` and ``i j``).  Where the inner DST-I's
     length factors badly (power-of-two sides from 128 on), the inner solves run
     in the basis of the grid one pixel larger
-    (:mod:`~qpsolve.model.dirichlet_embedding`).
+    (:mod:`~qpsolve.linalg.dirichlet_embedding`).
 
 :class:`GridGreen` applies a generalised inverse ``P^g`` (``P P^g P = P``) in
 ``O(N log N)`` and evaluates any block ``E_a^T P^g E_b`` of it (the Green's
@@ -197,8 +197,8 @@ class GridGreen:
         Shape, model, boundary rule and weights (see :func:`green_support`).
     embed : bool, optional
         ``odd`` rule only: solve the inner Dirichlet problems in the basis of
-        the grid one pixel larger (:class:`~qpsolve.model.dirichlet_embedding.DirichletEmbedding`).
-        Default: where that is faster (:func:`~qpsolve.model.dirichlet_embedding.embedding_pays`;
+        the grid one pixel larger (:class:`~qpsolve.linalg.dirichlet_embedding.DirichletEmbedding`).
+        Default: where that is faster (:func:`~qpsolve.linalg.dirichlet_embedding.embedding_pays`;
         power-of-two sides from 128 on).  The answer is the same up to rounding.
 
     Attributes
