@@ -142,7 +142,7 @@ def _show_result(upload, settings, outcome, before, name):
         cb, ca = views.crop_pair(lb, la, window)
         r, c, w = window
         col1, col2 = st.columns(2)
-        col1.image(cb, caption=f"input, {w} x {w} px at ({c}, {r})")
+        col1.image(cb, caption=f"input, {w} x {w} px from x = {c}, y = {r}")
         col2.image(ca, caption="result")
 
     st.subheader("Download")
@@ -176,7 +176,7 @@ def main():
     convert_palette = st.sidebar.checkbox("Expand palette images", value=False,
                                           help="use an indexed-colour image's colour table as its levels")
     if file is None:
-        st.info("Choose a file to start. Nothing leaves this computer: the page runs locally.")
+        st.info("Choose a file to start. It goes only to the computer that runs qpsolve web.")
         return
     upload = _decoded(file, convert_palette, args.max_pixels)
     if isinstance(upload, UploadError):
