@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import socket
 import sys
 import threading
 
@@ -255,3 +256,15 @@ def test_web_command_runs_streamlit_on_the_page_with_the_given_address():
     assert APP_PATH.is_file()
     assert {"--server.address=0.0.0.0", "--server.port=9000", "--client.showErrorDetails=none"} <= set(cmd)
     assert cmd[cmd.index("--"):] == ["--", "--max-pixels", "1234"]
+
+
+def test_web_command_says_when_the_port_is_taken(capsys):
+    from qpsolve.cli import main
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["web", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{port}" in err and "choose another --port" in err

@@ -1,15 +1,17 @@
 """``qpsolve web [--host 127.0.0.1] [--port 8501]``: the local web page.
 
-Starts Streamlit on :mod:`qpsolve.web.app` and serves until Ctrl-C.  The page
-listens on ``127.0.0.1`` unless ``--host`` says otherwise (``0.0.0.0`` shares
-it with the local network: anyone who reaches it can make this computer
-solve).  Tracebacks stay in this terminal; the page shows messages in words.
+Starts the web page (Streamlit, qpsolve/web/app.py) and serves it until
+Ctrl-C: upload an image, compare, download.  It listens on 127.0.0.1 (this
+computer only) unless --host says otherwise; 0.0.0.0 shares it with the
+network, and anyone who reaches it can make this computer solve.  Tracebacks
+stay in this terminal; the page shows messages in words.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 
@@ -71,12 +73,31 @@ def streamlit_command(host, port, max_pixels=DEFAULT_MAX_PIXELS):
     ]
 
 
+def check_address(host, port):
+    """Raise ``OSError`` in words when ``host:port`` cannot be listened on (in use, unknown host).
+
+    Checked before Streamlit starts, so the command fails with one line and status 2.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise OSError(f"--host {host!r} is not an address of this computer ({exc.strerror})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise OSError(f"cannot listen on {host}:{port} ({exc.strerror}); choose another --port") from None
+
+
 def run(args):
     try:
         import streamlit  # noqa: F401
     except ImportError:
         raise ValueError("the web page needs Streamlit: pip install streamlit") from None
-    print(f"qpsolve web: serving on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    check_address(args.host, args.port)
+    print(f"qpsolve web: starting the page on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
     try:
         return subprocess.call(streamlit_command(args.host, args.port, args.max_pixels), env=os.environ.copy())
     except KeyboardInterrupt:
