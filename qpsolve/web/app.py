@@ -133,8 +133,8 @@ def _show_result(upload, settings, outcome, before, name):
     st.image(shown, width=min(900, shown.shape[1]))
 
     st.subheader("Zoomed crops of the flattest regions")
-    st.caption("Where banding shows: flat but not constant. Brightness only; each pair shares one contrast "
-               "stretch, so the steps are easy to see.")
+    st.caption("Where banding shows: flat but not constant. Brightness only, contrast stretched by the same "
+               "factor in both crops of a pair, so the steps are easy to see and compare fairly.")
     has_alpha = upload.alpha is not None
     lb, la = views.luminance(before, has_alpha), views.luminance(outcome.image, has_alpha)
     step = float(upload.detected.step) / settings.gain  # one level of the data, as shown in before

@@ -183,30 +183,34 @@ def flattest_windows(before, after, step=None, k=3, size=None):
     return chosen
 
 
-def crop_pair(before, after, window, zoom_to=256, data_range=None):
+def crop_pair(before, after, window, zoom_to=256):
     """Zoomed, contrast-stretched ``uint8`` crops of the same window in both images.
 
-    Both crops share one stretch (the window's range in ``before`` and
-    ``after``), so the steps of the input and their absence in the result are
-    shown at the same contrast.  Nearest-neighbour zoom: pixels stay square.
+    Both crops are stretched by the same factor (the larger of their two
+    ranges fills 0-255), each about its own middle.  Same contrast, so the
+    steps of the input and their absence in the result compare fairly; own
+    middle, because truncated data (``floor``) lie half a level below the
+    plate everywhere, an offset that would otherwise dominate the pair.
+    Nearest-neighbour zoom: pixels stay square.
 
     Examples
     --------
-    >>> y = np.repeat(np.arange(8) // 4 * 1.0, 8).reshape(8, 8)
-    >>> b, a = crop_pair(y, y * 0.5 + 0.25, (0, 0, 8), zoom_to=16)
-    >>> b.shape, int(b.min()), int(b.max()), int(a.min())
-    ((16, 16), 0, 255, 64)
+    >>> y = np.repeat(np.arange(8) // 4 * 1.0, 8).reshape(8, 8)     # one step of 1
+    >>> b, a = crop_pair(y, y * 0.5 + 10.0, (0, 0, 8), zoom_to=16)   # half the step, far above
+    >>> b.shape, int(b.min()), int(b.max()), int(a.min()), int(a.max())
+    ((16, 16), 0, 255, 64, 191)
     """
     r, c, w = window
     b = np.asarray(before, dtype=np.float64)[r:r + w, c:c + w]
     a = np.asarray(after, dtype=np.float64)[r:r + w, c:c + w]
-    lo = min(b.min(), a.min())
-    hi = max(b.max(), a.max())
-    if hi <= lo:
-        hi = lo + 1.0
+    span = max(np.ptp(b), np.ptp(a)) or 1.0
     z = max(1, int(zoom_to) // max(1, w))
-    return tuple(np.kron(to_display(x, (lo, hi)), np.ones((z, z), np.uint8)) if x.ndim == 2
-                 else np.repeat(np.repeat(to_display(x, (lo, hi)), z, 0), z, 1) for x in (b, a))
+    out = []
+    for x in (b, a):
+        mid = (x.min() + x.max()) / 2
+        x8 = to_display(x, (mid - span / 2, mid + span / 2))
+        out.append(np.kron(x8, np.ones((z, z), np.uint8)) if x.ndim == 2 else np.repeat(np.repeat(x8, z, 0), z, 1))
+    return tuple(out)
 
 
 def wipe(before8, after8, fraction):
