@@ -26,6 +26,15 @@ from ..model.envelopes import (
 )
 from ..model.degradation import brighten_envelopes, gain_map
 from ..model.operators import BOUNDARIES, MODELS, GridSpec
+from ..validation import (
+    check_at_least,
+    check_bounds_array,
+    check_choice,
+    check_data_range,
+    check_image,
+    check_positive,
+    check_same_shape,
+)
 
 __all__ = ["ImageContext", "image_envelopes", "split_channels", "restore"]
 
@@ -41,72 +50,19 @@ class ImageContext:
     gain: np.ndarray | None = None
 
 
-def _check_image(image, name="image"):
-    if isinstance(image, (str, bytes)) or image is None:
-        raise TypeError(f"{name} must be a numeric array, got {type(image).__name__}")
-    arr = np.asarray(image)
-    if arr.dtype == object or arr.dtype.kind not in "uif" or arr.dtype == bool:
-        if arr.dtype == bool:
-            raise TypeError(f"{name} is boolean (1-bit); pass it as an integer or float array with bits=1")
-        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape})")
-    if arr.ndim == 0 or arr.ndim > 3:
-        raise ValueError(f"{name} must be 1-D, 2-D or 3-D (without channel_axis), got {arr.ndim}-D")
-    if arr.size < 2:
-        raise ValueError(f"{name} has a single pixel; de-quantization needs at least two")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        bad = ~np.isfinite(arr)
-        where = tuple(int(i) for i in np.unravel_index(np.flatnonzero(bad)[0], arr.shape))
-        raise ValueError(f"{name} contains {int(bad.sum())} NaN or infinite value(s), first at index {where}")
-    return arr
-
-
-def _check_same_shape(arr, shape, name):
-    a = np.asarray(arr)
-    if a.shape != shape:
-        raise ValueError(f"{name} has shape {a.shape}; expected the image shape {shape}")
-    return a
-
-
-def _check_bounds_array(arr, shape, name):
-    a = _check_same_shape(arr, shape, name)
-    if a.dtype == object or a.dtype.kind not in "uif":
-        raise TypeError(f"{name} must be a real numeric array, got dtype {a.dtype}")
-    a = a.astype(np.float64)
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return a
-
-
-def _check_range(data_range):
-    if data_range is None:
-        return None
-    try:
-        lo, hi = (float(v) for v in data_range)
-    except (TypeError, ValueError):
-        raise TypeError(f"data_range must be a pair of numbers (min, max), got {data_range!r}") from None
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ValueError(f"data_range must be finite with min < max, got {data_range!r}")
-    return lo, hi
-
-
 def image_envelopes(image, bits, model, bc, mask, *, rounding, step, levels, lower, upper, confidence,
                data_range, alpha, beta, gain=None):
     """Validated envelopes ``(lower, upper)`` (image-shaped), the ``GridSpec`` and the context.
 
     Assembles no operator: tiles and the calibration need only the bounds.
     """
-    img = _check_image(image)
+    img = check_image(image)
     shape = img.shape
-    if not isinstance(model, str) or model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
-    if not isinstance(bc, str) or bc not in BOUNDARIES:
-        raise ValueError(f"bc must be one of {BOUNDARIES}, got {bc!r}")
+    check_choice(model, MODELS, "model")
+    check_choice(bc, BOUNDARIES, "bc")
     for name, w in (("alpha", alpha), ("beta", beta)):
-        if isinstance(w, bool) or not isinstance(w, numbers.Real) or not np.isfinite(w) or w < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {w!r}")
-    drange = _check_range(data_range)
+        check_at_least(w, name, 0)
+    drange = check_data_range(data_range)
     if drange is None:
         drange = container_range(img.dtype)
     values = img.astype(np.float64)
@@ -120,8 +76,8 @@ def image_envelopes(image, bits, model, bc, mask, *, rounding, step, levels, low
             raise ValueError(f"lower/upper replace the quantization model; do not also give {given[0]}")
         if lower is None or upper is None:
             raise ValueError("give both lower and upper, or neither")
-        lo = _check_bounds_array(lower, shape, "lower")
-        hi = _check_bounds_array(upper, shape, "upper")
+        lo = check_bounds_array(lower, shape, "lower")
+        hi = check_bounds_array(upper, shape, "upper")
         if (lo > hi).any():
             bad = lo > hi
             where = tuple(int(i) for i in np.unravel_index(np.flatnonzero(bad)[0], shape))
@@ -140,9 +96,7 @@ def image_envelopes(image, bits, model, bc, mask, *, rounding, step, levels, low
                     )
             check_on_grid(values, st, what=f"multiples of {st:g} (the level step of {bits}-bit data in {img.dtype})")
         elif step is not None:
-            if isinstance(step, bool) or not isinstance(step, numbers.Real) or not (np.isfinite(step) and step > 0):
-                raise ValueError(f"step must be a positive finite number, got {step!r}")
-            st = float(step)
+            st = check_positive(step, "step")
             check_on_grid(values, st)
         else:
             raise ValueError("say how the image was quantized: bits=, step=, levels=, or lower= and upper=")
@@ -169,7 +123,7 @@ def image_envelopes(image, bits, model, bc, mask, *, rounding, step, levels, low
 
     m = None
     if mask is not None:
-        m = _check_same_shape(mask, shape, "mask")
+        m = check_same_shape(mask, shape, "mask")
         if m.dtype != bool:
             if m.dtype.kind not in "uif" or not np.isin(m, (0, 1)).all():
                 raise ValueError("mask must be boolean (or contain only 0 and 1)")

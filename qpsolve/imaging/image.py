@@ -7,6 +7,7 @@ import numpy as np
 from ..certificate import DEFAULT_TOL
 from ..problem import BoxQP
 from ..solvers import solve
+from ..validation import check_calibration
 from .bounds import image_envelopes, restore, split_channels
 from .photo import dequantize_photo
 
@@ -110,7 +111,7 @@ def _calibrate_channel(image, out, bits, bc, mask, kw, power, margin):
 
 def _calibration_options(adaptive):
     """Split ``adaptive`` into (the photo pipeline's value, ``(power, margin)`` or ``None``)."""
-    from ..model.masks import CALIBRATION_MARGIN, CALIBRATION_POWER, _check_calibration
+    from ..model.masks import CALIBRATION_MARGIN, CALIBRATION_POWER
 
     if adaptive is None or adaptive is False:
         return False, None
@@ -125,7 +126,7 @@ def _calibration_options(adaptive):
     margin = rest.pop("margin", CALIBRATION_MARGIN)
     if not isinstance(calibrate, bool):
         raise TypeError(f"adaptive['calibrate'] must be True or False, got {calibrate!r}")
-    calib = _check_calibration(power, margin, label=lambda key: f"adaptive[{key!r}]")
+    calib = check_calibration(power, margin, label=lambda key: f"adaptive[{key!r}]")
     return rest or True, (calib if calibrate else None)
 
 

@@ -23,7 +23,6 @@ space.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,6 +33,7 @@ from ..model.masks import ADAPTIVE_MODES, adaptive_envelopes
 from ..model.noise import OUTLIER_MODES, treat_outliers
 from ..problem import BoxQP
 from ..solvers import solve
+from ..validation import check_at_least, check_choice, check_positive
 from .bounds import image_envelopes, restore, split_channels
 from .tiles import GridBounds, solve_tiled
 
@@ -78,11 +78,8 @@ def _adaptive_options(adaptive):
         if unknown:
             raise ValueError(f"adaptive has unknown key(s) {sorted(unknown)}; allowed {sorted(ADAPTIVE_DEFAULTS)}")
         opts = dict(ADAPTIVE_DEFAULTS, **adaptive)
-        if opts["mode"] not in ADAPTIVE_MODES:
-            raise ValueError(f"adaptive['mode'] must be one of {ADAPTIVE_MODES}, got {opts['mode']!r}")
-        s = opts["shrink"]
-        if isinstance(s, bool) or not isinstance(s, numbers.Real) or not (np.isfinite(s) and s >= 1):
-            raise ValueError(f"adaptive['shrink'] must be a finite number >= 1, got {s!r}")
+        check_choice(opts["mode"], ADAPTIVE_MODES, "adaptive['mode']")
+        check_at_least(opts["shrink"], "adaptive['shrink']", 1)
         return opts
     raise TypeError(f"adaptive must be True, False or a dict of options, got {adaptive!r}")
 
@@ -104,9 +101,7 @@ def color_energy(P, n_channels=3, chroma_weight=4.0):
     >>> float(color_energy(P, 3, 1.0).toarray().trace())
     6.0
     """
-    if isinstance(chroma_weight, bool) or not isinstance(chroma_weight, numbers.Real) or not (
-            np.isfinite(chroma_weight) and chroma_weight > 0):
-        raise ValueError(f"chroma_weight must be a positive finite number, got {chroma_weight!r}")
+    check_positive(chroma_weight, "chroma_weight")
     c = int(n_channels)
     w = float(chroma_weight)
     M = w * np.eye(c) + (1.0 - w) / c * np.ones((c, c))
@@ -202,10 +197,8 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
     >>> res.success, bool(np.all((out >= img) & (out <= img.astype(float) + 32)))
     (True, True)
     """
-    if outliers is not None and (not isinstance(outliers, str) or outliers not in OUTLIER_MODES):
-        raise ValueError(f"outliers must be one of {OUTLIER_MODES} or None, got {outliers!r}")
-    if not isinstance(color_space, str) or color_space not in COLOR_SPACES:
-        raise ValueError(f"color_space must be one of {COLOR_SPACES}, got {color_space!r}")
+    check_choice(outliers, OUTLIER_MODES, "outliers", allow_none=True)
+    check_choice(color_space, COLOR_SPACES, "color_space")
     if adaptive is not False and adaptive is not None:
         _adaptive_options(adaptive)
     arr = np.asarray(image)

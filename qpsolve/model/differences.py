@@ -10,19 +10,11 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ..validation import check_choice, check_positive_int
+
 __all__ = ["BOUNDARIES", "second_difference", "forward_difference", "kron_terms"]
 
 BOUNDARIES = ("odd", "even", "periodic")
-
-
-def _check_bc(bc):
-    if not isinstance(bc, str) or bc not in BOUNDARIES:
-        raise ValueError(f"bc must be one of {BOUNDARIES}, got {bc!r}")
-
-
-def _check_n(n):
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"axis length must be a positive integer, got {n!r}")
 
 
 def second_difference(n, bc="odd"):
@@ -48,8 +40,8 @@ def second_difference(n, bc="odd"):
            [ 0.,  1., -2.,  1.],
            [ 0.,  0.,  1., -1.]])
     """
-    _check_n(n)
-    _check_bc(bc)
+    check_positive_int(n, "axis length")
+    check_choice(bc, BOUNDARIES, "bc")
     i = np.arange(n)
     if bc == "periodic":
         rows = np.concatenate([i, i, i])
@@ -82,8 +74,8 @@ def forward_difference(n, bc="odd"):
     array([[-1.,  1.,  0.],
            [ 0., -1.,  1.]])
     """
-    _check_n(n)
-    _check_bc(bc)
+    check_positive_int(n, "axis length")
+    check_choice(bc, BOUNDARIES, "bc")
     if bc == "periodic":
         i = np.arange(n)
         rows = np.concatenate([i, i])

@@ -23,7 +23,8 @@ from functools import lru_cache, reduce
 import numpy as np
 import scipy.sparse as sp
 
-from .differences import BOUNDARIES, _check_bc, _check_n, forward_difference, kron_terms, second_difference
+from ..validation import check_choice, check_positive_int, check_weights
+from .differences import BOUNDARIES, forward_difference, kron_terms, second_difference
 from .stencil import GridOperator
 
 __all__ = [
@@ -39,12 +40,6 @@ __all__ = [
 ]
 
 MODELS = ("laplace", "biharmonic", "triharmonic", "thin-plate", "mixed")
-
-
-def _check_weights(alpha, beta):
-    for name, w in (("alpha", alpha), ("beta", beta)):
-        if not np.isfinite(w) or w < 0:
-            raise ValueError(f"{name} must be a finite non-negative number, got {w!r}")
 
 
 def axis_operator(op, shape, axis):
@@ -67,7 +62,7 @@ def _normalize_shape(shape):
     if len(shape) == 0:
         raise ValueError("shape must have at least one axis")
     for n in shape:
-        _check_n(n)
+        check_positive_int(n, "axis length")
     return shape
 
 
@@ -168,11 +163,10 @@ def energy_matrix(shape, model="biharmonic", bc="odd", *, alpha=1.0, beta=1.0):
            [ 0,  0,  1,  0,  0]])
     """
     shape = _normalize_shape(shape)
-    _check_bc(bc)
-    if not isinstance(model, str) or model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    check_choice(bc, BOUNDARIES, "bc")
+    check_choice(model, MODELS, "model")
     if model == "mixed":
-        _check_weights(alpha, beta)
+        check_weights(alpha, beta)
     if len(shape) == 2 and min(shape) >= 2:
         return _assemble_2d(kron_terms(shape, model, bc, alpha, beta), shape)
     if model == "laplace":
@@ -273,9 +267,8 @@ def energy_factor(shape, model="biharmonic", bc="odd", *, alpha=1.0, beta=1.0):
     True
     """
     shape = _normalize_shape(shape)
-    _check_bc(bc)
-    if not isinstance(model, str) or model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
+    check_choice(bc, BOUNDARIES, "bc")
+    check_choice(model, MODELS, "model")
     if model == "laplace":
         blocks = _gradient_blocks(shape, bc)
     elif model == "biharmonic":
@@ -289,7 +282,7 @@ def energy_factor(shape, model="biharmonic", bc="odd", *, alpha=1.0, beta=1.0):
             for m in range(k + 1, len(shape)):
                 blocks.append(np.sqrt(2.0) * _mixed_difference(shape, bc, k, m))
     else:  # mixed
-        _check_weights(alpha, beta)
+        check_weights(alpha, beta)
         blocks = [np.sqrt(alpha) * G for G in _gradient_blocks(shape, bc)]
         blocks.append(np.sqrt(beta) * laplacian(shape, bc))
     # A 1-point axis gives an empty (0, N) difference block; vstack copes with those.

@@ -92,6 +92,7 @@ import time
 import numpy as np
 
 from ..certificate import certificate
+from ..validation import check_positive_int
 from ._base import BackendOutput, importable
 
 NAME = "admm"
@@ -285,8 +286,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, rho=None, rho_schedul
     if not gamma > 1:
         raise ValueError(f"gamma must be > 1, got {gamma!r}")
     for name, v in (("every", every), ("check_every", check_every)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_positive_int(v, name)
 
     t0 = time.perf_counter()
     op = _Spectral(prob.grid)

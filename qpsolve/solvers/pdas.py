@@ -58,6 +58,7 @@ from scipy.ndimage import map_coordinates, maximum_filter
 from ..linalg.threads import blas_threads
 from ..certificate import certificate
 from ..linalg.greens import green_support, shared_green
+from ..validation import check_positive_int
 from ._base import BackendOutput
 from . import pcg
 
@@ -902,8 +903,7 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
         raise TypeError(f"pdas got unknown option(s): {sorted(options)}")
     if max_active is None:
         max_active = default_max_active(prob.n)
-    if isinstance(max_active, bool) or not isinstance(max_active, (int, np.integer)) or max_active < 1:
-        raise ValueError(f"max_active must be a positive integer, got {max_active!r}")
+    check_positive_int(max_active, "max_active")
     user_max_iter = max_iter  # the pcg hand-over gets the caller's limit (pcg's own default if None)
     max_iter = 100 if max_iter is None else int(max_iter)
     deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
