@@ -155,13 +155,13 @@ def _peak_mb():
 def _child(spec):
     """Run one benchmark cell in this (fresh) process and return its record."""
     import qpsolve as qs
-    from qpsolve.solvers import _module
+    from qpsolve.solvers import backend
 
     rec = {"baseline_mb": _peak_mb()}
     t0 = time.perf_counter()
     prob = build_problem(spec["problem"], spec["size"])
     rec["build_time"] = time.perf_counter() - t0
-    mod = _module(spec["solver"])
+    mod = backend(spec["solver"])
     why = mod.supports(prob)
     if why is not None:
         rec.update(outcome="unsupported", reason=str(why))

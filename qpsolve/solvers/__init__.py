@@ -25,7 +25,8 @@ from ..result import MESSAGES, SolveResult, Status
 from ..validation import check_positive_int, check_vector
 from ._base import BackendOutput, BackendUnavailable
 
-__all__ = ["solve", "available_solvers", "SOLVERS", "BackendOutput", "BackendUnavailable"]
+__all__ = ["solve", "available_solvers", "backend", "finalize", "SOLVERS", "AUTO_ORDER", "AUTO_RETRIES",
+           "BackendOutput", "BackendUnavailable"]
 
 #: registry name -> module that implements it
 SOLVERS = {
@@ -51,7 +52,8 @@ AUTO_ORDER = ("pdas", "pcg", "osqp", "lbfgsb")
 AUTO_RETRIES = (("pcg", {"active_set": True}, None), ("pcg", {}, None), ("cvxpy", {}, 2**14))
 
 
-def _module(name):
+def backend(name):
+    """The module that implements solver ``name`` (see :data:`SOLVERS`), or ``None`` when it does not import."""
     try:
         return importlib.import_module(SOLVERS[name])
     except ImportError:
@@ -69,7 +71,7 @@ def available_solvers():
     """
     names = []
     for name in SOLVERS:
-        mod = _module(name)
+        mod = backend(name)
         if mod is not None and mod.available():
             names.append(name)
     return names
@@ -78,7 +80,7 @@ def available_solvers():
 def _pick_auto(prob):
     reasons = []
     for name in AUTO_ORDER:
-        mod = _module(name)
+        mod = backend(name)
         if mod is None or not mod.available():
             continue
         why = mod.supports(prob)
@@ -153,7 +155,7 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
         x0 = prob.project(check_vector(x0, prob.n, "x0"))  # a start point only; the answer is certified separately
 
     name = _pick_auto(prob) if solver == "auto" else solver
-    mod = _module(name)
+    mod = backend(name)
     if mod is None or not mod.available():
         raise BackendUnavailable(f"solver {name!r} is not installed here; available: {available_solvers()}")
     why = mod.supports(prob)
@@ -174,7 +176,7 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
 def _retry(prob, first, tol, max_iter, x0, verbose, time_limit, t0):
     """``solver='auto'`` after an uncertified answer: :data:`AUTO_RETRIES`, the first certified wins."""
     for name, extra, largest in AUTO_RETRIES:
-        mod = _module(name)
+        mod = backend(name)
         if ((name == first.solver and not extra) or (largest is not None and prob.n > largest)
                 or mod is None or not mod.available() or mod.supports(prob)):
             continue

@@ -92,6 +92,7 @@ import time
 import numpy as np
 
 from ..certificate import certificate
+from ..model.spectra import second_difference_eigenvalues
 from ..validation import check_positive_int
 from ._base import BackendOutput, importable
 
@@ -112,11 +113,10 @@ def axis_eigenvalues(n, bc):
     >>> np.round(axis_eigenvalues(4, "periodic"), 12).tolist()
     [-0.0, -2.0, -4.0, -2.0]
     """
-    k = np.arange(n)
     if bc == "even":
-        return -4.0 * np.sin(np.pi * k / (2 * n)) ** 2
+        return -second_difference_eigenvalues(n, "dct")
     if bc == "periodic":
-        return -4.0 * np.sin(np.pi * k / n) ** 2
+        return -second_difference_eigenvalues(n, "fft")
     raise ValueError(f"bc must be one of {SPECTRAL_BC} for a spectral operator, got {bc!r}")
 
 

@@ -57,6 +57,8 @@ from scipy.ndimage import map_coordinates, maximum_filter
 
 from ..linalg.threads import blas_threads
 from ..certificate import certificate
+from ..linalg import search
+from ..linalg.coarse import coarse_envelopes
 from ..linalg.greens import green_support, shared_green
 from ..validation import check_positive_int
 from ._base import BackendOutput
@@ -786,7 +788,7 @@ def _projected_newton(level, x, *, tol, max_iter, max_active, deadline, verbose,
         if binding.size > max_active:
             status = "too_many_active"
             break
-        step, how = pcg._projected_search(prob, x, g, d)
+        step, how = search.projected_search(prob, x, g, d)
         if step is None:
             status = "stalled"
             break
@@ -822,10 +824,7 @@ def _chain(prob, min_size):
         shape = top.grid.shape
         if any(s % 2 or s // 2 < min_size for s in shape):
             break
-        lo = pcg._block_reduce(top.lower, shape, (0, 1), np.min)  # the restriction pcg uses too
-        hi = pcg._block_reduce(top.upper, shape, (0, 1), np.max)
-        g = top.grid
-        grid = type(g)(shape=lo.shape, model=g.model, bc=g.bc, alpha=g.alpha, beta=g.beta)
+        lo, hi, grid = coarse_envelopes(top.lower, top.upper, top.grid, (0, 1))  # the restriction pcg uses too
         chain.append(_GridLevel(lo.ravel(), hi.ravel(), grid))
     return chain
 
