@@ -20,7 +20,7 @@ from hypothesis.extra import numpy as hnp
 
 import qpsolve as qs
 from qpsolve.model.operators import BOUNDARIES, MODELS, GridSpec, energy_factor, energy_matrix
-from qpsolve.solvers import _module
+from qpsolve.solvers import backend
 
 MINE = ("cvxpy", "lbfgsb", "lsq", "gd-multigrid")
 REFERENCE = "gd-multigrid"  # the paper's scheme: not expected to converge tightly
@@ -33,7 +33,7 @@ def run_all(prob, **kw):
     """Solve with every available backend that takes ``prob``: name -> SolveResult."""
     out = {}
     for name in qs.available_solvers():
-        if _module(name).supports(prob) is not None:
+        if backend(name).supports(prob) is not None:
             continue
         out[name] = qs.solve(prob, solver=name, **kw)
     return out
@@ -224,11 +224,11 @@ def test_time_limits_are_reported():
 
 def test_supports_and_bad_options():
     prob = qs.BoxQP(sp.identity(3), 0.0, 1.0, q=[1.0, -1.0, 0.0])
-    assert "grid" in _module("lsq").supports(prob)
-    assert "grid" in _module("gd-multigrid").supports(prob)
+    assert "grid" in backend("lsq").supports(prob)
+    assert "grid" in backend("gd-multigrid").supports(prob)
     grid_prob = qs.image_problem(np.arange(6.0), step=1.0)
     with_q = qs.BoxQP(grid_prob.P, grid_prob.lower, grid_prob.upper, q=np.ones(6), grid=grid_prob.grid)
-    assert "linear term" in _module("lsq").supports(with_q)
+    assert "linear term" in backend("lsq").supports(with_q)
     bad = [
         ("lbfgsb", dict(maxcor=0), "maxcor"),
         ("lbfgsb", dict(restarts=-1), "restarts"),
@@ -263,7 +263,7 @@ def test_backends_feasible_and_never_below_optimum(prob):
     E_star, _ = brute_force(prob.P, prob.q, prob.lower, prob.upper)
     tiny = 1e-9 * (1 + abs(E_star))
     for name in qs.available_solvers():
-        mod = _module(name)
+        mod = backend(name)
         if mod.supports(prob) is not None:
             continue
         # the backend's own x, before the registry projects it, is (nearly) inside the box

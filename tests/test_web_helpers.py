@@ -140,7 +140,7 @@ def test_a_bit_depth_the_data_contradicts_is_refused_in_words():
 
 @pytest.mark.parametrize("field, value, words", [
     ("model", "cubic", "model must be one of"), ("bc", "zero", "boundary rule must be one of"),
-    ("outliers", "drop", "outlier handling must be"), ("gain", 0.0, "gain must lie in"),
+    ("outliers", "drop", "outlier handling must be one of"), ("gain", 0.0, "gain must lie in"),
     ("gain", 2.0, "gain must lie in"), ("gain", float("nan"), "gain must lie in")])
 def test_settings_refuse_values_outside_the_library(field, value, words):
     with pytest.raises(ValueError, match=words):

@@ -44,6 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..validation import check_positive_int
+
 __all__ = [
     "PROBLEMS",
     "DEFAULT_SIZES",
@@ -153,13 +155,13 @@ def _peak_mb():
 def _child(spec):
     """Run one benchmark cell in this (fresh) process and return its record."""
     import qpsolve as qs
-    from qpsolve.solvers import _module
+    from qpsolve.solvers import backend
 
     rec = {"baseline_mb": _peak_mb()}
     t0 = time.perf_counter()
     prob = build_problem(spec["problem"], spec["size"])
     rec["build_time"] = time.perf_counter() - t0
-    mod = _module(spec["solver"])
+    mod = backend(spec["solver"])
     why = mod.supports(prob)
     if why is not None:
         rec.update(outcome="unsupported", reason=str(why))
@@ -585,8 +587,7 @@ def run_benchmark(solvers, problems, sizes, *, time_limit, budget, tol=1e-8, out
     ValueError
         If ``repeat`` is not a positive integer.
     """
-    if isinstance(repeat, bool) or not isinstance(repeat, (int, np.integer)) or repeat < 1:
-        raise ValueError(f"repeat must be a positive integer, got {repeat!r}")
+    check_positive_int(repeat, "repeat")
     out_dir = Path(out_dir)
     meta = {"command": command or "qpsolve.bench.run_benchmark(...)",
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),

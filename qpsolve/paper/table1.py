@@ -38,6 +38,7 @@ from ..certificate import DEFAULT_TOL
 from ..imaging.data import gaussian, rosenbrock, to_uint8, truncate_bits
 from ..imaging.image import dequantize
 from ..imaging.io import atomic_output
+from ..validation import check_count, check_names
 
 __all__ = [
     "PAPER_TABLE1",
@@ -257,27 +258,6 @@ def paper_values(function, bits, method):
     return None
 
 
-def _check_int(value, name, lo):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < lo:
-        raise ValueError(f"{name} must be at least {lo}, got {value}")
-    return int(value)
-
-
-def _check_names(values, allowed, name):
-    if isinstance(values, str):
-        values = (values,)
-    try:
-        values = tuple(values)
-    except TypeError:
-        raise TypeError(f"{name} must be a sequence of names, got {values!r}") from None
-    for v in values:
-        if v not in allowed:
-            raise ValueError(f"{name}: unknown entry {v!r}; choose from {tuple(allowed)}")
-    return values
-
-
 def compute_table1(size=PAPER_SIZE, bits=BITS, functions=tuple(FUNCTIONS), variants=DEFAULT_VARIANTS,
                    solver="auto", tol=DEFAULT_TOL, time_limit=None, progress=None):
     """Compute our Table 1 (and the research-variant rows).
@@ -314,13 +294,13 @@ def compute_table1(size=PAPER_SIZE, bits=BITS, functions=tuple(FUNCTIONS), varia
     >>> [(r.method, r.certified) for r in rows]
     [('zero pad', None), ('Laplace', True), ('biharmonic', True)]
     """
-    size = _check_int(size, "size", 8)
-    bits = tuple(_check_int(b, "bits", 1) for b in ((bits,) if isinstance(bits, numbers.Integral) else bits))
+    size = check_count(size, "size", 8)
+    bits = tuple(check_count(b, "bits", 1) for b in ((bits,) if isinstance(bits, numbers.Integral) else bits))
     for b in bits:
         if b > 7:
             raise ValueError(f"bits must be in 1..7 (8 bits is the reference itself), got {b}")
-    functions = _check_names(functions, FUNCTIONS, "functions")
-    variants = _check_names(variants, VARIANTS, "variants")
+    functions = check_names(functions, FUNCTIONS, "functions")
+    variants = check_names(variants, VARIANTS, "variants")
     with_paper = size == PAPER_SIZE
 
     rows = []

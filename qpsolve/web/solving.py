@@ -23,6 +23,7 @@ from ..imaging.io import merge_alpha, write_image
 from ..model.bitdepth import check_bits
 from ..model.noise import OUTLIER_MODES
 from ..model.operators import BOUNDARIES, MODELS
+from ..validation import check_choice
 
 __all__ = [
     "DOWNLOADS",
@@ -71,12 +72,9 @@ class Settings:
     tile: int | None = LIBRARY_DEFAULTS["tile"]
 
     def __post_init__(self):
-        if self.model not in MODELS:
-            raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
-        if self.bc not in BOUNDARIES:
-            raise ValueError(f"boundary rule must be one of {BOUNDARIES}, got {self.bc!r}")
-        if self.outliers is not None and self.outliers not in OUTLIER_MODES:
-            raise ValueError(f"outlier handling must be None or one of {OUTLIER_MODES}, got {self.outliers!r}")
+        check_choice(self.model, MODELS, "model")
+        check_choice(self.bc, BOUNDARIES, "boundary rule")
+        check_choice(self.outliers, OUTLIER_MODES, "outlier handling", allow_none=True)
         if not (isinstance(self.gain, (int, float)) and math.isfinite(self.gain) and 0 < self.gain <= 1):
             raise ValueError(f"gain must lie in (0, 1] (1 = no brightening), got {self.gain!r}")
         if self.tile not in TILES:
