@@ -112,6 +112,11 @@ POLISH_STEP = 2e-12
 POLISH_STEPS = 3
 
 
+#: BLAS threads inside a solve (:mod:`qpsolve.linalg.threads`); the registry's hand-over to ``pcg``
+#: continues under the same setting
+BLAS_THREADS = 1
+
+
 def available():
     return True  # numpy and scipy only
 
@@ -880,8 +885,9 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
         on grids larger than 1333x1333).
     fallback : bool
         When PDAS does not finish (cycle, too many active pixels, iteration
-        limit) or rounding keeps its answer from being certified, warm-start
-        ``pcg`` from the best point instead of giving up.
+        limit) or rounding keeps its answer from being certified, ask the
+        registry to hand over to ``pcg`` (:data:`qpsolve.solvers.HANDOVERS`),
+        warm-started from the best point, instead of giving up.
 
     Notes
     -----
@@ -891,7 +897,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
     than made anew (``factor_updates``).  BLAS runs on one thread (see :mod:`qpsolve.linalg.threads`) but for the
     Cholesky factors of at least ``PARALLEL_CHOLESKY`` contacts.
     """
-    with blas_threads(1):
+    with blas_threads(BLAS_THREADS):
         return _solve(prob, tol=tol, max_iter=max_iter, x0=x0, verbose=verbose, time_limit=time_limit, **options)
 
 
@@ -903,7 +909,6 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
     if max_active is None:
         max_active = default_max_active(prob.n)
     check_positive_int(max_active, "max_active")
-    user_max_iter = max_iter  # the pcg hand-over gets the caller's limit (pcg's own default if None)
     max_iter = 100 if max_iter is None else int(max_iter)
     deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
 
@@ -991,16 +996,11 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
             shift = level.sharpen(x, shift, act)
             cert = certificate(prob, x, tol, dual_shift=shift)
         if cert is None or not cert.optimal:
-            remaining = None if deadline is None else max(deadline - time.perf_counter(), 1e-3)
-            # From PDAS's point when it got close, else pcg's own coarse-to-fine start.
+            # The registry hands over to pcg (solvers.HANDOVERS): from PDAS's point when it got
+            # close, else from pcg's own coarse-to-fine start.
             fresh = not reached_fine or status in ("dense", "too_many_active")
-            out = pcg.solve(prob, tol=tol, max_iter=user_max_iter, x0=x0 if fresh else x, verbose=verbose,
-                            time_limit=remaining)
-            info["fallback"] = {"solver": "pcg", "iterations": out.iterations, "message": out.message}
-            message += f"; pcg from that point: {out.message}"
-            return BackendOutput(x=out.x, iterations=it + out.iterations, converged=out.converged,
-                                 stalled=out.stalled, hit_time_limit=out.hit_time_limit, message=message,
-                                 info=info)
+            return BackendOutput(x=x, iterations=it, converged=converged, stalled=status == "cycle",
+                                 message=message, info=info, handover=True, handover_x0=x0 if fresh else x)
     # (shift and cert exist only when the fine level was reached: coarse levels do not polish)
     return BackendOutput(x=x, iterations=it, converged=converged, stalled=status == "cycle",
                          hit_time_limit=status == "time_limit", message=message, info=info,
