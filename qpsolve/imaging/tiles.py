@@ -39,8 +39,8 @@ __all__ = ["tile_slices", "blend_weights", "solve_tiled", "estimate_memory", "Gr
 
 #: ``polish='auto'`` polishes globally up to this many pixels (256 x 256).  A
 #: smooth image polishes fast at 1 Mpx (``pdas``), but a photograph's global
-#: solve runs on ``pcg`` (camera, 3 bits, 256 x 256: 75 s), so beyond this
-#: size the polish is left to ``polish=True``.
+#: solve runs on ``pcg`` and takes minutes already at 256 x 256 (see
+#: ``benchmarks/results/design_notes.md``), so beyond this size the polish is left to ``polish=True``.
 AUTO_POLISH_PIXELS = 2**16
 
 

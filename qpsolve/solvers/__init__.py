@@ -45,9 +45,9 @@ SOLVERS = {
 AUTO_ORDER = ("pdas", "pcg", "osqp", "lbfgsb")
 #: ``solver="auto"`` re-solves an answer its backend could not certify with these
 #: ``(backend, options, largest n)``, in order, until one certifies.  The two ``pcg`` variants
-#: fail on different problems: projected Newton alone stalled on a 3-bit moon crop that exact
-#: active-set steps certify, and crawled (232 steps) from an active-set point on two 64 x 64
-#: photo tiles that it certifies in 8 from the plain start.  An interior-point method
+#: fail on different problems: projected Newton alone can stall where exact active-set steps
+#: certify, and can crawl from an active-set point where the plain start certifies in a few
+#: steps (the photo crops in benchmarks/results/design_notes.md).  An interior-point method
 #: (Clarabel through cvxpy) has no active set to crawl through at all; it is slow, so only
 #: small problems (photo tiles) get it.  A rerun identical to the first attempt is skipped.
 AUTO_RETRIES = (("pcg", {"active_set": True}, None), ("pcg", {}, None), ("cvxpy", {}, 2**14))

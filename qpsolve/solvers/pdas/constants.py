@@ -33,7 +33,8 @@ def default_max_active(n):
 #: a level whose contacts exceed this fraction of its pixels (texture, noise) is left to pcg ...
 DENSE_FRACTION = 0.05
 #: ... when they would outgrow max_active on the fine level at this growth per level (textured
-#: contacts multiply from level to level; a small tile of a smooth photo stays well inside)
+#: contacts multiply from level to level, see benchmarks/results/design_notes.md; a small tile
+#: of a smooth photo stays well inside)
 DENSE_GROWTH = 8
 #: ... once the level has at least this many pixels (the coarsest grids are all contact)
 DENSE_MIN_PIXELS = 1024
@@ -75,7 +76,8 @@ EARLY_RELEASE_PIXELS = 2**18
 # -- polish and certificate --------------------------------------------------------------------
 #: the polish refines again, before any certificate, while its correction exceeds this
 #: fraction of max |x|: a larger correction leaves a residual the certificate rejects, and a
-#: certificate costs as much as a refinement on large grids ...
+#: certificate costs as much as a refinement on large grids (the corrections after which it
+#: passed and failed: benchmarks/results/design_notes.md) ...
 POLISH_STEP = 2e-12
 #: ... up to this many refinements
 POLISH_STEPS = 3

@@ -124,7 +124,7 @@ def run_level(level, act, upper, *, max_iter, max_active, deadline, verbose, lab
             # multipliers of the wrong sign far above that rounding are released first: the
             # polish (transforms of the whole grid) would not outlive the change.  Small grids
             # polish regardless: there the polish is cheap and the unpolished releases are not
-            # (36 tiles of 64 x 64 from a 4-bit photo: 26 s polished, 142 s released first).
+            # (photo tiles: benchmarks/results/design_notes.md).
             x, pshift = level.polish(x, act, upper)
             mu = prob.gradient(x, precise=True)[act]
             viol = violation(prob, x)
@@ -180,7 +180,7 @@ def run_level(level, act, upper, *, max_iter, max_active, deadline, verbose, lab
     if status != "optimal" and closest[1] is not None and closest[1] is not x:
         # A cycling or stalled PDAS ends wherever its cycle happens to be; whoever takes
         # over (projected Newton, the next level, pcg) starts best from the iterate that
-        # came nearest the box (Rosenbrock 1024^2: 66 projected-Newton steps from the last
-        # iterate of its cycle, 10 from the nearest one).
+        # came nearest the box (several times fewer steps after a cycle: design_notes.md in
+        # benchmarks/results).
         _, x, act, upper = closest
     return x, act, upper, status, it, history, shift, cert

@@ -84,7 +84,8 @@ class Level:
 
         Each refinement of an ``odd`` plate gains only a fixed factor (its
         Green's-function steps round at about ``eps * side^4`` of their
-        terms: 500 at 1024x1024, 30 at 2048x2048), so one step is not always
+        terms, so the factor shrinks as the grid grows: see
+        ``benchmarks/results/design_notes.md``), so one step is not always
         enough for the certificate.  A correction above ``POLISH_STEP`` of
         ``max |x|`` leaves a residual the certificate would reject: the next
         step is taken first, up to ``POLISH_STEPS`` in all, and a certificate

@@ -46,9 +46,8 @@ def projected_newton(level, x, *, tol, max_iter, max_active, deadline, verbose, 
             if face_round == constants.NEWTON_FACE_ROUNDS - 1:
                 break  # no further solve: binding stays the set d was solved on
             # Pixels on a bound that the Newton step pushes outward leave no room for a feasible
-            # step and cut the projected one short; hold them too and solve again (Rosenbrock
-            # 2048^2: certified in 15 steps from PDAS's hand-over, where 200 gradient-like steps
-            # without this did not get the gap below 2e-2).
+            # step and cut the projected one short; hold them too and solve again (without this,
+            # steps degrade to gradient-like ones: benchmarks/results/design_notes.md).
             out = np.flatnonzero((at_lo & (d < 0)) | (at_hi & (d > 0)))
             out = np.setdiff1d(out, binding, assume_unique=True)
             if out.size == 0:

@@ -28,7 +28,7 @@ class SaddleFactor:
     that left are *released*, held at ``mu = 0`` by one constraint each (so
     they are free), and pixels that joined border the factor
     (:meth:`bordered`).  Both cost a few triangular solves instead of a new
-    factorisation of ``|A|^3 / 3`` flops (0.3 s at 3 400 contacts).  Every
+    factorisation of ``|A|^3 / 3`` flops (see ``benchmarks/results/design_notes.md``).  Every
     constraint, null space and releases alike, enters through
     ``F = L^-1 C`` (``C = [N_base, E_released]``) and the small matrix
     ``G = F^T F``.
