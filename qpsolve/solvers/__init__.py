@@ -26,8 +26,8 @@ from ..result import MESSAGES, SolveResult, Status
 from ..validation import check_positive_int, check_vector
 from ._base import BackendOutput, BackendUnavailable
 
-__all__ = ["solve", "available_solvers", "backend", "finalize", "finalize_parts", "SOLVERS", "AUTO_ORDER", "AUTO_RETRIES", "HANDOVERS",
-           "BackendOutput", "BackendUnavailable"]
+__all__ = ["solve", "available_solvers", "backend", "finalize", "finalize_parts", "SOLVERS", "AUTO_ORDER",
+           "AUTO_RETRIES", "HANDOVERS", "BackendOutput", "BackendUnavailable"]
 
 #: registry name -> module that implements it
 SOLVERS = {

@@ -38,8 +38,18 @@ not the area).  This backend works on that small active set ``A`` only:
    noise, many pinned pixels: contacts that grow up to eightfold per level)
    or larger than ``max_active`` hands the problem to ``pcg`` from its
    own coarse-to-fine start; a cycle or the iteration limit warm-starts
-   ``pcg`` from the best point.  Every problem ``pdas`` supports ends
+   ``pcg`` from the best point (the registry runs ``pcg``:
+   :data:`qpsolve.solvers.HANDOVERS`).  Every problem ``pdas`` supports ends
    certified or with an honest status.
+
+The modules, by concern: :mod:`~qpsolve.solvers.pdas.constants` (every
+tunable), :mod:`~qpsolve.solvers.pdas.schur` (the Schur cache),
+:mod:`~qpsolve.solvers.pdas.saddle` (the saddle factor and its updates),
+:mod:`~qpsolve.solvers.pdas.level` (one level's linear algebra: steps 1 and 3),
+:mod:`~qpsolve.solvers.pdas.iteration` (one level's iteration: step 2),
+:mod:`~qpsolve.solvers.pdas.newton` (projected Newton, where a stalled fine
+level goes) and :mod:`~qpsolve.solvers.pdas.multilevel` (step 4 and the
+hand-over).
 
 References
 ----------

@@ -152,12 +152,11 @@ def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_
         t0 = time.perf_counter()
         level = Level(lvl)
         fine = depth == 0
-        x, act, upper, status, it, hist, shift, cert = run_level(level, act, upper, max_iter=max_iter if fine else 40,
-                                                max_active=max(1, max_active >> depth), deadline=deadline,
-                                                verbose=verbose,
-                                                label=f"n={lvl.n}", tol=tol if fine else None,
-                                                loose=None if fine else constants.COARSE_VIOLATION,
-                                                growth=constants.DENSE_GROWTH ** depth, max_fine=max_active)
+        x, act, upper, status, it, hist, shift, cert = run_level(
+            level, act, upper, max_iter=max_iter if fine else 40, max_active=max(1, max_active >> depth),
+            deadline=deadline, verbose=verbose, label=f"n={lvl.n}", tol=tol if fine else None,
+            loose=None if fine else constants.COARSE_VIOLATION, growth=constants.DENSE_GROWTH ** depth,
+            max_fine=max_active)
         x_parent = x
         levels.append({"n": lvl.n, "solver": "pdas", "iterations": it, "active": int(act.size),
                        "status": status, "seconds": time.perf_counter() - t0, "history": hist,
@@ -165,8 +164,8 @@ def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_
         if fine and status in ("stalled", "cycle", "max_iter"):
             t0, updates = time.perf_counter(), level.updates
             x, status, pn_it, hist = projected_newton(level, x, tol=tol, max_iter=max_iter,
-                                                       max_active=max_active, deadline=deadline,
-                                                       verbose=verbose, label=f"n={lvl.n}")
+                                                      max_active=max_active, deadline=deadline,
+                                                      verbose=verbose, label=f"n={lvl.n}")
             it += pn_it
             shift = None
             levels.append({"n": lvl.n, "solver": "projected-newton", "iterations": pn_it,
