@@ -22,7 +22,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .cluster import dask_client, worker_count
+from .cluster import check_cluster_args, dask_client, worker_count
 
 __all__ = ["dequantize_batch", "dequantize_file", "expand_inputs", "output_path", "FileReport", "BatchReport",
            "IMAGE_EXTENSIONS", "FORMATS"]
@@ -129,11 +129,17 @@ class FileReport:
 
 @dataclass
 class BatchReport:
-    """All :class:`FileReport` of a batch (input order) and the wall time of the run."""
+    """All :class:`FileReport` of a batch (input order) and the wall time of the run.
+
+    ``seconds`` runs from the moment the client is ready to the last report
+    (``startup_seconds`` is the time it took to start the embedded cluster,
+    0 with a given client or nothing to do).
+    """
 
     files: list
     seconds: float
     workers: int
+    startup_seconds: float = 0.0
 
     @property
     def ok(self):
@@ -167,8 +173,12 @@ class BatchReport:
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
         lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
         parts = [f"{self.count(s)} {s}" for s in ("written", "skipped", "uncertified", "failed") if self.count(s)]
-        lines.append(f"{len(self.files)} file(s): {', '.join(parts)}; {self.seconds:.1f} s on {self.workers} "
-                     f"worker(s), {self.images_per_minute():.1f} images/min")
+        if self.workers:
+            run = (f"; {self.seconds:.1f} s on {self.workers} worker(s) (+ {self.startup_seconds:.1f} s to start "
+                   f"them), {self.images_per_minute():.1f} images/min")
+        else:
+            run = "; nothing to do, no worker started"
+        lines.append(f"{len(self.files)} file(s): {', '.join(parts)}{run}")
         return "\n".join(lines)
 
     def __str__(self):
@@ -330,16 +340,23 @@ def dequantize_batch(inputs, out_dir, *, client=None, workers=None, scheduler=No
         raise ValueError("channel_axis and return_result are set per file by dequantize_batch; do not pass them")
     if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 16):
         raise ValueError(f"bits must be an integer in 1..16, got {bits!r}")
+    check_cluster_args(client, workers, scheduler)
     pairs, reports = _plan(inputs, out_dir, format, overwrite)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     todo = [i for i in range(len(pairs)) if i not in reports]
     t0 = time.perf_counter()
-    with dask_client(client, workers=workers, scheduler=scheduler) as c:
-        nworkers = worker_count(c)
-        if todo:
+    nworkers, started = 0, 0.0
+    if todo:  # nothing to do: no cluster is started
+        with dask_client(client, workers=workers, scheduler=scheduler) as c:
+            nworkers = worker_count(c)
+            started = time.perf_counter() - t0
+            t0 = time.perf_counter()
             _run(c, pairs, todo, reports, bits, max_pixels, dequantize_options, progress, window=2 * nworkers)
+            seconds = time.perf_counter() - t0
+    else:
+        seconds = time.perf_counter() - t0
     files = [reports[i] for i in range(len(pairs))]
-    return BatchReport(files=files, seconds=time.perf_counter() - t0, workers=nworkers)
+    return BatchReport(files=files, seconds=seconds, workers=nworkers, startup_seconds=started)
 
 
 def _run(c, pairs, todo, reports, bits, max_pixels, options, progress, window):

@@ -7,7 +7,7 @@ import logging
 import numbers
 import os
 
-__all__ = ["dask_client", "default_workers", "worker_count"]
+__all__ = ["check_cluster_args", "dask_client", "default_workers", "worker_count"]
 
 
 def default_workers():
@@ -32,6 +32,23 @@ def _check_workers(workers):
     return int(workers)
 
 
+def check_cluster_args(client=None, workers=None, scheduler=None):
+    """Refuse more than one of ``client``, ``workers`` and ``scheduler``, and a bad ``workers``.
+
+    Examples
+    --------
+    >>> check_cluster_args(workers=2, scheduler="tcp://127.0.0.1:8786")
+    Traceback (most recent call last):
+    ...
+    ValueError: give one of client, workers and scheduler, not workers and scheduler
+    """
+    given = [n for n, v in (("client", client), ("workers", workers), ("scheduler", scheduler)) if v is not None]
+    if len(given) > 1:
+        raise ValueError(f"give one of client, workers and scheduler, not {' and '.join(given)}")
+    if workers is not None:
+        _check_workers(workers)
+
+
 @contextlib.contextmanager
 def dask_client(client=None, *, workers=None, scheduler=None, memory_limit="auto"):
     """Yield a :class:`distributed.Client`; close only what was made here.
@@ -53,9 +70,7 @@ def dask_client(client=None, *, workers=None, scheduler=None, memory_limit="auto
         ``"auto"`` shares the machine's memory among the workers); a worker
         above it is restarted by its nanny and its task fails alone.
     """
-    given = [n for n, v in (("client", client), ("workers", workers), ("scheduler", scheduler)) if v is not None]
-    if len(given) > 1:
-        raise ValueError(f"give one of client, workers and scheduler, not {' and '.join(given)}")
+    check_cluster_args(client, workers, scheduler)
     if client is not None:
         yield client
         return

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .cluster import dask_client, worker_count
+from .cluster import check_cluster_args, dask_client, worker_count
 from .frames import frame_planes, plane_format, to_uint16
 from .sinks import check_output, open_sink
 
@@ -269,6 +269,7 @@ def dequantize_video(src, out, *, bits, temporal=None, overlap=None, client=None
     VideoReport
     """
     k, ov = _check_temporal(temporal, overlap)
+    check_cluster_args(client, workers, scheduler)
     for key in ("bits", "step", "levels", "lower", "upper", "data_range", "channel_axis", "return_result"):
         if key in dequantize_options:
             raise ValueError(f"{key} is set by dequantize_video from bits and the pixel format; do not pass it")
