@@ -120,7 +120,7 @@ def tent_weights(k, overlap):
 def solve_chunk(planes, step, crange, temporal, options):
     """De-quantize one chunk (the Dask task): ``planes`` are ``(T, h, w)`` integer blocks.
 
-    Returns ``(results, info)``: float32 blocks in the container's units, and
+    Returns ``(results, info)``: float64 blocks in the container's units, and
     ``{'certified': [bool per solve], 'seconds', 'peak_rss_mb', 'messages'}``.
     Raises ``ValueError`` for data off the level grid (the caller names the frames).
 
@@ -129,7 +129,7 @@ def solve_chunk(planes, step, crange, temporal, options):
     >>> y = (np.add.outer(np.arange(12), np.arange(16)) * 4).astype(np.uint8) & 0xC0
     >>> out, info = solve_chunk([y[None]], 64, (0, 255), False, {"bc": "even"})
     >>> out[0].shape, out[0].dtype, info["certified"]
-    ((1, 12, 16), dtype('float32'), [True])
+    ((1, 12, 16), dtype('float64'), [True])
     """
     from ..image import dequantize
 
@@ -146,9 +146,9 @@ def solve_chunk(planes, step, crange, temporal, options):
     for block in planes:
         block = np.asarray(block)
         if temporal and block.shape[0] > 1:
-            outs.append(one(block).astype(np.float32))
+            outs.append(one(block))
         else:
-            outs.append(np.stack([one(f) for f in block]).astype(np.float32))
+            outs.append(np.stack([one(f) for f in block]))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return outs, {"certified": certified, "seconds": time.perf_counter() - t0, "peak_rss_mb": rss,
                   "messages": messages, "pid": os.getpid()}
@@ -278,18 +278,17 @@ def dequantize_video(src, out, *, bits, temporal=None, overlap=None, client=None
     out = check_output(out, overwrite)
     t0 = time.perf_counter()
     inp, vs = _frames(src)
-    sink = None
+    sinks = []  # the sink, once the first frame has told its format
     try:
         with dask_client(client, workers=workers, scheduler=scheduler) as c:
             nworkers = worker_count(c)
-            report, sink = _pipeline(c, inp, vs, src, out, bits, k, ov, bool(temporal), options, progress,
-                                     window=2 * nworkers)
+            report = _pipeline(c, inp, vs, src, out, bits, k, ov, bool(temporal), options, progress,
+                               window=2 * nworkers, sinks=sinks)
             report.workers = nworkers
-            report.audio = sink.close()
-            sink = None
+            report.audio = sinks.pop().close()
     except BaseException:
-        if sink is not None:
-            sink.abort()
+        for sink in sinks:
+            sink.abort()  # no partial output
         raise
     finally:
         inp.close()
@@ -342,8 +341,8 @@ def _output_format(out, fmt):
     return f"16-bit {'gray' if fmt.gray else 'RGB'} PNG frames"
 
 
-def _pipeline(c, inp, vs, src, out, bits, k, overlap, temporal, options, progress, window):
-    """Decode, submit chunks (``window`` in flight), blend in order, encode; returns (report, open sink)."""
+def _pipeline(c, inp, vs, src, out, bits, k, overlap, temporal, options, progress, window, sinks):
+    """Decode, submit chunks (``window`` in flight), blend in order, encode into the sink put in ``sinks``."""
     from tqdm.auto import tqdm
 
     stride = k - overlap
@@ -393,6 +392,7 @@ def _pipeline(c, inp, vs, src, out, bits, k, overlap, temporal, options, progres
                 step = 2.0 ** (fmt.bits - bits)
                 color_range = frame.color_range
                 sink = open_sink(out, src, fmt, frame.width, frame.height, vs.average_rate, vs.time_base)
+                sinks.append(sink)
                 rep = VideoReport(input=str(src), output=str(out), frames=0, seconds=0.0, workers=0,
                                   mode=f"temporal K={k}, overlap {overlap}" if temporal else "frame by frame",
                                   pixel_format=fmt.name, output_format=_output_format(out, fmt),
@@ -414,4 +414,4 @@ def _pipeline(c, inp, vs, src, out, bits, k, overlap, temporal, options, progres
         next_start = n
         collect(final=True)
     rep.frames = n
-    return rep, sink
+    return rep
