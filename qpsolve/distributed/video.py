@@ -72,11 +72,11 @@ def psnr(out, truth, peak):
 
     Examples
     --------
-    >>> round(psnr(np.full(4, 1.0), np.zeros(4), 255), 2)
+    >>> round(float(psnr(np.full(4, 1.0), np.zeros(4), 255)), 2)
     48.13
     """
     mse = float(np.mean((np.asarray(out, dtype=np.float64) - np.asarray(truth, dtype=np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * np.log10(peak**2 / mse)
+    return float("inf") if mse == 0 else float(10.0 * np.log10(peak**2 / mse))
 
 
 def chunk_starts(n, k, overlap):
