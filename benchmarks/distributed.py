@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qpsolve.io import atomic_output
+from qpsolve.imaging.io import atomic_output
 
 
 def _uptime():
@@ -50,7 +50,7 @@ def smooth_images(folder, count=16, size=160):
     """
     from PIL import Image
 
-    from qpsolve.data import gaussian, rosenbrock, to_uint8, truncate_bits
+    from qpsolve.imaging.data import gaussian, rosenbrock, to_uint8, truncate_bits
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

@@ -8,10 +8,10 @@ from PIL import Image
 
 import qpsolve as qs
 from qpsolve.cli import main
-from qpsolve.data import gaussian, to_uint8, truncate_bits
+from qpsolve.imaging.data import gaussian, to_uint8, truncate_bits
 from qpsolve.distributed import dequantize_batch, expand_inputs
 from qpsolve.model.bitdepth import detect_bits
-from qpsolve.io import merge_alpha, read_image, split_alpha, write_image
+from qpsolve.imaging.io import merge_alpha, read_image, split_alpha, write_image
 
 distributed = pytest.importorskip("distributed")
 

@@ -12,7 +12,7 @@ from qpsolve.distributed import dequantize_video, flicker
 from qpsolve.distributed.clips import moving_scene, quantize, write_clip
 from qpsolve.distributed.frames import to_uint16
 from qpsolve.distributed.video import chunk_starts, psnr, read_planes, tent_weights
-from qpsolve.io import read_image
+from qpsolve.imaging.io import read_image
 
 distributed = pytest.importorskip("distributed")
 av = pytest.importorskip("av")

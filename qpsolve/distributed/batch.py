@@ -30,7 +30,7 @@ __all__ = ["dequantize_batch", "dequantize_file", "expand_inputs", "output_path"
 #: extensions a folder is searched for (case-insensitive; hidden files are skipped)
 IMAGE_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".webp", ".npy")
 
-#: output formats (see :func:`qpsolve.io.write_image`)
+#: output formats (see :func:`qpsolve.imaging.io.write_image`)
 FORMATS = ("png", "tif", "npy")
 
 _GLOB_CHARS = set("*?[")
@@ -212,8 +212,8 @@ def dequantize_file(src, dst, *, bits=None, max_pixels=None, options=None):
     >>> dequantize_file(d / "missing.png", d / "m.png").status
     'failed'
     """
-    from ..image import dequantize
-    from ..io import DEFAULT_MAX_PIXELS, merge_alpha, read_image, split_alpha, write_image
+    from ..imaging.image import dequantize
+    from ..imaging.io import DEFAULT_MAX_PIXELS, merge_alpha, read_image, split_alpha, write_image
     from ..model.bitdepth import check_bits, detect_bits
     from ..model.envelopes import container_range
 
@@ -302,7 +302,7 @@ def dequantize_batch(inputs, out_dir, *, client=None, workers=None, scheduler=No
         Redo files whose output exists (default: skip them, so an
         interrupted run resumes where it stopped).
     max_pixels : int, optional
-        Refuse larger images (see :func:`qpsolve.io.read_image`).
+        Refuse larger images (see :func:`qpsolve.imaging.io.read_image`).
     progress : bool
         A tqdm bar over finished files.
     **dequantize_options

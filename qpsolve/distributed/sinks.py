@@ -133,7 +133,7 @@ class PngSink:
         self.rate, self.time_base, self.pts, self.count = rate, time_base, [], 0
 
     def write(self, planes16, pts, color_range=None):
-        from ..io import write_image
+        from ..imaging.io import write_image
 
         frame = planes_to_frame(planes16, self.fmt, self.width, self.height, color_range)
         self.count += 1

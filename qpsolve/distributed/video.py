@@ -131,7 +131,7 @@ def solve_chunk(planes, step, crange, temporal, options):
     >>> out[0].shape, out[0].dtype, info["certified"]
     ((1, 12, 16), dtype('float64'), [True])
     """
-    from ..image import dequantize
+    from ..imaging.image import dequantize
 
     t0 = time.perf_counter()
     outs, certified, messages = [], [], []

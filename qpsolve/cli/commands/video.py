@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..solvers import SOLVERS
+from ...solvers import SOLVERS
 from .batch import add_cluster_options, add_model_options, positive_int
 
 
@@ -38,7 +38,7 @@ def register(sub):
 
 
 def run(args):
-    from ..distributed import dequantize_video
+    from ...distributed import dequantize_video
 
     if args.temporal == 1:
         raise ValueError("--temporal needs K >= 2 frames per chunk (leave it out for frame by frame)")

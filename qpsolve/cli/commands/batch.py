@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..model.envelopes import ROUNDINGS
-from ..model.operators import BOUNDARIES, MODELS
-from ..solvers import SOLVERS
+from ...model.envelopes import ROUNDINGS
+from ...model.operators import BOUNDARIES, MODELS
+from ...solvers import SOLVERS
 
 
 def positive_int(text):
@@ -66,7 +66,7 @@ def register(sub):
 
 
 def run(args):
-    from ..distributed import dequantize_batch
+    from ...distributed import dequantize_batch
 
     rep = dequantize_batch(args.inputs, args.out, workers=args.workers, scheduler=args.scheduler, bits=args.bits,
                            overwrite=args.overwrite, format=args.format, progress=args.progress, model=args.model,
