@@ -71,7 +71,7 @@ def _client(workers, scheduler):
 
     if scheduler:
         return None, Client(scheduler)
-    lc = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+    lc = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=logging.ERROR)
     return lc, Client(lc)
 

@@ -175,7 +175,7 @@ class BatchReport:
         parts = [f"{self.count(s)} {s}" for s in ("written", "skipped", "uncertified", "failed") if self.count(s)]
         if self.workers:
             run = (f"; {self.seconds:.1f} s on {self.workers} worker(s) (+ {self.startup_seconds:.1f} s to start "
-                   f"them), {self.images_per_minute():.1f} images/min")
+                   f"or reach them), {self.images_per_minute():.1f} images/min")
         else:
             run = "; nothing to do, no worker started"
         lines.append(f"{len(self.files)} file(s): {', '.join(parts)}{run}")
@@ -329,7 +329,7 @@ def dequantize_batch(inputs, out_dir, *, client=None, workers=None, scheduler=No
     >>> img = ((np.add.outer(np.arange(24), np.arange(24)) * 5).astype(np.uint8) >> 6) << 6
     >>> for k in range(3):
     ...     np.save(d / f"img{k}.npy", img)
-    >>> with LocalCluster(n_workers=1, processes=False, dashboard_address=None) as lc, Client(lc) as c:
+    >>> with LocalCluster(n_workers=1, processes=False, dashboard_address=":0") as lc, Client(lc) as c:
     ...     rep = dequantize_batch(d, d / "out", client=c, format="npy")
     >>> [f.status for f in rep.files], rep.exit_status
     (['written', 'written', 'written'], 0)

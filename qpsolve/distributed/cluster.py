@@ -87,7 +87,7 @@ def dask_client(client=None, *, workers=None, scheduler=None, memory_limit="auto
             yield c
         return
     n = _check_workers(workers)
-    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+    with LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
                       silence_logs=logging.ERROR, memory_limit=memory_limit) as cluster, Client(cluster) as c:
         yield c
 
