@@ -178,8 +178,6 @@ def write_results(out_dir, res):
     out_dir.mkdir(parents=True, exist_ok=True)
     with atomic_output(out_dir / "distributed.json") as tmp:
         Path(tmp).write_text(json.dumps(res, indent=1, default=str))
-    b1, b2 = res["batch"]["1"], res["batch"]["2"]
-    ratio = b2["median_images_per_min"] / b1["median_images_per_min"]
     lines = [
         "# Batches and video on Dask",
         "",
@@ -187,39 +185,24 @@ def write_results(out_dir, res):
         f"**shared with other jobs** while this ran (`uptime` before: `{res['uptime_before']}`; after: "
         f"`{res['uptime_after']}`), so the figures are lower bounds and noisy.",
         "",
-        "## Batch throughput",
-        "",
-        f"Sixteen 160x160 smooth images (the paper's Gaussian and Rosenbrock, shifted, at 2 and 3 bits), "
-        f"`dequantize_batch` with the defaults (adaptive, `solver='auto'`), 16-bit PNG out; median of "
-        f"{len(b1['runs'])} runs on one embedded LocalCluster per worker count (start-up and first imports not timed).",
-        "",
-        "| workers | images / min (median) | runs (images / min) | batch seconds (median) | all certified |",
-        "|---|---|---|---|---|",
     ]
-    for key, b in (("1", b1), ("2", b2)):
-        runs = ", ".join(f"{r['images_per_min']:.1f}" for r in b["runs"])
-        cert = all(r["certified"] for r in b["runs"])
-        lines.append(f"| {b['workers']} | **{b['median_images_per_min']:.1f}** | {runs} | {b['median_seconds']:.1f} "
-                     f"| {'yes' if cert else 'NO'} |")
-    target = "met" if ratio >= 1.5 else "NOT met"
-    lines += ["", f"2 workers / 1 worker: **{ratio:.2f}x** (target 1.5x: {target}).", ""]
-    task = b1["runs"][0]["task_seconds"]
-    lines += [f"One image takes {task[0]:.2f} to {task[-1]:.2f} s in a task (1 worker, first run).", ""]
-    m = res["memory"]
-    lines += [
-        "## Memory per worker",
-        "",
-        "Largest peak RSS of any worker process (`ru_maxrss`, fresh 2-worker cluster per row): each worker holds "
-        "one image at a time, and the client keeps at most 2 tasks per worker in flight.",
-        "",
-        "| files in the batch | worker peak RSS |",
-        "|---|---|",
-        f"| {m['small']['files']} | {m['small']['peak_rss_mb']:.0f} MB |",
-        f"| {m['large']['files']} | {m['large']['peak_rss_mb']:.0f} MB |",
-        "",
-        "## Video",
-        "",
-    ]
+    if "batch" in res:
+        lines += _batch_lines(res["batch"])
+    m = res.get("memory")
+    if m:
+        lines += [
+            "## Memory per worker",
+            "",
+            "Largest peak RSS of any worker process (`ru_maxrss`, fresh 2-worker cluster per row): each worker holds "
+            "one image at a time, and the client keeps at most 2 tasks per worker in flight.",
+            "",
+            "| files in the batch | worker peak RSS |",
+            "|---|---|",
+            f"| {m['small']['files']} | {m['small']['peak_rss_mb']:.0f} MB |",
+            f"| {m['large']['files']} | {m['large']['peak_rss_mb']:.0f} MB |",
+            "",
+        ]
+    lines += ["## Video", ""]
     for key in ("v480", "vsmall"):
         v = res.get(key)
         if not v:
@@ -241,6 +224,35 @@ def write_results(out_dir, res):
     _plot(out_dir, res)
 
 
+def _batch_lines(batch):
+    b1, b2 = batch.get("1"), batch.get("2")
+    lines = [
+        "## Batch throughput",
+        "",
+        f"Sixteen 160x160 smooth images (the paper's Gaussian and Rosenbrock, shifted, at 2 and 3 bits), "
+        f"`dequantize_batch` with the defaults (adaptive, `solver='auto'`), 16-bit PNG out; median of "
+        f"{len((b1 or b2)['runs'])} runs on one embedded LocalCluster per worker count (start-up and first imports "
+        f"not timed).",
+        "",
+        "| workers | images / min (median) | runs (images / min) | batch seconds (median) | all certified |",
+        "|---|---|---|---|---|",
+    ]
+    for b in (b1, b2):
+        if b is None:
+            continue
+        runs = ", ".join(f"{r['images_per_min']:.1f}" for r in b["runs"])
+        cert = all(r["certified"] for r in b["runs"])
+        lines.append(f"| {b['workers']} | **{b['median_images_per_min']:.1f}** | {runs} | {b['median_seconds']:.1f} "
+                     f"| {'yes' if cert else 'NO'} |")
+    if b1 and b2:
+        ratio = b2["median_images_per_min"] / b1["median_images_per_min"]
+        lines += ["", f"2 workers / 1 worker: **{ratio:.2f}x** (target 1.5x: {'met' if ratio >= 1.5 else 'NOT met'}).",
+                  ""]
+        task = b1["runs"][0]["task_seconds"]
+        lines += [f"One image takes {task[0]:.2f} to {task[-1]:.2f} s in a task (1 worker, first run).", ""]
+    return lines
+
+
 def _plot(out_dir, res):
     import matplotlib
 
@@ -248,8 +260,8 @@ def _plot(out_dir, res):
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(1, 3, figsize=(12, 3.6))
-    b = res["batch"]
-    ax[0].bar(["1 worker", "2 workers"], [b["1"]["median_images_per_min"], b["2"]["median_images_per_min"]],
+    b = res.get("batch", {})
+    ax[0].bar(["1 worker", "2 workers"], [b.get(k, {}).get("median_images_per_min", 0) for k in ("1", "2")],
               color=["#888", "#37a"])
     ax[0].set_ylabel("images / min")
     ax[0].set_title("batch, 16 smooth 160^2 images")
@@ -270,6 +282,12 @@ def _plot(out_dir, res):
     with atomic_output(out_dir / "distributed.png") as tmp:
         fig.savefig(tmp, dpi=110, format="png")
     plt.close(fig)
+
+
+def _save(out, res):
+    """Results so far (a long run that is stopped keeps its finished parts)."""
+    res = dict(res, finished=time.strftime("%Y-%m-%d %H:%M", time.gmtime()), uptime_after=_uptime())
+    write_results(out, res)
 
 
 def main(argv=None):
@@ -301,15 +319,19 @@ def main(argv=None):
                 res["batch"][str(w)] = bench_batch(files, w, args.repeat, args.scheduler, tmp)
                 print(f"batch, {w} worker(s): {res['batch'][str(w)]['median_images_per_min']:.1f} images/min",
                       flush=True)
+            _save(args.out, res)
         if "memory" in args.parts:
             res["memory"] = bench_memory(files, 4, 2, args.scheduler, tmp)
             print("memory:", res["memory"], flush=True)
+            _save(args.out, res)
         if "small" in args.parts:
             res["vsmall"] = bench_video(24, 96, 160, 3, 8, 2, args.scheduler, tmp, speed=0.3)
             print("video small:", res["vsmall"]["frames"], res["vsmall"]["temporal"]["report"], flush=True)
+            _save(args.out, res)
         if "480p" in args.parts:
             res["v480"] = bench_video(args.video_frames, 480, 854, 3, args.temporal, 2, args.scheduler, tmp)
             print("video 480p:", res["v480"]["frames"], res["v480"]["temporal"]["report"], flush=True)
+            _save(args.out, res)
     res["finished"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     res["uptime_after"] = _uptime()
     write_results(args.out, res)
