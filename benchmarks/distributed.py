@@ -325,7 +325,7 @@ def main(argv=None):
             print("memory:", res["memory"], flush=True)
             _save(args.out, res)
         if "small" in args.parts:
-            res["vsmall"] = bench_video(24, 96, 160, 3, 8, 2, args.scheduler, tmp, speed=0.3)
+            res["vsmall"] = bench_video(16, 48, 80, 3, 6, 2, args.scheduler, tmp, speed=0.3)
             print("video small:", res["vsmall"]["frames"], res["vsmall"]["temporal"]["report"], flush=True)
             _save(args.out, res)
         if "480p" in args.parts:
