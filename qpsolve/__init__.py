@@ -27,5 +27,18 @@ __all__ = [
     "energy_matrix",
     "image_problem",
     "solve",
+    "dequantize_batch",
+    "dequantize_video",
     "__version__",
 ]
+
+_DISTRIBUTED = ("dequantize_batch", "dequantize_video")
+
+
+def __getattr__(name):
+    # Dask and PyAV are imported on first use of the batch and video functions, not with qpsolve.
+    if name in _DISTRIBUTED:
+        from . import distributed
+
+        return getattr(distributed, name)
+    raise AttributeError(f"module 'qpsolve' has no attribute {name!r}")

@@ -1,0 +1,146 @@
+"""Video on a real Dask LocalCluster (two process workers): both modes against direct solves, formats, errors."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import qpsolve as qs
+from qpsolve.cli import main
+from qpsolve.distributed import dequantize_video, flicker
+from qpsolve.distributed.clips import moving_scene, quantize, write_clip
+from qpsolve.distributed.frames import to_uint16
+from qpsolve.distributed.video import chunk_starts, psnr, read_planes, tent_weights
+from qpsolve.imaging.io import read_image
+
+distributed = pytest.importorskip("distributed")
+av = pytest.importorskip("av")
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                  silence_logs=40) as lc, distributed.Client(lc) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def gray_clip(tmp_path_factory):
+    """A blob drifting right by 0.3 px per frame, truncated to 3 bits, 12 frames of 24 x 40, with audio."""
+    truth = moving_scene(12, 24, 40, speed=0.3)
+    q = quantize(truth, 3)
+    path = tmp_path_factory.mktemp("clip") / "gray.mkv"
+    write_clip(path, q, audio=True)
+    return path, truth[0], q[0]
+
+
+def _decoded(path):
+    fmt, planes, pts = read_planes(path)
+    return fmt, planes, pts
+
+
+def test_frame_by_frame_equals_dequantize_of_each_frame(client, gray_clip, tmp_path):
+    path, truth, q = gray_clip
+    rep = dequantize_video(path, tmp_path / "out.mkv", bits=3, client=client)
+    assert rep.frames == 12 and rep.chunks == 12 and rep.uncertified == 0 and rep.audio and rep.exit_status == 0
+    fmt, planes, pts = _decoded(tmp_path / "out.mkv")
+    assert fmt.name == "gray16le" and pts == _decoded(path)[2]
+    expected = np.stack([to_uint16(qs.dequantize(f, bits=3, bc="even"), 8) for f in q])
+    np.testing.assert_array_equal(planes[0], expected)
+    with av.open(str(tmp_path / "out.mkv")) as c, av.open(str(path)) as src:
+        assert c.streams.video[0].average_rate == src.streams.video[0].average_rate == 25
+        assert [s.codec_context.name for s in c.streams] == ["ffv1", "flac"]
+        kept = [bytes(p) for p in c.demux(c.streams.audio[0]) if p.size]
+        orig = [bytes(p) for p in src.demux(src.streams.audio[0]) if p.size]
+        assert kept == orig and kept
+
+
+def test_temporal_equals_one_3d_plate_when_one_chunk_holds_the_clip(client, gray_clip, tmp_path):
+    path, truth, q = gray_clip
+    rep = dequantize_video(path, tmp_path / "t.mkv", bits=3, temporal=12, client=client)
+    assert rep.chunks == 1 and rep.uncertified == 0
+    x = qs.dequantize(q, bits=3, bc="even", solver="admm")  # the (t, y, x) plate of the whole clip
+    np.testing.assert_array_equal(_decoded(tmp_path / "t.mkv")[1][0], to_uint16(x, 8))
+
+
+def test_temporal_flickers_less_than_frames_and_both_beat_the_midpoint(client, gray_clip, tmp_path):
+    path, truth, q = gray_clip
+    dequantize_video(path, tmp_path / "f.mkv", bits=3, client=client)
+    rep = dequantize_video(path, tmp_path / "t.mkv", bits=3, temporal=6, overlap=2, client=client)
+    assert rep.chunks == 3 and rep.uncertified == 0  # starts 0, 4, 6 (the last ends at frame 12)
+    scale = 65535 / 255
+    frames = _decoded(tmp_path / "f.mkv")[1][0] / scale
+    temporal = _decoded(tmp_path / "t.mkv")[1][0] / scale
+    mid = q + 16.0
+    f_fr, f_t, f_mid = flicker(frames, truth), flicker(temporal, truth), flicker(mid, truth)
+    assert f_t < f_fr < f_mid, (f_t, f_fr, f_mid)
+    assert psnr(temporal, truth, 255) > psnr(mid, truth, 255) + 5
+    assert psnr(frames, truth, 255) > psnr(mid, truth, 255) + 5
+    # every blended frame stays inside its envelope [q, q + 32]
+    assert np.all(temporal >= q - 1e-3) and np.all(temporal <= q + 32 + 1e-3)
+
+
+def test_colour_10_bit_to_png_frames_and_mkv(client, tmp_path):
+    truth = moving_scene(5, 16, 24, colour=True, container_bits=10)
+    q = quantize(truth, 6, container_bits=10)
+    src = write_clip(tmp_path / "c10.mkv", q, container_bits=10, audio=True)
+    rep = dequantize_video(src, tmp_path / "frames", bits=6, client=client)
+    assert rep.frames == 5 and rep.solves == 15 and rep.uncertified == 0
+    names = sorted(p.name for p in (tmp_path / "frames").iterdir())
+    assert names == ["audio.mka"] + [f"frame_{i:06d}.png" for i in range(1, 6)] + ["video.json"]
+    meta = json.loads((tmp_path / "frames" / "video.json").read_text())
+    assert meta["frames"] == 5 and meta["frame_rate"] == "25" and len(meta["pts"]) == 5
+    png = read_image(tmp_path / "frames" / "frame_000003.png")
+    assert png.dtype == np.uint16 and png.shape == (16, 24, 3)
+    rep = dequantize_video(src, tmp_path / "c.mkv", bits=6, temporal=3, client=client)
+    fmt, planes, _ = _decoded(tmp_path / "c.mkv")
+    assert fmt.name == "yuv420p16le" and [p.shape for p in planes] == [(5, 16, 24), (5, 8, 12), (5, 8, 12)]
+    for p, t, qq in zip(planes, truth, q):
+        x = p / (65535 / 1023)
+        assert np.all(x >= qq - 0.05) and np.all(x <= qq + 16 + 0.05)  # inside [q, q + 2**(10 - 6)]
+        assert psnr(x, t, 1023) > psnr(qq + 8.0, t, 1023)
+
+
+def test_bad_video_requests_write_nothing(client, gray_clip, tmp_path, capsys):
+    path, _, _ = gray_clip
+    with pytest.raises(ValueError, match="bits must be an integer in 1..8"):
+        dequantize_video(path, tmp_path / "o.mkv", bits=9, client=client)
+    unquantized = write_clip(tmp_path / "u.mkv", quantize(moving_scene(3, 8, 8), 8))
+    with pytest.raises(ValueError, match="frames 1-1 of"):
+        dequantize_video(unquantized, tmp_path / "o.mkv", bits=3, client=client)
+    with pytest.raises(ValueError, match="temporal must be an integer >= 2"):
+        dequantize_video(path, tmp_path / "o.mkv", bits=3, temporal=1, client=client)
+    with pytest.raises(ValueError, match="folder .16-bit PNG frames. or a .mkv"):
+        dequantize_video(path, tmp_path / "o.mp4", bits=3, client=client)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["u.mkv"]  # no partial output, no temporary file
+    assert main(["video", str(tmp_path / "missing.mkv"), str(tmp_path / "o.mkv"), "--bits", "3",
+                 "--scheduler", client.scheduler.address]) == 2
+    assert "missing.mkv" in capsys.readouterr().err
+
+
+def test_cli_video_temporal(client, gray_clip, tmp_path, capsys):
+    path, _, _ = gray_clip
+    code = main(["video", str(path), str(tmp_path / "v.mkv"), "--bits", "3", "--temporal", "6",
+                 "--scheduler", client.scheduler.address, "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0 and "12 frames" in out and "temporal K=6" in out and "all certified" in out
+    code = main(["video", str(path), str(tmp_path / "v.mkv"), "--bits", "3", "--scheduler",
+                 client.scheduler.address])
+    assert code == 2 and "exists" in capsys.readouterr().err
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(1, 60), k=st.integers(2, 12), data=st.data())
+def test_chunks_cover_every_frame_with_the_overlap(n, k, data):
+    ov = data.draw(st.integers(0, k - 1))
+    starts = chunk_starts(n, k, ov)
+    assert starts[0] == 0 and min(n, starts[-1] + k) == n
+    covered = np.zeros(n, int)
+    for s in starts:
+        covered[s:s + k] += 1
+    assert covered.min() >= 1
+    for a, b in zip(starts, starts[1:]):
+        assert a + k - b >= ov  # neighbours share at least the overlap
+    w = tent_weights(k, ov)
+    assert np.all(w > 0) and np.all(w <= 1) and np.allclose(w, w[::-1])
