@@ -36,6 +36,7 @@ SOLVERS = {
     "lsq": "qpsolve.solvers.lsq",
     "gd-multigrid": "qpsolve.solvers.gd_multigrid",
     "admm": "qpsolve.solvers.admm",
+    "tnnmg": "qpsolve.solvers.tnnmg",
 }
 
 #: tried in this order by ``solver="auto"``

@@ -1,0 +1,1 @@
+"""Fast linear algebra on grid operators (multigrid hierarchies, smoothers)."""
