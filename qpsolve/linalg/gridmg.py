@@ -66,12 +66,22 @@ def _wrap(i, n):
 def _fine_matvec(cnt, oa, ob, cv, x, out, n, m, r, periodic, free):
     """``out = A x`` (``free`` empty) or ``out = D A D x`` (``free`` a 0/1 mask)."""
     trunc = free.size > 0
+    kc = cnt[r, r]
+    fo = oa[r, r, :kc] * m + ob[r, r, :kc]
+    ci = cv[r, r, :kc]
     for i in range(n):
         ti = _cls(i, n, r, periodic)
+        inner_i = r <= i < n - r
         for j in range(m):
             p = i * m + j
             if trunc and free[p] == 0:
                 out[p] = 0.0
+                continue
+            if not trunc and inner_i and r <= j < m - r:
+                s = 0.0
+                for k in range(kc):
+                    s += ci[k] * x[p + fo[k]]
+                out[p] = s
                 continue
             tj = _cls(j, m, r, periodic)
             s = 0.0
@@ -96,9 +106,13 @@ def _fine_pgs(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, reverse):
     how much the active set still moves).
     """
     moved = 0
+    kc = cnt[r, r]
+    fo = oa[r, r, :kc] * m + ob[r, r, :kc]
+    ci = cv[r, r, :kc]
     for ii in range(n):
         i = n - 1 - ii if reverse else ii
         ti = _cls(i, n, r, periodic)
+        inner_i = r <= i < n - r
         for jj in range(m):
             j = m - 1 - jj if reverse else jj
             tj = _cls(j, m, r, periodic)
@@ -107,13 +121,17 @@ def _fine_pgs(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, reverse):
                 continue
             p = i * m + j
             s = q[p]
-            for k in range(cnt[ti, tj]):
-                i2 = i + oa[ti, tj, k]
-                j2 = j + ob[ti, tj, k]
-                if periodic:
-                    i2 = _wrap(i2, n)
-                    j2 = _wrap(j2, m)
-                s += cv[ti, tj, k] * x[i2 * m + j2]
+            if inner_i and r <= j < m - r:
+                for k in range(kc):
+                    s += ci[k] * x[p + fo[k]]
+            else:
+                for k in range(cnt[ti, tj]):
+                    i2 = i + oa[ti, tj, k]
+                    j2 = j + ob[ti, tj, k]
+                    if periodic:
+                        i2 = _wrap(i2, n)
+                        j2 = _wrap(j2, m)
+                    s += cv[ti, tj, k] * x[i2 * m + j2]
             old = x[p]
             v = old - s / d
             if v <= lo[p]:
@@ -131,9 +149,13 @@ def _fine_pgs(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, reverse):
 @njit(cache=True)
 def _fine_gs(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, reverse):
     """One Gauss-Seidel sweep on ``D A D v = b`` over the free pixels, in place."""
+    kc = cnt[r, r]
+    fo = oa[r, r, :kc] * m + ob[r, r, :kc]
+    ci = cv[r, r, :kc]
     for ii in range(n):
         i = n - 1 - ii if reverse else ii
         ti = _cls(i, n, r, periodic)
+        inner_i = r <= i < n - r
         for jj in range(m):
             j = m - 1 - jj if reverse else jj
             p = i * m + j
@@ -144,6 +166,11 @@ def _fine_gs(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, reverse):
             if d <= 0.0:
                 continue
             s = b[p]
+            if inner_i and r <= j < m - r:
+                for k in range(kc):
+                    s -= ci[k] * v[p + fo[k]]  # v is zero on bound pixels
+                v[p] += s / d
+                continue
             for k in range(cnt[ti, tj]):
                 i2 = i + oa[ti, tj, k]
                 j2 = j + ob[ti, tj, k]
@@ -214,30 +241,44 @@ def _fine_galerkin(cnt, oa, ob, cv, free, n, m, r, periodic, pi, wi, pj, wj, nc,
 
 
 # ----------------------------------------------------------------------- coarse-level kernels
+@njit(cache=True, inline="always")
+def _var_dot(A, x, p, i, j, n, m, R, periodic):
+    """Row ``p = (i, j)`` of a variable-stencil ``A`` times ``x``."""
+    W = 2 * R + 1
+    s = 0.0
+    if R <= i < n - R and R <= j < m - R:  # the interior: no bounds to check
+        base = (i - R) * m + j - R
+        for a in range(W):
+            row = base + a * m
+            k = a * W
+            for bb in range(W):
+                s += A[p, k + bb] * x[row + bb]
+        return s
+    for a in range(W):
+        i2 = i + a - R
+        if periodic:
+            i2 = _wrap(i2, n)
+        elif i2 < 0 or i2 >= n:
+            continue
+        for bb in range(W):
+            c = A[p, a * W + bb]
+            if c == 0.0:
+                continue
+            j2 = j + bb - R
+            if periodic:
+                j2 = _wrap(j2, m)
+            elif j2 < 0 or j2 >= m:
+                continue
+            s += c * x[i2 * m + j2]
+    return s
+
+
 @njit(cache=True)
 def _var_matvec(A, x, out, n, m, R, periodic):
-    W = 2 * R + 1
     for i in range(n):
         for j in range(m):
             p = i * m + j
-            s = 0.0
-            for a in range(W):
-                i2 = i + a - R
-                if periodic:
-                    i2 = _wrap(i2, n)
-                elif i2 < 0 or i2 >= n:
-                    continue
-                for b in range(W):
-                    c = A[p, a * W + b]
-                    if c == 0.0:
-                        continue
-                    j2 = j + b - R
-                    if periodic:
-                        j2 = _wrap(j2, m)
-                    elif j2 < 0 or j2 >= m:
-                        continue
-                    s += c * x[i2 * m + j2]
-            out[p] = s
+            out[p] = _var_dot(A, x, p, i, j, n, m, R, periodic)
 
 
 @njit(cache=True)
@@ -252,24 +293,7 @@ def _var_gs(A, v, b, n, m, R, periodic, reverse):
             d = A[p, cen]
             if d <= 0.0:
                 continue
-            s = b[p]
-            for a in range(W):
-                i2 = i + a - R
-                if periodic:
-                    i2 = _wrap(i2, n)
-                elif i2 < 0 or i2 >= n:
-                    continue
-                for bb in range(W):
-                    c = A[p, a * W + bb]
-                    if c == 0.0:
-                        continue
-                    j2 = j + bb - R
-                    if periodic:
-                        j2 = _wrap(j2, m)
-                    elif j2 < 0 or j2 >= m:
-                        continue
-                    s -= c * v[i2 * m + j2]
-            v[p] += s / d
+            v[p] += (b[p] - _var_dot(A, v, p, i, j, n, m, R, periodic)) / d
 
 
 @njit(cache=True)
@@ -654,9 +678,19 @@ class TruncatedHierarchy:
                 self._dense = None
                 return
         A = 0.5 * (A + A.T)
-        w, V = np.linalg.eigh(A)
-        keep = w > 1e-11 * max(float(w.max(initial=0.0)), 1e-300)
-        self._dense = (V[:, keep] / w[keep]) @ V[:, keep].T
+        dead = np.diag(A) <= 0.0  # coarse nodes with no free pixel under them
+        A[dead, dead] = 1.0
+        try:
+            # A tiny shift keeps a semi-definite coarse grid (no held pixel at all) factorable.
+            L = np.linalg.cholesky(A + 1e-13 * float(np.trace(A)) / len(A) * np.eye(len(A)))
+            Li = np.linalg.inv(L)
+            self._dense = Li.T @ Li
+        except np.linalg.LinAlgError:
+            w, V = np.linalg.eigh(A)
+            keep = w > 1e-11 * max(float(w.max(initial=0.0)), 1e-300)
+            self._dense = (V[:, keep] / w[keep]) @ V[:, keep].T
+        self._dense[dead, :] = 0.0
+        self._dense[:, dead] = 0.0
 
     # ------------------------------------------------------------------------------ cycles
     def _solve_coarsest(self, k, b):
@@ -677,7 +711,9 @@ class TruncatedHierarchy:
         v = np.zeros_like(b)
         for _ in range(self.smooth):
             _fine_gs(ts.cnt, ts.oa, ts.ob, ts.cv, ts.dg, v, b, free, ts.n, ts.m, ts.r, ts.periodic, False)
-        res = b - ts.matvec(v, free=free)
+        res = ts.matvec(v)  # v is zero on held pixels
+        np.subtract(b, res, out=res)
+        res *= free
         pi, wi, pj, wj = self.transfers[0]
         lvl = self.levels[0]
         bc = np.zeros(lvl.n * lvl.m)
@@ -725,7 +761,8 @@ class TruncatedHierarchy:
         for it in range(1, max_iter + 1):
             if float(np.linalg.norm(r)) <= stop or rz <= 0.0:
                 return v, it - 1
-            ts.matvec(p, out=Ap, free=free)
+            ts.matvec(p, out=Ap)  # p is zero on held pixels: D P D p = D (P p)
+            Ap *= free
             pAp = float(p @ Ap)
             if pAp <= 0.0:
                 return v, it - 1

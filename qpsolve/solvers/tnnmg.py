@@ -44,7 +44,9 @@ from ._base import BackendOutput, importable
 NAME = "tnnmg"
 
 #: projected Gauss-Seidel sweeps (forward, backward, ...) before each Newton step
-NONLINEAR_SWEEPS = 2
+NONLINEAR_SWEEPS = 20
+#: which pixels a Newton step holds: "bound" (on a bound after the sweeps) or "trial"
+HOLD = "bound"
 #: Gauss-Seidel sweeps before and after each coarse correction in the V-cycle
 LINEAR_SWEEPS = 2
 #: coarse-to-fine start while both axes stay at least this long after halving
@@ -173,8 +175,11 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
                 status = "optimal"
                 break
         # Semismooth Newton's active set: the pixels a projected gradient step would clip.
-        trial = x - g / level.diag
-        at_lo, at_hi = trial <= lo, trial >= hi
+        if HOLD == "trial":
+            trial = x - g / level.diag
+            at_lo, at_hi = trial <= lo, trial >= hi
+        else:
+            at_lo, at_hi = x <= lo, x >= hi
         held = at_lo | at_hi
         free = (~held).astype(np.uint8)
         d = np.zeros_like(x)
