@@ -1,1 +1,8 @@
-"""Fast linear algebra on grid operators (multigrid hierarchies, smoothers)."""
+"""Fast linear algebra the solvers share (below :mod:`qpsolve.solvers`, above the model).
+
+Exact fast inverses of the grid energies (:mod:`~qpsolve.linalg.greens`, with the
+Dirichlet embedding of :mod:`~qpsolve.linalg.dirichlet_embedding`), the BLAS thread
+setting (:mod:`~qpsolve.linalg.threads`), the heap setting for large solves
+(:mod:`~qpsolve.linalg.heap`) and geometric multigrid on grid operators truncated on an
+active set (:mod:`~qpsolve.linalg.gridmg`, numba kernels).
+"""

@@ -37,7 +37,7 @@ import time
 import numpy as np
 from scipy.ndimage import map_coordinates
 
-from .._threads import blas_threads
+from ..linalg.threads import blas_threads
 from ..certificate import certificate
 from ._base import BackendOutput, importable
 
