@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import qpsolve as qs
-from qpsolve.data import truncate_bits
+from qpsolve.imaging.data import truncate_bits
 from qpsolve.linalg import gridmg
 from qpsolve.model.operators import GridSpec
 from qpsolve.result import Status
@@ -190,7 +190,8 @@ def test_odd_sizes_and_a_linear_term():
 def test_a_matrix_that_is_not_the_grids_is_refused_honestly():
     grid = GridSpec((16, 16), "biharmonic", "odd")
     wrong = GridSpec((16, 16), "laplace", "odd").matrix()
-    prob = qs.BoxQP(wrong, np.zeros(256), np.ones(256), grid=grid)
+    lo = np.random.default_rng(9).uniform(0, 4, 256)  # the box centre is far from optimal
+    prob = qs.BoxQP(wrong, lo, lo + 1, grid=grid)
     res = qs.solve(prob, solver="tnnmg")
     assert res.status == Status.BACKEND_ERROR and not res.success
     assert "not the energy matrix" in res.message

@@ -97,12 +97,12 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
 class _Level:
     """Envelopes and the stencil table of one grid."""
 
-    def __init__(self, lower, upper, q, grid, op=None):
+    def __init__(self, lower, upper, q, grid):
         from ..linalg.gridmg import TypedStencil
 
         self.lower, self.upper, self.q, self.grid = lower, upper, q, grid
         self.n = lower.size
-        self.ts = TypedStencil(grid.energy() if op is None else op)
+        self.ts = TypedStencil(grid.energy())
         diag = self.ts.matvec_diagonal()
         diag[diag <= 0] = 1.0
         self.diag = diag
@@ -220,7 +220,7 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
     deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
     max_iter = 200 if max_iter is None else int(max_iter)
     grid = prob.grid
-    fine = _Level(prob.lower, prob.upper, prob.q, grid, op=prob.operator)
+    fine = _Level(prob.lower, prob.upper, prob.q, grid)
     # The table must reproduce this problem's own P (a BoxQP may carry any matrix beside its grid).
     probe = np.random.default_rng(3).normal(size=prob.n)
     ref = prob.matvec(probe)
