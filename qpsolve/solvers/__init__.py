@@ -25,7 +25,7 @@ from ..result import MESSAGES, SolveResult, Status
 from ..validation import check_positive_int, check_vector
 from ._base import BackendOutput, BackendUnavailable
 
-__all__ = ["solve", "available_solvers", "backend", "finalize", "SOLVERS", "AUTO_ORDER", "AUTO_RETRIES",
+__all__ = ["solve", "available_solvers", "backend", "finalize", "SOLVERS", "AUTO_ORDER", "AUTO_RETRIES", "DENSE_HANDOVER",
            "BackendOutput", "BackendUnavailable"]
 
 #: registry name -> module that implements it
@@ -41,8 +41,9 @@ SOLVERS = {
     "tnnmg": "qpsolve.solvers.tnnmg",
 }
 
-#: tried in this order by ``solver="auto"``
-AUTO_ORDER = ("pdas", "pcg", "osqp", "lbfgsb")
+#: tried in this order by ``solver="auto"`` (``tnnmg`` takes the grid problems ``pdas`` refuses:
+#: many pinned pixels, or a model without a fast inverse under the rule)
+AUTO_ORDER = ("pdas", "tnnmg", "pcg", "osqp", "lbfgsb")
 #: ``solver="auto"`` re-solves an answer its backend could not certify with these
 #: ``(backend, options, largest n)``, in order, until one certifies.  The two ``pcg`` variants
 #: fail on different problems: projected Newton alone stalled on a 3-bit moon crop that exact
@@ -51,6 +52,17 @@ AUTO_ORDER = ("pdas", "pcg", "osqp", "lbfgsb")
 #: (Clarabel through cvxpy) has no active set to crawl through at all; it is slow, so only
 #: small problems (photo tiles) get it.  A rerun identical to the first attempt is skipped.
 AUTO_RETRIES = (("pcg", {"active_set": True}, None), ("pcg", {}, None), ("cvxpy", {}, 2**14))
+
+
+#: ``solver="auto"`` asks ``pdas`` to hand a problem to this backend (instead of ``pcg``) when it
+#: measures the contacts too dense for its Schur complement on a coarse level (textured
+#: photographs); ``pdas``'s other failures still go to ``pcg`` from its point
+DENSE_HANDOVER = "tnnmg"
+
+
+def _handover_usable(prob):
+    mod = backend(DENSE_HANDOVER)
+    return mod is not None and mod.available() and mod.supports(prob) is None
 
 
 def backend(name):
@@ -165,8 +177,11 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
 
     t0 = time.perf_counter()
     with large_heap(prob.n):
+        call = dict(options)
+        if solver == "auto" and name == "pdas" and not options and _handover_usable(prob):
+            call["dense_solver"] = DENSE_HANDOVER
         out = mod.solve(prob, tol=float(tol), max_iter=max_iter, x0=x0, verbose=bool(verbose),
-                        time_limit=time_limit, **options)
+                        time_limit=time_limit, **call)
         elapsed = time.perf_counter() - t0
         res = finalize(prob, name, out, tol, elapsed)
         if solver == "auto" and not options and not res.success and res.status != Status.TIME_LIMIT:

@@ -62,7 +62,7 @@ from ..linalg.coarse import coarse_envelopes
 from ..linalg.greens import green_support, shared_green
 from ..validation import check_positive_int
 from ._base import BackendOutput
-from . import pcg
+from . import pcg, tnnmg
 
 NAME = "pdas"
 
@@ -882,6 +882,9 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
         When PDAS does not finish (cycle, too many active pixels, iteration
         limit) or rounding keeps its answer from being certified, warm-start
         ``pcg`` from the best point instead of giving up.
+    dense_solver : {'pcg', 'tnnmg'}
+        Where a problem goes when its contacts are too dense for the Schur
+        complement (``solver="auto"`` asks for ``tnnmg``).
 
     Notes
     -----
@@ -896,10 +899,12 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
 
 
 def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, max_active=None,
-           fallback=True, **options):
+           fallback=True, dense_solver="pcg", **options):
     # (the parameters are solve()'s)
     if options:
         raise TypeError(f"pdas got unknown option(s): {sorted(options)}")
+    if dense_solver not in ("pcg", "tnnmg"):
+        raise ValueError(f"dense_solver must be 'pcg' or 'tnnmg', got {dense_solver!r}")
     if max_active is None:
         max_active = default_max_active(prob.n)
     check_positive_int(max_active, "max_active")
@@ -994,10 +999,12 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
             remaining = None if deadline is None else max(deadline - time.perf_counter(), 1e-3)
             # From PDAS's point when it got close, else pcg's own coarse-to-fine start.
             fresh = not reached_fine or status in ("dense", "too_many_active")
-            out = pcg.solve(prob, tol=tol, max_iter=user_max_iter, x0=x0 if fresh else x, verbose=verbose,
-                            time_limit=remaining)
-            info["fallback"] = {"solver": "pcg", "iterations": out.iterations, "message": out.message}
-            message += f"; pcg from that point: {out.message}"
+            name = dense_solver if status in ("dense", "too_many_active") else "pcg"
+            handover = {"pcg": pcg, "tnnmg": tnnmg}[name]
+            out = handover.solve(prob, tol=tol, max_iter=user_max_iter, x0=x0 if fresh else x, verbose=verbose,
+                                 time_limit=remaining)
+            info["fallback"] = {"solver": name, "iterations": out.iterations, "message": out.message}
+            message += f"; {name} from {'its own start' if fresh else 'that point'}: {out.message}"
             return BackendOutput(x=out.x, iterations=it + out.iterations, converged=out.converged,
                                  stalled=out.stalled, hit_time_limit=out.hit_time_limit, message=message,
                                  info=info)
