@@ -215,3 +215,35 @@ def test_invariants_bounds_and_the_optimum_of_clarabel(n, m, bits, seed, case):
     ref = qs.solve(prob, solver="cvxpy")
     # both certified: each objective lies within its own gap of the optimum
     assert abs(res.objective - ref.objective) <= res.kkt.gap + ref.kkt.gap + 1e-9 * max(1.0, abs(ref.objective))
+
+
+# ----------------------------------------------------------------------------- solver="auto"
+
+
+def test_auto_hands_dense_contacts_to_tnnmg_and_keeps_smooth_ones_in_pdas():
+    import skimage.data
+    from qpsolve.imaging.data import gaussian, to_uint8
+
+    photo = qs.image_problem(truncate_bits(skimage.data.camera()[::4, ::4].copy(), 3), bits=3)
+    res = qs.solve(photo)
+    _valid(photo, res)
+    assert res.success and res.solver == "pdas"
+    assert res.info["fallback"]["solver"] == "tnnmg"  # pdas measured dense contacts on a coarse level
+    _same_objective(res, qs.solve(photo, solver="pcg"))
+    smooth = qs.image_problem(truncate_bits(to_uint8(gaussian(128)), 2), bits=2)
+    res = qs.solve(smooth)
+    assert res.success and "fallback" not in res.info
+
+
+def test_auto_gives_grid_problems_pdas_refuses_to_tnnmg():
+    img = truncate_bits(_texture((24, 24), seed=3), 3)
+    prob = qs.image_problem(img, bits=3, model="thin-plate", bc="odd")  # no fast inverse for pdas
+    res = qs.solve(prob)
+    assert res.solver == "tnnmg" and res.success
+    _same_objective(res, qs.solve(prob, solver="cvxpy"), rel=1e-6)
+
+
+def test_pdas_dense_solver_option_is_checked():
+    prob = qs.image_problem(truncate_bits(_texture((16, 16), seed=1), 3), bits=3)
+    with pytest.raises(ValueError, match="dense_solver"):
+        qs.solve(prob, solver="pdas", dense_solver="osqp")
