@@ -55,6 +55,10 @@ MIN_COARSE = 32
 COARSE_GAP = 1e-6
 #: the certificate is asked once the float64 gap estimate is below this fraction of tol
 CHECK_FRACTION = 0.5
+#: while more than this fraction of the pixels changed between held and free since the last
+#: Newton step, its linear solve stops at this relative residual (the contacts will move again)
+LOOSE_MOVES = 1e-4
+LOOSE_RTOL = 0.1
 #: conjugate-gradient iterations per Newton step at most
 CG_MAX = 200
 #: halvings of the projected Newton step before the Gauss-Seidel sweeps are left to make progress
@@ -154,7 +158,7 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
     from ..linalg.gridmg import TruncatedHierarchy
 
     ts, lo, hi, q = level.ts, level.lower, level.upper, level.q
-    cg_total, history, cert = 0, [], None
+    cg_total, history, cert, last_held = 0, [], None, None
     status, rel = "max_iter", np.inf
     steps = 0
     for steps in range(1, max_iter + 1):
@@ -189,7 +193,9 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
         b[held] = 0.0
         h = TruncatedHierarchy(ts, free, smooth=LINEAR_SWEEPS, order=1)
         # Inexact Newton: a loose solve while the contacts move, a tight one near the end.
-        rtol = min(1e-2, max(1e-13, 0.1 * rel))
+        moved = 0 if last_held is None else int(np.count_nonzero(held != last_held))
+        last_held = held
+        rtol = min(1e-2, max(1e-13, 0.1 * rel)) if moved <= LOOSE_MOVES * level.n else LOOSE_RTOL
         v, its = h.pcg(b, rtol=rtol, max_iter=CG_MAX)
         cg_total += its
         d += v
