@@ -34,6 +34,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import scipy.linalg as sla
 from numba import njit
 
 __all__ = ["TypedStencil", "TruncatedHierarchy", "typed_stencil_support"]
@@ -582,6 +583,25 @@ class TypedStencil:
 
 
 # ------------------------------------------------------------------------- the hierarchy
+def _dense_of(lvl):
+    """A variable-stencil level as a dense matrix (the coarsest grid)."""
+    n, m, R = lvl.n, lvl.m, lvl.R
+    W = 2 * R + 1
+    I, J = np.divmod(np.arange(n * m), m)
+    A = np.zeros((n * m, n * m))
+    for a in range(W):
+        for b in range(W):
+            I2, J2 = I + a - R, J + b - R
+            if lvl.periodic:
+                I2, J2 = I2 % n, J2 % m
+                ok = np.ones(n * m, bool)
+            else:
+                ok = (I2 >= 0) & (I2 < n) & (J2 >= 0) & (J2 < m)
+            rows = np.flatnonzero(ok)
+            np.add.at(A, (rows, I2[ok] * m + J2[ok]), lvl.A[rows, a * W + b])
+    return A
+
+
 class _Level:
     def __init__(self, n, m, R, periodic):
         self.n, self.m, self.R, self.periodic = n, m, R, periodic
@@ -666,36 +686,36 @@ class TruncatedHierarchy:
         else:
             lvl = self.levels[-1]
             N = lvl.n * lvl.m
-            A = np.empty((N, N))
-            e = np.zeros(N)
-            col = np.empty(N)
-            for k in range(N):
-                e[k] = 1.0
-                _var_matvec(lvl.A, e, col, lvl.n, lvl.m, lvl.R, lvl.periodic)
-                A[:, k] = col
-                e[k] = 0.0
             if N > 2 * COARSEST:  # a long thin grid that would not coarsen: smooth it instead
                 self._dense = None
                 return
+            A = _dense_of(lvl)
         A = 0.5 * (A + A.T)
         dead = np.diag(A) <= 0.0  # coarse nodes with no free pixel under them
         A[dead, dead] = 1.0
+        self._dead = dead
         try:
             # A tiny shift keeps a semi-definite coarse grid (no held pixel at all) factorable.
-            L = np.linalg.cholesky(A + 1e-13 * float(np.trace(A)) / len(A) * np.eye(len(A)))
-            Li = np.linalg.inv(L)
-            self._dense = Li.T @ Li
+            self._chol = sla.cho_factor(A + 1e-13 * float(np.trace(A)) / len(A) * np.eye(len(A)), lower=True)
+            self._dense = True
         except np.linalg.LinAlgError:
             w, V = np.linalg.eigh(A)
             keep = w > 1e-11 * max(float(w.max(initial=0.0)), 1e-300)
+            self._chol = None
             self._dense = (V[:, keep] / w[keep]) @ V[:, keep].T
-        self._dense[dead, :] = 0.0
-        self._dense[:, dead] = 0.0
 
     # ------------------------------------------------------------------------------ cycles
+    def _dense_solve(self, b):
+        if self._chol is not None:
+            v = sla.cho_solve(self._chol, b)
+        else:
+            v = self._dense @ b
+        v[self._dead] = 0.0
+        return v
+
     def _solve_coarsest(self, k, b):
         if self._dense is not None:
-            return self._dense @ b
+            return self._dense_solve(b)
         lvl = self.levels[k]
         v = np.zeros_like(b)
         for _ in range(50):
@@ -707,7 +727,7 @@ class TruncatedHierarchy:
         """One symmetric V-cycle for ``D P D v = b`` from ``v = 0`` (``b`` zero on held pixels)."""
         ts, free = self.fine, self.free
         if not self.levels:
-            return self._dense @ b
+            return self._dense_solve(b)
         v = np.zeros_like(b)
         for _ in range(self.smooth):
             _fine_gs(ts.cnt, ts.oa, ts.ob, ts.cv, ts.dg, v, b, free, ts.n, ts.m, ts.r, ts.periodic, False)
