@@ -241,9 +241,3 @@ def test_auto_gives_grid_problems_pdas_refuses_to_tnnmg():
     res = qs.solve(prob)
     assert res.solver == "tnnmg" and res.success
     _same_objective(res, qs.solve(prob, solver="cvxpy"), rel=1e-6)
-
-
-def test_pdas_dense_solver_option_is_checked():
-    prob = qs.image_problem(truncate_bits(_texture((16, 16), seed=1), 3), bits=3)
-    with pytest.raises(ValueError, match="dense_solver"):
-        qs.solve(prob, solver="pdas", dense_solver="osqp")
