@@ -241,3 +241,11 @@ def test_auto_gives_grid_problems_pdas_refuses_to_tnnmg():
     res = qs.solve(prob)
     assert res.solver == "tnnmg" and res.success
     _same_objective(res, qs.solve(prob, solver="cvxpy"), rel=1e-6)
+
+
+def test_a_zero_operator_is_refused_with_the_reason():
+    from qpsolve.solvers import tnnmg
+
+    grid = GridSpec((8, 8), "mixed", "even", alpha=0.0, beta=0.0)
+    prob = qs.BoxQP(np.zeros((64, 64)), -1.0, 1.0, q=np.ones(64), grid=grid)
+    assert "P = 0" in tnnmg.supports(prob)

@@ -74,7 +74,10 @@ def supports(prob):
     """``None`` for 2-D grid problems (any model and boundary rule), else the reason."""
     from ..linalg.gridmg import typed_stencil_support
 
-    return typed_stencil_support(prob.grid)
+    why = typed_stencil_support(prob.grid)
+    if why is None and prob.grid.model == "mixed" and not (prob.grid.alpha > 0 or prob.grid.beta > 0):
+        return "model 'mixed' with alpha = beta = 0 has P = 0: no stencil to smooth with"
+    return why
 
 
 def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
