@@ -52,7 +52,9 @@ LINEAR_SWEEPS = 2
 #: coarse-to-fine start while both axes stay at least this long after halving
 MIN_COARSE = 32
 #: coarse levels stop once their relative gap estimate is below this
-COARSE_GAP = 1e-6
+COARSE_GAP = 1e-3
+#: and after at most this many Newton steps (they only give the next level its start)
+COARSE_STEPS = 8
 #: the certificate is asked once the float64 gap estimate is below this fraction of tol
 CHECK_FRACTION = 0.5
 #: while more than this fraction of the pixels changed between held and free since the last
@@ -260,7 +262,7 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
         x = np.ascontiguousarray(x, dtype=np.float64)
         finest = depth == 0
         x, status, steps, info, cert = _newton(lvl, x, tol=tol if finest else COARSE_GAP,
-                                               max_iter=max_iter if finest else 50, deadline=deadline,
+                                               max_iter=max_iter if finest else COARSE_STEPS, deadline=deadline,
                                                verbose=verbose, label=f"n={lvl.n}", prob=prob if finest else None)
         info["seconds"] = time.perf_counter() - t0
         levels.append(info)
