@@ -27,7 +27,7 @@ from ..validation import check_positive_int, check_vector
 from ._base import BackendOutput, BackendUnavailable
 
 __all__ = ["solve", "available_solvers", "backend", "finalize", "finalize_parts", "SOLVERS", "AUTO_ORDER",
-           "AUTO_RETRIES", "HANDOVERS", "BackendOutput", "BackendUnavailable"]
+           "AUTO_RETRIES", "HANDOVERS", "DENSE_HANDOVER", "BackendOutput", "BackendUnavailable"]
 
 #: registry name -> module that implements it
 SOLVERS = {
@@ -39,10 +39,12 @@ SOLVERS = {
     "lsq": "qpsolve.solvers.lsq",
     "gd-multigrid": "qpsolve.solvers.gd_multigrid",
     "admm": "qpsolve.solvers.admm",
+    "tnnmg": "qpsolve.solvers.tnnmg",
 }
 
-#: tried in this order by ``solver="auto"``
-AUTO_ORDER = ("pdas", "pcg", "osqp", "lbfgsb")
+#: tried in this order by ``solver="auto"`` (``tnnmg`` takes the grid problems ``pdas`` refuses:
+#: many pinned pixels, or a model without a fast inverse under its rule)
+AUTO_ORDER = ("pdas", "tnnmg", "pcg", "osqp", "lbfgsb")
 #: ``solver="auto"`` re-solves an answer its backend could not certify with these
 #: ``(backend, options, largest n)``, in order, until one certifies.  The two ``pcg`` variants
 #: fail on different problems: projected Newton alone can stall where exact active-set steps
@@ -57,6 +59,20 @@ AUTO_RETRIES = (("pcg", {"active_set": True}, None), ("pcg", {}, None), ("cvxpy"
 #: it cannot finish or certify to ``pcg``.  This is one attempt: ``solver="auto"``'s retries
 #: (:data:`AUTO_RETRIES`) come after it.
 HANDOVERS = {"pdas": "pcg"}
+#: Under ``solver="auto"`` a ``pdas`` that hands over because it measured the contacts too dense
+#: for its Schur complement (on a coarse level or the fine one: textured photographs) is
+#: continued by this backend instead of its :data:`HANDOVERS` successor.
+DENSE_HANDOVER = "tnnmg"
+
+
+def _successor(prob, name, out, auto):
+    """Who continues a hand-over: :data:`DENSE_HANDOVER` for ``auto``'s dense ``pdas``, else :data:`HANDOVERS`."""
+    levels = out.info.get("levels") or [{}]
+    if auto and name == "pdas" and levels[-1].get("status") in ("dense", "too_many_active"):
+        mod = backend(DENSE_HANDOVER)
+        if mod is not None and mod.available() and mod.supports(prob) is None:
+            return DENSE_HANDOVER
+    return HANDOVERS[name]
 
 
 def backend(name):
@@ -171,7 +187,8 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
 
     t0 = time.perf_counter()
     with large_heap(prob.n):
-        out = _attempt(prob, name, mod, float(tol), max_iter, x0, bool(verbose), time_limit, options)
+        out = _attempt(prob, name, mod, float(tol), max_iter, x0, bool(verbose), time_limit, options,
+                       auto=solver == "auto" and not options)
         elapsed = time.perf_counter() - t0
         res = finalize(prob, name, out, tol, elapsed)
         if solver == "auto" and not options and not res.success and res.status != Status.TIME_LIMIT:
@@ -179,13 +196,13 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
     return res
 
 
-def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options):
-    """One backend's solve, continued by its successor (:data:`HANDOVERS`) when it asks."""
+def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, auto=False):
+    """One backend's solve, continued by its successor (:func:`_successor`) when it asks."""
     start = time.perf_counter()
     out = mod.solve(prob, tol=tol, max_iter=max_iter, x0=x0, verbose=verbose, time_limit=time_limit, **options)
     if not out.handover:
         return out
-    successor = HANDOVERS[name]
+    successor = _successor(prob, name, out, auto)
     remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
     with blas_threads(getattr(mod, "BLAS_THREADS", None)):
         nxt = backend(successor).solve(prob, tol=tol, max_iter=max_iter, x0=out.handover_x0, verbose=verbose,

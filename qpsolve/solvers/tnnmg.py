@@ -1,0 +1,277 @@
+"""``tnnmg``: truncated nonsmooth Newton multigrid for grid problems with dense contact sets.
+
+Textured photographs touch their envelopes at a third of their pixels; a
+dense Schur complement on the contact set (``pdas``) is then out of reach.
+This backend works on the whole grid instead (Graeser and Kornhuber's
+truncated nonsmooth Newton multigrid, with the linear step taken further):
+
+1. **Nonlinear smoothing.**  Projected Gauss-Seidel sweeps (numba, on the
+   operator's stencil table, :class:`~qpsolve.linalg.gridmg.TypedStencil`)
+   decide locally which pixels sit on a bound.
+2. **Truncated Newton step.**  With the pixels on a bound held, the plate
+   on the free pixels ``F`` solves ``P_FF v = -g_F``; conjugate gradients
+   preconditioned by a V-cycle of the Galerkin hierarchy of ``D P D``
+   (:class:`~qpsolve.linalg.gridmg.TruncatedHierarchy`) solve it, loosely
+   while the contacts still move and ever more tightly as the gap closes
+   (an inexact Newton method).
+3. **Projected line search.**  The step is projected into the box,
+   ``d = clip(x + v) - x``, and the exact minimiser of the quadratic
+   along ``d`` in ``[0, 1]`` is taken: every iteration lowers the energy.
+4. **Coarse-to-fine.**  Problems without a linear term start from the
+   solution of the half-resolution problem (2-block min/max envelopes),
+   solved the same way.
+5. The shared certificate decides when to stop.
+
+References
+----------
+C. Graeser, R. Kornhuber, "Multigrid methods for obstacle problems",
+J. Comput. Math. 27 (2009) 1-44.
+C. Graeser, O. Sander, "Truncated nonsmooth Newton multigrid methods for
+block-separable minimization problems", IMA J. Numer. Anal. 39 (2019).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from scipy.ndimage import map_coordinates
+
+from ..linalg.threads import blas_threads
+from ..certificate import certificate
+from ._base import BackendOutput, importable
+
+NAME = "tnnmg"
+
+#: projected Gauss-Seidel sweeps (forward, backward, ...) before each Newton step
+NONLINEAR_SWEEPS = 20
+#: which pixels a Newton step holds: "bound" (on a bound after the sweeps) or "trial"
+HOLD = "bound"
+#: Gauss-Seidel sweeps before and after each coarse correction in the V-cycle
+LINEAR_SWEEPS = 2
+#: coarse-to-fine start while both axes stay at least this long after halving
+MIN_COARSE = 32
+#: coarse levels stop once their relative gap estimate is below this
+COARSE_GAP = 1e-3
+#: and after at most this many Newton steps (they only give the next level its start)
+COARSE_STEPS = 8
+#: the certificate is asked once the float64 gap estimate is below this fraction of tol
+CHECK_FRACTION = 0.5
+#: while more than this fraction of the pixels changed between held and free since the last
+#: Newton step, its linear solve stops at this relative residual (the contacts will move again)
+LOOSE_MOVES = 1e-4
+LOOSE_RTOL = 0.1
+#: conjugate-gradient iterations per Newton step at most
+CG_MAX = 200
+#: halvings of the projected Newton step before the Gauss-Seidel sweeps are left to make progress
+ARC_STEPS = 8
+
+
+def available():
+    """``True`` when numba imports."""
+    return importable("numba")
+
+
+def supports(prob):
+    """``None`` for 2-D grid problems (any model and boundary rule), else the reason."""
+    from ..linalg.gridmg import typed_stencil_support
+
+    why = typed_stencil_support(prob.grid)
+    if why is None and prob.grid.model == "mixed" and not (prob.grid.alpha > 0 or prob.grid.beta > 0):
+        return "model 'mixed' with alpha = beta = 0 has P = 0: no stencil to smooth with"
+    return why
+
+
+def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
+    """Truncated nonsmooth Newton multigrid on a 2-D grid problem.
+
+    Parameters
+    ----------
+    coarse_to_fine : bool
+        Start from the half-resolution solution (problems with ``q == 0``
+        and no ``x0``; default ``True``).
+
+    Notes
+    -----
+    ``max_iter`` limits the Newton steps on the fine level (default 200).
+    ``info["levels"]`` lists, coarsest first, each level's size, Newton
+    steps, conjugate-gradient iterations, pixels held at the end, time and
+    relative gap estimate.  BLAS runs on one thread (the coarsest grid's
+    dense solve is small; spinning threads would only compete).
+    """
+    with blas_threads(1):
+        return _solve(prob, tol=tol, max_iter=max_iter, x0=x0, verbose=verbose, time_limit=time_limit, **options)
+
+
+class _Level:
+    """Envelopes and the stencil table of one grid."""
+
+    def __init__(self, lower, upper, q, grid):
+        from ..linalg.gridmg import TypedStencil
+
+        self.lower, self.upper, self.q, self.grid = lower, upper, q, grid
+        self.n = lower.size
+        self.ts = TypedStencil(grid.energy())
+        diag = self.ts.matvec_diagonal()
+        diag[diag <= 0] = 1.0
+        self.diag = diag
+
+    def gradient(self, x):
+        g = self.ts.matvec(x)
+        g += self.q
+        return g
+
+
+def _restrict_envelopes(lower, upper, shape):
+    """2-block min / max of the envelopes (odd axes padded by their last row or column)."""
+    n, m = shape
+    lo, hi = lower.reshape(shape), upper.reshape(shape)
+    pad = ((0, n % 2), (0, m % 2))
+    if n % 2 or m % 2:
+        lo, hi = np.pad(lo, pad, mode="edge"), np.pad(hi, pad, mode="edge")
+    cn, cm = lo.shape[0] // 2, lo.shape[1] // 2
+    lo = lo.reshape(cn, 2, cm, 2).min(axis=(1, 3))
+    hi = hi.reshape(cn, 2, cm, 2).max(axis=(1, 3))
+    return lo.ravel(), hi.ravel(), (cn, cm)
+
+
+def _prolong(xc, cshape, shape):
+    """Cell-centred bilinear interpolation of a coarse plate onto the fine grid."""
+    n, m = shape
+    ci = (np.arange(n) + 0.5) / 2 - 0.5
+    cj = (np.arange(m) + 0.5) / 2 - 0.5
+    I, J = np.meshgrid(ci, cj, indexing="ij")
+    return map_coordinates(xc.reshape(cshape), [I, J], order=1, mode="nearest").ravel()
+
+
+def _estimate(x, g, lo, hi, q):
+    """``(gap, E)`` from a float64 gradient: the cheap stand-in for the certificate."""
+    with np.errstate(invalid="ignore"):
+        term = np.where(g > 0, g * (x - lo), np.where(g < 0, g * (x - hi), 0.0))
+    term = np.where(np.isfinite(term), term, 0.0)
+    gap = float(np.sum(np.maximum(term, 0.0)))
+    E = float(0.5 * x @ (g - q) + q @ x)
+    return gap, E
+
+
+def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
+    """Newton steps on one level from ``x`` (feasible); returns ``(x, status, steps, info, cert)``.
+
+    With ``prob`` (the fine level) the shared certificate ends the iteration;
+    coarse levels stop at a relative gap estimate of ``tol``.
+    """
+    from ..linalg.gridmg import TruncatedHierarchy
+
+    ts, lo, hi, q = level.ts, level.lower, level.upper, level.q
+    cg_total, history, cert, last_held = 0, [], None, None
+    status, rel = "max_iter", np.inf
+    steps = 0
+    for steps in range(1, max_iter + 1):
+        if deadline is not None and time.perf_counter() > deadline:
+            status = "time_limit"
+            break
+        for s in range(NONLINEAR_SWEEPS):
+            ts.projected_gauss_seidel(x, lo, hi, q, reverse=bool(s % 2))
+        g = level.gradient(x)
+        gap, E = _estimate(x, g, lo, hi, q)
+        rel = gap / max(1.0, abs(E))
+        if rel <= CHECK_FRACTION * tol:
+            if prob is None:
+                status = "converged"
+                break
+            cert = certificate(prob, x, tol)
+            if cert.optimal:
+                status = "optimal"
+                break
+        # Semismooth Newton's active set: the pixels a projected gradient step would clip.
+        if HOLD == "trial":
+            trial = x - g / level.diag
+            at_lo, at_hi = trial <= lo, trial >= hi
+        else:
+            at_lo, at_hi = x <= lo, x >= hi
+        held = at_lo | at_hi
+        free = (~held).astype(np.uint8)
+        d = np.zeros_like(x)
+        d[at_lo] = lo[at_lo] - x[at_lo]
+        d[at_hi] = hi[at_hi] - x[at_hi]
+        b = -(g + ts.matvec(d))
+        b[held] = 0.0
+        h = TruncatedHierarchy(ts, free, smooth=LINEAR_SWEEPS, order=1)
+        # Inexact Newton: a loose solve while the contacts move, a tight one near the end.
+        moved = 0 if last_held is None else int(np.count_nonzero(held != last_held))
+        last_held = held
+        rtol = min(1e-2, max(1e-13, 0.1 * rel)) if moved <= LOOSE_MOVES * level.n else LOOSE_RTOL
+        v, its = h.pcg(b, rtol=rtol, max_iter=CG_MAX)
+        cg_total += its
+        d += v
+        # Arc search along the projected path x(t) = clip(x + t d): Armijo on the energy.
+        t, E0 = 1.0, E
+        for _ in range(ARC_STEPS):
+            xt = np.clip(x + t * d, lo, hi)
+            gt = level.gradient(xt)
+            Et = float(0.5 * xt @ (gt - q) + q @ xt)
+            if Et <= E0 + 1e-4 * float(g @ (xt - x)):
+                break
+            t *= 0.5
+        else:
+            xt = None  # no decrease: leave it to the Gauss-Seidel sweeps
+        if xt is not None:
+            x = xt
+        history.append((float(rel), int(held.sum()), int(its), float(t)))
+        if verbose:
+            print(f"tnnmg {label}: step {steps}: rel gap {rel:.3e}, held {int(held.sum())}, cg {its}, t {t:.3f}")
+    info = {"n": level.n, "steps": steps, "cg": cg_total, "rel_gap": float(rel), "status": status,
+            "history": history}
+    return x, status, steps, info, cert
+
+
+def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, **options):
+    if options:
+        raise TypeError(f"tnnmg got unknown option(s): {sorted(options)}")
+    deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
+    max_iter = 200 if max_iter is None else int(max_iter)
+    grid = prob.grid
+    fine = _Level(prob.lower, prob.upper, prob.q, grid)
+    # The table must reproduce this problem's own P (a BoxQP may carry any matrix beside its grid).
+    probe = np.random.default_rng(3).normal(size=prob.n)
+    ref = prob.matvec(probe)
+    if np.max(np.abs(fine.ts.matvec(probe) - ref)) > 1e-9 * max(1.0, float(np.max(np.abs(ref)))):
+        return BackendOutput(x=prob.start_point(), failed=True,
+                             message="the problem's P is not the energy matrix of its grid")
+
+    # Coarse-to-fine chain (finest first).
+    chain = [fine]
+    if x0 is None and coarse_to_fine and not np.any(prob.q != 0):
+        lo, hi, shape = prob.lower, prob.upper, tuple(grid.shape)
+        while min(shape) // 2 >= MIN_COARSE:
+            lo, hi, shape = _restrict_envelopes(lo, hi, shape)
+            g2 = type(grid)(shape=shape, model=grid.model, bc=grid.bc, alpha=grid.alpha, beta=grid.beta)
+            chain.append(_Level(lo, hi, np.zeros(lo.size), g2))
+    levels = []
+    x = prob.project(np.array(x0, dtype=np.float64)) if x0 is not None else None
+    status, steps, cert = "max_iter", 0, None
+    for depth in range(len(chain) - 1, -1, -1):
+        lvl = chain[depth]
+        t0 = time.perf_counter()
+        if x is None:
+            start = np.where(np.isfinite(lvl.lower) & np.isfinite(lvl.upper), 0.5 * (lvl.lower + lvl.upper),
+                             np.clip(0.0, lvl.lower, lvl.upper))
+            x = start
+        elif x.size != lvl.n:
+            x = np.clip(_prolong(x, tuple(chain[depth + 1].grid.shape), tuple(lvl.grid.shape)), lvl.lower, lvl.upper)
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        finest = depth == 0
+        x, status, steps, info, cert = _newton(lvl, x, tol=tol if finest else COARSE_GAP,
+                                               max_iter=max_iter if finest else COARSE_STEPS, deadline=deadline,
+                                               verbose=verbose, label=f"n={lvl.n}", prob=prob if finest else None)
+        info["seconds"] = time.perf_counter() - t0
+        levels.append(info)
+        if status == "time_limit":
+            break
+    reached = x is not None and x.size == prob.n
+    if not reached:
+        x = prob.start_point()
+    message = f"{status} after {steps} Newton steps on the fine level ({len(levels)} levels)"
+    return BackendOutput(x=x, iterations=steps, converged=status == "optimal", message=message,
+                         hit_time_limit=status == "time_limit", info={"levels": levels},
+                         certified=None if cert is None else (x, tol, None, cert))

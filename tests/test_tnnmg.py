@@ -1,0 +1,251 @@
+"""The ``tnnmg`` backend and its multigrid kernels, cross-checked against independent solvers and formulas.
+
+No expected value comes from tnnmg itself: objectives are compared with Clarabel (through cvxpy),
+``pdas`` and ``pcg`` (each certified at the same tolerance, so two optima differ by at most the two
+duality gaps); the stencil table and the Galerkin products are compared with the assembled matrix
+and with dense products of explicitly built transfer matrices.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import qpsolve as qs
+from qpsolve.imaging.data import truncate_bits
+from qpsolve.linalg import gridmg
+from qpsolve.model.operators import GridSpec
+from qpsolve.result import Status
+
+TOL = 1e-8
+
+pytestmark = pytest.mark.filterwarnings("ignore:The default value of raise_error:PendingDeprecationWarning")
+
+#: every model and boundary rule pdas supports
+PDAS_CASES = [("biharmonic", "odd"), ("laplace", "odd")] + [
+    (model, bc) for bc in ("even", "periodic") for model in ("laplace", "biharmonic", "triharmonic", "thin-plate",
+                                                             "mixed")]
+
+
+def _texture(shape, seed):
+    """A textured 8-bit image: smooth shading plus noise, the dense-contact case."""
+    rng = np.random.default_rng(seed)
+    n, m = shape
+    yy, xx = np.mgrid[0:n, 0:m]
+    base = 120 + 60 * np.sin(xx / 5.0) * np.cos(yy / 7.0) + rng.normal(0, 25, size=shape)
+    return np.clip(base, 0, 255).astype(np.uint8)
+
+
+def _valid(prob, res):
+    x = res.x
+    assert x.shape == (prob.n,) and np.isfinite(x).all()
+    assert np.all(x >= prob.lower) and np.all(x <= prob.upper), "x left its box"
+    assert res.success == (res.status == Status.OPTIMAL)
+    assert qs.certificate(prob, x, TOL).optimal == res.success
+
+
+def _same_objective(res, ref, rel=3 * TOL):
+    assert ref.success, f"reference {ref.solver} not certified: {ref.message}"
+    assert res.success, res.message
+    scale = max(1.0, abs(ref.objective))
+    assert abs(res.objective - ref.objective) <= rel * scale, (res.objective, ref.objective)
+
+
+def _tnnmg(prob, **kw):
+    res = qs.solve(prob, solver="tnnmg", **kw)
+    assert res.solver == "tnnmg"
+    _valid(prob, res)
+    return res
+
+
+# ----------------------------------------------------------------------------- the stencil table
+
+
+@pytest.mark.parametrize("model,bc", PDAS_CASES + [("triharmonic", "odd"), ("thin-plate", "odd"), ("mixed", "odd")])
+@pytest.mark.parametrize("shape", [(8, 8), (13, 21), (40, 33)])
+def test_typed_stencil_reproduces_the_assembled_matrix(model, bc, shape):
+    grid = GridSpec(shape, model, bc, alpha=0.7, beta=1.3)
+    ts = gridmg.TypedStencil(grid.energy())
+    P = grid.matrix().tocsr()
+    x = np.random.default_rng(1).normal(size=P.shape[0])
+    assert np.allclose(ts.matvec(x), P @ x, rtol=0, atol=1e-11 * np.abs(P).max() * np.abs(x).max())
+    assert np.array_equal(ts.matvec_diagonal(), P.diagonal())
+    free = (np.random.default_rng(2).random(P.shape[0]) > 0.3).astype(np.uint8)
+    D = np.diag(free.astype(float))
+    assert np.allclose(ts.matvec(x, free=free), D @ (P @ (D @ x)), rtol=0, atol=1e-10)
+
+
+def test_projected_gauss_seidel_sweep_matches_a_scalar_loop():
+    grid = GridSpec((11, 9), "biharmonic", "odd")
+    ts = gridmg.TypedStencil(grid.energy())
+    P = grid.matrix().toarray()
+    rng = np.random.default_rng(4)
+    lo, hi = rng.uniform(0, 1, 99), rng.uniform(1, 2, 99)
+    q = rng.normal(size=99)
+    x = rng.uniform(0, 2, 99)
+    ref = x.copy()
+    for i in range(99):  # textbook projected Gauss-Seidel, one pixel at a time
+        ref[i] = np.clip(ref[i] - (P[i] @ ref + q[i]) / P[i, i], lo[i], hi[i])
+    ts.projected_gauss_seidel(x, lo, hi, q)
+    assert np.allclose(x, ref, rtol=0, atol=1e-12)
+
+
+def _transfer(n, periodic, order):
+    nc, par, w = gridmg._parents(n, periodic, order)
+    M = np.zeros((n, nc))
+    for i in range(n):
+        for k in range(par.shape[1]):
+            if par[i, k] >= 0:
+                M[i, par[i, k]] += w[i, k]
+    return nc, par, w, M
+
+
+@pytest.mark.parametrize("bc", ["odd", "even", "periodic"])
+@pytest.mark.parametrize("order", [1, 3])
+@pytest.mark.parametrize("shape", [(24, 24), (21, 18)])
+def test_galerkin_products_equal_dense_triple_products(bc, order, shape):
+    grid = GridSpec(shape, "biharmonic", bc)
+    ts = gridmg.TypedStencil(grid.energy())
+    n, m = shape
+    per = bc == "periodic"
+    P = grid.matrix().toarray()
+    free = (np.random.default_rng(0).random(n * m) > 0.3).astype(np.uint8)
+    nc, pi, wi, Mi = _transfer(n, per, order)
+    mc, pj, wj, Mj = _transfer(m, per, order)
+    Pr = np.kron(Mi, Mj)
+    D = np.diag(free.astype(float))
+    expected = Pr.T @ D @ P @ D @ Pr
+    R = gridmg._coarse_radius(ts.r, 3 if order == 3 else 1)
+    A = np.zeros((nc * mc, (2 * R + 1) ** 2))
+    gridmg._fine_galerkin(ts.cnt, ts.oa, ts.ob, ts.cv, free, n, m, ts.r, per, pi, wi, pj, wj, nc, mc, R, per,
+                          np.ones(nc * mc, np.uint8), A)
+    dense = np.zeros((nc * mc, nc * mc))
+    e, col = np.zeros(nc * mc), np.empty(nc * mc)
+    for k in range(nc * mc):
+        e[k] = 1.0
+        gridmg._var_matvec(A, e, col, nc, mc, R, per)
+        dense[:, k] = col
+        e[k] = 0.0
+    assert np.allclose(dense, expected, rtol=0, atol=1e-12 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("model,bc", [("biharmonic", "odd"), ("laplace", "even"), ("thin-plate", "periodic")])
+def test_truncated_pcg_solves_the_held_system(model, bc):
+    grid = GridSpec((48, 40), model, bc)
+    ts = gridmg.TypedStencil(grid.energy())
+    free = (np.random.default_rng(5).random(48 * 40) > 0.25).astype(np.uint8)
+    h = gridmg.TruncatedHierarchy(ts, free, smooth=2, order=1)
+    b = np.where(free == 1, np.random.default_rng(6).normal(size=48 * 40), 0.0)
+    v, its = h.pcg(b, rtol=1e-11)
+    F = np.flatnonzero(free)
+    PFF = grid.matrix().tocsr()[F][:, F].toarray()
+    assert np.allclose(v[F], np.linalg.solve(PFF, b[F]), rtol=0, atol=1e-7 * np.abs(v).max())
+    assert np.all(v[free == 0] == 0.0)
+
+
+# ----------------------------------------------------------------------------- the solver
+
+
+@pytest.mark.parametrize("model,bc", PDAS_CASES)
+def test_every_pdas_model_matches_clarabel_on_texture(model, bc):
+    img = truncate_bits(_texture((20, 18), seed=hash((model, bc)) % 1000), 3)
+    prob = qs.image_problem(img, bits=3, model=model, bc=bc, alpha=0.5, beta=2.0)
+    res = _tnnmg(prob)
+    _same_objective(res, qs.solve(prob, solver="cvxpy"), rel=1e-6)
+
+
+@pytest.mark.parametrize("bits", [3, 4])
+def test_textured_photo_crop_matches_pdas_and_pcg(bits):
+    import skimage.data
+
+    img = truncate_bits(skimage.data.camera()[200:264, 180:244].copy(), bits)
+    prob = qs.image_problem(img, bits=bits)
+    res = _tnnmg(prob)
+    _same_objective(res, qs.solve(prob, solver="pdas"))
+    _same_objective(res, qs.solve(prob, solver="pcg"))
+
+
+@pytest.mark.parametrize("bc", ["odd", "even", "periodic"])
+def test_masked_and_pinned_pixels(bc):
+    img = truncate_bits(_texture((24, 30), seed=11), 3)
+    mask = np.ones(img.shape, bool)
+    mask[6:14, 8:20] = False  # the plate passes freely under these
+    conf = np.ones(img.shape)
+    conf[::5, ::7] = np.inf  # and these are pinned to their bin centre
+    prob = qs.image_problem(img, bits=3, bc=bc, mask=mask, confidence=conf)
+    assert np.any(prob.lower == prob.upper)
+    res = _tnnmg(prob)
+    _same_objective(res, qs.solve(prob, solver="cvxpy"), rel=1e-6)
+
+
+def test_odd_sizes_and_a_linear_term():
+    grid = GridSpec((23, 17), "biharmonic", "even")
+    rng = np.random.default_rng(8)
+    lo = rng.uniform(0, 1, 23 * 17)
+    prob = qs.BoxQP(grid.energy(), lo, lo + 0.5, q=rng.normal(size=23 * 17), grid=grid)
+    res = _tnnmg(prob)
+    _same_objective(res, qs.solve(prob, solver="cvxpy"), rel=1e-6)
+
+
+def test_a_matrix_that_is_not_the_grids_is_refused_honestly():
+    grid = GridSpec((16, 16), "biharmonic", "odd")
+    wrong = GridSpec((16, 16), "laplace", "odd").matrix()
+    lo = np.random.default_rng(9).uniform(0, 4, 256)  # the box centre is far from optimal
+    prob = qs.BoxQP(wrong, lo, lo + 1, grid=grid)
+    res = qs.solve(prob, solver="tnnmg")
+    assert res.status == Status.BACKEND_ERROR and not res.success
+    assert "not the energy matrix" in res.message
+
+
+def test_unsupported_problems_are_named():
+    prob = qs.BoxQP(np.eye(3), np.zeros(3), np.ones(3))
+    with pytest.raises(qs.solvers.BackendUnavailable, match="grid"):
+        qs.solve(prob, solver="tnnmg")
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(8, 22), m=st.integers(8, 22), bits=st.integers(2, 5), seed=st.integers(0, 10**6),
+       case=st.sampled_from(PDAS_CASES))
+def test_invariants_bounds_and_the_optimum_of_clarabel(n, m, bits, seed, case):
+    model, bc = case
+    img = truncate_bits(_texture((n, m), seed), bits)
+    prob = qs.image_problem(img, bits=bits, model=model, bc=bc)
+    res = _tnnmg(prob)
+    assert res.success, res.message
+    ref = qs.solve(prob, solver="cvxpy")
+    # both certified: each objective lies within its own gap of the optimum
+    assert abs(res.objective - ref.objective) <= res.kkt.gap + ref.kkt.gap + 1e-9 * max(1.0, abs(ref.objective))
+
+
+# ----------------------------------------------------------------------------- solver="auto"
+
+
+def test_auto_hands_dense_contacts_to_tnnmg_and_keeps_smooth_ones_in_pdas():
+    import skimage.data
+    from qpsolve.imaging.data import gaussian, to_uint8
+
+    photo = qs.image_problem(truncate_bits(skimage.data.camera()[::4, ::4].copy(), 3), bits=3)
+    res = qs.solve(photo)
+    _valid(photo, res)
+    assert res.success and res.solver == "pdas"
+    assert res.info["fallback"]["solver"] == "tnnmg"  # pdas measured dense contacts on a coarse level
+    _same_objective(res, qs.solve(photo, solver="pcg"))
+    smooth = qs.image_problem(truncate_bits(to_uint8(gaussian(128)), 2), bits=2)
+    res = qs.solve(smooth)
+    assert res.success and "fallback" not in res.info
+
+
+def test_auto_gives_grid_problems_pdas_refuses_to_tnnmg():
+    img = truncate_bits(_texture((24, 24), seed=3), 3)
+    prob = qs.image_problem(img, bits=3, model="thin-plate", bc="odd")  # no fast inverse for pdas
+    res = qs.solve(prob)
+    assert res.solver == "tnnmg" and res.success
+    _same_objective(res, qs.solve(prob, solver="cvxpy"), rel=1e-6)
+
+
+def test_a_zero_operator_is_refused_with_the_reason():
+    from qpsolve.solvers import tnnmg
+
+    grid = GridSpec((8, 8), "mixed", "even", alpha=0.0, beta=0.0)
+    prob = qs.BoxQP(np.zeros((64, 64)), -1.0, 1.0, q=np.ones(64), grid=grid)
+    assert "P = 0" in tnnmg.supports(prob)
