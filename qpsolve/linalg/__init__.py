@@ -1,0 +1,1 @@
+"""Linear algebra kernels the solvers share (algebraic multigrid: :mod:`qpsolve.linalg.amg`)."""
