@@ -44,6 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .matrix_problems import MATRIX_PROBLEMS, build_matrix_problem, variables
+
 __all__ = [
     "PROBLEMS",
     "DEFAULT_SIZES",
@@ -81,6 +83,8 @@ PROBLEMS = {
     "camera4": "skimage camera resized, truncated to 4 bits, biharmonic, bc odd",
     "gaussian2-masked": "Gaussian 2 bits, biharmonic, bc odd, a disk (radius n/8, centre (0.5n, 0.3n)) masked out",
 }
+# User-built problems (plain CSR matrices, no grid; qpsolve/matrix_problems.py).
+PROBLEMS.update(MATRIX_PROBLEMS)
 
 
 def _camera(size):
@@ -117,6 +121,8 @@ def build_problem(name, size):
 
     if name not in PROBLEMS:
         raise ValueError(f"unknown problem {name!r}; choose from {sorted(PROBLEMS)}")
+    if name in MATRIX_PROBLEMS:
+        return build_matrix_problem(name, size)
     if name in ("gaussian2", "gaussian2-even", "gaussian2-masked"):
         img = truncate_bits(to_uint8(gaussian(size)), 2)
         if name == "gaussian2-masked":
@@ -483,7 +489,7 @@ def write_markdown(path, records, meta):
     ]
     for r in _table_rows(records):
         ran = r["outcome"] == "ran"
-        vals = [r["problem"], str(r["size"]), str(r["size"] ** 2), r["solver"],
+        vals = [r["problem"], str(r["size"]), str(variables(r["problem"], r["size"])), r["solver"],
                 _fmt(r.get("solve_time") if ran else None, ".3f"),
                 *([] if repeat == 1 else [_time_range(r)]),
                 _fmt(r.get("build_time"), ".3f"),
@@ -516,7 +522,7 @@ def write_plot(path, records, solvers):
                          and r["outcome"] == "ran"), key=lambda r: r["size"])
             if not rs:
                 continue
-            px = [r["size"] ** 2 for r in rs]
+            px = [variables(prob, r["size"]) for r in rs]
             t = [max(r["solve_time"], 1e-4) for r in rs]
             mk = markers[i % len(markers)]
             ax.plot(px, t, "-", color=colors[s], label=s)
@@ -601,7 +607,7 @@ def run_benchmark(solvers, problems, sizes, *, time_limit, budget, tol=1e-8, out
             for si, solver in enumerate(solvers):
                 key = (solver, prob)
                 base = {"solver": solver, "problem": prob, "size": int(size), "solver_index": si}
-                pixels = size * size
+                pixels = variables(prob, size)
                 if key in blocked:
                     rec = dict(base, outcome="skipped", reason=blocked[key])
                 else:
