@@ -9,7 +9,7 @@ from scipy.sparse.linalg import LinearOperator, cg
 
 import qpsolve as qs
 from qpsolve.linalg.amg import Hierarchy, graph_distance_fields, near_null_space, projected_gauss_seidel
-from qpsolve.matrix_problems import build_matrix_problem
+from qpsolve.bench.matrix_problems import build_matrix_problem
 from qpsolve.model.operators import GridSpec, energy_matrix
 from qpsolve.model.plates import anisotropic_plate, smooth_stiffness, weighted_plate
 
@@ -105,7 +105,7 @@ def test_grid_argument_is_verified_and_unlocks_pdas():
     img = np.add.outer(np.linspace(0, 3, 24), np.linspace(0, 2, 20)) ** 2
     lo, hi = np.floor(img), np.floor(img) + 1
     plain = qs.BoxQP(P, lo, hi)
-    assert qs.solvers._module("pdas").supports(plain) is not None  # no grid: pdas cannot take it
+    assert qs.solvers.backend("pdas").supports(plain) is not None  # no grid: pdas cannot take it
     prob = qs.BoxQP(P, lo, hi, grid=grid)
     res = qs.solve(prob)
     assert res.solver == "pdas" and res.success

@@ -20,9 +20,18 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from .operators import _normalize_shape, axis_operator, laplacian, second_difference
+from .differences import second_difference
+from .operators import axis_operator, laplacian
 
 __all__ = ["weighted_plate", "anisotropic_plate", "smooth_stiffness"]
+
+
+def _shape(shape):
+    shape = (shape,) if np.isscalar(shape) else tuple(shape)
+    if not shape or any(isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) or n < 1
+                        for n in shape):
+        raise ValueError(f"shape must be positive integers, got {shape!r}")
+    return tuple(int(n) for n in shape)
 
 
 def _csr(P):
@@ -55,7 +64,7 @@ def weighted_plate(shape, weight, bc="even"):
     ValueError
         When ``weight`` has the wrong size or a negative or non-finite entry.
     """
-    shape = _normalize_shape(shape)
+    shape = _shape(shape)
     w = np.asarray(weight, dtype=np.float64).ravel()
     n = int(np.prod(shape))
     if w.size != n:
@@ -91,7 +100,7 @@ def anisotropic_plate(shape, ratio, bc="even"):
            [ 0.  ,  1.  , -3.  ,  1.  ,  0.  ],
            [ 0.  ,  0.  ,  0.25,  0.  ,  0.  ]])
     """
-    shape = _normalize_shape(shape)
+    shape = _shape(shape)
     if len(shape) != 2:
         raise ValueError(f"anisotropic_plate needs a 2-D shape, got {shape}")
     if not (np.isfinite(ratio) and ratio > 0):
@@ -110,7 +119,7 @@ def smooth_stiffness(shape, low=0.2, high=5.0, waves=1.5):
     >>> bool(w.min() >= 0.2 and w.max() <= 5.0), w.shape
     (True, (32, 32))
     """
-    shape = _normalize_shape(shape)
+    shape = _shape(shape)
     grids = np.meshgrid(*[np.linspace(0.0, 1.0, n) for n in shape], indexing="ij")
     s = np.ones(shape)
     for k, g in enumerate(grids):

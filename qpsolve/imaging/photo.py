@@ -14,7 +14,7 @@ paper's plain path.  The pipeline, per channel:
    smooth pixels narrowed about their centre by ``shrink``
    (:mod:`qpsolve.model.masks`);
 4. the QP: per channel, or jointly with a decorrelated colour energy;
-   directly or in overlapping tiles (:mod:`qpsolve.tiles`).
+   directly or in overlapping tiles (:mod:`qpsolve.imaging.tiles`).
 
 Every envelope is a box in the *stored* channels, so the returned image lies
 inside the (modified) envelopes of the stored channels whatever the colour
@@ -23,17 +23,18 @@ space.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
 
-from .model.envelopes import apply_confidence, container_range
-from .model.masks import ADAPTIVE_MODES, adaptive_envelopes
-from .model.noise import OUTLIER_MODES, treat_outliers
-from .problem import BoxQP
-from .solvers import solve
+from ..model.envelopes import apply_confidence, container_range
+from ..model.masks import ADAPTIVE_MODES, adaptive_envelopes
+from ..model.noise import OUTLIER_MODES, treat_outliers
+from ..problem import BoxQP
+from ..solvers import solve
+from ..validation import check_at_least, check_choice, check_positive
+from .bounds import image_envelopes, restore, split_channels
 from .tiles import GridBounds, solve_tiled
 
 __all__ = ["COLOR_SPACES", "ADAPTIVE_DEFAULTS", "PhotoReport", "dequantize_photo", "color_energy"]
@@ -77,11 +78,8 @@ def _adaptive_options(adaptive):
         if unknown:
             raise ValueError(f"adaptive has unknown key(s) {sorted(unknown)}; allowed {sorted(ADAPTIVE_DEFAULTS)}")
         opts = dict(ADAPTIVE_DEFAULTS, **adaptive)
-        if opts["mode"] not in ADAPTIVE_MODES:
-            raise ValueError(f"adaptive['mode'] must be one of {ADAPTIVE_MODES}, got {opts['mode']!r}")
-        s = opts["shrink"]
-        if isinstance(s, bool) or not isinstance(s, numbers.Real) or not (np.isfinite(s) and s >= 1):
-            raise ValueError(f"adaptive['shrink'] must be a finite number >= 1, got {s!r}")
+        check_choice(opts["mode"], ADAPTIVE_MODES, "adaptive['mode']")
+        check_at_least(opts["shrink"], "adaptive['shrink']", 1)
         return opts
     raise TypeError(f"adaptive must be True, False or a dict of options, got {adaptive!r}")
 
@@ -103,9 +101,7 @@ def color_energy(P, n_channels=3, chroma_weight=4.0):
     >>> float(color_energy(P, 3, 1.0).toarray().trace())
     6.0
     """
-    if isinstance(chroma_weight, bool) or not isinstance(chroma_weight, numbers.Real) or not (
-            np.isfinite(chroma_weight) and chroma_weight > 0):
-        raise ValueError(f"chroma_weight must be a positive finite number, got {chroma_weight!r}")
+    check_positive(chroma_weight, "chroma_weight")
     c = int(n_channels)
     w = float(chroma_weight)
     M = w * np.eye(c) + (1.0 - w) / c * np.ones((c, c))
@@ -125,19 +121,17 @@ def _level_step(lo, hi, mask):
 def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
     """Envelopes of one channel after outliers and adaptive.
 
-    Returns ``(bounds, ctx, report, (free, mid))``: a :class:`~qpsolve.tiles.GridBounds`
+    Returns ``(bounds, ctx, report, (free, mid))``: a :class:`~qpsolve.imaging.tiles.GridBounds`
     (no operator assembled yet), the context, the :class:`PhotoReport` and what
-    :func:`_finish` puts back at freed pixels.
+    :func:`~qpsolve.imaging.bounds.restore` puts back at freed pixels.
     """
-    from .image import _envelopes
-
-    lo, hi, grid, ctx = _envelopes(image, bits, model, bc, mask, **kw)
+    lo, hi, grid, ctx = image_envelopes(image, bits, model, bc, mask, **kw)
     shape = ctx.shape
     mid = 0.5 * (lo + hi)  # the quantizer's bin centres
     rep = PhotoReport()
     step = _level_step(lo, hi, ctx.mask)
     drange = kw.get("data_range") or container_range(np.asarray(image).dtype)
-    gain = getattr(ctx, "gain", None)
+    gain = ctx.gain
     if drange is not None and gain is not None:
         drange = (drange[0] / float(np.min(gain)), drange[1] / float(np.min(gain)))
     touched = np.zeros(shape, dtype=bool)
@@ -169,18 +163,6 @@ def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
     else:
         ctx_free = None
     return GridBounds(lo, hi, grid), ctx, rep, (ctx_free, mid if ctx_free is not None else None)
-
-
-def _finish(x, ctx, extra):
-    out = x.reshape(ctx.shape)
-    free, mid = extra
-    if free is not None:
-        out = np.where(free, mid, out)
-    if ctx.mask is not None:
-        gain = getattr(ctx, "gain", None)
-        kept = ctx.values if gain is None else ctx.values / gain
-        out = np.where(ctx.mask, out, kept)  # the paper keeps masked pixels intact
-    return out
 
 
 def _solve_prob(bounds, shape, solver, tol, max_iter, verbose, options, tile, progress, rep):
@@ -215,10 +197,8 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
     >>> res.success, bool(np.all((out >= img) & (out <= img.astype(float) + 32)))
     (True, True)
     """
-    if outliers is not None and (not isinstance(outliers, str) or outliers not in OUTLIER_MODES):
-        raise ValueError(f"outliers must be one of {OUTLIER_MODES} or None, got {outliers!r}")
-    if not isinstance(color_space, str) or color_space not in COLOR_SPACES:
-        raise ValueError(f"color_space must be one of {COLOR_SPACES}, got {color_space!r}")
+    check_choice(outliers, OUTLIER_MODES, "outliers", allow_none=True)
+    check_choice(color_space, COLOR_SPACES, "color_space")
     if adaptive is not False and adaptive is not None:
         _adaptive_options(adaptive)
     arr = np.asarray(image)
@@ -227,10 +207,8 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
             raise ValueError("color_space='decorrelated' needs channel_axis (a colour image)")
         prob, ctx, rep, extra = _channel_problem(arr, bits, model, bc, mask, kw, adaptive, outliers)
         res = _solve_prob(prob, ctx.shape, solver, tol, max_iter, verbose, options, tile, progress, rep)
-        out = _finish(res.x, ctx, extra)
+        out = restore(res.x, ctx, *extra)
         return (out, res) if return_result else out
-
-    from .image import split_channels  # image.py imports this module lazily too
 
     axis, planes = split_channels(arr, channel_axis, kw)
     built = [_channel_problem(plane, bits, model, bc, mask, ckw, adaptive, outliers) for plane, ckw in planes]
@@ -239,13 +217,13 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
         outs, results = [], []
         for prob, ctx, rep, extra in built:
             res = _solve_prob(prob, ctx.shape, solver, tol, max_iter, verbose, options, tile, progress, rep)
-            outs.append(_finish(res.x, ctx, extra))
+            outs.append(restore(res.x, ctx, *extra))
             results.append(res)
     else:
         nc = len(built)
         if nc != 3:
             raise ValueError(f"color_space='decorrelated' needs 3 colour channels, got {nc} "
-                             f"(split an alpha channel off first: qpsolve.io.split_alpha)")
+                             f"(split an alpha channel off first: qpsolve.imaging.io.split_alpha)")
         if tile is not None:
             raise ValueError("color_space='decorrelated' cannot be combined with tile yet; use color_space='rgb'")
         P = color_energy(built[0][0].grid.matrix(), nc, chroma_weight)
@@ -256,7 +234,7 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
         n = built[0][0].n
         outs, results = [], []
         for c, (prob, ctx, rep, extra) in enumerate(built):
-            outs.append(_finish(res.x[c * n:(c + 1) * n], ctx, extra))
+            outs.append(restore(res.x[c * n:(c + 1) * n], ctx, *extra))
             results.append(res)
         res.info["photo"] = [b[2] for b in built]
         res.info["color_space"] = f"decorrelated (chroma_weight={chroma_weight:g}, one joint QP)"

@@ -52,7 +52,7 @@ def _envelopes(img, width):
 
 
 def _gaussian_image(size):
-    from .data import gaussian
+    from ..imaging.data import gaussian
 
     img = np.asarray(gaussian(size), dtype=np.float64)
     return 255.0 * (img - img.min()) / (img.max() - img.min())
@@ -80,9 +80,9 @@ def build_matrix_problem(name, size):
     BoxQP
         With a CSR ``P`` and no grid.
     """
-    from .model.operators import energy_matrix
-    from .model.plates import anisotropic_plate, smooth_stiffness, weighted_plate
-    from .problem import BoxQP
+    from ..model.operators import energy_matrix
+    from ..model.plates import anisotropic_plate, smooth_stiffness, weighted_plate
+    from ..problem import BoxQP
 
     if name not in MATRIX_PROBLEMS:
         raise ValueError(f"unknown problem {name!r}; choose from {sorted(MATRIX_PROBLEMS)}")
@@ -96,8 +96,8 @@ def build_matrix_problem(name, size):
     if name == "plate-aniso":
         return BoxQP(anisotropic_plate(shape, 0.1, "even"), *_envelopes(_gaussian_image(size), WIDTH))
     if name == "gaussian2-csr":
-        from .data import gaussian, to_uint8, truncate_bits
-        from .image import image_problem
+        from ..imaging.data import gaussian, to_uint8, truncate_bits
+        from ..imaging.image import image_problem
 
         grid_prob = image_problem(truncate_bits(to_uint8(gaussian(size)), 2), bits=2, bc="odd")
         return BoxQP(grid_prob.P.copy(), grid_prob.lower, grid_prob.upper)
