@@ -148,3 +148,19 @@ def test_coordinates_and_near_null_space_are_validated_and_used():
         qs.BoxQP(prob.P, prob.lower, prob.upper, near_null_space=np.full((1600, 2), np.nan))
     with pytest.raises(TypeError, match="coordinates"):
         qs.BoxQP(prob.P, prob.lower, prob.upper, coordinates="xy")
+
+
+def test_updated_truncation_equals_a_fresh_one():
+    P = weighted_plate((40, 40), smooth_stiffness((40, 40)), "even")
+    H = Hierarchy(P, near_null_space(P))
+    rng = np.random.default_rng(7)
+    first = rng.random(1600) >= 0.1
+    second = first.copy()
+    flip = rng.choice(1600, 60, replace=False)
+    second[flip] = ~second[flip]  # some variables bound, some released
+    updated = H.truncated(second, previous=H.truncated(first))
+    fresh = H.truncated(second)
+    for a, b in zip(updated.ml.levels, fresh.ml.levels):
+        assert abs(a.A - b.A).max() <= 1e-9 * abs(b.A).max()
+    r = np.where(second, rng.normal(size=1600), 0.0)
+    assert np.allclose(updated(r), fresh(r), rtol=1e-7, atol=1e-9 * np.abs(fresh(r)).max())

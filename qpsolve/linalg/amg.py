@@ -197,6 +197,8 @@ class Hierarchy:
         options.update(pyamg_options)
         self.ml = pyamg.smoothed_aggregation_solver(self.A, B=self.B, **options)
         self.prolongators = [lvl.P for lvl in self.ml.levels[:-1]]
+        self._P = [Pk.tocsr() for Pk in self.prolongators]
+        self._rows = self._PT = None  # made on the first truncation
 
     @property
     def levels(self):
@@ -209,14 +211,20 @@ class Hierarchy:
         """The V-cycle of the whole ``P`` (no variable bound)."""
         return _Cycle(self.ml, None)
 
-    def truncated(self, free):
+    def truncated(self, free, previous=None):
         """The V-cycle of ``P`` on the face ``free`` (a boolean mask), bound rows on the diagonal.
 
         The fine operator is ``F P F + (I - F) diag(P)``, the first prolongator
         loses the bound rows, and every coarse operator is its Galerkin
-        product; the deeper prolongators are the hierarchy's own.
+        product ``P_0^T (F P F) P_0`` (then ``P_k^T A_k P_k``); the
+        prolongators are the hierarchy's own.
+
+        With ``previous`` (the cycle of an earlier face of this hierarchy) the
+        coarse operators are updated instead of re-formed: ``F P F`` changes
+        only in the rows and columns of the variables that changed side, and
+        the Galerkin products are linear, so each level adds
+        ``P_k^T (Delta A_k) P_k`` of a sparse ``Delta``.
         """
-        import pyamg
         from pyamg.multilevel import MultilevelSolver
         from pyamg.relaxation.smoothing import change_smoothers
 
@@ -224,27 +232,48 @@ class Hierarchy:
         if free.all():
             return self.full()
         f = free.astype(np.float64)
-        Fm = sp.diags(f)
-        A0 = (Fm @ self.A @ Fm + sp.diags((1.0 - f) * self.diag)).tocsr()
+        A = self.A
+        if self._rows is None:
+            self._rows = np.repeat(np.arange(self.n), np.diff(A.indptr))
+            self._PT = [Pk.T.tocsr() for Pk in self._P]
+        mask = f[self._rows] * f[A.indices]
+        inner = sp.csr_matrix((A.data * mask, A.indices, A.indptr), shape=A.shape)  # F P F
+        A0 = (inner + sp.diags((1.0 - f) * self.diag)).tocsr()
+        if previous is not None and previous.coarse is not None and previous.hierarchy is self:
+            changed = mask != previous.mask
+            delta = sp.csr_matrix((A.data[changed] * (mask[changed] - previous.mask[changed]),
+                                   (self._rows[changed], A.indices[changed])), shape=A.shape)
+            coarse = []
+            for k, (Pk, PTk) in enumerate(zip(self._P, self._PT)):
+                delta = (PTk @ delta @ Pk).tocsr()
+                coarse.append((previous.coarse[k] + delta).tocsr())
+        else:
+            coarse, Ak = [], inner
+            for Pk, PTk in zip(self._P, self._PT):
+                Ak = (PTk @ Ak @ Pk).tocsr()
+                coarse.append(Ak)
+        P0 = self._P[0].tocsr(copy=True) if self._P else None
         levels = []
-        A = A0
-        for k, Pk in enumerate(self.prolongators):
+        for k in range(len(self._P)):
             lvl = MultilevelSolver.Level()
-            lvl.A = A
-            Pk = (Fm @ Pk).tocsr() if k == 0 else Pk.tocsr()
-            lvl.P, lvl.R = Pk, Pk.T.tocsr()
+            lvl.A = A0 if k == 0 else coarse[k - 1]
+            if k == 0:
+                P0.data *= np.repeat(f, np.diff(P0.indptr))  # truncation: bound rows interpolate nothing
+                lvl.P, lvl.R = P0, P0.T.tocsr()
+            else:
+                lvl.P, lvl.R = self._P[k], self._PT[k]
             levels.append(lvl)
-            A = (lvl.R @ A @ Pk).tocsr()
         last = MultilevelSolver.Level()
-        last.A = A
+        last.A = coarse[-1] if coarse else A0
         levels.append(last)
         ml = MultilevelSolver(levels, coarse_solver="pinv")
         # Point Gauss-Seidel on every level: truncation leaves coarse variables whose whole
         # aggregate is bound (zero rows, which point Gauss-Seidel skips) and aggregates with
         # one or two free variables, whose blocks a block smoother would have to invert.
         change_smoothers(ml, POINT_SMOOTHER, POINT_SMOOTHER)
-        del pyamg
-        return _Cycle(ml, free)
+        cycle = _Cycle(ml, free)
+        cycle.hierarchy, cycle.mask, cycle.coarse = self, mask, coarse
+        return cycle
 
 
 class _Cycle:
@@ -253,6 +282,7 @@ class _Cycle:
     def __init__(self, ml, free):
         self.ml = ml
         self.free = None if free is None else free.copy()
+        self.hierarchy = self.mask = self.coarse = None  # set by Hierarchy.truncated
         self._op = ml.aspreconditioner(cycle="V")
 
     def __call__(self, r):

@@ -107,10 +107,12 @@ class _FacePreconditioner:
     truncated to the face (:meth:`qpsolve.linalg.amg.Hierarchy.truncated`).
     """
 
-    def __init__(self, P, diag, free, kind, hierarchy):
+    def __init__(self, P, diag, free, kind, hierarchy, previous=None):
         self.free = free.copy()
         if kind == "amg":
-            self.apply = hierarchy.truncated(free)
+            # The previous face's cycle lets the coarse operators be updated, not re-formed.
+            old = previous.apply if previous is not None and hasattr(previous.apply, "coarse") else None
+            self.apply = hierarchy.truncated(free, previous=old)
             return
         from scipy.sparse.linalg import splu
 
@@ -293,7 +295,7 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, lab
         # by more than 0.2 % (LU; measured: looser rules cost more Newton steps than they
         # save) or 1 % (AMG: re-forming the truncated hierarchy costs about 10 V-cycles).
         if prec is None or prec.changed(free) > (REGALERKIN_FRACTION if amg else 0.002) * prob.n:
-            prec = _FacePreconditioner(P, diag, free, kind, hierarchy)
+            prec = _FacePreconditioner(P, diag, free, kind, hierarchy, previous=prec)
         # While the face moves an inexact direction is as good as an exact one.
         cg_max = 500 if (settled or not amg) else MOVING_CG_MAXITER
         d, cg_it, cg_res = _face_cg(P, g, fmask, prec, rtol, cg_max, deadline)
