@@ -46,8 +46,8 @@ COLOR_SPACES = ("rgb", "decorrelated")
 #: midpoint and grown by one pixel.  ``shrink`` (> 1 narrows the smooth
 #: envelopes about their centre) helped on 64-96 px downscales but is
 #: harmful on full-resolution smooth skies, where the truth sits on a level
-#: boundary and narrowed envelopes no longer touch (camera sky, 4 bits:
-#: 40.8 dB with shrink=1, 31.3 dB with shrink=1.5); so it is off by default.
+#: boundary and narrowed envelopes no longer touch (figures in
+#: ``benchmarks/results/design_notes.md``); so it is off by default.
 ADAPTIVE_DEFAULTS = {"mode": "pin", "dilate": 1, "shrink": 1.0}
 
 
