@@ -133,6 +133,50 @@ def _matrix_scales(P):
     return row_norm, integer
 
 
+def _as_columns(value, n, name):
+    """``None`` or a finite ``(n, k)`` float array (a flat length-``n`` vector is one column)."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or sp.issparse(value):
+        raise TypeError(f"{name} must be an (n, k) array of numbers, got {type(value).__name__}")
+    arr = np.asarray(value)
+    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if arr.ndim == 1 and arr.size == n:
+        arr = arr[:, None]
+    if arr.ndim != 2 or arr.shape[0] != n or arr.shape[1] < 1:
+        raise ValueError(f"{name} must have shape ({n}, k) with one row per variable, got {np.asarray(value).shape}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def _check_grid_matrix(P, grid):
+    """``ValueError`` (naming ``grid``) unless ``P`` is the energy operator of ``grid``.
+
+    Compared through products with random integer vectors: the grid's
+    operator (:meth:`GridSpec.energy`) is applied matrix-free, so a large
+    matrix is never assembled twice.  With integer entries (every model but
+    ``mixed`` with fractional weights) both products are exact, so any
+    difference is a different matrix; a different matrix gives the same
+    product for a random ``v`` with probability below ``2^-20`` per vector.
+    """
+    zero = grid.model == "mixed" and grid.alpha == 0 and grid.beta == 0
+    op = grid.matrix() if zero else grid.energy()  # GridOperator has no stencil for P = 0
+    rng = np.random.default_rng(20)
+    scale = float(abs(P).sum(axis=1).max()) if P.nnz else 0.0
+    for _ in range(2):
+        v = rng.integers(-(2**20), 2**20, size=P.shape[0]).astype(np.float64)
+        diff = float(np.max(np.abs(P @ v - op @ v), initial=0.0))
+        # exact for integer matrices; otherwise rounding of two sums of |P||v| <= scale * 2^20
+        allowed = 0.0 if getattr(op, "integer", False) and np.all(P.data == np.round(P.data)) \
+            else 64 * np.finfo(float).eps * scale * 2**20
+        if diff > allowed:
+            raise ValueError(f"grid: P is not the operator of {grid} (P @ v differs from it by up to "
+                             f"{diff:.2g} for a random integer v); pass P without grid=, or the grid that built it")
+
+
 class BoxQP:
     """``minimize 1/2 x^T P x + q^T x  subject to  lower <= x <= upper``.
 
@@ -150,8 +194,20 @@ class BoxQP:
     q : (n,) array_like, optional
         Linear term (default zero).
     grid : GridSpec, optional
-        Set by :func:`qpsolve.image_problem`: the grid and model that built
-        ``P``, which grid-aware solvers (multigrid, spectral ADMM) exploit.
+        The grid and model that built ``P`` (:func:`qpsolve.image_problem`
+        sets it).  A matrix given with a grid is checked against the grid's
+        operator (a ``ValueError`` names ``grid`` when they differ); the
+        problem is then eligible for ``pdas`` and the other grid solvers,
+        which never look at the matrix again.
+    coordinates : (n, d) array_like, optional
+        Positions of the variables (any units).  ``pcg``'s algebraic
+        multigrid uses ``1`` and the coordinates as its near-null-space
+        candidates (the rigid motions of a plate); without them it derives
+        similar fields from the graph of ``P``.
+    near_null_space : (n, k) array_like, optional
+        Vectors on which ``P`` is small (for a plate: constants and linear
+        ramps), used as they are by ``pcg``'s multigrid instead of the
+        coordinates.
 
     Attributes
     ----------
@@ -178,9 +234,25 @@ class BoxQP:
     (3, [0.0, 1.0, -inf], [2.0, 2.0, 2.0])
     >>> prob.objective(np.array([2.0, 1.0, -1.0]))
     -8.0
+
+    A plate matrix built by hand, declared to be a grid model: it is checked
+    against the grid's operator and can then go to the grid solvers.
+
+    >>> import qpsolve as qs
+    >>> from qpsolve.model.operators import GridSpec, energy_matrix
+    >>> grid = GridSpec((32, 32), "biharmonic", "even")
+    >>> ramp = np.add.outer(np.arange(32.0), np.arange(32.0)).ravel()
+    >>> P = energy_matrix((32, 32), "biharmonic", "even")
+    >>> prob = BoxQP(P, ramp - 0.5, ramp + 0.5, grid=grid)
+    >>> qs.solve(prob, solver="pdas").success
+    True
+    >>> BoxQP(2 * P, ramp - 0.5, ramp + 0.5, grid=grid)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: grid: P is not the operator of GridSpec(shape=(32, 32), model='biharmonic', bc='even', ...) (P @ v differs from it by up to ... for a random integer v); pass P without grid=, or the grid that built it
     """
 
-    def __init__(self, P, lower, upper, q=None, *, grid=None):
+    def __init__(self, P, lower, upper, q=None, *, grid=None, coordinates=None, near_null_space=None):
         if isinstance(P, GridOperator):
             # Symmetric PSD by construction (a sum of D^T D terms); nothing to validate.
             grid = P.grid if grid is None else grid
@@ -217,6 +289,10 @@ class BoxQP:
                 raise TypeError(f"grid must be a GridSpec, got {type(grid).__name__}")
             if int(np.prod(grid.shape)) != n:
                 raise ValueError(f"grid shape {grid.shape} does not hold {n} variables")
+            if op is None:
+                _check_grid_matrix(P, grid)
+        self.coordinates = _as_columns(coordinates, n, "coordinates")
+        self.near_null_space = _as_columns(near_null_space, n, "near_null_space")
 
         self._P = P
         self._op = op

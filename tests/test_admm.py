@@ -136,11 +136,13 @@ def test_admm_refuses_problem_without_grid():
         qs.solve(prob, solver="admm")
 
 
-def test_admm_refuses_grid_that_does_not_describe_P():
+def test_a_grid_that_does_not_describe_P_is_refused_before_admm_sees_it():
+    # BoxQP checks a matrix against the grid it is given (issue #20); admm's own spectrum check
+    # (supports) stays as a second line for problems built around the constructor.
     grid = GridSpec(shape=(6, 6), model="biharmonic", bc="even")
     P = energy_matrix((6, 6), "laplace", "even")  # the wrong model for this grid
-    prob = qs.BoxQP(P, 0.0, 1.0, grid=grid)
-    assert "does not match" in admm.supports(prob)
+    with pytest.raises(ValueError, match="grid: P is not the operator"):
+        qs.BoxQP(P, 0.0, 1.0, grid=grid)
 
 
 @pytest.mark.parametrize("bad", [dict(alpha_relax=2.5), dict(gamma=0.9), dict(check_every=0),

@@ -424,15 +424,14 @@ def test_other_tolerances(tol):
 
 
 @pytest.mark.parametrize("change", ["scaled", "shifted", "other-model"])
-def test_p_that_disagrees_with_its_grid_is_still_judged_honestly(change):
-    # pdas takes its Green's function from prob.grid; if P says otherwise the certificate still decides
+def test_p_that_disagrees_with_its_grid_never_reaches_pdas(change):
+    # pdas takes its Green's function from prob.grid; a P that says otherwise is refused by BoxQP
+    # (issue #20), so pdas never solves another problem than the one stated
     base = build_problem("gaussian2", 24)
     P = {"scaled": 2.0 * base.P, "shifted": base.P + sp.identity(base.n),
          "other-model": GridSpec(base.grid.shape, "laplace", "odd").matrix()}[change]
-    prob = qs.BoxQP(P, base.lower, base.upper, grid=base.grid)
-    res = _pdas(prob)
-    if res.success:
-        _same_optimum(prob, res, qs.solve(prob, solver="pcg"))
+    with pytest.raises(ValueError, match="grid: P is not the operator"):
+        qs.BoxQP(P, base.lower, base.upper, grid=base.grid)
 
 
 # ----------------------------------------------------------------------------- property-based

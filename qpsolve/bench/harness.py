@@ -39,6 +39,7 @@ import sys
 from pathlib import Path
 
 from ..validation import check_positive_int
+from .matrix_problems import variables
 from .child import run_child
 from .problems import DEFAULT_SIZES, MIN_SIZE, PROBLEMS, QUICK_SIZES, build_problem
 from .report import machine_info, package_versions, write_results
@@ -117,7 +118,7 @@ def run_benchmark(solvers, problems, sizes, *, time_limit, budget, tol=1e-8, out
             for si, solver in enumerate(solvers):
                 key = (solver, prob)
                 base = {"solver": solver, "problem": prob, "size": int(size), "solver_index": si}
-                pixels = size * size
+                pixels = variables(prob, size)
                 if key in blocked:
                     rec = dict(base, outcome="skipped", reason=blocked[key])
                 else:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .matrix_problems import MATRIX_PROBLEMS, build_matrix_problem
+
 __all__ = ["PROBLEMS", "DEFAULT_SIZES", "QUICK_SIZES", "MIN_SIZE", "build_problem"]
 
 #: default square sizes (pixels per side)
@@ -22,6 +24,8 @@ PROBLEMS = {
     "camera4": "skimage camera resized, truncated to 4 bits, biharmonic, bc odd",
     "gaussian2-masked": "Gaussian 2 bits, biharmonic, bc odd, a disk (radius n/8, centre (0.5n, 0.3n)) masked out",
 }
+# User-built problems (plain CSR matrices, no grid; qpsolve/bench/matrix_problems.py).
+PROBLEMS.update(MATRIX_PROBLEMS)
 
 
 def _camera(size):
@@ -58,6 +62,8 @@ def build_problem(name, size):
 
     if name not in PROBLEMS:
         raise ValueError(f"unknown problem {name!r}; choose from {sorted(PROBLEMS)}")
+    if name in MATRIX_PROBLEMS:
+        return build_matrix_problem(name, size)
     if name in ("gaussian2", "gaussian2-even", "gaussian2-masked"):
         img = truncate_bits(to_uint8(gaussian(size)), 2)
         if name == "gaussian2-masked":

@@ -7,6 +7,7 @@ import math
 import os
 import platform
 
+from .matrix_problems import variables
 from .problems import PROBLEMS
 from .timing import DEFAULT_EXPONENT, time_range
 
@@ -160,7 +161,7 @@ def write_markdown(path, records, meta):
     ]
     for r in _table_rows(records):
         ran = r["outcome"] == "ran"
-        vals = [r["problem"], str(r["size"]), str(r["size"] ** 2), r["solver"],
+        vals = [r["problem"], str(r["size"]), str(variables(r["problem"], r["size"])), r["solver"],
                 _fmt(r.get("solve_time") if ran else None, ".3f"),
                 *([] if repeat == 1 else [time_range(r)]),
                 _fmt(r.get("build_time"), ".3f"),
@@ -193,7 +194,7 @@ def write_plot(path, records, solvers):
                          and r["outcome"] == "ran"), key=lambda r: r["size"])
             if not rs:
                 continue
-            px = [r["size"] ** 2 for r in rs]
+            px = [variables(prob, r["size"]) for r in rs]
             t = [max(r["solve_time"], 1e-4) for r in rs]
             mk = markers[i % len(markers)]
             ax.plot(px, t, "-", color=colors[s], label=s)

@@ -3,6 +3,7 @@
 Exact fast inverses of the grid energies (:mod:`~qpsolve.linalg.greens`, with the
 Dirichlet embedding of :mod:`~qpsolve.linalg.dirichlet_embedding`), the BLAS thread
 setting (:mod:`~qpsolve.linalg.threads`), the heap setting for large solves
-(:mod:`~qpsolve.linalg.heap`) and geometric multigrid on grid operators truncated on an
-active set (:mod:`~qpsolve.linalg.gridmg`, numba kernels).
+(:mod:`~qpsolve.linalg.heap`), geometric multigrid on grid operators truncated on an
+active set (:mod:`~qpsolve.linalg.gridmg`, numba kernels) and algebraic multigrid for any
+sparse ``P`` (:mod:`~qpsolve.linalg.amg`).
 """

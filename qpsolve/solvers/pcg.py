@@ -47,8 +47,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..certificate import certificate
+from ..linalg.amg import Hierarchy, near_null_space, projected_gauss_seidel
 from ..linalg.coarse import coarse_envelopes, prolong
 from ..linalg.search import projected_search
+from ..linalg.threads import blas_threads
 from ..problem import BoxQP
 from ._base import BackendOutput, importable
 
@@ -101,31 +103,31 @@ class _FacePreconditioner:
     """Approximate inverse of ``P`` restricted to a face (binding rows/cols -> diagonal).
 
     Small faces get a sparse LU (CG then converges in one or two steps, i.e.
-    exact Newton); large ones a pyamg smoothed-aggregation V-cycle.
+    exact Newton); large ones the V-cycle of the solve's one AMG hierarchy,
+    truncated to the face (:meth:`qpsolve.linalg.amg.Hierarchy.truncated`).
     """
 
-    def __init__(self, P, diag, free, kind, options):
+    def __init__(self, P, diag, free, kind, hierarchy, previous=None):
+        self.free = free.copy()
+        if kind == "amg":
+            # The previous face's cycle lets the coarse operators be updated, not re-formed.
+            old = previous.apply if previous is not None and hasattr(previous.apply, "coarse") else None
+            self.apply = hierarchy.truncated(free, previous=old)
+            return
+        from scipy.sparse.linalg import splu
+
         f = free.astype(np.float64)
         Fm = sp.diags(f)
         # A small shift keeps singular faces (no constraint touches a component) factorable
         # without blowing up their null-space directions; CG itself runs on the true P_FF.
         shift = 1e-9 * float(diag.max())
         K = (Fm @ P @ Fm + sp.diags((1.0 - f) * diag + shift)).tocsc()
-        self.free = free.copy()
-        if kind == "lu":
-            from scipy.sparse.linalg import splu
-
-            try:
-                self.apply = splu(K, permc_spec="COLAMD").solve
-            except RuntimeError:  # "exactly singular": the shift underflowed (P of subnormal size)
-                d = K.diagonal()
-                d = np.where(d > 0, d, 1.0)
-                self.apply = lambda r: r / d  # Jacobi: only CG's speed depends on it
-        else:
-            import pyamg
-
-            ml = pyamg.smoothed_aggregation_solver(K.tocsr(), symmetry="hermitian", **options)
-            self.apply = ml.aspreconditioner(cycle="V").matvec
+        try:
+            self.apply = splu(K, permc_spec="COLAMD").solve
+        except RuntimeError:  # "exactly singular": the shift underflowed (P of subnormal size)
+            d = K.diagonal()
+            d = np.where(d > 0, d, 1.0)
+            self.apply = lambda r: r / d  # Jacobi: only CG's speed depends on it
 
     def changed(self, free):
         return int(np.count_nonzero(free != self.free))
@@ -238,7 +240,16 @@ def _active_set_steps(prob, x, tol, max_steps, deadline):
     return best_x, steps, best.optimal
 
 
-def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, amg_options, label, active_set=False):
+#: AMG faces: projected Gauss-Seidel sweeps before each Newton step (the TNNMG pre-smoother)
+SMOOTHING_SWEEPS = 20
+#: AMG faces: re-form the truncated hierarchy once the face moved by more than this fraction of n
+REGALERKIN_FRACTION = 0.0
+#: AMG faces: CG iterations per Newton step while the face still moves
+MOVING_CG_MAXITER = 25
+
+
+def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, label, active_set=False,
+                 sweeps=0):
     P, q, lo, hi = prob.P, prob.q, prob.lower, prob.upper
     diag = prob.diag
     pinned = lo == hi
@@ -257,7 +268,13 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, amg_options, l
     rtol = 1e-2
     status = "max_iter"
     it = 0
+    amg = kind == "amg"
     for it in range(1, max_iter + 1):
+        if sweeps:
+            # Projected Gauss-Seidel finds the contacts near the current ones (the local part
+            # of the active set) at the cost of a product per sweep; the Newton step below
+            # then moves the smooth part.  Monotone, so the iteration stays a descent method.
+            projected_gauss_seidel(P, q, lo, hi, x, sweeps, diag=diag)
         g = P @ x + q
         cert = certificate(prob, x, tol, gradient=g)
         history.append((cert.objective, cert.gap, cert.projected_gradient))
@@ -275,10 +292,13 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, amg_options, l
         # Loose solves while the face moves; tight ones once it has settled.
         rtol = max(1e-14, rtol * 1e-3) if settled else 1e-2
         # A stale preconditioner is still SPD on the new face; rebuild once the face moved
-        # by more than 0.2 % (measured: looser rules cost more Newton steps than they save).
-        if prec is None or prec.changed(free) > 0.002 * prob.n:
-            prec = _FacePreconditioner(P, diag, free, kind, amg_options)
-        d, cg_it, cg_res = _face_cg(P, g, fmask, prec, rtol, 500, deadline)
+        # by more than 0.2 % (LU; measured: looser rules cost more Newton steps than they
+        # save) or 1 % (AMG: re-forming the truncated hierarchy costs about 10 V-cycles).
+        if prec is None or prec.changed(free) > (REGALERKIN_FRACTION if amg else 0.002) * prob.n:
+            prec = _FacePreconditioner(P, diag, free, kind, hierarchy, previous=prec)
+        # While the face moves an inexact direction is as good as an exact one.
+        cg_max = 500 if (settled or not amg) else MOVING_CG_MAXITER
+        d, cg_it, cg_res = _face_cg(P, g, fmask, prec, rtol, cg_max, deadline)
         cg_total += cg_it
         step, how = projected_search(prob, x, g, d)
         if step is None:
@@ -292,8 +312,66 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, amg_options, l
     return x, it, cg_total, status, history, pdas_steps
 
 
+#: problems without a grid use the sparse LU only up to this many variables (AMG beyond)
+GENERAL_LU_MAX_N = 4096
+
+
+def _auto_kind(prob):
+    """``'lu'`` or ``'amg'`` for ``preconditioner='auto'``.
+
+    Grid levels keep the LU up to ``LU_MAX_N`` (the photographs' tiles and
+    coarse levels, where it is measured to pay).  A user's matrix goes to the
+    hierarchy much sooner: on the 128^2 variable-stiffness plate one LU per
+    Newton step made 71 s against 8.5 s with the AMG engine (loaded machine).
+    """
+    limit = LU_MAX_N if prob.grid is not None else GENERAL_LU_MAX_N
+    return "lu" if prob.n <= limit else "amg"
+
+
+def _candidates(prob):
+    """Near-null-space candidates of a level: the caller's, or from coordinates (grids, ``coordinates=``)."""
+    nns = getattr(prob, "near_null_space", None)
+    coords = getattr(prob, "coordinates", None)
+    if nns is None and coords is None and prob.grid is not None:
+        axes = np.meshgrid(*[np.arange(k, dtype=np.float64) for k in prob.grid.shape], indexing="ij")
+        coords = np.stack([a.ravel() for a in axes], axis=1)
+    return near_null_space(prob.P, coordinates=coords, candidates=nns)
+
+
+def _solve_chain(chain, x, tol, max_iter, deadline, verbose, preconditioner, amg, active_set, sweeps, levels):
+    """Solve the levels of ``chain`` coarsest first; returns the last point and its depth."""
+    for depth in range(len(chain) - 1, -1, -1):
+        lvl = chain[depth]
+        if depth < len(chain) - 1:
+            x = _carry_up(chain, x, depth)
+        t0 = time.perf_counter()
+        # Coarse levels only need a good active set, not a certificate.
+        ltol = tol if depth == 0 else max(tol, 1e-6)
+        lmax = max_iter if depth == 0 else 30
+        kind = preconditioner if preconditioner != "auto" else _auto_kind(lvl)
+        hierarchy, setup = None, 0.0
+        if kind == "amg":
+            # Built once per level; every face re-uses its aggregates and prolongators.
+            hierarchy = Hierarchy(lvl.P, _candidates(lvl), **amg)
+            setup = time.perf_counter() - t0
+            if verbose:
+                print(f"  [pcg level {depth} n={lvl.n}] AMG hierarchy: {hierarchy.levels} levels, "
+                      f"operator complexity {hierarchy.operator_complexity():.2f}, {setup:.2f} s", flush=True)
+        lsweeps = sweeps if sweeps is not None else (SMOOTHING_SWEEPS if kind == "amg" else 0)
+        x, it, cg, status, hist, steps = _solve_level(lvl, x, ltol, lmax, deadline, verbose, kind, hierarchy,
+                                                      f"level {depth} n={lvl.n}",
+                                                      active_set=(active_set and depth == 0 and kind == "lu"
+                                                                  and lvl.grid is not None), sweeps=lsweeps)
+        levels.append({"n": lvl.n, "iterations": it, "cg_iterations": cg, "status": status,
+                       "active_set_steps": steps, "seconds": time.perf_counter() - t0, "setup_seconds": setup,
+                       "history": hist})
+        if status == "time_limit":
+            break
+    return x, depth
+
+
 def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, preconditioner="auto",
-          amg_options=None, active_set=False, **options):
+          amg_options=None, active_set=False, smoothing_sweeps=None, **options):
     """Projected Newton / AMG-PCG with coarse-to-fine warm starts.
 
     Parameters
@@ -305,7 +383,11 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
         Face preconditioner: sparse LU (exact Newton steps; ``auto`` uses it
         up to ``LU_MAX_N`` variables) or a pyamg smoothed-aggregation V-cycle.
     amg_options : dict, optional
-        Passed to :func:`pyamg.smoothed_aggregation_solver`.
+        Passed to :func:`pyamg.smoothed_aggregation_solver`, over qpsolve's
+        settings (:class:`qpsolve.linalg.amg.Hierarchy`).
+    smoothing_sweeps : int, optional
+        Projected Gauss-Seidel sweeps before each Newton step; default
+        ``SMOOTHING_SWEEPS`` with the AMG preconditioner, 0 with the LU.
     active_set : bool, default False
         On a grid problem's fine level small enough for the sparse LU, first
         take up to ``ACTIVE_SET_STEPS`` primal-dual active-set steps with
@@ -327,6 +409,9 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
     if preconditioner not in ("auto", "lu", "amg"):
         raise ValueError(f"preconditioner must be 'auto', 'lu' or 'amg', got {preconditioner!r}")
     amg = dict(amg_options or {})
+    if smoothing_sweeps is not None and (isinstance(smoothing_sweeps, bool) or
+                                         not isinstance(smoothing_sweeps, (int, np.integer)) or smoothing_sweeps < 0):
+        raise ValueError(f"smoothing_sweeps must be a non-negative integer, got {smoothing_sweeps!r}")
     max_iter = 200 if max_iter is None else int(max_iter)
     deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
 
@@ -340,23 +425,11 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, 
             chain.append(c)
     x = prob.project(x0) if x0 is not None else chain[-1].start_point()
     levels = []
-    for depth in range(len(chain) - 1, -1, -1):
-        lvl = chain[depth]
-        if depth < len(chain) - 1:
-            x = _carry_up(chain, x, depth)
-        t0 = time.perf_counter()
-        # Coarse levels only need a good active set, not a certificate.
-        ltol = tol if depth == 0 else max(tol, 1e-6)
-        lmax = max_iter if depth == 0 else 30
-        kind = preconditioner if preconditioner != "auto" else ("lu" if lvl.n <= LU_MAX_N else "amg")
-        x, it, cg, status, hist, steps = _solve_level(lvl, x, ltol, lmax, deadline, verbose, kind, amg,
-                                                      f"level {depth} n={lvl.n}",
-                                                      active_set=(active_set and depth == 0 and kind == "lu"
-                                                                  and lvl.grid is not None))
-        levels.append({"n": lvl.n, "iterations": it, "cg_iterations": cg, "status": status,
-                       "active_set_steps": steps, "seconds": time.perf_counter() - t0, "history": hist})
-        if status == "time_limit":
-            break
+    # One BLAS thread: the V-cycles' small dense blocks (coarse levels, pinv) otherwise spin
+    # OpenBLAS threads against the sparse kernels (a V-cycle at 256^2: 175 ms against 48 ms).
+    with blas_threads(1):
+        x, depth = _solve_chain(chain, x, tol, max_iter, deadline, verbose, preconditioner, amg, active_set,
+                                smoothing_sweeps, levels)
     fine = levels[-1]
     where = "the fine level"
     if depth > 0:
