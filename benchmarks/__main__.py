@@ -2,7 +2,7 @@
 
 import sys
 
-from qpsolve.bench import main
+from qpsolve.bench.harness import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from qpsolve.io import atomic_output
+from qpsolve.imaging.io import atomic_output
 
 CHILD = """
 import json, resource, time, qpsolve as qs

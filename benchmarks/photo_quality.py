@@ -33,7 +33,7 @@ from pathlib import Path
 import numpy as np
 
 import qpsolve as qs
-from qpsolve.io import atomic_output
+from qpsolve.imaging.io import atomic_output
 from qpsolve.metrics import banding, cambi, smooth_region
 
 GRAY = ("rocket", "camera", "moon", "astronaut", "coffee", "chelsea")

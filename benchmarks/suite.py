@@ -4,7 +4,7 @@ Re-exported from :mod:`qpsolve.bench`, where the harness lives (this folder is
 not installed, ``qpsolve bench`` must work without it).
 """
 
-from qpsolve.bench import (  # noqa: F401
+from qpsolve.bench.harness import (  # noqa: F401
     DEFAULT_SIZES,
     PROBLEMS,
     QUICK_SIZES,

@@ -2,14 +2,14 @@
 
     python examples/figure3_1d.py [--size N] [--out examples/figure3_1d.png]
 
---size is the number of samples (default 48).  See :func:`qpsolve.figures.figure3`.
+--size is the number of samples (default 48).  See :func:`qpsolve.paper.figures.figure3`.
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-from qpsolve.figures import figure3, save_figure
+from qpsolve.paper.figures import figure3, save_figure
 
 
 def main(argv=None):

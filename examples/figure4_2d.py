@@ -2,14 +2,14 @@
 
     python examples/figure4_2d.py [--size N] [--out examples/figure4_2d.png]
 
---size is the image side (default 64).  See :func:`qpsolve.figures.figure4`.
+--size is the image side (default 64).  See :func:`qpsolve.paper.figures.figure4`.
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-from qpsolve.figures import figure4, save_figure
+from qpsolve.paper.figures import figure4, save_figure
 
 
 def main(argv=None):

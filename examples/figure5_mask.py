@@ -2,14 +2,14 @@
 
     python examples/figure5_mask.py [--size N] [--out examples/figure5_mask.png]
 
---size is the image side (default 64, at least 16).  See :func:`qpsolve.figures.figure5`.
+--size is the image side (default 64, at least 16).  See :func:`qpsolve.paper.figures.figure5`.
 """
 
 import argparse
 import sys
 from pathlib import Path
 
-from qpsolve.figures import figure5, save_figure
+from qpsolve.paper.figures import figure5, save_figure
 
 
 def main(argv=None):

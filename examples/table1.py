@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from qpsolve.paper import DEFAULT_VARIANTS, VARIANTS, compute_table1, format_table1, table1_markdown, write_text
+from qpsolve.paper.table1 import DEFAULT_VARIANTS, VARIANTS, compute_table1, format_table1, table1_markdown, write_text
 
 
 def main(argv=None):

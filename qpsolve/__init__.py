@@ -5,7 +5,7 @@ solvers (a registry) -> applications (:func:`dequantize`, the CLI, benchmarks).
 """
 
 from .certificate import Certificate, certificate
-from .image import dequantize, image_problem
+from .imaging.image import dequantize, image_problem
 from .model.operators import BOUNDARIES, MODELS, GridSpec, energy_matrix
 from .problem import BoxQP
 from .result import SolveResult, Status

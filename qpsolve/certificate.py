@@ -47,6 +47,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .validation import check_vector
+
 __all__ = ["Certificate", "certificate", "active_set", "DEFAULT_TOL"]
 
 DEFAULT_TOL = 1e-8
@@ -106,20 +108,6 @@ class Certificate:
         )
 
 
-def _check_x(prob, x):
-    if isinstance(x, (str, bytes)) or x is None:
-        raise TypeError(f"x must be an array of {prob.n} numbers, got {type(x).__name__}")
-    arr = np.asarray(x)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise TypeError(f"x must be a real numeric array, got dtype {arr.dtype}")
-    if arr.size != prob.n:
-        raise ValueError(f"x has {arr.size} entries; the problem has {prob.n} variables")
-    arr = arr.astype(np.float64).ravel()
-    if not np.isfinite(arr).all():
-        raise ValueError("x contains NaN or infinite values")
-    return arr
-
-
 def _frank_wolfe(g, x, lo, hi):
     """Gap terms ``max(g_i (x_i - L_i), g_i (x_i - U_i))`` and the mask of unbounded ones."""
     with np.errstate(invalid="ignore"):
@@ -164,7 +152,7 @@ def certificate(prob, x, tol=DEFAULT_TOL, *, gradient=None, dual_shift=None):
     """
     if not (isinstance(tol, (int, float, np.floating)) and np.isfinite(tol) and tol > 0):
         raise ValueError(f"tol must be a positive finite number, got {tol!r}")
-    x = _check_x(prob, x)
+    x = check_vector(x, prob.n, "x")
     g = prob.gradient(x, precise=True) if gradient is None else gradient
     # A caller's gradient may not be exact: the shifted bound needs the exact one.
     use_shift = dual_shift is not None and gradient is None and prob.exact_gradient

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["BandingScore", "banding", "smooth_region", "cambi", "cambi_map",
+__all__ = ["BandingScore", "banding", "smooth_region", "cambi", "cambi_map", "visible_step",
            "SMOOTH_WINDOW", "JUMP_FRACTION", "STILL_FRACTION"]
 
 #: side of the square window over which the reference must stay within one
@@ -258,8 +258,18 @@ def _bt1886(codes):
     return a * np.maximum(np.asarray(codes, dtype=np.float64) / 1023.0 + b, 0.0) ** _GAMMA
 
 
-def _visible(codes, k, tvi):
-    """Whether a step of ``k`` codes up from ``codes`` is visible: ``dL >= tvi * mean L``."""
+def visible_step(codes, k, tvi=0.019):
+    """Whether a step of ``k`` 10-bit codes up from ``codes`` is visible on a BT.1886 display.
+
+    Visible means ``L(v + k) - L(v) >= tvi * (L(v) + L(v + k)) / 2`` (the
+    threshold-versus-intensity rule CAMBI uses; 300 cd/m^2 white, 0.01 black).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> visible_step(np.array([40, 400, 900]), 4).tolist()   # one 8-bit code: seen below mid-grey only
+    [True, True, False]
+    """
     lo, hi = _bt1886(codes), _bt1886(codes + k)
     return hi - lo >= tvi * 0.5 * (lo + hi)
 
@@ -301,7 +311,7 @@ def _scale_map(v, window, mask_window, contrasts, tvi):
     for j, k in enumerate(contrasts):
         with np.errstate(invalid="ignore", divide="ignore"):
             c = np.where(q[j] + p0 > 0, p0 * q[j] / (q[j] + p0), 0.0)
-        c *= (1.0 + np.log2(k)) * _visible(vals, k, tvi)
+        c *= (1.0 + np.log2(k)) * visible_step(vals, k, tvi)
         np.maximum(best, c, out=best)
     out.ravel()[idx] = best
     return out

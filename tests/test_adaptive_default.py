@@ -45,7 +45,7 @@ def test_default_beats_midpoint_on_real_photo_crop(name, bits):
 
 
 def test_default_is_adaptive_and_false_is_the_paper():
-    from qpsolve.photo import textured
+    from qpsolve.imaging.photo import textured
 
     q = _quantize(CROPS["camera"](), 3)
     out, res = qs.dequantize(q, bits=3, return_result=True)
@@ -117,7 +117,7 @@ def test_default_with_tiles_matches_untiled_within_tolerance():
 
 
 def _brute_textured(lo, hi, window, residual):
-    """``qpsolve.photo.textured`` from its definition: loops and a least-squares plane per window."""
+    """``qpsolve.imaging.photo.textured`` from its definition: loops and a least-squares plane per window."""
     h, w = lo.shape
     k = window // 2
     unit = np.median((hi - lo)[hi > lo])
@@ -139,7 +139,7 @@ def _brute_textured(lo, hi, window, residual):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_textured_matches_its_definition(seed):
-    from qpsolve.photo import PLANE_RESIDUAL, textured
+    from qpsolve.imaging.photo import PLANE_RESIDUAL, textured
 
     rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:18, 0:21]
@@ -159,7 +159,7 @@ def test_textured_matches_its_definition(seed):
 def test_default_removes_the_bands_of_a_sky_and_keeps_the_texture():
     """camera's sky above the city line, 4 bits: bands gone (banding measure), texture at its bin centres."""
     from qpsolve.metrics import banding
-    from qpsolve.photo import textured
+    from qpsolve.imaging.photo import textured
 
     truth = data.camera()[110:190, 400:512]  # sky, a tower, domes
     q = _quantize(truth, 4)

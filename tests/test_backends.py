@@ -20,7 +20,7 @@ from hypothesis.extra import numpy as hnp
 
 import qpsolve as qs
 from qpsolve.model.operators import BOUNDARIES, MODELS, GridSpec, energy_factor, energy_matrix
-from qpsolve.solvers import _module
+from qpsolve.solvers import backend
 
 MINE = ("cvxpy", "lbfgsb", "lsq", "gd-multigrid")
 REFERENCE = "gd-multigrid"  # the paper's scheme: not expected to converge tightly
@@ -33,7 +33,7 @@ def run_all(prob, **kw):
     """Solve with every available backend that takes ``prob``: name -> SolveResult."""
     out = {}
     for name in qs.available_solvers():
-        if _module(name).supports(prob) is not None:
+        if backend(name).supports(prob) is not None:
             continue
         out[name] = qs.solve(prob, solver=name, **kw)
     return out
@@ -224,11 +224,11 @@ def test_time_limits_are_reported():
 
 def test_supports_and_bad_options():
     prob = qs.BoxQP(sp.identity(3), 0.0, 1.0, q=[1.0, -1.0, 0.0])
-    assert "grid" in _module("lsq").supports(prob)
-    assert "grid" in _module("gd-multigrid").supports(prob)
+    assert "grid" in backend("lsq").supports(prob)
+    assert "grid" in backend("gd-multigrid").supports(prob)
     grid_prob = qs.image_problem(np.arange(6.0), step=1.0)
     with_q = qs.BoxQP(grid_prob.P, grid_prob.lower, grid_prob.upper, q=np.ones(6), grid=grid_prob.grid)
-    assert "linear term" in _module("lsq").supports(with_q)
+    assert "linear term" in backend("lsq").supports(with_q)
     bad = [
         ("lbfgsb", dict(maxcor=0), "maxcor"),
         ("lbfgsb", dict(restarts=-1), "restarts"),
@@ -263,7 +263,7 @@ def test_backends_feasible_and_never_below_optimum(prob):
     E_star, _ = brute_force(prob.P, prob.q, prob.lower, prob.upper)
     tiny = 1e-9 * (1 + abs(E_star))
     for name in qs.available_solvers():
-        mod = _module(name)
+        mod = backend(name)
         if mod.supports(prob) is not None:
             continue
         # the backend's own x, before the registry projects it, is (nearly) inside the box
@@ -431,7 +431,7 @@ def test_energy_factor_rejects_bad_arguments():
 def test_auto_retries_an_uncertified_answer_and_never_replaces_a_named_solver(monkeypatch):
     import qpsolve.solvers.pcg as pcg
     import qpsolve.solvers.pdas as pdas
-    from qpsolve.bench import build_problem
+    from qpsolve.bench.harness import build_problem
 
     prob = build_problem("gaussian2", 32)
     real_pdas, real_pcg = pdas.solve, pcg.solve
@@ -465,7 +465,7 @@ def test_auto_retries_an_uncertified_answer_and_never_replaces_a_named_solver(mo
 def test_lsq_stops_at_its_time_limit_with_a_feasible_point():
     # lsq_linear has no callback: the limit is enforced through its products with D
     # (a 96 x 96 plate takes lsq many seconds; 0.2 s stops it in its first iterations)
-    from qpsolve.data import gaussian, to_uint8, truncate_bits
+    from qpsolve.imaging.data import gaussian, to_uint8, truncate_bits
 
     prob = qs.image_problem(truncate_bits(to_uint8(gaussian(96)), 2), bits=2)
     r = qs.solve(prob, solver="lsq", time_limit=0.2)
@@ -476,7 +476,7 @@ def test_lsq_stops_at_its_time_limit_with_a_feasible_point():
 
 
 def test_lsq_time_limit_does_not_change_the_answer():
-    from qpsolve.data import gaussian, to_uint8, truncate_bits
+    from qpsolve.imaging.data import gaussian, to_uint8, truncate_bits
 
     prob = qs.image_problem(truncate_bits(to_uint8(gaussian(20)), 2), bits=2)
     free, timed = qs.solve(prob, solver="lsq"), qs.solve(prob, solver="lsq", time_limit=600)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qpsolve import bench
+from qpsolve.bench import harness as bench
 from qpsolve.cli import main as cli_main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,7 +5,7 @@ import pytest
 
 import qpsolve as qs
 from qpsolve.cli import main
-from qpsolve.io import read_image
+from qpsolve.imaging.io import read_image
 from qpsolve.model.degradation import brighten_envelopes, check_gain, gain_map
 
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from qpsolve.cli import main
-from qpsolve.io import _png_chunk, read_image
+from qpsolve.imaging.io import _png_chunk, read_image
 
 
 def _img(n=20, bits=4, channels=None, dtype=np.uint8):
@@ -153,7 +153,7 @@ def test_bad_flags(tmp_path, capsys):
 
 def test_interrupt_leaves_no_file(tmp_path, capsys, monkeypatch):
     Image.fromarray(_img()).save(tmp_path / "in.png")
-    import qpsolve.commands.dequantize as cmd
+    import qpsolve.cli.commands.dequantize as cmd
 
     def boom(*a, **k):
         raise KeyboardInterrupt

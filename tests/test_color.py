@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import qpsolve as qs
-from qpsolve.photo import color_energy
+from qpsolve.imaging.photo import color_energy
 
 
 def _colour(n=24, bits=3):

@@ -11,7 +11,7 @@ import scipy.sparse.linalg as spla
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qpsolve.model.dirichlet_embedding import DirichletEmbedding, embedding_pays
+from qpsolve.linalg.dirichlet_embedding import DirichletEmbedding, embedding_pays
 
 
 def _dirichlet_laplacian(n1, n2):

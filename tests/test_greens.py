@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qpsolve.model import greens
-from qpsolve.model.greens import GridGreen, green_support, shared_green
+from qpsolve.linalg import greens
+from qpsolve.linalg.greens import GridGreen, green_support, shared_green
 from qpsolve.model.operators import GridSpec
 
 SUPPORTED = [  # (model, bc) pairs green_support accepts on a 2-D grid with both axes >= 4

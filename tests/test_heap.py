@@ -1,10 +1,10 @@
-"""qpsolve._heap: big solves take their temporaries from the heap, and give the setting back."""
+"""qpsolve.linalg.heap: big solves take their temporaries from the heap, and give the setting back."""
 
 import numpy as np
 import pytest
 
 import qpsolve as qs
-from qpsolve import _heap
+from qpsolve.linalg import heap as _heap
 
 glibc = pytest.mark.skipif(_heap._libc is None, reason="mallopt is glibc's; elsewhere large_heap is a no-op")
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from qpsolve.io import (
+from qpsolve.imaging.io import (
     PaletteConversionWarning,
     _png_chunk,
     merge_alpha,

@@ -124,7 +124,7 @@ def test_adaptive_beats_midpoint_and_global_plate(seed):
 
 def test_calibration_keeps_a_fitting_plate():
     """On a smooth signal the plate's departure from the bin centres is quantization noise: rho ~ 1."""
-    from qpsolve.data import gaussian, to_uint8, truncate_bits
+    from qpsolve.imaging.data import gaussian, to_uint8, truncate_bits
 
     truth = to_uint8(gaussian(64)).astype(float)
     q = truncate_bits(to_uint8(gaussian(64)), 3)
@@ -145,7 +145,7 @@ def test_default_is_the_paper_plate_on_smooth_signals(name, bits):
     Except at 4 bits, where Rosenbrock's steep wall steps by two levels at 26
     pixels of the 64 x 64 grid, which are pinned.
     """
-    from qpsolve import data
+    from qpsolve.imaging import data
 
     truth = data.to_uint8(getattr(data, name)(64))
     q = data.truncate_bits(truth, bits)
@@ -334,7 +334,7 @@ def test_tiled_matches_untiled_after_polish():
     rel = abs(res.objective - full.objective) / max(1.0, abs(full.objective))
     assert rel <= 10 * res.kkt.tol
     # unpolished: feasible, honest status, objective not below the optimum
-    from qpsolve.tiles import solve_tiled
+    from qpsolve.imaging.tiles import solve_tiled
 
     prob = qs.image_problem(img, bits=3)
     st = solve_tiled(prob, img.shape, tile=24, polish=False)
@@ -353,7 +353,7 @@ def _photo_crop(n=96):
 
 def test_unpolished_tiles_assemble_no_global_operator(monkeypatch):
     """The tiled path builds tile operators only; the global one only for the polish."""
-    from qpsolve.tiles import GridBounds
+    from qpsolve.imaging.tiles import GridBounds
 
     img = (_photo_crop() >> 4) << 4
     built = []
@@ -380,7 +380,7 @@ def test_no_seams_tiled_matches_untiled(adaptive):
     small fraction of a level, and no more along tile borders than inside
     the tiles.
     """
-    from qpsolve.tiles import tile_slices
+    from qpsolve.imaging.tiles import tile_slices
 
     img = (_photo_crop() >> 4) << 4
     full, fres = qs.dequantize(img, bits=4, adaptive=adaptive, return_result=True)
@@ -404,7 +404,7 @@ def test_no_seams_tiled_matches_untiled(adaptive):
 def test_tiles_auto_retries_an_uncertified_tile(monkeypatch):
     """A tile ``auto`` leaves uncertified is re-solved by the registry's retries, and counted."""
     import qpsolve.solvers.pdas as pdas
-    import qpsolve.tiles as tiles
+    import qpsolve.imaging.tiles as tiles
 
     img = (_photo_crop(48) >> 5) << 5
     prob = qs.image_problem(img, bits=3)
@@ -429,7 +429,7 @@ def test_tiles_auto_retries_an_uncertified_tile(monkeypatch):
 
 def test_tiles_in_worker_processes_match_serial():
     """``jobs=2`` solves the same tile problems: same certificates, same stitched image."""
-    from qpsolve.tiles import solve_tiled
+    from qpsolve.imaging.tiles import solve_tiled
 
     img = (_photo_crop(64) >> 5) << 5
     prob = qs.image_problem(img, bits=3)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from skimage import data
 
 import qpsolve as qs
-from qpsolve.metrics import banding, cambi, cambi_map, smooth_region
+from qpsolve.metrics import banding, cambi, cambi_map, smooth_region, visible_step
 
 
 def _sky():
@@ -118,15 +118,13 @@ def _brute_cambi_scale0(v, window, mask_window, contrasts, visible):
 
 
 def test_cambi_map_matches_a_loop_from_the_definition():
-    from qpsolve.metrics import _visible
-
     rng = np.random.default_rng(5)
     levels = np.repeat(np.repeat(rng.integers(0, 4, (4, 5)), 5, 0), 5, 1) * 16 + 60   # flat 5x5 patches
     levels[::7, ::3] += 4                                                         # and some specks
     img = levels.astype(float)
     got = cambi_map(img, scales=1, window=7, mask_window=3, max_log_contrast=7)[0]
     want = _brute_cambi_scale0((img * 4).astype(int), 7, 3, [2 ** i for i in range(8)],
-                               lambda v, c: bool(_visible(np.array(v), c, 0.019)))
+                               lambda v, c: bool(visible_step(np.array(v), c)))
     assert got.max() > 0
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 

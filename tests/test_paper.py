@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from qpsolve.cli import main
-from qpsolve.data import gaussian, to_uint8, truncate_bits
-from qpsolve.paper import (
+from qpsolve.imaging.data import gaussian, to_uint8, truncate_bits
+from qpsolve.paper.table1 import (
     FUNCTIONS,
     PAPER_TABLE1,
     NotCertifiedError,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import qpsolve as qs
-from qpsolve.data import gaussian, to_uint8, truncate_bits
+from qpsolve.imaging.data import gaussian, to_uint8, truncate_bits
 from qpsolve.model.operators import GridSpec
 
 

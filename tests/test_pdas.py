@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import qpsolve as qs
-from qpsolve.bench import build_problem
-from qpsolve.data import gaussian, rosenbrock, to_uint8, truncate_bits
-from qpsolve.model import greens
+from qpsolve.bench.harness import build_problem
+from qpsolve.imaging.data import gaussian, rosenbrock, to_uint8, truncate_bits
+from qpsolve.linalg import greens
 from qpsolve.model.operators import GridSpec
 from qpsolve.result import Status
 from qpsolve.solvers import BackendUnavailable
@@ -585,7 +585,7 @@ def test_projected_newton_reports_the_set_its_step_was_solved_on(rounds, monkeyp
     prob = build_problem("rosenbrock2", 64)
     level = pdas_backend._Level(prob)
     last_solve, solved_on = [], []
-    face_step, search = pdas_backend._Level.face_step, pdas_backend.pcg._projected_search
+    face_step, search = pdas_backend._Level.face_step, pdas_backend.search.projected_search
 
     def recording_face_step(self, g, binding):
         last_solve[:] = [binding.size]
@@ -596,7 +596,7 @@ def test_projected_newton_reports_the_set_its_step_was_solved_on(rounds, monkeyp
         return search(*args)
 
     monkeypatch.setattr(pdas_backend._Level, "face_step", recording_face_step)
-    monkeypatch.setattr(pdas_backend.pcg, "_projected_search", recording_search)
+    monkeypatch.setattr(pdas_backend.search, "projected_search", recording_search)
     x0 = 0.5 * (prob.lower + prob.upper)
     x, status, it, hist = pdas_backend._projected_newton(level, x0, tol=TOL, max_iter=200, max_active=4000,
                                                          deadline=None, verbose=False, label="test")

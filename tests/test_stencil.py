@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import qpsolve as qs
-from qpsolve.data import gaussian, to_uint8, truncate_bits
+from qpsolve.imaging.data import gaussian, to_uint8, truncate_bits
 from qpsolve.model.operators import BOUNDARIES, MODELS, GridSpec
 from qpsolve.model.stencil import GridOperator
 

@@ -4,8 +4,8 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 import qpsolve as qs
-from qpsolve._threads import blas_threads
-from qpsolve.bench import build_problem
+from qpsolve.linalg.threads import blas_threads
+from qpsolve.bench.harness import build_problem
 from qpsolve.solvers import pdas as pdas_backend
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..validation import check_choice
+
 __all__ = [
     "ROUNDINGS",
     "container_range",
@@ -32,11 +34,6 @@ __all__ = [
 
 ROUNDINGS = ("floor", "round", "ceil")
 _OFFSETS = {"floor": (0.0, 1.0), "round": (-0.5, 0.5), "ceil": (-1.0, 0.0)}
-
-
-def _check_rounding(rounding):
-    if not isinstance(rounding, str) or rounding not in ROUNDINGS:
-        raise ValueError(f"rounding must be one of {ROUNDINGS}, got {rounding!r}")
 
 
 def container_range(dtype):
@@ -122,7 +119,7 @@ def envelope_from_step(values, step, rounding="floor", data_range=None):
     >>> lo.tolist(), hi.tolist()
     ([0.0, 32.0, 224.0], [32.0, 64.0, 255.0])
     """
-    _check_rounding(rounding)
+    check_choice(rounding, ROUNDINGS, "rounding")
     if not (np.isfinite(step) and step > 0):
         raise ValueError(f"step must be a positive finite number, got {step!r}")
     v = np.asarray(values, dtype=np.float64)
@@ -145,7 +142,7 @@ def envelope_from_levels(values, levels, rounding="floor", data_range=None):
     >>> lo.tolist(), hi.tolist()
     ([-5.0, 5.0, 25.0], [5.0, 25.0, 55.0])
     """
-    _check_rounding(rounding)
+    check_choice(rounding, ROUNDINGS, "rounding")
     lv = np.asarray(levels, dtype=np.float64).ravel()
     if lv.size < 2:
         raise ValueError(f"levels needs at least two values, got {lv.size}")

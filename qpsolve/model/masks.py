@@ -48,10 +48,11 @@ squared error the blend does too (convexity of the squared error).
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
 from scipy import ndimage
+
+from ..validation import check_calibration, check_choice, check_int_at_least, check_positive
 
 __all__ = ["separated", "adaptive_mask", "adaptive_envelopes", "ADAPTIVE_MODES", "CALIBRATION_POWER",
            "CALIBRATION_MARGIN", "calibration_ratio", "calibrated_blend"]
@@ -75,12 +76,6 @@ CALIBRATION_POWER = 4.0
 #: margin 0.1 all 36 photo cases of ``examples/photo_benchmark.py`` at 96 and
 #: 128 px (6 images x 3 bit depths) beat the midpoint in PSNR and SSIM.
 CALIBRATION_MARGIN = 0.1
-
-
-def _check_dilate(dilate):
-    if isinstance(dilate, bool) or not isinstance(dilate, numbers.Integral) or dilate < 0:
-        raise ValueError(f"dilate must be an integer >= 0, got {dilate!r}")
-    return int(dilate)
 
 
 def separated(lower, upper, *, rtol=1e-9):
@@ -155,10 +150,9 @@ def adaptive_mask(image, step, *, rounding="floor", dilate=0):
     from .envelopes import envelope_from_step
 
     v = np.asarray(image, dtype=np.float64)
-    if isinstance(step, bool) or not isinstance(step, numbers.Real) or not (np.isfinite(step) and step > 0):
-        raise ValueError(f"step must be a positive finite number, got {step!r}")
+    check_positive(step, "step")
     lo, hi = envelope_from_step(v, float(step), rounding)
-    return _grow(~separated(lo, hi), _check_dilate(dilate))
+    return _grow(~separated(lo, hi), check_int_at_least(dilate, "dilate", 0))
 
 
 def _grow(smooth, dilate):
@@ -200,11 +194,10 @@ def adaptive_envelopes(lower, upper, *, mode="pin", dilate=0, data_range=None):
     >>> lo.tolist(), hi.tolist()
     ([0.0, 1.0, 2.5, 5.5, 6.0], [1.0, 2.0, 2.5, 5.5, 7.0])
     """
-    if not isinstance(mode, str) or mode not in ADAPTIVE_MODES:
-        raise ValueError(f"mode must be one of {ADAPTIVE_MODES}, got {mode!r}")
+    check_choice(mode, ADAPTIVE_MODES, "mode")
     lo = np.asarray(lower, dtype=np.float64)
     hi = np.asarray(upper, dtype=np.float64)
-    smooth = _grow(~separated(lo, hi), _check_dilate(dilate))
+    smooth = _grow(~separated(lo, hi), check_int_at_least(dilate, "dilate", 0))
     if mode == "pin":
         mid = 0.5 * (lo + hi)
         return np.where(smooth, lo, mid), np.where(smooth, hi, mid), smooth
@@ -276,15 +269,6 @@ def _unsaturated(lo, hi, sel):
     return inner if inner.any() else sel
 
 
-def _check_calibration(power, margin, label=str):
-    """``(power, margin)`` as floats, or a ``ValueError`` naming ``label('power')`` / ``label('margin')``."""
-    if isinstance(power, bool) or not isinstance(power, numbers.Real) or not (np.isfinite(power) and power > 0):
-        raise ValueError(f"{label('power')} must be a positive finite number, got {power!r}")
-    if isinstance(margin, bool) or not isinstance(margin, numbers.Real) or not (np.isfinite(margin) and margin >= 0):
-        raise ValueError(f"{label('margin')} must be a finite number >= 0, got {margin!r}")
-    return float(power), float(margin)
-
-
 def calibrated_blend(x, lower, upper, *, select=None, power=CALIBRATION_POWER, margin=CALIBRATION_MARGIN):
     """Shrink a plate solution towards the bin centres by its calibration ratio.
 
@@ -325,7 +309,7 @@ def calibrated_blend(x, lower, upper, *, select=None, power=CALIBRATION_POWER, m
     >>> [round(float(v), 4) for v in out], round(w, 4), round(rho, 4)
     ([0.3333, 0.6667, 0.3333, 0.6667], 0.3333, 3.0)
     """
-    power, margin = _check_calibration(power, margin)
+    power, margin = check_calibration(power, margin)
     x, lo, hi, sel = _plate_pixels(x, lower, upper, select)
     rho = calibration_ratio(x, lo, hi, select=_unsaturated(lo, hi, sel))
     limit = 1.0 + margin

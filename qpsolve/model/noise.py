@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from ..validation import check_positive
+
 __all__ = [
     "OUTLIER_MODES",
     "NoiseReport",
@@ -67,12 +69,6 @@ class NoiseReport:
                 f"{self.relaxed} envelope(s) moved for dither, of {self.total}")
 
 
-def _check_step(step):
-    if isinstance(step, bool) or not isinstance(step, numbers.Real) or not (np.isfinite(step) and step > 0):
-        raise ValueError(f"step must be a positive finite number, got {step!r}")
-    return float(step)
-
-
 def _ring(ndim, size):
     fp = np.ones((size,) * ndim, dtype=bool)
     fp[(size // 2,) * ndim] = False
@@ -95,7 +91,7 @@ def detect_impulses(image, step, *, size=3):
     [[2, 2]]
     """
     v = np.asarray(image, dtype=np.float64)
-    st = _check_step(step)
+    st = check_positive(step, "step")
     if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 3 or size % 2 == 0:
         raise ValueError(f"size must be an odd integer >= 3, got {size!r}")
     med = ndimage.median_filter(v, size=size, mode="mirror")
@@ -131,7 +127,7 @@ def detect_dither(image, step, *, size=5, density=0.1):
     True
     """
     v = np.asarray(image, dtype=np.float64)
-    st = _check_step(step)
+    st = check_positive(step, "step")
     eps = 1e-9 * max(1.0, st)
     rev = np.zeros(v.shape)
     pos = np.zeros(v.shape)
@@ -200,7 +196,7 @@ def treat_outliers(image, lower, upper, step, mode="mask", *, data_range=None, s
     if not isinstance(mode, str) or mode not in OUTLIER_MODES:
         raise ValueError(f"outliers must be one of {OUTLIER_MODES} or None, got {mode!r}")
     v = np.asarray(image, dtype=np.float64)
-    st = _check_step(step)
+    st = check_positive(step, "step")
     lo = np.asarray(lower, dtype=np.float64).copy()
     hi = np.asarray(upper, dtype=np.float64).copy()
     rmin, rmax = data_range if data_range is not None else (-np.inf, np.inf)
@@ -245,7 +241,7 @@ def floyd_steinberg(image, step, data_range=(0.0, 255.0)):
     >>> sorted(set(out.ravel().tolist())), abs(float(out.mean()) - 100) < 16
     ([64.0, 128.0], True)
     """
-    st = _check_step(step)
+    st = check_positive(step, "step")
     f = np.asarray(image, dtype=np.float64).copy()
     if f.ndim != 2:
         raise ValueError(f"image must be 2-D, got {f.ndim}-D")

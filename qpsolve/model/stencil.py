@@ -27,7 +27,7 @@ import numpy as np
 import scipy.ndimage as ndi
 import scipy.sparse as sp
 
-from .operators import GridSpec, _kron_terms
+from .differences import kron_terms
 
 __all__ = ["GridOperator"]
 
@@ -35,7 +35,7 @@ __all__ = ["GridOperator"]
 def _factors(shape, grid):
     """``[(w, A, B)]`` with ``P = sum w kron(A, B)``, as CSR."""
     return [(float(w), sp.csr_matrix(a, dtype=np.float64), sp.csr_matrix(b, dtype=np.float64))
-            for w, a, b in _kron_terms(shape, grid.model, grid.bc, grid.alpha, grid.beta) if w != 0.0]
+            for w, a, b in kron_terms(shape, grid.model, grid.bc, grid.alpha, grid.beta) if w != 0.0]
 
 
 def _reach(f, periodic):
@@ -82,6 +82,7 @@ class GridOperator:
     Examples
     --------
     >>> import numpy as np
+    >>> from qpsolve.model.operators import GridSpec
     >>> grid = GridSpec((9, 7), "biharmonic", "odd")
     >>> op, P = GridOperator(grid), grid.matrix()
     >>> x = np.random.default_rng(0).normal(size=63)
@@ -98,7 +99,8 @@ class GridOperator:
     """
 
     def __init__(self, grid):
-        if not isinstance(grid, GridSpec):
+        # A GridSpec (checked by what it has: the GridSpec's module builds on this one)
+        if not all(hasattr(grid, a) for a in ("shape", "model", "bc", "alpha", "beta")):
             raise TypeError(f"grid must be a GridSpec, got {type(grid).__name__}")
         if len(grid.shape) != 2 or min(grid.shape) < 2:
             raise ValueError(f"GridOperator needs a 2-D grid with both axes >= 2, got shape {grid.shape}")

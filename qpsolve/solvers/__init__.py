@@ -18,13 +18,15 @@ import time
 
 import numpy as np
 
-from .._heap import large_heap
+from ..linalg.heap import large_heap
 from ..certificate import DEFAULT_TOL, active_set, certificate
 from ..problem import BoxQP
 from ..result import MESSAGES, SolveResult, Status
+from ..validation import check_positive_int, check_vector
 from ._base import BackendOutput, BackendUnavailable
 
-__all__ = ["solve", "available_solvers", "SOLVERS", "BackendOutput", "BackendUnavailable"]
+__all__ = ["solve", "available_solvers", "backend", "finalize", "SOLVERS", "AUTO_ORDER", "AUTO_RETRIES",
+           "BackendOutput", "BackendUnavailable"]
 
 #: registry name -> module that implements it
 SOLVERS = {
@@ -50,7 +52,8 @@ AUTO_ORDER = ("pdas", "pcg", "osqp", "lbfgsb")
 AUTO_RETRIES = (("pcg", {"active_set": True}, None), ("pcg", {}, None), ("cvxpy", {}, 2**14))
 
 
-def _module(name):
+def backend(name):
+    """The module that implements solver ``name`` (see :data:`SOLVERS`), or ``None`` when it does not import."""
     try:
         return importlib.import_module(SOLVERS[name])
     except ImportError:
@@ -68,7 +71,7 @@ def available_solvers():
     """
     names = []
     for name in SOLVERS:
-        mod = _module(name)
+        mod = backend(name)
         if mod is not None and mod.available():
             names.append(name)
     return names
@@ -77,7 +80,7 @@ def available_solvers():
 def _pick_auto(prob):
     reasons = []
     for name in AUTO_ORDER:
-        mod = _module(name)
+        mod = backend(name)
         if mod is None or not mod.available():
             continue
         why = mod.supports(prob)
@@ -85,22 +88,6 @@ def _pick_auto(prob):
             return name
         reasons.append(f"{name}: {why}")
     raise BackendUnavailable("no installed solver supports this problem (" + "; ".join(reasons) + ")")
-
-
-def _check_x0(prob, x0):
-    if x0 is None:
-        return None
-    if isinstance(x0, (str, bytes)):
-        raise TypeError("x0 must be an array of numbers")
-    arr = np.asarray(x0)
-    if arr.dtype == object or not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
-        raise TypeError(f"x0 must be a real numeric array, got dtype {arr.dtype}")
-    if arr.size != prob.n:
-        raise ValueError(f"x0 has {arr.size} entries; the problem has {prob.n} variables")
-    arr = arr.astype(np.float64).ravel()
-    if not np.isfinite(arr).all():
-        raise ValueError("x0 contains NaN or infinite values")
-    return prob.project(arr)  # a start point only; the answer is certified separately
 
 
 def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=False,
@@ -157,18 +144,18 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
         raise ValueError(f"unknown solver {solver!r}; choose 'auto' or one of {sorted(SOLVERS)}")
     if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not (np.isfinite(tol) and 0 < tol < 1):
         raise ValueError(f"tol must be a number in (0, 1), got {tol!r}")
-    if max_iter is not None and (
-        isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1
-    ):
-        raise ValueError(f"max_iter must be a positive integer or None, got {max_iter!r}")
+    check_positive_int(max_iter, "max_iter", allow_none=True)
     if time_limit is not None and (
         isinstance(time_limit, bool) or not isinstance(time_limit, numbers.Real) or not time_limit > 0
     ):
         raise ValueError(f"time_limit must be a positive number of seconds or None, got {time_limit!r}")
-    x0 = _check_x0(prob, x0)
+    if x0 is not None:
+        if isinstance(x0, (str, bytes)):
+            raise TypeError("x0 must be an array of numbers")
+        x0 = prob.project(check_vector(x0, prob.n, "x0"))  # a start point only; the answer is certified separately
 
     name = _pick_auto(prob) if solver == "auto" else solver
-    mod = _module(name)
+    mod = backend(name)
     if mod is None or not mod.available():
         raise BackendUnavailable(f"solver {name!r} is not installed here; available: {available_solvers()}")
     why = mod.supports(prob)
@@ -189,7 +176,7 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
 def _retry(prob, first, tol, max_iter, x0, verbose, time_limit, t0):
     """``solver='auto'`` after an uncertified answer: :data:`AUTO_RETRIES`, the first certified wins."""
     for name, extra, largest in AUTO_RETRIES:
-        mod = _module(name)
+        mod = backend(name)
         if ((name == first.solver and not extra) or (largest is not None and prob.n > largest)
                 or mod is None or not mod.available() or mod.supports(prob)):
             continue

@@ -92,6 +92,8 @@ import time
 import numpy as np
 
 from ..certificate import certificate
+from ..model.spectra import second_difference_eigenvalues
+from ..validation import check_positive_int
 from ._base import BackendOutput, importable
 
 NAME = "admm"
@@ -111,11 +113,10 @@ def axis_eigenvalues(n, bc):
     >>> np.round(axis_eigenvalues(4, "periodic"), 12).tolist()
     [-0.0, -2.0, -4.0, -2.0]
     """
-    k = np.arange(n)
     if bc == "even":
-        return -4.0 * np.sin(np.pi * k / (2 * n)) ** 2
+        return -second_difference_eigenvalues(n, "dct")
     if bc == "periodic":
-        return -4.0 * np.sin(np.pi * k / n) ** 2
+        return -second_difference_eigenvalues(n, "fft")
     raise ValueError(f"bc must be one of {SPECTRAL_BC} for a spectral operator, got {bc!r}")
 
 
@@ -285,8 +286,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, rho=None, rho_schedul
     if not gamma > 1:
         raise ValueError(f"gamma must be > 1, got {gamma!r}")
     for name, v in (("every", every), ("check_every", check_every)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+        check_positive_int(v, name)
 
     t0 = time.perf_counter()
     op = _Spectral(prob.grid)

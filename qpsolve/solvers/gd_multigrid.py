@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 
+from ..validation import check_int_at_least
 from ._base import BackendOutput, importable
 
 NAME = "gd-multigrid"
@@ -113,12 +114,6 @@ def _iterate(P, q, lo, hi, x, dt, budget, deadline, check):
     return x, done, "budget"
 
 
-def _check_int(v, name, minimum):
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}")
-    return int(v)
-
-
 def solve(prob, *, tol, max_iter, x0, verbose, time_limit, iterations_per_level=2000, step_scale=1.0,
           coarsen=True, check_every=100):
     """Run the paper's coarse-to-fine projected gradient scheme.
@@ -152,8 +147,8 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, iterations_per_level=
     from ..certificate import certificate
     from ..problem import BoxQP
 
-    per_level = _check_int(iterations_per_level, "iterations_per_level", 1)
-    check_every = _check_int(check_every, "check_every", 0)
+    per_level = check_int_at_least(iterations_per_level, "iterations_per_level", 1)
+    check_every = check_int_at_least(check_every, "check_every", 0)
     if isinstance(step_scale, bool) or not isinstance(step_scale, numbers.Real) or not 0 < step_scale < 2:
         raise ValueError(f"step_scale must lie in (0, 2) for a stable explicit step, got {step_scale!r}")
     if not isinstance(coarsen, (bool, np.bool_)):

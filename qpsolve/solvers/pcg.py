@@ -47,6 +47,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..certificate import certificate
+from ..linalg.coarse import coarse_envelopes, prolong
+from ..linalg.search import projected_search
 from ..problem import BoxQP
 from ._base import BackendOutput, importable
 
@@ -71,27 +73,10 @@ def _coarse_axes(shape):
     return tuple(k for k, n in enumerate(shape) if n % 2 == 0 and n // 2 >= MIN_COARSE)
 
 
-def _block_reduce(a, shape, axes, func):
-    """Reduce 2-blocks along ``axes`` of the grid with ``func`` (np.min / np.max / np.mean)."""
-    a = a.reshape(shape)
-    for k in axes:
-        n = a.shape[k]
-        new = a.shape[:k] + (n // 2, 2) + a.shape[k + 1 :]
-        a = func(a.reshape(new), axis=k + 1)
-    return a
-
-
 def _carry_up(chain, x, depth):
     """``x`` of level ``depth + 1`` of ``chain`` (finest first), prolonged onto level ``depth`` and
     projected into its box."""
-    return chain[depth].project(_prolong(x, chain[depth + 1].grid.shape, chain[depth].grid.shape))
-
-
-def _prolong(xc, coarse_shape, fine_shape):
-    from scipy.ndimage import zoom
-
-    factors = [f / c for f, c in zip(fine_shape, coarse_shape)]
-    return zoom(xc.reshape(coarse_shape), factors, order=3, mode="nearest", grid_mode=True).ravel()
+    return chain[depth].project(prolong(x, chain[depth + 1].grid.shape, chain[depth].grid.shape))
 
 
 def _coarse_problem(prob):
@@ -101,9 +86,7 @@ def _coarse_problem(prob):
     axes = _coarse_axes(grid.shape)
     if not axes:
         return None
-    lo = _block_reduce(prob.lower, grid.shape, axes, np.min)
-    hi = _block_reduce(prob.upper, grid.shape, axes, np.max)
-    cgrid = type(grid)(shape=lo.shape, model=grid.model, bc=grid.bc, alpha=grid.alpha, beta=grid.beta)
+    lo, hi, cgrid = coarse_envelopes(prob.lower, prob.upper, grid, axes)
     return BoxQP(cgrid.matrix(), lo.ravel(), hi.ravel(), grid=cgrid)
 
 
@@ -297,7 +280,7 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, amg_options, l
             prec = _FacePreconditioner(P, diag, free, kind, amg_options)
         d, cg_it, cg_res = _face_cg(P, g, fmask, prec, rtol, 500, deadline)
         cg_total += cg_it
-        step, how = _projected_search(prob, x, g, d)
+        step, how = projected_search(prob, x, g, d)
         if step is None:
             status = "stalled"
             break
@@ -307,53 +290,6 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, amg_options, l
                   f"pg={cert.projected_gradient:.2e} free={int(free.sum())} cg={cg_it} "
                   f"res={cg_res:.1e} step={how}", flush=True)
     return x, it, cg_total, status, history, pdas_steps
-
-
-def _quad_change(matvec, g, s):
-    """``E(x + s) - E(x)`` for the quadratic with gradient ``g`` at ``x``."""
-    return float(g @ s + 0.5 * s @ matvec(s))
-
-
-def _projected_search(prob, x, g, d):
-    """A monotone step from ``x``: projected Newton, feasible step, or scaled projected gradient.
-
-    Products go through ``prob.matvec``: ``pdas``'s projected Newton calls
-    this on grids whose matrix is never assembled (654 MB of CSR at 2048²).
-    """
-    P = prob.matvec
-    lo, hi = prob.lower, prob.upper
-    # 1. Projected search along d with Armijo back-tracking.
-    a = 1.0
-    for _ in range(8):
-        s = prob.project(x + a * d) - x
-        slope = float(g @ s)
-        if slope < 0:
-            change = _quad_change(P, g, s)
-            if change <= 1e-4 * slope:
-                return s, f"newton(a={a:g})"
-        a *= 0.5
-    # 2. Largest feasible step along d, exact line minimum on it.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        room = np.where(d > 0, (hi - x) / d, np.where(d < 0, (lo - x) / d, np.inf))
-    amax = float(np.min(room)) if room.size else np.inf
-    slope = float(g @ d)
-    if slope < 0 and amax > 0:
-        curv = float(d @ P(d))
-        a = min(amax, -slope / curv) if curv > 0 else amax
-        if np.isfinite(a) and a > 0:
-            return a * d, f"feasible(a={a:.3g})"
-    # 3. Diagonally scaled projected gradient with Armijo.
-    dg = -g / prob.diag
-    a = 1.0
-    for _ in range(30):
-        s = prob.project(x + a * dg) - x
-        slope = float(g @ s)
-        if slope >= 0:
-            return None, "none"
-        if _quad_change(P, g, s) <= 1e-4 * slope:
-            return s, f"gradient(a={a:g})"
-        a *= 0.5
-    return None, "none"
 
 
 def solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, preconditioner="auto",

@@ -6,7 +6,7 @@ not the area).  This backend works on that small active set ``A`` only:
 
 1. **Equality step.**  With ``x_A`` fixed at its bounds ``b`` and the rest
    free, the minimiser is ``x = P^g (E mu - q) + N c`` where ``P^g`` is the
-   exact fast inverse of :class:`~qpsolve.model.greens.GridGreen`, ``N`` the
+   exact fast inverse of :class:`~qpsolve.linalg.greens.GridGreen`, ``N`` the
    null space of ``P``, and ``(mu, c)`` solve the small dense saddle system
 
    ``[[E^T P^g E, E^T N], [N^T E, 0]] [mu; c] = [b + (P^g q)_A; N^T q]``.
@@ -55,9 +55,12 @@ import numpy as np
 import scipy.linalg as sla
 from scipy.ndimage import map_coordinates, maximum_filter
 
-from .._threads import blas_threads
+from ..linalg.threads import blas_threads
 from ..certificate import certificate
-from ..model.greens import green_support, shared_green
+from ..linalg import search
+from ..linalg.coarse import coarse_envelopes
+from ..linalg.greens import green_support, shared_green
+from ..validation import check_positive_int
 from ._base import BackendOutput
 from . import pcg
 
@@ -785,7 +788,7 @@ def _projected_newton(level, x, *, tol, max_iter, max_active, deadline, verbose,
         if binding.size > max_active:
             status = "too_many_active"
             break
-        step, how = pcg._projected_search(prob, x, g, d)
+        step, how = search.projected_search(prob, x, g, d)
         if step is None:
             status = "stalled"
             break
@@ -821,10 +824,7 @@ def _chain(prob, min_size):
         shape = top.grid.shape
         if any(s % 2 or s // 2 < min_size for s in shape):
             break
-        lo = pcg._block_reduce(top.lower, shape, (0, 1), np.min)  # the restriction pcg uses too
-        hi = pcg._block_reduce(top.upper, shape, (0, 1), np.max)
-        g = top.grid
-        grid = type(g)(shape=lo.shape, model=g.model, bc=g.bc, alpha=g.alpha, beta=g.beta)
+        lo, hi, grid = coarse_envelopes(top.lower, top.upper, top.grid, (0, 1))  # the restriction pcg uses too
         chain.append(_GridLevel(lo.ravel(), hi.ravel(), grid))
     return chain
 
@@ -888,7 +888,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
     ``info["levels"]`` lists, coarsest first, each level's size, PDAS
     iterations, final ``|A|``, status, time and per-iteration history, the
     Schur columns evaluated and how many saddle factors were updated rather
-    than made anew (``factor_updates``).  BLAS runs on one thread (see :mod:`qpsolve._threads`) but for the
+    than made anew (``factor_updates``).  BLAS runs on one thread (see :mod:`qpsolve.linalg.threads`) but for the
     Cholesky factors of at least ``PARALLEL_CHOLESKY`` contacts.
     """
     with blas_threads(1):
@@ -902,8 +902,7 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
         raise TypeError(f"pdas got unknown option(s): {sorted(options)}")
     if max_active is None:
         max_active = default_max_active(prob.n)
-    if isinstance(max_active, bool) or not isinstance(max_active, (int, np.integer)) or max_active < 1:
-        raise ValueError(f"max_active must be a positive integer, got {max_active!r}")
+    check_positive_int(max_active, "max_active")
     user_max_iter = max_iter  # the pcg hand-over gets the caller's limit (pcg's own default if None)
     max_iter = 100 if max_iter is None else int(max_iter)
     deadline = None if time_limit is None else time.perf_counter() + float(time_limit)

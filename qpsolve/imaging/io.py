@@ -21,7 +21,6 @@ Policy for inputs the envelope model cannot describe:
 
 from __future__ import annotations
 
-import numbers
 import contextlib
 import os
 import tempfile
@@ -29,6 +28,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+from ..validation import check_positive_int
 
 __all__ = [
     "read_image",
@@ -52,14 +53,6 @@ _PALETTES = ("error", "convert")
 
 class PaletteConversionWarning(UserWarning):
     """Emitted when ``read_image(..., palette="convert")`` expands a colour table."""
-
-
-def _check_max_pixels(max_pixels):
-    if max_pixels is None:
-        return None
-    if isinstance(max_pixels, bool) or not isinstance(max_pixels, numbers.Integral) or max_pixels < 1:
-        raise ValueError(f"max_pixels must be a positive integer or None, got {max_pixels!r}")
-    return int(max_pixels)
 
 
 def _guard_pixels(path, npix, shape, max_pixels):
@@ -282,7 +275,7 @@ def read_image(path, *, max_pixels=DEFAULT_MAX_PIXELS, palette="error"):
     ...     print("refused:", "20 pixels" in str(exc))
     refused: True
     """
-    max_pixels = _check_max_pixels(max_pixels)
+    max_pixels = check_positive_int(max_pixels, "max_pixels", allow_none=True)
     if not isinstance(palette, str) or palette not in _PALETTES:
         raise ValueError(f"palette must be one of {_PALETTES}, got {palette!r}")
     path = Path(path)

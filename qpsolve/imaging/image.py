@@ -2,183 +2,22 @@
 
 from __future__ import annotations
 
-import numbers
-from dataclasses import dataclass
-
 import numpy as np
 
-from .certificate import DEFAULT_TOL
-from .model.envelopes import (
-    apply_confidence,
-    apply_mask,
-    bits_step,
-    check_on_grid,
-    container_range,
-    envelope_from_levels,
-    envelope_from_step,
-)
-from .model.degradation import brighten_envelopes, gain_map
-from .model.operators import BOUNDARIES, MODELS, GridSpec
-from .problem import BoxQP
-from .solvers import solve
+from ..certificate import DEFAULT_TOL
+from ..problem import BoxQP
+from ..solvers import solve
+from ..validation import check_calibration
+from .bounds import image_envelopes, restore, split_channels
+from .photo import dequantize_photo
 
 __all__ = ["image_problem", "dequantize"]
 
 
-@dataclass
-class _Context:
-    shape: tuple
-    values: np.ndarray
-    mask: np.ndarray | None
-    gain: np.ndarray | None = None
-
-
-def _check_image(image, name="image"):
-    if isinstance(image, (str, bytes)) or image is None:
-        raise TypeError(f"{name} must be a numeric array, got {type(image).__name__}")
-    arr = np.asarray(image)
-    if arr.dtype == object or arr.dtype.kind not in "uif" or arr.dtype == bool:
-        if arr.dtype == bool:
-            raise TypeError(f"{name} is boolean (1-bit); pass it as an integer or float array with bits=1")
-        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape})")
-    if arr.ndim == 0 or arr.ndim > 3:
-        raise ValueError(f"{name} must be 1-D, 2-D or 3-D (without channel_axis), got {arr.ndim}-D")
-    if arr.size < 2:
-        raise ValueError(f"{name} has a single pixel; de-quantization needs at least two")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        bad = ~np.isfinite(arr)
-        where = tuple(int(i) for i in np.unravel_index(np.flatnonzero(bad)[0], arr.shape))
-        raise ValueError(f"{name} contains {int(bad.sum())} NaN or infinite value(s), first at index {where}")
-    return arr
-
-
-def _check_same_shape(arr, shape, name):
-    a = np.asarray(arr)
-    if a.shape != shape:
-        raise ValueError(f"{name} has shape {a.shape}; expected the image shape {shape}")
-    return a
-
-
-def _check_bounds_array(arr, shape, name):
-    a = _check_same_shape(arr, shape, name)
-    if a.dtype == object or a.dtype.kind not in "uif":
-        raise TypeError(f"{name} must be a real numeric array, got dtype {a.dtype}")
-    a = a.astype(np.float64)
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return a
-
-
-def _check_range(data_range):
-    if data_range is None:
-        return None
-    try:
-        lo, hi = (float(v) for v in data_range)
-    except (TypeError, ValueError):
-        raise TypeError(f"data_range must be a pair of numbers (min, max), got {data_range!r}") from None
-    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
-        raise ValueError(f"data_range must be finite with min < max, got {data_range!r}")
-    return lo, hi
-
-
 def _build(image, bits, model, bc, mask, **kw):
-    """The BoxQP of one channel and its :class:`_Context` (see :func:`_envelopes`)."""
-    lo, hi, grid, ctx = _envelopes(image, bits, model, bc, mask, **kw)
+    """The BoxQP of one channel and its context (see :func:`~qpsolve.imaging.bounds.image_envelopes`)."""
+    lo, hi, grid, ctx = image_envelopes(image, bits, model, bc, mask, **kw)
     return BoxQP(grid.energy(), lo.ravel(), hi.ravel(), grid=grid), ctx
-
-
-def _envelopes(image, bits, model, bc, mask, *, rounding, step, levels, lower, upper, confidence,
-               data_range, alpha, beta, gain=None):
-    """Validated envelopes ``(lower, upper)`` (image-shaped), the ``GridSpec`` and the context.
-
-    Assembles no operator: tiles and the calibration need only the bounds.
-    """
-    img = _check_image(image)
-    shape = img.shape
-    if not isinstance(model, str) or model not in MODELS:
-        raise ValueError(f"model must be one of {MODELS}, got {model!r}")
-    if not isinstance(bc, str) or bc not in BOUNDARIES:
-        raise ValueError(f"bc must be one of {BOUNDARIES}, got {bc!r}")
-    for name, w in (("alpha", alpha), ("beta", beta)):
-        if isinstance(w, bool) or not isinstance(w, numbers.Real) or not np.isfinite(w) or w < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {w!r}")
-    drange = _check_range(data_range)
-    if drange is None:
-        drange = container_range(img.dtype)
-    values = img.astype(np.float64)
-
-    given = [n for n, v in (("bits", bits), ("step", step), ("levels", levels)) if v is not None]
-    explicit = lower is not None or upper is not None
-    if len(given) > 1:
-        raise ValueError(f"give only one of bits, step and levels (got {', '.join(given)})")
-    if explicit:
-        if given:
-            raise ValueError(f"lower/upper replace the quantization model; do not also give {given[0]}")
-        if lower is None or upper is None:
-            raise ValueError("give both lower and upper, or neither")
-        lo = _check_bounds_array(lower, shape, "lower")
-        hi = _check_bounds_array(upper, shape, "upper")
-        if (lo > hi).any():
-            bad = lo > hi
-            where = tuple(int(i) for i in np.unravel_index(np.flatnonzero(bad)[0], shape))
-            raise ValueError(f"lower > upper at {int(bad.sum())} pixel(s), first at index {where}")
-    elif levels is not None:
-        lo, hi = envelope_from_levels(values, levels, rounding, drange)
-    else:
-        if bits is not None:
-            st = bits_step(img.dtype, bits)
-            if img.dtype.kind != "u" and step is None:
-                top = 2**bits - 1
-                if (values < 0).any() or (values > top).any():
-                    raise ValueError(
-                        f"a {img.dtype} image with bits={bits} must hold level indices 0..{top}; "
-                        f"found values in [{values.min():g}, {values.max():g}] (give step= for other scales)"
-                    )
-            check_on_grid(values, st, what=f"multiples of {st:g} (the level step of {bits}-bit data in {img.dtype})")
-        elif step is not None:
-            if isinstance(step, bool) or not isinstance(step, numbers.Real) or not (np.isfinite(step) and step > 0):
-                raise ValueError(f"step must be a positive finite number, got {step!r}")
-            st = float(step)
-            check_on_grid(values, st)
-        else:
-            raise ValueError("say how the image was quantized: bits=, step=, levels=, or lower= and upper=")
-        lo, hi = envelope_from_step(values, st, rounding, drange)
-
-    if confidence is not None:
-        c = np.asarray(confidence)
-        if c.dtype == object or c.dtype.kind not in "uif":
-            raise TypeError(f"confidence must be numeric, got dtype {c.dtype}")
-        if c.ndim and c.shape != shape:
-            raise ValueError(f"confidence has shape {c.shape}; expected a scalar or the image shape {shape}")
-        lo, hi = apply_confidence(lo, hi, c, drange)
-
-    h = None
-    if gain is not None:
-        # Brightening x = y / h: the envelopes of x are those of y divided by h.  The
-        # dynamic range of x is taken as range / min(h), the widest any brightened
-        # pixel can reach, so masked-out pixels are free and nothing is clipped.
-        h = gain_map(shape, gain)
-        lo, hi = brighten_envelopes(lo, hi, h)
-        if drange is not None:
-            hmin = float(h.min())
-            drange = (drange[0] / hmin, drange[1] / hmin)
-
-    m = None
-    if mask is not None:
-        m = _check_same_shape(mask, shape, "mask")
-        if m.dtype != bool:
-            if m.dtype.kind not in "uif" or not np.isin(m, (0, 1)).all():
-                raise ValueError("mask must be boolean (or contain only 0 and 1)")
-            m = m.astype(bool)
-        if not m.any():
-            raise ValueError("mask selects no pixel; nothing would be de-quantized")
-        full = drange if drange is not None else (float(np.min(lo[m])), float(np.max(hi[m])))
-        lo, hi = apply_mask(lo, hi, m, full)
-
-    grid = GridSpec(shape=shape, model=model, bc=bc, alpha=float(alpha), beta=float(beta))
-    return lo, hi, grid, _Context(shape=shape, values=values, mask=m, gain=h)
 
 
 def image_problem(image, bits=None, model="biharmonic", bc="odd", mask=None, *, rounding="floor",
@@ -246,40 +85,10 @@ def image_problem(image, bits=None, model="biharmonic", bc="odd", mask=None, *, 
     return prob
 
 
-def split_channels(image, channel_axis, kw):
-    """Validate ``channel_axis`` and split ``image`` and per-pixel arrays of ``kw`` by channel.
-
-    Returns the normalized axis and a list of ``(plane, kw_for_that_channel)``.
-    """
-    arr = np.asarray(image)
-    if isinstance(channel_axis, bool) or not isinstance(channel_axis, numbers.Integral):
-        raise TypeError(f"channel_axis must be an integer or None, got {channel_axis!r}")
-    if not -arr.ndim <= channel_axis < arr.ndim:
-        raise ValueError(f"channel_axis={channel_axis} is out of range for a {arr.ndim}-D image")
-    axis = channel_axis % arr.ndim
-    moved = np.moveaxis(arr, axis, 0)
-    per_channel = {}
-    for name in ("lower", "upper", "confidence", "gain"):
-        v = kw.get(name)
-        if v is not None and np.ndim(v) == arr.ndim:
-            per_channel[name] = np.moveaxis(np.asarray(v), axis, 0)
-    planes = []
-    for c in range(moved.shape[0]):
-        ckw = dict(kw)
-        for name, v in per_channel.items():
-            ckw[name] = v[c]
-        planes.append((moved[c], ckw))
-    return axis, planes
-
-
 def _solve_single(image, bits, model, bc, mask, solver, tol, max_iter, verbose, options, kw):
     prob, ctx = _build(image, bits, model, bc, mask, **kw)
     res = solve(prob, solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
-    out = res.x.reshape(ctx.shape)
-    if ctx.mask is not None:
-        kept = ctx.values if ctx.gain is None else ctx.values / ctx.gain  # brightened as y / h
-        out = np.where(ctx.mask, out, kept)  # the paper keeps masked pixels intact
-    return out, res
+    return restore(res.x, ctx), res
 
 
 def _calibrate_channel(image, out, bits, bc, mask, kw, power, margin):
@@ -290,9 +99,9 @@ def _calibrate_channel(image, out, bits, bc, mask, kw, power, margin):
     measured; masked pixels are left out.  Returns the blended channel and
     ``{'rho', 'weight', 'power', 'margin'}``.
     """
-    from .model.masks import calibrated_blend
+    from ..model.masks import calibrated_blend
 
-    lo, hi, _, ctx = _envelopes(image, bits, "laplace", bc, mask, **kw)
+    lo, hi, _, ctx = image_envelopes(image, bits, "laplace", bc, mask, **kw)
     select = np.abs(out - 0.5 * (lo + hi)) > 1e-9 * np.maximum(1.0, np.abs(hi))  # not pinned
     if ctx.mask is not None:
         select &= ctx.mask
@@ -302,7 +111,7 @@ def _calibrate_channel(image, out, bits, bc, mask, kw, power, margin):
 
 def _calibration_options(adaptive):
     """Split ``adaptive`` into (the photo pipeline's value, ``(power, margin)`` or ``None``)."""
-    from .model.masks import CALIBRATION_MARGIN, CALIBRATION_POWER, _check_calibration
+    from ..model.masks import CALIBRATION_MARGIN, CALIBRATION_POWER
 
     if adaptive is None or adaptive is False:
         return False, None
@@ -317,7 +126,7 @@ def _calibration_options(adaptive):
     margin = rest.pop("margin", CALIBRATION_MARGIN)
     if not isinstance(calibrate, bool):
         raise TypeError(f"adaptive['calibrate'] must be True or False, got {calibrate!r}")
-    calib = _check_calibration(power, margin, label=lambda key: f"adaptive[{key!r}]")
+    calib = check_calibration(power, margin, label=lambda key: f"adaptive[{key!r}]")
     return rest or True, (calib if calibrate else None)
 
 
@@ -363,7 +172,7 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
         centres, decided pixel by pixel.  A pixel is *textured* when the
         9-pixel window around it spans more than two adjacent levels and
         its bin centres do not lie near a plane there (edges, texture; not
-        a steep smooth ramp): see :func:`qpsolve.photo.textured`.  Textured
+        a steep smooth ramp): see :func:`qpsolve.imaging.photo.textured`.  Textured
         pixels are pinned to their bin midpoint (``L = U``) and the plate is
         solved through them; every other pixel keeps its quantizer
         envelope.  A band boundary (two adjacent levels) is never textured,
@@ -371,7 +180,7 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
         ``result.info['photo']`` (how many pixels were pinned).
 
         A dict overrides the options of
-        :data:`qpsolve.photo.ADAPTIVE_DEFAULTS` (``window``; ``window=2`` is
+        :data:`qpsolve.imaging.photo.ADAPTIVE_DEFAULTS` (``window``; ``window=2`` is
         the older neighbour test, jumps of more than one level only;
         ``dilate``, ``mode``, ``shrink``) and takes three more keys:
         ``calibrate`` (bool, default ``False``; ``True`` shrinks the whole
@@ -393,7 +202,7 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
     color_space : {'rgb', 'decorrelated'}, optional
         ``decorrelated`` solves the channels jointly with chroma bending
         weighted ``chroma_weight`` times luma bending; envelopes stay boxes
-        in the stored channels (see :func:`qpsolve.photo.color_energy`).
+        in the stored channels (see :func:`qpsolve.imaging.photo.color_energy`).
     chroma_weight : float, optional
         Weight of chroma bending for ``color_space='decorrelated'``.
     tile : int or (int, int), optional
@@ -402,9 +211,9 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
         global operator is never assembled unless the result is polished
         by one global solve (``polish=True``/``False``/``'auto'`` among
         ``**options``; ``'auto'`` polishes up to
-        :data:`qpsolve.tiles.AUTO_POLISH_PIXELS` pixels).  ``jobs=k`` among
+        :data:`qpsolve.imaging.tiles.AUTO_POLISH_PIXELS` pixels).  ``jobs=k`` among
         ``**options`` solves tiles in ``k`` worker processes.  See
-        :func:`qpsolve.tiles.solve_tiled` for what an unpolished result
+        :func:`qpsolve.imaging.tiles.solve_tiled` for what an unpolished result
         certifies.
     progress : bool, optional
         Show a tqdm progress bar over tiles.
@@ -439,8 +248,6 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
               confidence=confidence, data_range=data_range, alpha=alpha, beta=beta, gain=gain)
     adaptive, calib = _calibration_options(adaptive)
     if adaptive or outliers is not None or color_space != "rgb" or tile is not None:
-        from .photo import dequantize_photo  # the photo pipeline (qpsolve/photo.py)
-
         out, res = dequantize_photo(image, bits, model, bc, mask, solver, kw, channel_axis=channel_axis,
                                     tol=tol, max_iter=max_iter, verbose=verbose, return_result=True,
                                     options=options, adaptive=adaptive, outliers=outliers,

@@ -24,13 +24,13 @@ import argparse
 
 import numpy as np
 
-from ..image import dequantize
+from ...imaging.image import dequantize
 from .dequantize import print_calibration
-from ..io import OUTPUT_EXTENSIONS, check_output_path, read_image, write_image
-from ..model.degradation import gain_map
-from ..model.envelopes import ROUNDINGS, container_range
-from ..model.operators import BOUNDARIES, MODELS
-from ..solvers import SOLVERS
+from ...imaging.io import OUTPUT_EXTENSIONS, check_output_path, read_image, write_image
+from ...model.degradation import gain_map
+from ...model.envelopes import ROUNDINGS, container_range
+from ...model.operators import BOUNDARIES, MODELS
+from ...solvers import SOLVERS
 
 
 def register(sub):

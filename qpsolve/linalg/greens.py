@@ -16,7 +16,7 @@ are diagonalised by fast transforms for the boundary rules most images use:
     (spanned by ``1``, ``i``, ``j`` and ``i j``).  Where the inner DST-I's
     length factors badly (power-of-two sides from 128 on), the inner solves run
     in the basis of the grid one pixel larger
-    (:mod:`~qpsolve.model.dirichlet_embedding`).
+    (:mod:`~qpsolve.linalg.dirichlet_embedding`).
 
 :class:`GridGreen` applies a generalised inverse ``P^g`` (``P P^g P = P``) in
 ``O(N log N)`` and evaluates any block ``E_a^T P^g E_b`` of it (the Green's
@@ -37,9 +37,8 @@ import numpy as np
 import scipy.fft as sfft
 import scipy.linalg.blas as sla_blas
 
+from ..model.spectra import dst_basis_rows, second_difference_eigenvalues
 from .dirichlet_embedding import DirichletEmbedding, embedding_pays
-from .dirichlet_embedding import _basis_rows
-from .dirichlet_embedding import _mu as _dirichlet_mu
 
 __all__ = ["GridGreen", "NullBasis", "green_support", "shared_green"]
 
@@ -140,16 +139,6 @@ def green_support(grid):
     return None
 
 
-def _mu(n, kind):
-    """Eigenvalues of the 1-D negative second difference for a transform ``kind``."""
-    if kind == "dct":  # Neumann, DCT-II: k = 0..n-1
-        return 4.0 * np.sin(np.pi * np.arange(n) / (2 * n)) ** 2
-    if kind == "dst":  # Dirichlet on n inner points, DST-I: k = 1..n
-        return _dirichlet_mu(n)
-    # periodic, rfft/fft frequencies
-    return 4.0 * np.sin(np.pi * np.arange(n) / n) ** 2
-
-
 def _trace_lengths(size):
     """Lengths a truncated edge trace may have: powers of two from :data:`MIN_TRACE_MODES`, then ``size``."""
     lengths = [MIN_TRACE_MODES]
@@ -197,8 +186,8 @@ class GridGreen:
         Shape, model, boundary rule and weights (see :func:`green_support`).
     embed : bool, optional
         ``odd`` rule only: solve the inner Dirichlet problems in the basis of
-        the grid one pixel larger (:class:`~qpsolve.model.dirichlet_embedding.DirichletEmbedding`).
-        Default: where that is faster (:func:`~qpsolve.model.dirichlet_embedding.embedding_pays`;
+        the grid one pixel larger (:class:`~qpsolve.linalg.dirichlet_embedding.DirichletEmbedding`).
+        Default: where that is faster (:func:`~qpsolve.linalg.dirichlet_embedding.embedding_pays`;
         power-of-two sides from 128 on).  The answer is the same up to rounding.
 
     Attributes
@@ -239,13 +228,14 @@ class GridGreen:
         self.bc = "even" if (grid.model == "laplace" and grid.bc == "odd") else grid.bc
         n, m = self.shape
         if self.bc == "odd":
-            self._lam_inner = -(_mu(n - 2, "dst")[:, None] + _mu(m - 2, "dst")[None, :])
-            self._lam_row = -_mu(m - 2, "dst")  # along the top/bottom edges
-            self._lam_col = -_mu(n - 2, "dst")  # along the left/right edges
+            self._lam_inner = -(second_difference_eigenvalues(n - 2, "dst")[:, None]
+                                + second_difference_eigenvalues(m - 2, "dst")[None, :])
+            self._lam_row = -second_difference_eigenvalues(m - 2, "dst")  # along the top/bottom edges
+            self._lam_col = -second_difference_eigenvalues(n - 2, "dst")  # along the left/right edges
             self._period = (2 * (n - 1), 2 * (m - 1))
             self._k2 = self._kernel(lambda mu: 1.0 / mu**2)  # L_II^-2
-            phi1 = _basis_rows(n - 2, np.arange(n - 2))  # the DST-I matrices of each axis
-            phi2 = phi1 if m == n else _basis_rows(m - 2, np.arange(m - 2))
+            phi1 = dst_basis_rows(n - 2, np.arange(n - 2))  # the DST-I matrices of each axis
+            phi2 = phi1 if m == n else dst_basis_rows(m - 2, np.arange(m - 2))
             # With h_top[i, l] = sum_k phi1[i, k] phi1[0, k] / lam[k, l] (the inner Green's
             # function between row 1 and row i + 1 in column mode l), inner pixel (i, j)'s
             # top-edge trace in mode l is phi2[l, j] q_row[l, i], q_row = -h_top^T / lam_row.
@@ -270,7 +260,8 @@ class GridGreen:
                 self._lam_inner = None  # the embedding has its own spectrum (32 MB at 2048^2)
         else:
             kind = "dct" if self.bc == "even" else "fft"
-            mu = _mu(n, kind)[:, None] + _mu(m, kind)[None, :]
+            mu = (second_difference_eigenvalues(n, kind)[:, None]
+                  + second_difference_eigenvalues(m, kind)[None, :])
             f = self._f(mu)
             with np.errstate(divide="ignore"):
                 self._inv = np.where(f > 0, 1.0 / np.where(f > 0, f, 1.0), 0.0)

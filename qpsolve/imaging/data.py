@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..validation import check_int_at_least
+
 __all__ = ["gaussian", "rosenbrock", "to_uint8", "truncate_bits"]
-
-
-def _check_size(size):
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 2:
-        raise ValueError(f"size must be an integer >= 2, got {size!r}")
 
 
 def gaussian(size=64):
@@ -26,7 +23,7 @@ def gaussian(size=64):
     >>> float(g[2, 2]), g.shape
     (1.0, (5, 5))
     """
-    _check_size(size)
+    check_int_at_least(size, "size", 2)
     x = np.linspace(-1.0, 1.0, size)
     X, Y = np.meshgrid(x, x)
     return np.exp(-2.0 * (X**2 + Y**2))
@@ -41,7 +38,7 @@ def rosenbrock(size=64):
     >>> r.shape, bool(r.min() >= 0)
     ((4, 4), True)
     """
-    _check_size(size)
+    check_int_at_least(size, "size", 2)
     x = np.linspace(-1.5, 1.5, size)
     y = np.linspace(-1.0, 3.0, size)
     X, Y = np.meshgrid(x, y)

@@ -2,7 +2,7 @@
 
 Völgyes et al., "Image De-Quantization Using Plate Bending Model", Algorithms
 11(8):110, 2018, Table 1: 64x64 Gaussian and Rosenbrock images (made by
-:mod:`qpsolve.data`), bit depth reduced by right shift to 2, 3 and 5 bits,
+:mod:`qpsolve.imaging.data`), bit depth reduced by right shift to 2, 3 and 5 bits,
 restored by zero padding (the truncated image itself), the bounded Laplace
 model and the biharmonic (plate-bending) model, scored by NRMSE, PSNR and SSIM.
 
@@ -22,7 +22,7 @@ Every solved row records its solver's certificate; a solve that is not
 certified optimal raises :class:`NotCertifiedError` (no table is produced from
 an unconverged answer).
 
-The figures of the paper are in :mod:`qpsolve.figures`.
+The figures of the paper are in :mod:`qpsolve.paper.figures`.
 """
 
 from __future__ import annotations
@@ -34,10 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .certificate import DEFAULT_TOL
-from .data import gaussian, rosenbrock, to_uint8, truncate_bits
-from .image import dequantize
-from .io import atomic_output
+from ..certificate import DEFAULT_TOL
+from ..imaging.data import gaussian, rosenbrock, to_uint8, truncate_bits
+from ..imaging.image import dequantize
+from ..imaging.io import atomic_output
+from ..validation import check_count, check_names
 
 __all__ = [
     "PAPER_TABLE1",
@@ -86,7 +87,7 @@ PAPER_TABLE1 = (
     ("Rosenbrock", 5, "biharmonic", 0.0681, 34.7163, 0.9319),
 )
 
-#: Test images of Table 1 (float functions, made 8-bit by :func:`qpsolve.data.to_uint8`).
+#: Test images of Table 1 (float functions, made 8-bit by :func:`qpsolve.imaging.data.to_uint8`).
 FUNCTIONS = {"Gaussian": gaussian, "Rosenbrock": rosenbrock}
 
 #: Bit depths of Table 1.
@@ -200,7 +201,7 @@ def to_8bit(f):
     level is the best 8-bit estimate of it; truncation would add a systematic
     bias of -1/2 level.  (The *reference* images are made by truncation,
     ``astype(uint8)``, because that is how the paper's data were made, see
-    :func:`qpsolve.data.to_uint8`.)
+    :func:`qpsolve.imaging.data.to_uint8`.)
 
     Examples
     --------
@@ -220,7 +221,7 @@ def metrics(reference, result):
 
     Examples
     --------
-    >>> from qpsolve.data import gaussian, to_uint8, truncate_bits
+    >>> from qpsolve.imaging.data import gaussian, to_uint8, truncate_bits
     >>> ref = to_uint8(gaussian(64))
     >>> [round(v, 4) for v in metrics(ref, truncate_bits(ref, 2))]
     [0.3252, 17.0239, 0.4174]
@@ -255,27 +256,6 @@ def paper_values(function, bits, method):
         if (f, b, m) == (function, bits, method):
             return tuple(vals)
     return None
-
-
-def _check_int(value, name, lo):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < lo:
-        raise ValueError(f"{name} must be at least {lo}, got {value}")
-    return int(value)
-
-
-def _check_names(values, allowed, name):
-    if isinstance(values, str):
-        values = (values,)
-    try:
-        values = tuple(values)
-    except TypeError:
-        raise TypeError(f"{name} must be a sequence of names, got {values!r}") from None
-    for v in values:
-        if v not in allowed:
-            raise ValueError(f"{name}: unknown entry {v!r}; choose from {tuple(allowed)}")
-    return values
 
 
 def compute_table1(size=PAPER_SIZE, bits=BITS, functions=tuple(FUNCTIONS), variants=DEFAULT_VARIANTS,
@@ -314,13 +294,13 @@ def compute_table1(size=PAPER_SIZE, bits=BITS, functions=tuple(FUNCTIONS), varia
     >>> [(r.method, r.certified) for r in rows]
     [('zero pad', None), ('Laplace', True), ('biharmonic', True)]
     """
-    size = _check_int(size, "size", 8)
-    bits = tuple(_check_int(b, "bits", 1) for b in ((bits,) if isinstance(bits, numbers.Integral) else bits))
+    size = check_count(size, "size", 8)
+    bits = tuple(check_count(b, "bits", 1) for b in ((bits,) if isinstance(bits, numbers.Integral) else bits))
     for b in bits:
         if b > 7:
             raise ValueError(f"bits must be in 1..7 (8 bits is the reference itself), got {b}")
-    functions = _check_names(functions, FUNCTIONS, "functions")
-    variants = _check_names(variants, VARIANTS, "variants")
+    functions = check_names(functions, FUNCTIONS, "functions")
+    variants = check_names(variants, VARIANTS, "variants")
     with_paper = size == PAPER_SIZE
 
     rows = []
@@ -435,7 +415,7 @@ def table1_markdown(rows, size=PAPER_SIZE, solver="auto"):
     return "\n".join([
         "# Table 1 of Völgyes et al. (2018), reproduced by qpsolve",
         "",
-        f"{size}x{size} images from `qpsolve.data` (Gaussian, Rosenbrock), bit depth reduced by right "
+        f"{size}x{size} images from `qpsolve.imaging.data` (Gaussian, Rosenbrock), bit depth reduced by right "
         "shift; envelope `[v, v + step]` intersected with `[0, 255]` (floor rounding); odd boundary "
         "unless stated. Scores from `skimage.metrics` on 8-bit images (`data_range=255`, NRMSE "
         f"normalization `{NRMSE_NORMALIZATION}`, SSIM `win_size={SSIM_WIN_SIZE}`); solved images are "

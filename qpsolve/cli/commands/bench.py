@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 
-from .. import bench
+from ...bench import harness as bench
 
 
 def register(sub):

@@ -1,6 +1,6 @@
 """The ``qpsolve`` command line.
 
-Each sub-command lives in its own module under :mod:`qpsolve.commands` and
+Each sub-command lives in its own module under :mod:`qpsolve.cli.commands` and
 provides ``register(subparsers)`` (adds its parser and sets ``func``).  They
 are discovered here, so adding a command never edits this file.
 
@@ -15,7 +15,8 @@ import importlib
 import pkgutil
 import sys
 
-from . import __version__, commands
+from .. import __version__
+from . import commands
 
 
 class UserError(Exception):

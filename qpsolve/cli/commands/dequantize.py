@@ -16,8 +16,8 @@ import warnings
 
 import numpy as np
 
-from ..image import dequantize
-from ..io import (
+from ...imaging.image import dequantize
+from ...imaging.io import (
     DEFAULT_MAX_PIXELS,
     OUTPUT_EXTENSIONS,
     check_output_path,
@@ -26,12 +26,12 @@ from ..io import (
     split_alpha,
     write_image,
 )
-from ..model.bitdepth import check_bits, detect_bits
-from ..model.envelopes import ROUNDINGS, container_range
-from ..model.noise import OUTLIER_MODES
-from ..model.operators import BOUNDARIES, MODELS
-from ..photo import COLOR_SPACES
-from ..solvers import SOLVERS
+from ...model.bitdepth import check_bits, detect_bits
+from ...model.envelopes import ROUNDINGS, container_range
+from ...model.noise import OUTLIER_MODES
+from ...model.operators import BOUNDARIES, MODELS
+from ...imaging.photo import COLOR_SPACES
+from ...solvers import SOLVERS
 
 
 def _positive_int(text):

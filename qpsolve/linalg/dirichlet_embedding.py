@@ -36,6 +36,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.fft as sfft
 
+from ..model.spectra import dst_basis_rows, second_difference_eigenvalues
+
 __all__ = ["DirichletEmbedding", "embedding_pays"]
 
 
@@ -86,26 +88,6 @@ def _dst(x, axis=-1):
     return sfft.dst(x, type=1, norm="ortho", axis=axis)
 
 
-def _basis_rows(size, positions):
-    """Rows ``positions`` of the orthonormal DST-I matrix of ``size`` (symmetric, its own inverse).
-
-    ``sin(pi j k / (size + 1))`` depends only on ``j k mod 2 (size + 1)``: a
-    table of ``2 (size + 1)`` sines and a gather, instead of a sine of a large
-    argument per entry (faster, and each entry as accurate as one sine of a
-    small one).  :mod:`~qpsolve.model.greens` builds its whole matrices here too.
-    """
-    k = np.arange(1, size + 1, dtype=np.int64)
-    table = np.sqrt(2.0 / (size + 1)) * np.sin(np.pi * np.arange(2 * (size + 1)) / (size + 1))
-    idx = np.multiply.outer(np.asarray(positions, dtype=np.int64) + 1, k)
-    idx %= 2 * (size + 1)
-    return table[idx]
-
-
-def _mu(n):
-    """Eigenvalues of the 1-D negative second difference with zero ends, in DST-I order."""
-    return 4.0 * np.sin(np.pi * np.arange(1, n + 1) / (2 * (n + 1))) ** 2
-
-
 class DirichletEmbedding:
     """``L^-1`` of the ``N x M`` Dirichlet Laplacian in the DST-I basis of the ``(N+1) x (M+1)`` grid.
 
@@ -133,16 +115,17 @@ class DirichletEmbedding:
     def __init__(self, n1, n2):
         self.shape = (int(n1), int(n2))
         nb, mb = n1 + 1, n2 + 1
-        self.mu_rows, self.mu_cols = _mu(nb), _mu(mb)
+        self.mu_rows = second_difference_eigenvalues(nb, "dst")
+        self.mu_cols = second_difference_eigenvalues(mb, "dst")
         self.inv = np.add.outer(self.mu_rows, self.mu_cols)
         np.divide(-1.0, self.inv, out=self.inv)
-        self.phi_last = _basis_rows(nb, [n1])[0]  # basis values on the last row of the large grid
-        self.psi_last = _basis_rows(mb, [n2])[0]  # ... and on its last column
+        self.phi_last = dst_basis_rows(nb, [n1])[0]  # basis values on the last row of the large grid
+        self.psi_last = dst_basis_rows(mb, [n2])[0]  # ... and on its last column
         # Columns of G's block of L_B^-1 on the last column: diagonal in the DST of that column.
         self.c_col = self.inv @ self.psi_last**2
         # The last row once the last column is eliminated: L_B without its last column is
         # a Dirichlet Laplacian of (N + 1) x M, diagonal in the DST of the M columns.
-        mu_mid, w = _mu(n2), self.phi_last**2
+        mu_mid, w = second_difference_eigenvalues(n2, "dst"), self.phi_last**2
         self.c_row = np.concatenate([w @ (-1.0 / np.add.outer(self.mu_rows, mu_mid[b:b + self._BLOCK]))
                                      for b in range(0, n2, self._BLOCK)])
 
@@ -161,11 +144,11 @@ class DirichletEmbedding:
 
     def row_basis(self, positions):
         """Basis values on rows ``positions`` of the large grid, ``(len, N + 1)``."""
-        return _basis_rows(self.shape[0] + 1, positions)
+        return dst_basis_rows(self.shape[0] + 1, positions)
 
     def col_basis(self, positions):
         """Basis values on columns ``positions`` of the large grid, ``(M + 1, len)``."""
-        return _basis_rows(self.shape[1] + 1, positions).T
+        return dst_basis_rows(self.shape[1] + 1, positions).T
 
     # ------------------------------------------------------------------ the correction
     def sources(self, row_last, col_last):

@@ -16,7 +16,7 @@ paper's plain path.  The pipeline, per channel:
    optionally the envelopes of the smooth pixels narrowed about their centre
    by ``shrink`` (:mod:`qpsolve.model.masks`);
 4. the QP: per channel, or jointly with a decorrelated colour energy;
-   directly or in overlapping tiles (:mod:`qpsolve.tiles`).
+   directly or in overlapping tiles (:mod:`qpsolve.imaging.tiles`).
 
 Every envelope is a box in the *stored* channels, so the returned image lies
 inside the (modified) envelopes of the stored channels whatever the colour
@@ -25,17 +25,18 @@ space.
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
 
-from .model.envelopes import apply_confidence, container_range
-from .model.masks import ADAPTIVE_MODES, adaptive_envelopes
-from .model.noise import OUTLIER_MODES, treat_outliers
-from .problem import BoxQP
-from .solvers import solve
+from ..model.envelopes import apply_confidence, container_range
+from ..model.masks import ADAPTIVE_MODES, adaptive_envelopes
+from ..model.noise import OUTLIER_MODES, treat_outliers
+from ..problem import BoxQP
+from ..solvers import solve
+from ..validation import check_at_least, check_choice, check_int_at_least, check_positive
+from .bounds import image_envelopes, restore, split_channels
 from .tiles import GridBounds, solve_tiled
 
 __all__ = ["COLOR_SPACES", "ADAPTIVE_DEFAULTS", "PhotoReport", "dequantize_photo", "color_energy", "textured"]
@@ -82,15 +83,9 @@ def _adaptive_options(adaptive):
         if unknown:
             raise ValueError(f"adaptive has unknown key(s) {sorted(unknown)}; allowed {sorted(ADAPTIVE_DEFAULTS)}")
         opts = dict(ADAPTIVE_DEFAULTS, **adaptive)
-        if opts["mode"] not in ADAPTIVE_MODES:
-            raise ValueError(f"adaptive['mode'] must be one of {ADAPTIVE_MODES}, got {opts['mode']!r}")
-        w = opts["window"]
-        if isinstance(w, bool) or not isinstance(w, numbers.Integral) or w < 2 or (w > 2 and w % 2 == 0):
-            raise ValueError(f"adaptive['window'] must be 2 (the neighbour test) or an odd integer >= 3, "
-                             f"got {w!r}")
-        s = opts["shrink"]
-        if isinstance(s, bool) or not isinstance(s, numbers.Real) or not (np.isfinite(s) and s >= 1):
-            raise ValueError(f"adaptive['shrink'] must be a finite number >= 1, got {s!r}")
+        check_choice(opts["mode"], ADAPTIVE_MODES, "adaptive['mode']")
+        _check_window(opts["window"], "adaptive['window']", neighbour=True)
+        check_at_least(opts["shrink"], "adaptive['shrink']", 1)
         return opts
     raise TypeError(f"adaptive must be True, False or a dict of options, got {adaptive!r}")
 
@@ -112,9 +107,7 @@ def color_energy(P, n_channels=3, chroma_weight=4.0):
     >>> float(color_energy(P, 3, 1.0).toarray().trace())
     6.0
     """
-    if isinstance(chroma_weight, bool) or not isinstance(chroma_weight, numbers.Real) or not (
-            np.isfinite(chroma_weight) and chroma_weight > 0):
-        raise ValueError(f"chroma_weight must be a positive finite number, got {chroma_weight!r}")
+    check_positive(chroma_weight, "chroma_weight")
     c = int(n_channels)
     w = float(chroma_weight)
     M = w * np.eye(c) + (1.0 - w) / c * np.ones((c, c))
@@ -127,6 +120,21 @@ def color_energy(P, n_channels=3, chroma_weight=4.0):
 #: ``1 / sqrt(12) = 0.29`` (the staircase), an edge or texture of several
 #: levels by more.
 PLANE_RESIDUAL = 0.4
+
+
+def _check_window(window, name, neighbour=False):
+    """An odd window side >= 3 (or 2, the neighbour test, where ``neighbour``)."""
+    if neighbour and _is_two(window):
+        return 2
+    w = check_int_at_least(window, name, 3)
+    if w % 2 == 0:
+        raise ValueError(f"{name} must be an odd integer >= 3" + (" (or 2, the neighbour test)" if neighbour else "")
+                         + f", got {window!r}")
+    return w
+
+
+def _is_two(value):
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer)) and value == 2
 
 
 def textured(lower, upper, window=ADAPTIVE_DEFAULTS["window"], *, residual=PLANE_RESIDUAL, rtol=1e-9):
@@ -182,12 +190,8 @@ def textured(lower, upper, window=ADAPTIVE_DEFAULTS["window"], *, residual=PLANE
     hi = np.asarray(upper, dtype=np.float64)
     if lo.shape != hi.shape:
         raise ValueError(f"lower has shape {lo.shape}; upper has shape {hi.shape}")
-    if isinstance(window, bool) or not isinstance(window, numbers.Integral) or window < 3 or window % 2 == 0:
-        raise ValueError(f"window must be an odd integer >= 3, got {window!r}")
-    if isinstance(residual, bool) or not isinstance(residual, numbers.Real) or not (
-            np.isfinite(residual) and residual >= 0):
-        raise ValueError(f"residual must be a finite number >= 0, got {residual!r}")
-    w = int(window)
+    w = _check_window(window, "window")
+    check_at_least(residual, "residual", 0)
     finite = np.isfinite(lo) & np.isfinite(hi)
     if not finite.any():
         return np.zeros(lo.shape, dtype=bool)
@@ -228,19 +232,17 @@ def _level_step(lo, hi, mask):
 def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
     """Envelopes of one channel after outliers and adaptive.
 
-    Returns ``(bounds, ctx, report, (free, mid))``: a :class:`~qpsolve.tiles.GridBounds`
+    Returns ``(bounds, ctx, report, (free, mid))``: a :class:`~qpsolve.imaging.tiles.GridBounds`
     (no operator assembled yet), the context, the :class:`PhotoReport` and what
-    :func:`_finish` puts back at freed pixels.
+    :func:`~qpsolve.imaging.bounds.restore` puts back at freed pixels.
     """
-    from .image import _envelopes
-
-    lo, hi, grid, ctx = _envelopes(image, bits, model, bc, mask, **kw)
+    lo, hi, grid, ctx = image_envelopes(image, bits, model, bc, mask, **kw)
     shape = ctx.shape
     mid = 0.5 * (lo + hi)  # the quantizer's bin centres
     rep = PhotoReport()
     step = _level_step(lo, hi, ctx.mask)
     drange = kw.get("data_range") or container_range(np.asarray(image).dtype)
-    gain = getattr(ctx, "gain", None)
+    gain = ctx.gain
     if drange is not None and gain is not None:
         drange = (drange[0] / float(np.min(gain)), drange[1] / float(np.min(gain)))
     touched = np.zeros(shape, dtype=bool)
@@ -296,18 +298,6 @@ def _pinned_or_freed(lo, hi, mode, drange):
     return np.full(lo.shape, rmin), np.full(hi.shape, rmax)
 
 
-def _finish(x, ctx, extra):
-    out = x.reshape(ctx.shape)
-    free, mid = extra
-    if free is not None:
-        out = np.where(free, mid, out)
-    if ctx.mask is not None:
-        gain = getattr(ctx, "gain", None)
-        kept = ctx.values if gain is None else ctx.values / gain
-        out = np.where(ctx.mask, out, kept)  # the paper keeps masked pixels intact
-    return out
-
-
 def _solve_prob(bounds, shape, solver, tol, max_iter, verbose, options, tile, progress, rep):
     if tile is None:
         res = solve(bounds.problem(), solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
@@ -340,10 +330,8 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
     >>> res.success, bool(np.all((out >= img) & (out <= img.astype(float) + 32)))
     (True, True)
     """
-    if outliers is not None and (not isinstance(outliers, str) or outliers not in OUTLIER_MODES):
-        raise ValueError(f"outliers must be one of {OUTLIER_MODES} or None, got {outliers!r}")
-    if not isinstance(color_space, str) or color_space not in COLOR_SPACES:
-        raise ValueError(f"color_space must be one of {COLOR_SPACES}, got {color_space!r}")
+    check_choice(outliers, OUTLIER_MODES, "outliers", allow_none=True)
+    check_choice(color_space, COLOR_SPACES, "color_space")
     if adaptive is not False and adaptive is not None:
         _adaptive_options(adaptive)
     arr = np.asarray(image)
@@ -352,10 +340,8 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
             raise ValueError("color_space='decorrelated' needs channel_axis (a colour image)")
         prob, ctx, rep, extra = _channel_problem(arr, bits, model, bc, mask, kw, adaptive, outliers)
         res = _solve_prob(prob, ctx.shape, solver, tol, max_iter, verbose, options, tile, progress, rep)
-        out = _finish(res.x, ctx, extra)
+        out = restore(res.x, ctx, *extra)
         return (out, res) if return_result else out
-
-    from .image import split_channels  # image.py imports this module lazily too
 
     axis, planes = split_channels(arr, channel_axis, kw)
     built = [_channel_problem(plane, bits, model, bc, mask, ckw, adaptive, outliers) for plane, ckw in planes]
@@ -364,13 +350,13 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
         outs, results = [], []
         for prob, ctx, rep, extra in built:
             res = _solve_prob(prob, ctx.shape, solver, tol, max_iter, verbose, options, tile, progress, rep)
-            outs.append(_finish(res.x, ctx, extra))
+            outs.append(restore(res.x, ctx, *extra))
             results.append(res)
     else:
         nc = len(built)
         if nc != 3:
             raise ValueError(f"color_space='decorrelated' needs 3 colour channels, got {nc} "
-                             f"(split an alpha channel off first: qpsolve.io.split_alpha)")
+                             f"(split an alpha channel off first: qpsolve.imaging.io.split_alpha)")
         if tile is not None:
             raise ValueError("color_space='decorrelated' cannot be combined with tile yet; use color_space='rgb'")
         P = color_energy(built[0][0].grid.matrix(), nc, chroma_weight)
@@ -381,7 +367,7 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
         n = built[0][0].n
         outs, results = [], []
         for c, (prob, ctx, rep, extra) in enumerate(built):
-            outs.append(_finish(res.x[c * n:(c + 1) * n], ctx, extra))
+            outs.append(restore(res.x[c * n:(c + 1) * n], ctx, *extra))
             results.append(res)
         res.info["photo"] = [b[2] for b in built]
         res.info["color_space"] = f"decorrelated (chroma_weight={chroma_weight:g}, one joint QP)"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 
 def _variants(text):
-    from ..paper import DEFAULT_VARIANTS, VARIANTS
+    from ...paper.table1 import DEFAULT_VARIANTS, VARIANTS
 
     text = text.strip()
     if text in ("", "none"):
@@ -62,7 +62,7 @@ def register(sub):
 
 
 def run_table1(args):
-    from ..paper import NotCertifiedError, compute_table1, format_table1, table1_markdown, write_text
+    from ...paper.table1 import NotCertifiedError, compute_table1, format_table1, table1_markdown, write_text
 
     out = Path(args.out)
     folder = out.parent if str(out.parent) else Path(".")
@@ -84,8 +84,8 @@ def run_table1(args):
 
 
 def run_figures(args):
-    from ..figures import write_figures
-    from ..paper import NotCertifiedError
+    from ...paper.figures import write_figures
+    from ...paper.table1 import NotCertifiedError
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():

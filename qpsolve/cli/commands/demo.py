@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import gaussian, to_uint8, truncate_bits
-from ..image import dequantize
-from ..io import write_image
+from ...imaging.data import gaussian, to_uint8, truncate_bits
+from ...imaging.image import dequantize
+from ...imaging.io import write_image
 
 
 def register(sub):

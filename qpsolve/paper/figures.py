@@ -18,12 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .certificate import DEFAULT_TOL
-from .data import gaussian, rosenbrock, to_uint8, truncate_bits
-from .image import dequantize, image_problem
-from .io import atomic_output
-from .paper import check_certified, metrics, to_8bit
-from .solvers import solve
+from ..certificate import DEFAULT_TOL
+from ..imaging.data import gaussian, rosenbrock, to_uint8, truncate_bits
+from ..imaging.image import dequantize, image_problem
+from ..imaging.io import atomic_output
+from .table1 import check_certified, metrics, to_8bit
+from ..solvers import solve
+from ..validation import check_count, check_int_in
 
 __all__ = [
     "FIGURE_FILES",
@@ -43,22 +44,6 @@ _LAPLACE = "tab:red"
 _BIHARMONIC = "tab:blue"
 
 
-def _check_size(size, name="size", lo=8):
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {size!r}")
-    if size < lo:
-        raise ValueError(f"{name} must be at least {lo}, got {size}")
-    return int(size)
-
-
-def _check_bits(bits):
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
-        raise TypeError(f"bits must be an integer, got {bits!r}")
-    if not 1 <= bits <= 7:
-        raise ValueError(f"bits must be in 1..7, got {bits}")
-    return int(bits)
-
-
 def _new_figure(width, height):
     from matplotlib.figure import Figure
 
@@ -69,7 +54,7 @@ def signal_1d(n=48):
     """A smooth 1-D test signal with a local maximum, as 8-bit samples.
 
     ``0.15 + 0.25 x + 0.55 exp(-((x - 0.4) / 0.2)^2)`` on ``[0, 1]``, made
-    8-bit by :func:`qpsolve.data.to_uint8` (scaled so its maximum is 255).
+    8-bit by :func:`qpsolve.imaging.data.to_uint8` (scaled so its maximum is 255).
 
     Returns
     -------
@@ -84,7 +69,7 @@ def signal_1d(n=48):
     >>> s.dtype, int(s.max()), 0 < int(np.argmax(s)) < 47
     (dtype('uint8'), 255, True)
     """
-    n = _check_size(n, "n")
+    n = check_count(n, "n", 8)
     x = np.linspace(0.0, 1.0, n)
     f = 0.15 + 0.25 * x + 0.55 * np.exp(-(((x - 0.4) / 0.2) ** 2))
     return x, to_uint8(f)
@@ -111,7 +96,7 @@ def night_sky(size=64):
     >>> img.shape, bool(img[moon].min() > img[~moon].max())
     ((32, 32), True)
     """
-    size = _check_size(size)
+    size = check_count(size, "size", 8)
     t = np.linspace(0.0, 1.0, size)
     Y, X = np.meshgrid(t, t, indexing="ij")
     sky = 10.0 + 170.0 * np.exp(-(((1.0 - Y) / 0.45) ** 2)) * (0.8 + 0.2 * X)
@@ -150,8 +135,8 @@ def figure3(n=48, bits=3, solver="auto", tol=DEFAULT_TOL):
     -------
     matplotlib.figure.Figure
     """
-    n = _check_size(n, "n")
-    bits = _check_bits(bits)
+    n = check_count(n, "n", 8)
+    bits = check_int_in(bits, "bits", 1, 7)
     x, ref = signal_1d(n)
     q = truncate_bits(ref, bits)
     f_lap, prob = _solve_1d(q, bits, "laplace", solver, tol)
@@ -193,8 +178,8 @@ def figure4(size=64, bits=2, solver="auto", tol=DEFAULT_TOL):
     matplotlib.figure.Figure
         Panels are titled with PSNR / SSIM against the reference.
     """
-    size = _check_size(size)
-    bits = _check_bits(bits)
+    size = check_count(size, "size", 8)
+    bits = check_int_in(bits, "bits", 1, 7)
     fig = _new_figure(11.0, 5.8)
     axes = fig.subplots(2, 4)
     for row, (name, fn) in enumerate((("Gaussian", gaussian), ("Rosenbrock", rosenbrock))):
@@ -246,8 +231,8 @@ def figure5(size=64, bits=2, solver="auto", tol=DEFAULT_TOL):
     -------
     matplotlib.figure.Figure
     """
-    size = _check_size(size, lo=16)
-    bits = _check_bits(bits)
+    size = check_count(size, "size", 16)
+    bits = check_int_in(bits, "bits", 1, 7)
     ref, moon = night_sky(size)
     q = truncate_bits(ref, bits)
     mask = ~moon  # the moon is a hard-edged disk: every other pixel is sky
@@ -326,7 +311,7 @@ def write_figures(out_dir, size=64, solver="auto", tol=DEFAULT_TOL):
     list of Path
         The files written (names from :data:`FIGURE_FILES`).
     """
-    size = _check_size(size, lo=16)
+    size = check_count(size, "size", 16)
     figs = {3: figure3(min(size, 64), solver=solver, tol=tol),
             4: figure4(size, solver=solver, tol=tol),
             5: figure5(size, solver=solver, tol=tol)}

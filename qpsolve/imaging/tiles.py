@@ -31,8 +31,9 @@ import time
 
 import numpy as np
 
-from .problem import BoxQP
-from .solvers import solve
+from ..problem import BoxQP
+from ..solvers import solve
+from ..validation import check_positive_int, check_tile
 
 __all__ = ["tile_slices", "blend_weights", "solve_tiled", "estimate_memory", "GridBounds", "AUTO_POLISH_PIXELS"]
 
@@ -76,13 +77,6 @@ class GridBounds:
 
 
 
-def _check_tile(tile, ndim):
-    t = (tile,) * ndim if isinstance(tile, numbers.Integral) and not isinstance(tile, bool) else tuple(tile)
-    if len(t) != ndim or any(isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 8 for v in t):
-        raise ValueError(f"tile must be an integer >= 8 or one per axis ({ndim}), got {tile!r}")
-    return tuple(int(v) for v in t)
-
-
 def _starts(n, t, overlap):
     if t >= n:
         return [0]
@@ -100,7 +94,7 @@ def tile_slices(shape, tile, overlap):
     >>> [tuple((s.start, s.stop) for s in sl) for sl in tile_slices((20,), 12, 4)]
     [((0, 12),), ((8, 20),)]
     """
-    tile = _check_tile(tile, len(shape))
+    tile = check_tile(tile, len(shape))
     per_axis = [[slice(s, min(s + t, n)) for s in _starts(n, t, overlap)] for n, t in zip(shape, tile)]
     out = [()]
     for sl in per_axis:
@@ -145,7 +139,7 @@ def estimate_memory(n, nnz_per_row=13, vectors=20):
 
 def _tile_certificate(results, tol):
     """One :class:`~qpsolve.certificate.Certificate` summing (or maximizing) those of the tiles."""
-    from .certificate import Certificate
+    from ..certificate import Certificate
 
     ks = [r.kkt for r in results]
     return Certificate(
@@ -258,13 +252,12 @@ def solve_tiled(prob, shape, tile=256, overlap=None, *, polish="auto", max_memor
     shape = tuple(int(s) for s in shape)
     if int(np.prod(shape)) != prob.n:
         raise ValueError(f"shape {shape} does not match the problem's {prob.n} variables")
-    tile = _check_tile(tile, len(shape))
+    tile = check_tile(tile, len(shape))
     if overlap is None:
         overlap = max(4, min(tile) // 8)
     if isinstance(overlap, bool) or not isinstance(overlap, numbers.Integral) or not 0 <= overlap < min(tile) // 2:
         raise ValueError(f"overlap must be an integer in [0, tile/2), got {overlap!r}")
-    if isinstance(jobs, bool) or not isinstance(jobs, numbers.Integral) or jobs < 1:
-        raise ValueError(f"jobs must be a positive integer, got {jobs!r}")
+    check_positive_int(jobs, "jobs")
     if polish not in (True, False, "auto"):
         raise ValueError(f"polish must be True, False or 'auto', got {polish!r}")
     from dataclasses import replace
@@ -305,8 +298,8 @@ def solve_tiled(prob, shape, tile=256, overlap=None, *, polish="auto", max_memor
         res.info.update(info)
         res.solve_time = time.perf_counter() - t0
         return res
-    from .certificate import active_set
-    from .result import MESSAGES, SolveResult, Status
+    from ..certificate import active_set
+    from ..result import MESSAGES, SolveResult, Status
 
     names = sorted({r.solver for r in results})
     cert = _tile_certificate(results, tol)

@@ -44,6 +44,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..validation import check_positive_int
+
 __all__ = [
     "PROBLEMS",
     "DEFAULT_SIZES",
@@ -112,8 +114,8 @@ def build_problem(name, size):
     >>> build_problem("gaussian2", 16).n
     256
     """
-    from . import image_problem
-    from .data import gaussian, rosenbrock, to_uint8, truncate_bits
+    from .. import image_problem
+    from ..imaging.data import gaussian, rosenbrock, to_uint8, truncate_bits
 
     if name not in PROBLEMS:
         raise ValueError(f"unknown problem {name!r}; choose from {sorted(PROBLEMS)}")
@@ -153,13 +155,13 @@ def _peak_mb():
 def _child(spec):
     """Run one benchmark cell in this (fresh) process and return its record."""
     import qpsolve as qs
-    from qpsolve.solvers import _module
+    from qpsolve.solvers import backend
 
     rec = {"baseline_mb": _peak_mb()}
     t0 = time.perf_counter()
     prob = build_problem(spec["problem"], spec["size"])
     rec["build_time"] = time.perf_counter() - t0
-    mod = _module(spec["solver"])
+    mod = backend(spec["solver"])
     why = mod.supports(prob)
     if why is not None:
         rec.update(outcome="unsupported", reason=str(why))
@@ -228,7 +230,7 @@ def run_child(solver, problem, size, *, time_limit, tol, margin=None):
     env.setdefault("MPLBACKEND", "Agg")
     pkg_root = str(Path(__file__).resolve().parent.parent)
     env["PYTHONPATH"] = pkg_root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    cmd = [sys.executable, "-c", "from qpsolve.bench import _child_main; _child_main()", json.dumps(spec)]
+    cmd = [sys.executable, "-c", "from qpsolve.bench.harness import _child_main; _child_main()", json.dumps(spec)]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
                             start_new_session=True)
@@ -390,7 +392,7 @@ COLUMNS = ("problem", "size", "pixels", "solver", "solve s", "build s", "iterati
 
 
 def _default_solver():
-    from .solvers import AUTO_ORDER
+    from ..solvers import AUTO_ORDER
 
     return AUTO_ORDER[0]
 
@@ -585,8 +587,7 @@ def run_benchmark(solvers, problems, sizes, *, time_limit, budget, tol=1e-8, out
     ValueError
         If ``repeat`` is not a positive integer.
     """
-    if isinstance(repeat, bool) or not isinstance(repeat, (int, np.integer)) or repeat < 1:
-        raise ValueError(f"repeat must be a positive integer, got {repeat!r}")
+    check_positive_int(repeat, "repeat")
     out_dir = Path(out_dir)
     meta = {"command": command or "qpsolve.bench.run_benchmark(...)",
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -678,7 +679,7 @@ def build_parser(prog="python -m benchmarks"):
 
 
 def _resolve(args):
-    from .solvers import SOLVERS, available_solvers
+    from ..solvers import SOLVERS, available_solvers
 
     avail = available_solvers()
     solvers = args.solvers or avail
