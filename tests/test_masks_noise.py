@@ -142,8 +142,11 @@ def test_calibration_keeps_a_fitting_plate():
 def test_default_is_the_paper_plate_on_smooth_signals(name, bits):
     """The paper's test signals: nothing is textured, so the default returns the plate.
 
-    Except at 4 bits, where Rosenbrock's steep wall steps by two levels at 26
-    pixels of the 64 x 64 grid, which are pinned.
+    Except Rosenbrock at 3 and 4 bits: its steep, curved wall spans three
+    levels in a 9-pixel window and its bin centres leave their plane there,
+    so it is pinned (since issue #19; the neighbour test pinned 26 pixels at 4
+    bits only).  Measured at 64 px: 38.52 dB against the plate's 38.97 at 3
+    bits, 42.23 against 45.75 at 4 bits -- still far above the midpoint.
     """
     from qpsolve.imaging import data
 
@@ -153,11 +156,13 @@ def test_default_is_the_paper_plate_on_smooth_signals(name, bits):
     out, res = qs.dequantize(q, bits=bits, return_result=True)
     assert res.success and "adaptive" not in res.info
     psnr = lambda o: 10 * np.log10(255**2 / np.mean((np.rint(o) - truth) ** 2))  # noqa: E731
+    if name == "rosenbrock" and bits > 2:
+        assert psnr(out) > psnr(plate) - 4.0 and psnr(out) > psnr(q + 2 ** (7 - bits)) + 5
+        return
     assert psnr(out) > psnr(plate) - 0.2
-    if (name, bits) != ("rosenbrock", 4):
-        assert res.info["photo"].textured == 0
-        assert abs(res.objective - pres.objective) <= 1e-6 * max(1.0, abs(pres.objective))
-        assert np.abs(out - plate).max() < 0.05 * 2 ** (8 - bits)
+    assert res.info["photo"].textured == 0
+    assert abs(res.objective - pres.objective) <= 1e-6 * max(1.0, abs(pres.objective))
+    assert np.abs(out - plate).max() < 0.05 * 2 ** (8 - bits)
 
 
 def test_adaptive_calibration_options():
@@ -304,7 +309,9 @@ def test_dither_detector_and_no_flat_halos():
 
     kw = dict(step=32, rounding="round", data_range=(0, 255))
     before = flat(qs.dequantize(q, adaptive=False, **kw))  # the paper's plate
-    for adaptive in (False, True):
+    # adaptive: the neighbour test; the default's 9-pixel window pins the 4 pixels around the
+    # disc to their bin centres, flat by design (texture kept), which this criterion would count
+    for adaptive in (False, {"window": 2, "dilate": 1}):
         out, res = qs.dequantize(q, outliers="mask", adaptive=adaptive, return_result=True, **kw)
         after = flat(out)
         assert res.success and res.info["photo"].outliers.relaxed > 0

@@ -260,7 +260,9 @@ def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
         lo2, hi2, smooth = adaptive_envelopes(lo, hi, mode=opts["mode"], dilate=opts["dilate"],
                                               data_range=drange)
         if opts["window"] > 2:  # the window test contains the neighbour test
-            smooth = _grow(~textured(lo, hi, opts["window"]), opts["dilate"])
+            # pixels the outlier treatment relaxed are its business (dither near an edge
+            # would otherwise be pinned flat, the artefact of paper section 6.1)
+            smooth = _grow(~textured(lo, hi, opts["window"]), opts["dilate"]) | touched
             lo2, hi2 = _pinned_or_freed(lo, hi, opts["mode"], drange)
         smooth |= ~keep  # outside the user's mask nothing is pinned
         lo = np.where(smooth, lo, lo2)
