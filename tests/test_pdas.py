@@ -98,7 +98,7 @@ def test_repeated_polish_steps_reach_the_same_certified_optimum(name, size, monk
     prob = build_problem(name, size)
     plain = _pdas(prob)
     calls = []
-    refine = pdas_backend._Level._refine
+    refine = pdas_backend.level.Level._refine
 
     def counted(self, x, act, upper, overwrite_x=False):
         before = x.copy()
@@ -111,8 +111,8 @@ def test_repeated_polish_steps_reach_the_same_certified_optimum(name, size, monk
         assert np.all(s == s + shift)  # the shift lies below the rounding of s
         return out
 
-    monkeypatch.setattr(pdas_backend._Level, "_refine", counted)
-    monkeypatch.setattr(pdas_backend, "POLISH_STEP", 0.0)
+    monkeypatch.setattr(pdas_backend.level.Level, "_refine", counted)
+    monkeypatch.setattr(pdas_backend.constants, "POLISH_STEP", 0.0)
     forced = _pdas(prob)
     assert forced.success, forced.message
     assert calls.count(True) >= 2 and calls.count(False) >= 1  # steps two and three ran
@@ -531,12 +531,12 @@ def test_dense_contacts_hand_over_only_when_the_fine_level_would_not_fit():
     upper = np.zeros(act.size, bool)
 
     def status(growth):
-        level = pdas_backend._Level(prob)
-        return pdas_backend._pdas(level, act, upper, max_iter=1, max_active=4000, deadline=None,
+        level = pdas_backend.level.Level(prob)
+        return pdas_backend.iteration.run_level(level, act, upper, max_iter=1, max_active=4000, deadline=None,
                                   verbose=False, label="t", growth=growth, max_fine=4000)[3]
 
     assert status(1) != "dense"  # 410 contacts: a small dense system, PDAS keeps it
-    assert status(pdas_backend.DENSE_GROWTH ** 2) == "dense"  # two levels up it would outgrow 4000
+    assert status(pdas_backend.constants.DENSE_GROWTH ** 2) == "dense"  # two levels up it would outgrow 4000
 
 
 @settings(max_examples=60, deadline=None)
@@ -547,26 +547,26 @@ def test_window_peaks_match_a_full_maximum_filter(seed, n, m, window, frac):
     # over the whole image; integer values make ties common.
     from scipy.ndimage import maximum_filter
 
-    from qpsolve.solvers.pdas import _window_peaks
+    from qpsolve.solvers.pdas.iteration import window_peaks
 
     rng = np.random.default_rng(seed)
     values = rng.integers(-3, 4, n * m).astype(float)
     idx = np.flatnonzero(rng.random(n * m) < frac)
     full = maximum_filter(values.reshape(n, m), size=window, mode="nearest").ravel()
-    assert np.array_equal(_window_peaks(values, (n, m), idx, window), values[idx] == full[idx])
+    assert np.array_equal(window_peaks(values, (n, m), idx, window), values[idx] == full[idx])
 
 
-@pytest.mark.parametrize("rounds", [1, pdas_backend.NEWTON_FACE_ROUNDS])
+@pytest.mark.parametrize("rounds", [1, pdas_backend.constants.NEWTON_FACE_ROUNDS])
 @pytest.mark.parametrize("name", ["rosenbrock2", "gaussian2"])
 def test_projected_newton_alone_certifies_from_the_envelope_midpoints(name, rounds, monkeypatch):
     # The fallback PDAS hands a stalled fine level to, run by itself from a poor start: with
     # one face solve per step (Bertsekas) and with the bound pixels the step pushes out held
     # and the face solved again.  Both certify, at the optimum pcg finds.
-    monkeypatch.setattr(pdas_backend, "NEWTON_FACE_ROUNDS", rounds)
+    monkeypatch.setattr(pdas_backend.constants, "NEWTON_FACE_ROUNDS", rounds)
     prob = build_problem(name, 64)
-    level = pdas_backend._Level(prob)
+    level = pdas_backend.level.Level(prob)
     x0 = 0.5 * (prob.lower + prob.upper)
-    x, status, it, hist = pdas_backend._projected_newton(level, x0, tol=TOL, max_iter=200, max_active=4000,
+    x, status, it, hist = pdas_backend.newton.projected_newton(level, x0, tol=TOL, max_iter=200, max_active=4000,
                                                          deadline=None, verbose=False, label="test")
     assert status == "optimal", (status, it)
     assert np.all(x >= prob.lower) and np.all(x <= prob.upper)
@@ -581,11 +581,11 @@ def test_projected_newton_reports_the_set_its_step_was_solved_on(rounds, monkeyp
     # Each step's history and its max_active check see the binding set of the last face solve,
     # not one grown after it (with every round still pushing pixels out, the last round used
     # to add them anyway).
-    monkeypatch.setattr(pdas_backend, "NEWTON_FACE_ROUNDS", rounds)
+    monkeypatch.setattr(pdas_backend.constants, "NEWTON_FACE_ROUNDS", rounds)
     prob = build_problem("rosenbrock2", 64)
-    level = pdas_backend._Level(prob)
+    level = pdas_backend.level.Level(prob)
     last_solve, solved_on = [], []
-    face_step, search = pdas_backend._Level.face_step, pdas_backend.search.projected_search
+    face_step, search = pdas_backend.level.Level.face_step, pdas_backend.newton.search.projected_search
 
     def recording_face_step(self, g, binding):
         last_solve[:] = [binding.size]
@@ -595,10 +595,10 @@ def test_projected_newton_reports_the_set_its_step_was_solved_on(rounds, monkeyp
         solved_on.append(last_solve[0])  # one search per step, after its face solves
         return search(*args)
 
-    monkeypatch.setattr(pdas_backend._Level, "face_step", recording_face_step)
-    monkeypatch.setattr(pdas_backend.search, "projected_search", recording_search)
+    monkeypatch.setattr(pdas_backend.level.Level, "face_step", recording_face_step)
+    monkeypatch.setattr(pdas_backend.newton.search, "projected_search", recording_search)
     x0 = 0.5 * (prob.lower + prob.upper)
-    x, status, it, hist = pdas_backend._projected_newton(level, x0, tol=TOL, max_iter=200, max_active=4000,
+    x, status, it, hist = pdas_backend.newton.projected_newton(level, x0, tol=TOL, max_iter=200, max_active=4000,
                                                          deadline=None, verbose=False, label="test")
     assert status == "optimal" and len(hist) >= 2
     assert [h["binding"] for h in hist] == solved_on
@@ -634,12 +634,12 @@ def _moved_sets(prob, rng, size, left, joined):
 def test_an_updated_saddle_factor_solves_the_new_set_exactly(bc, left, joined, monkeypatch):
     # A factor bordered by the pixels that joined, with those that left released, against a dense
     # KKT solve of P itself; twice in a row, so that releases accumulate in one factor.
-    monkeypatch.setattr(pdas_backend, "UPDATE_MIN_ACTIVE", 0)
-    monkeypatch.setattr(pdas_backend, "UPDATE_FRACTION", 1.0)
+    monkeypatch.setattr(pdas_backend.constants, "UPDATE_MIN_ACTIVE", 0)
+    monkeypatch.setattr(pdas_backend.constants, "UPDATE_FRACTION", 1.0)
     rng = np.random.default_rng(7)
     img = _img(gaussian, 20, bits=3).astype(float)
     prob = qs.image_problem(img, lower=img - 20, upper=img + 20, bc=bc)
-    level = pdas_backend._Level(prob)
+    level = pdas_backend.level.Level(prob)
     act0, act1 = _moved_sets(prob, rng, 60, left, joined)
     act2 = np.setdiff1d(act1, rng.choice(act1, 3, replace=False))  # three more leave
     for step, act in enumerate([act0, act1, act2]):
@@ -659,17 +659,17 @@ def test_an_updated_saddle_factor_solves_the_new_set_exactly(bc, left, joined, m
 
 
 def test_updated_and_new_factors_release_the_same_pixels(monkeypatch):
-    monkeypatch.setattr(pdas_backend, "UPDATE_MIN_ACTIVE", 0)
-    monkeypatch.setattr(pdas_backend, "UPDATE_FRACTION", 1.0)
+    monkeypatch.setattr(pdas_backend.constants, "UPDATE_MIN_ACTIVE", 0)
+    monkeypatch.setattr(pdas_backend.constants, "UPDATE_FRACTION", 1.0)
     rng = np.random.default_rng(3)
     prob = build_problem("gaussian2", 24)
     act0, act1 = _moved_sets(prob, rng, 50, 5, 5)
     upper = rng.random(act1.size) < 0.5
-    updated = pdas_backend._Level(prob)
+    updated = pdas_backend.level.Level(prob)
     updated.equality_solve(act0, rng.random(act0.size) < 0.5)
     _, mu = updated.equality_solve(act1, upper)
     assert updated.updates == 1
-    fresh = pdas_backend._Level(prob)
+    fresh = pdas_backend.level.Level(prob)
     fresh.equality_solve(act1, upper)
     assert fresh.updates == 0
     pinned = np.zeros(act1.size, dtype=bool)
@@ -684,17 +684,17 @@ def test_a_degenerate_update_falls_back_to_a_new_factor(monkeypatch):
     # Contacts on one row of an odd plate leave the tilt across the rows free: no factor of the
     # saddle system exists, bordered or new, and the update gives way to the least-squares
     # solve a level without a factor makes.
-    monkeypatch.setattr(pdas_backend, "UPDATE_MIN_ACTIVE", 0)
-    monkeypatch.setattr(pdas_backend, "UPDATE_FRACTION", 1.0)
+    monkeypatch.setattr(pdas_backend.constants, "UPDATE_MIN_ACTIVE", 0)
+    monkeypatch.setattr(pdas_backend.constants, "UPDATE_FRACTION", 1.0)
     prob = build_problem("gaussian2", 16)
-    level = pdas_backend._Level(prob)
+    level = pdas_backend.level.Level(prob)
     level.equality_solve(np.array([17, 30, 200, 240]), np.zeros(4, dtype=bool))
     assert level.kkt.factored
     row = np.arange(3 * 16, 4 * 16)
     upper = np.zeros(row.size, dtype=bool)
     x, mu = level.equality_solve(row, upper)
     assert level.updates == 0 and not level.kkt.factored
-    fresh = pdas_backend._Level(prob)
+    fresh = pdas_backend.level.Level(prob)
     x_fresh, mu_fresh = fresh.equality_solve(row, upper)
     np.testing.assert_array_equal(x, x_fresh)
     np.testing.assert_array_equal(mu, mu_fresh)
@@ -707,8 +707,8 @@ def test_a_degenerate_update_falls_back_to_a_new_factor(monkeypatch):
 def test_solves_with_every_factor_updated_reach_the_same_optimum(name, monkeypatch):
     prob = build_problem(name, 64)
     plain = _pdas(prob)
-    monkeypatch.setattr(pdas_backend, "UPDATE_MIN_ACTIVE", 0)
-    monkeypatch.setattr(pdas_backend, "UPDATE_FRACTION", 1.0)
+    monkeypatch.setattr(pdas_backend.constants, "UPDATE_MIN_ACTIVE", 0)
+    monkeypatch.setattr(pdas_backend.constants, "UPDATE_FRACTION", 1.0)
     updated = _pdas(prob)
     assert sum(level.get("factor_updates", 0) for level in updated.info["levels"]) > 0
     _same_optimum(prob, updated, plain)
@@ -716,12 +716,12 @@ def test_solves_with_every_factor_updated_reach_the_same_optimum(name, monkeypat
 
 def test_projected_newton_with_updated_face_factors_certifies(monkeypatch):
     # Face solves within a projected-Newton step only add held pixels: the factor is bordered.
-    monkeypatch.setattr(pdas_backend, "UPDATE_MIN_ACTIVE", 0)
-    monkeypatch.setattr(pdas_backend, "UPDATE_FRACTION", 1.0)
+    monkeypatch.setattr(pdas_backend.constants, "UPDATE_MIN_ACTIVE", 0)
+    monkeypatch.setattr(pdas_backend.constants, "UPDATE_FRACTION", 1.0)
     prob = build_problem("rosenbrock2", 64)
-    level = pdas_backend._Level(prob)
+    level = pdas_backend.level.Level(prob)
     x0 = 0.5 * (prob.lower + prob.upper)
-    x, status, it, hist = pdas_backend._projected_newton(level, x0, tol=TOL, max_iter=200, max_active=4000,
+    x, status, it, hist = pdas_backend.newton.projected_newton(level, x0, tol=TOL, max_iter=200, max_active=4000,
                                                          deadline=None, verbose=False, label="test")
     assert status == "optimal" and level.updates > 0
     cert = qs.certificate(prob, x, TOL)

@@ -23,23 +23,23 @@ def test_the_limit_holds_inside_and_is_undone_after():
 
 def test_pdas_factors_on_one_thread_unless_large(monkeypatch):
     seen = []
-    original = pdas_backend.sla.cho_factor
+    original = pdas_backend.saddle.sla.cho_factor
 
     def spy(*args, **kwargs):
         seen.append((args[0].shape[0], _blas_threads()))
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(pdas_backend.sla, "cho_factor", spy)
+    monkeypatch.setattr(pdas_backend.saddle.sla, "cho_factor", spy)
     prob = build_problem("gaussian2", 128)
     with threadpool_limits(limits=2, user_api="blas"):
         outside = _blas_threads()
-        monkeypatch.setattr(pdas_backend, "PARALLEL_CHOLESKY", 10**9)
+        monkeypatch.setattr(pdas_backend.constants, "PARALLEL_CHOLESKY", 10**9)
         res = qs.solve(prob, solver="pdas")
         assert res.success
         assert seen and all(threads == [1] for _, threads in seen)
         # A factorisation at least PARALLEL_CHOLESKY large gets the caller's threads back.
         seen.clear()
-        monkeypatch.setattr(pdas_backend, "PARALLEL_CHOLESKY", 1)
+        monkeypatch.setattr(pdas_backend.constants, "PARALLEL_CHOLESKY", 1)
         again = qs.solve(prob, solver="pdas")
         assert again.success
         assert any(threads == outside for _, threads in seen)

@@ -51,7 +51,7 @@ class ImageContext:
 
 
 def image_envelopes(image, bits, model, bc, mask, *, rounding, step, levels, lower, upper, confidence,
-               data_range, alpha, beta, gain=None):
+                    data_range, alpha, beta, gain=None):
     """Validated envelopes ``(lower, upper)`` (image-shaped), the ``GridSpec`` and the context.
 
     Assembles no operator: tiles and the calibration need only the bounds.
@@ -67,48 +67,10 @@ def image_envelopes(image, bits, model, bc, mask, *, rounding, step, levels, low
         drange = container_range(img.dtype)
     values = img.astype(np.float64)
 
-    given = [n for n, v in (("bits", bits), ("step", step), ("levels", levels)) if v is not None]
-    explicit = lower is not None or upper is not None
-    if len(given) > 1:
-        raise ValueError(f"give only one of bits, step and levels (got {', '.join(given)})")
-    if explicit:
-        if given:
-            raise ValueError(f"lower/upper replace the quantization model; do not also give {given[0]}")
-        if lower is None or upper is None:
-            raise ValueError("give both lower and upper, or neither")
-        lo = check_bounds_array(lower, shape, "lower")
-        hi = check_bounds_array(upper, shape, "upper")
-        if (lo > hi).any():
-            bad = lo > hi
-            where = tuple(int(i) for i in np.unravel_index(np.flatnonzero(bad)[0], shape))
-            raise ValueError(f"lower > upper at {int(bad.sum())} pixel(s), first at index {where}")
-    elif levels is not None:
-        lo, hi = envelope_from_levels(values, levels, rounding, drange)
-    else:
-        if bits is not None:
-            st = bits_step(img.dtype, bits)
-            if img.dtype.kind != "u" and step is None:
-                top = 2**bits - 1
-                if (values < 0).any() or (values > top).any():
-                    raise ValueError(
-                        f"a {img.dtype} image with bits={bits} must hold level indices 0..{top}; "
-                        f"found values in [{values.min():g}, {values.max():g}] (give step= for other scales)"
-                    )
-            check_on_grid(values, st, what=f"multiples of {st:g} (the level step of {bits}-bit data in {img.dtype})")
-        elif step is not None:
-            st = check_positive(step, "step")
-            check_on_grid(values, st)
-        else:
-            raise ValueError("say how the image was quantized: bits=, step=, levels=, or lower= and upper=")
-        lo, hi = envelope_from_step(values, st, rounding, drange)
+    lo, hi = _quantizer_envelopes(img, values, bits, step, levels, lower, upper, rounding, drange)
 
     if confidence is not None:
-        c = np.asarray(confidence)
-        if c.dtype == object or c.dtype.kind not in "uif":
-            raise TypeError(f"confidence must be numeric, got dtype {c.dtype}")
-        if c.ndim and c.shape != shape:
-            raise ValueError(f"confidence has shape {c.shape}; expected a scalar or the image shape {shape}")
-        lo, hi = apply_confidence(lo, hi, c, drange)
+        lo, hi = apply_confidence(lo, hi, _confidence_array(confidence, shape), drange)
 
     h = None
     if gain is not None:
@@ -123,18 +85,82 @@ def image_envelopes(image, bits, model, bc, mask, *, rounding, step, levels, low
 
     m = None
     if mask is not None:
-        m = check_same_shape(mask, shape, "mask")
-        if m.dtype != bool:
-            if m.dtype.kind not in "uif" or not np.isin(m, (0, 1)).all():
-                raise ValueError("mask must be boolean (or contain only 0 and 1)")
-            m = m.astype(bool)
-        if not m.any():
-            raise ValueError("mask selects no pixel; nothing would be de-quantized")
+        m = _mask_array(mask, shape)
         full = drange if drange is not None else (float(np.min(lo[m])), float(np.max(hi[m])))
         lo, hi = apply_mask(lo, hi, m, full)
 
     grid = GridSpec(shape=shape, model=model, bc=bc, alpha=float(alpha), beta=float(beta))
     return lo, hi, grid, ImageContext(shape=shape, values=values, mask=m, gain=h)
+
+
+def _quantizer_envelopes(img, values, bits, step, levels, lower, upper, rounding, drange):
+    """The quantizer's envelopes: explicit bounds, a table of levels, or a uniform step."""
+    given = [n for n, v in (("bits", bits), ("step", step), ("levels", levels)) if v is not None]
+    if len(given) > 1:
+        raise ValueError(f"give only one of bits, step and levels (got {', '.join(given)})")
+    if lower is not None or upper is not None:
+        if given:
+            raise ValueError(f"lower/upper replace the quantization model; do not also give {given[0]}")
+        return _explicit_envelopes(lower, upper, img.shape)
+    if levels is not None:
+        return envelope_from_levels(values, levels, rounding, drange)
+    return envelope_from_step(values, _level_step(img, values, bits, step), rounding, drange)
+
+
+def _explicit_envelopes(lower, upper, shape):
+    if lower is None or upper is None:
+        raise ValueError("give both lower and upper, or neither")
+    lo = check_bounds_array(lower, shape, "lower")
+    hi = check_bounds_array(upper, shape, "upper")
+    if (lo > hi).any():
+        bad = lo > hi
+        where = tuple(int(i) for i in np.unravel_index(np.flatnonzero(bad)[0], shape))
+        raise ValueError(f"lower > upper at {int(bad.sum())} pixel(s), first at index {where}")
+    return lo, hi
+
+
+def _level_step(img, values, bits, step):
+    """The level step of the data, from ``bits`` (in ``img``'s container) or ``step``, checked against it."""
+    if bits is not None:
+        st = bits_step(img.dtype, bits)
+        if img.dtype.kind != "u" and step is None:
+            _check_level_indices(values, bits, img.dtype)
+        check_on_grid(values, st, what=f"multiples of {st:g} (the level step of {bits}-bit data in {img.dtype})")
+        return st
+    if step is not None:
+        st = check_positive(step, "step")
+        check_on_grid(values, st)
+        return st
+    raise ValueError("say how the image was quantized: bits=, step=, levels=, or lower= and upper=")
+
+
+def _check_level_indices(values, bits, dtype):
+    top = 2**bits - 1
+    if (values < 0).any() or (values > top).any():
+        raise ValueError(
+            f"a {dtype} image with bits={bits} must hold level indices 0..{top}; "
+            f"found values in [{values.min():g}, {values.max():g}] (give step= for other scales)"
+        )
+
+
+def _confidence_array(confidence, shape):
+    c = np.asarray(confidence)
+    if c.dtype == object or c.dtype.kind not in "uif":
+        raise TypeError(f"confidence must be numeric, got dtype {c.dtype}")
+    if c.ndim and c.shape != shape:
+        raise ValueError(f"confidence has shape {c.shape}; expected a scalar or the image shape {shape}")
+    return c
+
+
+def _mask_array(mask, shape):
+    m = check_same_shape(mask, shape, "mask")
+    if m.dtype != bool:
+        if m.dtype.kind not in "uif" or not np.isin(m, (0, 1)).all():
+            raise ValueError("mask must be boolean (or contain only 0 and 1)")
+        m = m.astype(bool)
+    if not m.any():
+        raise ValueError("mask selects no pixel; nothing would be de-quantized")
+    return m
 
 
 def split_channels(image, channel_axis, kw):

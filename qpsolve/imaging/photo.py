@@ -51,8 +51,8 @@ COLOR_SPACES = ("rgb", "decorrelated")
 #: back for the whole picture, bands included (issue #19).  ``shrink`` (> 1
 #: narrows the smooth envelopes about their centre) is harmful on
 #: full-resolution skies, where the truth sits on a level boundary and
-#: narrowed envelopes no longer touch (camera sky, 4 bits: 40.8 dB with
-#: shrink=1, 31.3 dB with shrink=1.5); so it is off by default.
+#: narrowed envelopes no longer touch (figures in
+#: ``benchmarks/results/design_notes.md``); so it is off by default.
 ADAPTIVE_DEFAULTS = {"mode": "pin", "dilate": 0, "shrink": 1.0, "window": 9}
 
 

@@ -32,15 +32,15 @@ import time
 import numpy as np
 
 from ..problem import BoxQP
-from ..solvers import solve
+from ..solvers import finalize_parts, solve
 from ..validation import check_positive_int, check_tile
 
 __all__ = ["tile_slices", "blend_weights", "solve_tiled", "estimate_memory", "GridBounds", "AUTO_POLISH_PIXELS"]
 
 #: ``polish='auto'`` polishes globally up to this many pixels (256 x 256).  A
 #: smooth image polishes fast at 1 Mpx (``pdas``), but a photograph's global
-#: solve runs on ``pcg`` (camera, 3 bits, 256 x 256: 75 s), so beyond this
-#: size the polish is left to ``polish=True``.
+#: solve runs on ``pcg`` and takes minutes already at 256 x 256 (see
+#: ``benchmarks/results/design_notes.md``), so beyond this size the polish is left to ``polish=True``.
 AUTO_POLISH_PIXELS = 2**16
 
 
@@ -135,24 +135,6 @@ def estimate_memory(n, nnz_per_row=13, vectors=20):
     7.1
     """
     return int(n * nnz_per_row * 12 + n * 8 * vectors)
-
-
-def _tile_certificate(results, tol):
-    """One :class:`~qpsolve.certificate.Certificate` summing (or maximizing) those of the tiles."""
-    from ..certificate import Certificate
-
-    ks = [r.kkt for r in results]
-    return Certificate(
-        objective=float(sum(k.objective for k in ks)),
-        infeasibility=max(k.infeasibility for k in ks),
-        projected_gradient=max(k.projected_gradient for k in ks),
-        gap=float(sum(k.gap for k in ks)),
-        relative_gap=max(k.relative_gap for k in ks),
-        gap_floor=float(sum(k.gap_floor for k in ks)),
-        unbounded_gradient=max(k.unbounded_gradient for k in ks),
-        tol=tol,
-        optimal=all(k.optimal for k in ks),
-    )
 
 
 def _tile_task(task, how):
@@ -298,19 +280,11 @@ def solve_tiled(prob, shape, tile=256, overlap=None, *, polish="auto", max_memor
         res.info.update(info)
         res.solve_time = time.perf_counter() - t0
         return res
-    from ..certificate import active_set
-    from ..result import MESSAGES, SolveResult, Status
-
-    names = sorted({r.solver for r in results})
-    cert = _tile_certificate(results, tol)
-    bad = [r.status for r in results if not r.success]
-    status = Status.OPTIMAL if not bad else max(bad)
     message = (f"{len(slices)} tiles, {info['tiles_certified']} certified optimal for their own tile problems; "
                f"the stitched image is not certified against the whole image (polish=True does that)")
+    bad = len(results) - info["tiles_certified"]
     if bad:
-        where = ", ".join(map(str, info["uncertified_tiles"][:5])) + (", ..." if len(bad) > 5 else "")
-        message = MESSAGES[status] + " " + message + f"; uncertified tiles start at {where}"
-    return SolveResult(x=stitched, objective=cert.objective, status=status, success=not bad, message=message,
-                       iterations=sum(int(r.iterations) for r in results), solve_time=time.perf_counter() - t0,
-                       kkt=cert, active=active_set(prob, stitched), solver="tiles(" + ",".join(names) + ")",
-                       info=info)
+        where = ", ".join(map(str, info["uncertified_tiles"][:5])) + (", ..." if bad > 5 else "")
+        message += f"; uncertified tiles start at {where}"
+    return finalize_parts(prob, stitched, results, tol, time.perf_counter() - t0, label="tiles", message=message,
+                          info=info)

@@ -64,8 +64,8 @@ def _fft_work(length):
     return sum(2.0 if p <= 11 else p / 2.0 for p in _prime_factors(int(length)))
 
 
-#: the embedded solve costs about this many transforms' worth of extra passes (at 2048^2:
-#: 11 passes over the spectrum, 45 ms, beside two 2-D transforms of 38 ms each)
+#: the embedded solve costs about this many transforms' worth of extra passes (its passes over
+#: the spectrum timed against 2-D transforms: benchmarks/results/design_notes.md)
 EMBEDDING_OVERHEAD = 1.65
 
 

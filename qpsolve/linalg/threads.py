@@ -3,9 +3,8 @@
 OpenBLAS keeps its threads spinning for a while after each call.  The
 ``pdas`` solver alternates small BLAS calls (products with a few vectors)
 with multi-threaded FFTs, and the spinning threads take the cores from the
-FFT workers: with OpenBLAS on both cores the 2-bit Gaussian at 1024 x 1024
-took 3.1-3.7 s of wall time and twice that of CPU time, with one BLAS
-thread 1.85-2.0 s (three runs each, quiet machine).  :func:`blas_threads`
+FFT workers: one BLAS thread made the 2-bit Gaussian at 1024 x 1024 markedly
+faster (``benchmarks/results/design_notes.md``).  :func:`blas_threads`
 limits BLAS for a block of code; the large dense factorisations, which do
 gain from both cores, ask for all of them back.
 """

@@ -61,20 +61,15 @@ __all__ = ["separated", "adaptive_mask", "adaptive_envelopes", "ADAPTIVE_MODES",
 ADAPTIVE_MODES = ("pin", "free")
 
 #: exponent of the calibration weight ``min(1, ((1 + margin) / rho)**power)``
-#: used by ``dequantize`` (``adaptive=True``, the default).  Measured on 96 and
-#: 128 px crops of eight grayscale scikit-image photographs (camera, moon,
-#: astronaut, coffee, text, page, rocket, chelsea) at 3-5 bits against the
-#: midpoint, without margin: power 2 loses on ``moon`` and ``camera`` at 3 bits
-#: (by up to 0.6 dB), power 3 on ``moon`` at 3 bits and 128 px (by 0.01 dB);
-#: power 4 wins all 48 cases.
+#: used by ``dequantize`` (``adaptive=True``, the default): the smallest power
+#: that beat the midpoint on every photograph crop tried (lower powers shrink
+#: too little where the plate crowds the bin edges; see ``benchmarks/results/design_notes.md``).
 CALIBRATION_POWER = 4.0
 
 #: tolerance of the calibration ratio: a plate with ``rho <= 1 + margin`` is
-#: kept as it is.  Smooth signals measure 1.01-1.04 (the paper's Gaussian and
-#: Rosenbrock at 2-4 bits, 64 and 128 px: the default ``dequantize`` returns
-#: the paper's plate there), photographs that need shrinking 1.2-2.0; with
-#: margin 0.1 all 36 photo cases of ``examples/photo_benchmark.py`` at 96 and
-#: 128 px (6 images x 3 bit depths) beat the midpoint in PSNR and SSIM.
+#: kept as it is.  It lies between what smooth signals measure (so the default
+#: ``dequantize`` returns the paper's plate on the paper's functions) and what
+#: photographs that need shrinking measure (see ``benchmarks/results/design_notes.md``).
 CALIBRATION_MARGIN = 0.1
 
 

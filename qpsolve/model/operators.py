@@ -110,9 +110,9 @@ class GridSpec:
 
         Operators are immutable and shared: equal grids get the same one (the
         last few are kept), so tiles and coarse levels of one shape build it
-        once.  Building one takes about 40 ms at 64 x 64, a third of a whole
-        tile solve there (36 photo tiles: 4 s of CPU), and each tile meets
-        three or four coarse grids on the way.
+        once: building one is a sizeable part of a small tile's solve (see
+        ``benchmarks/results/design_notes.md``), and each tile meets three or
+        four coarse grids on the way.
         """
         if len(self.shape) == 2 and min(self.shape) >= 2:
             return _grid_operator(self)

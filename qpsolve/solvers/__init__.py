@@ -19,14 +19,15 @@ import time
 import numpy as np
 
 from ..linalg.heap import large_heap
-from ..certificate import DEFAULT_TOL, active_set, certificate
+from ..linalg.threads import blas_threads
+from ..certificate import DEFAULT_TOL, active_set, certificate, combine
 from ..problem import BoxQP
 from ..result import MESSAGES, SolveResult, Status
 from ..validation import check_positive_int, check_vector
 from ._base import BackendOutput, BackendUnavailable
 
-__all__ = ["solve", "available_solvers", "backend", "finalize", "SOLVERS", "AUTO_ORDER", "AUTO_RETRIES",
-           "BackendOutput", "BackendUnavailable"]
+__all__ = ["solve", "available_solvers", "backend", "finalize", "finalize_parts", "SOLVERS", "AUTO_ORDER",
+           "AUTO_RETRIES", "HANDOVERS", "BackendOutput", "BackendUnavailable"]
 
 #: registry name -> module that implements it
 SOLVERS = {
@@ -44,12 +45,18 @@ SOLVERS = {
 AUTO_ORDER = ("pdas", "pcg", "osqp", "lbfgsb")
 #: ``solver="auto"`` re-solves an answer its backend could not certify with these
 #: ``(backend, options, largest n)``, in order, until one certifies.  The two ``pcg`` variants
-#: fail on different problems: projected Newton alone stalled on a 3-bit moon crop that exact
-#: active-set steps certify, and crawled (232 steps) from an active-set point on two 64 x 64
-#: photo tiles that it certifies in 8 from the plain start.  An interior-point method
+#: fail on different problems: projected Newton alone can stall where exact active-set steps
+#: certify, and can crawl from an active-set point where the plain start certifies in a few
+#: steps (the photo crops in benchmarks/results/design_notes.md).  An interior-point method
 #: (Clarabel through cvxpy) has no active set to crawl through at all; it is slow, so only
 #: small problems (photo tiles) get it.  A rerun identical to the first attempt is skipped.
 AUTO_RETRIES = (("pcg", {"active_set": True}, None), ("pcg", {}, None), ("cvxpy", {}, 2**14))
+#: A backend that stops short may ask to hand over (``BackendOutput.handover``): the registry
+#: then continues with this successor in the same attempt, from the point the backend chose,
+#: under the backend's BLAS thread setting (its ``BLAS_THREADS``).  ``pdas`` hands a fine level
+#: it cannot finish or certify to ``pcg``.  This is one attempt: ``solver="auto"``'s retries
+#: (:data:`AUTO_RETRIES`) come after it.
+HANDOVERS = {"pdas": "pcg"}
 
 
 def backend(name):
@@ -164,13 +171,30 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
 
     t0 = time.perf_counter()
     with large_heap(prob.n):
-        out = mod.solve(prob, tol=float(tol), max_iter=max_iter, x0=x0, verbose=bool(verbose),
-                        time_limit=time_limit, **options)
+        out = _attempt(prob, name, mod, float(tol), max_iter, x0, bool(verbose), time_limit, options)
         elapsed = time.perf_counter() - t0
         res = finalize(prob, name, out, tol, elapsed)
         if solver == "auto" and not options and not res.success and res.status != Status.TIME_LIMIT:
             res = _retry(prob, res, float(tol), max_iter, x0, bool(verbose), time_limit, t0)
     return res
+
+
+def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options):
+    """One backend's solve, continued by its successor (:data:`HANDOVERS`) when it asks."""
+    start = time.perf_counter()
+    out = mod.solve(prob, tol=tol, max_iter=max_iter, x0=x0, verbose=verbose, time_limit=time_limit, **options)
+    if not out.handover:
+        return out
+    successor = HANDOVERS[name]
+    remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
+    with blas_threads(getattr(mod, "BLAS_THREADS", None)):
+        nxt = backend(successor).solve(prob, tol=tol, max_iter=max_iter, x0=out.handover_x0, verbose=verbose,
+                                       time_limit=remaining)
+    info = dict(out.info)
+    info["fallback"] = {"solver": successor, "iterations": nxt.iterations, "message": nxt.message}
+    return BackendOutput(x=nxt.x, iterations=out.iterations + nxt.iterations, converged=nxt.converged,
+                         stalled=nxt.stalled, hit_time_limit=nxt.hit_time_limit, info=info,
+                         message=f"{out.message}; {successor} from that point: {nxt.message}")
 
 
 def _retry(prob, first, tol, max_iter, x0, verbose, time_limit, t0):
@@ -183,7 +207,7 @@ def _retry(prob, first, tol, max_iter, x0, verbose, time_limit, t0):
         remaining = None if time_limit is None else time_limit - (time.perf_counter() - t0)
         if remaining is not None and remaining <= 0:
             break
-        out = mod.solve(prob, tol=tol, max_iter=max_iter, x0=x0, verbose=verbose, time_limit=remaining, **extra)
+        out = _attempt(prob, name, mod, tol, max_iter, x0, verbose, remaining, extra)
         res = finalize(prob, name, out, tol, time.perf_counter() - t0)
         if res.success:
             how = name + "".join(f", {k}={v}" for k, v in extra.items())
@@ -237,3 +261,23 @@ def finalize(prob, name, out, tol, elapsed):
         solver=name,
         info=dict(out.info),
     )
+
+
+def finalize_parts(prob, x, parts, tol, elapsed, *, label, message, info):
+    """The result of an ``x`` stitched from independently solved parts (tiles) of ``prob``.
+
+    Each part is a :class:`~qpsolve.SolveResult` of :func:`solve` (certified by
+    :func:`finalize`); their certificates are combined
+    (:func:`qpsolve.certificate.combine`), the status is the worst part's and
+    ``message`` follows :data:`~qpsolve.result.MESSAGES` of that status when a
+    part is not certified.  ``x`` must lie in ``prob``'s box already.
+    """
+    cert = combine([r.kkt for r in parts], tol)
+    bad = [r.status for r in parts if not r.success]
+    status = Status.OPTIMAL if not bad else max(bad)
+    if bad:
+        message = MESSAGES[status] + " " + message
+    names = sorted({r.solver for r in parts})
+    return SolveResult(x=x, objective=cert.objective, status=status, success=not bad, message=message,
+                       iterations=sum(int(r.iterations) for r in parts), solve_time=elapsed, kkt=cert,
+                       active=active_set(prob, x), solver=f"{label}(" + ",".join(names) + ")", info=info)

@@ -54,6 +54,11 @@ class BackendOutput:
         :func:`~qpsolve.certificate.certificate` on its final point; the
         registry reuses it only for the very same inputs (a cache, not a
         verdict: the certificate is the same function either way).
+    handover : bool
+        The backend stopped short and asks the registry to continue with its
+        successor (:data:`qpsolve.solvers.HANDOVERS`) in the same attempt.
+    handover_x0 : ndarray, optional
+        Where the successor starts (``None``: its own start).
     """
 
     x: np.ndarray
@@ -66,3 +71,5 @@ class BackendOutput:
     info: dict = field(default_factory=dict)
     dual_shift: np.ndarray | None = None
     certified: tuple | None = None
+    handover: bool = False
+    handover_x0: np.ndarray | None = None

@@ -136,9 +136,9 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, method="auto", dense_
     A = D[:, free].tocsr()
     b = -(D[:, pinned] @ lo[pinned]) if pinned.any() else np.zeros(D.shape[0])
     if method == "auto":
-        # bvls does a dense lstsq per active-set change: fine for tiny problems, but at
-        # 144 variables it took 0.2 s with one BLAS thread and 24 s with threaded
-        # OpenBLAS on this busy machine, where trf/LSMR took 0.1 s either way.
+        # bvls does a dense lstsq per active-set change: fine for tiny problems, but already
+        # at a hundred or so variables far slower than trf/LSMR, and very sensitive to BLAS
+        # threading (benchmarks/results/design_notes.md).
         method = "bvls" if free.sum() <= dense_limit else "trf"
     if max_iter is None:
         # scipy's defaults (n for bvls, 100 for trf) end many active-set runs early.

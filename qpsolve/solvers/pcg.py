@@ -247,7 +247,7 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, amg_options, l
     if active_set:
         best, pdas_steps, certified = _active_set_steps(prob, x, tol, ACTIVE_SET_STEPS, deadline)
         # Only a certified point replaces the start: from an uncertified one (clipped PDAS
-        # iterates) projected Newton can crawl (a 64x64 photo tile: 232 steps against 8).
+        # iterates) projected Newton can crawl (benchmarks/results/design_notes.md).
         if certified:
             x = best
     prec = None
