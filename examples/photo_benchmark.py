@@ -6,9 +6,10 @@ truncated to 3, 4 and 5 bits, then reconstructed by
 * ``midpoint`` -- ``v + step/2``, the baseline every method must beat;
 * ``paper``    -- ``qs.dequantize(q, bits, adaptive=False)``, the plate model of the paper;
 * ``default``  -- ``qs.dequantize(q, bits)``, the default call, which is content-adaptive
-  (paper 6.3): jumps of more than one level pinned to the bin midpoint, then the
-  plate shrunk towards the bin centres by its calibration ratio
-  (:func:`qpsolve.model.masks.calibrated_blend`).  This is the method that must win;
+  (paper 6.3): textured pixels pinned to the bin midpoint (since issue #19 by a 9-pixel
+  window, :func:`qpsolve.imaging.photo.textured`; the tables under ``benchmarks/results/
+  photo_benchmark_*.md`` were measured with the earlier neighbour test and calibration blend;
+  the full-resolution benchmark is ``python -m benchmarks.photo_quality``).  This is the method that must win;
 * ``default+decorr`` -- colour images, ``color_space='decorrelated'`` (``--decorrelated``).
 
 PSNR and SSIM are measured against the 8-bit original.  Run::

@@ -123,7 +123,11 @@ def test_brightened_output_lies_in_divided_envelopes_and_beats_division():
     assert np.all(out >= dark / 0.125) and np.all(out <= (dark + 1.0) / 0.125)
     err_plain = np.sqrt(np.mean((dark / 0.125 - truth) ** 2))
     err_qp = np.sqrt(np.mean((out - truth) ** 2))
-    assert err_qp < 0.5 * err_plain
+    # the default pins the steepest, most curved pixels of this 32-px bump since issue #19
+    # (measured 2.30 against 4.53); the paper's plate halves the error
+    assert err_qp < 0.6 * err_plain
+    plate = qs.dequantize(dark, bits=8, gain=0.125, adaptive=False)
+    assert np.sqrt(np.mean((plate - truth) ** 2)) < 0.5 * err_plain
 
 
 @pytest.mark.parametrize("h", [1e3, 1e-3])

@@ -21,6 +21,10 @@ from qpsolve.model.masks import (
 )
 from qpsolve.model.noise import detect_dither, detect_impulses, floyd_steinberg, treat_outliers
 
+#: the default of issue #6 (neighbour test, one-pixel growth, global calibration blend);
+#: since issue #19 the default pins by a 9-pixel window and does not blend
+CALIBRATED = {"window": 2, "dilate": 1, "calibrate": True}
+
 
 def _scene(n=40):
     """A smooth ramp with a bright disc: an object border on a smooth background."""
@@ -107,7 +111,7 @@ def test_adaptive_beats_midpoint_and_global_plate(seed):
     truth, q = _ramp_edge_texture(seed=seed)
     mid = q + 16.0
     plate = qs.dequantize(q, bits=3, adaptive=False)
-    out, res = qs.dequantize(q, bits=3, return_result=True)  # the default is adaptive
+    out, res = qs.dequantize(q, bits=3, adaptive=CALIBRATED, return_result=True)
     rmse = lambda o: np.sqrt(np.mean((o - truth) ** 2))  # noqa: E731
     ssim = lambda o: structural_similarity(truth, o, data_range=255)  # noqa: E731
     assert rmse(out) < rmse(mid) and rmse(out) < rmse(plate)
@@ -127,7 +131,7 @@ def test_calibration_keeps_a_fitting_plate():
     plate = qs.dequantize(q, bits=3, adaptive=False)
     rho = calibration_ratio(plate, q.astype(float), q + 32.0)
     assert 0.95 < rho < 1.05
-    out, res = qs.dequantize(q, bits=3, adaptive=True, return_result=True)
+    out, res = qs.dequantize(q, bits=3, adaptive=CALIBRATED, return_result=True)
     psnr = lambda o: 10 * np.log10(255**2 / np.mean((o - truth) ** 2))  # noqa: E731
     assert res.info["adaptive"]["weight"] == 1.0
     assert psnr(out) > psnr(plate) - 0.2 and psnr(out) > psnr(q + 16.0) + 10
@@ -136,13 +140,13 @@ def test_calibration_keeps_a_fitting_plate():
 @pytest.mark.parametrize("name", ["gaussian", "rosenbrock"])
 @pytest.mark.parametrize("bits", [2, 3, 4])
 def test_default_is_the_paper_plate_on_smooth_signals(name, bits):
-    """The paper's test signals: rho within the margin, so the default returns the plate.
+    """The paper's test signals: nothing is textured, so the default returns the plate.
 
-    Rosenbrock's flat valley sits on level 0 (saturated): its truth crowds the
-    bin edge, so rho over all pixels is 1.1-1.3 even for the truth; measured
-    without the lowest and highest level it is about 1.03.  Nothing is pinned
-    except at 4 bits, where Rosenbrock's steep wall steps by two levels at 26
-    pixels of the 64 x 64 grid (0.14 dB below the plate).
+    Except Rosenbrock at 3 and 4 bits: its steep, curved wall spans three
+    levels in a 9-pixel window and its bin centres leave their plane there,
+    so it is pinned (since issue #19; the neighbour test pinned 26 pixels at 4
+    bits only).  Measured at 64 px: 38.52 dB against the plate's 38.97 at 3
+    bits, 42.23 against 45.75 at 4 bits -- still far above the midpoint.
     """
     from qpsolve.imaging import data
 
@@ -150,23 +154,25 @@ def test_default_is_the_paper_plate_on_smooth_signals(name, bits):
     q = data.truncate_bits(truth, bits)
     plate, pres = qs.dequantize(q, bits=bits, adaptive=False, return_result=True)
     out, res = qs.dequantize(q, bits=bits, return_result=True)
-    assert res.success and res.info["adaptive"]["weight"] == 1.0
+    assert res.success and "adaptive" not in res.info
     psnr = lambda o: 10 * np.log10(255**2 / np.mean((np.rint(o) - truth) ** 2))  # noqa: E731
+    if name == "rosenbrock" and bits > 2:
+        assert psnr(out) > psnr(plate) - 4.0 and psnr(out) > psnr(q + 2 ** (7 - bits)) + 5
+        return
     assert psnr(out) > psnr(plate) - 0.2
-    if (name, bits) != ("rosenbrock", 4):
-        assert res.info["photo"].textured == 0
-        assert abs(res.objective - pres.objective) <= 1e-6 * max(1.0, abs(pres.objective))
-        assert np.abs(out - plate).max() < 0.05 * 2 ** (8 - bits)
+    assert res.info["photo"].textured == 0
+    assert abs(res.objective - pres.objective) <= 1e-6 * max(1.0, abs(pres.objective))
+    assert np.abs(out - plate).max() < 0.05 * 2 ** (8 - bits)
 
 
 def test_adaptive_calibration_options():
     truth, q = _ramp_edge_texture(32)
     lo, hi, smooth = adaptive_envelopes(q.astype(float), np.minimum(q + 32.0, 255), dilate=1)
     pinned_only = qs.dequantize(q, lower=lo, upper=hi, adaptive=False)
-    raw, res = qs.dequantize(q, bits=3, adaptive={"calibrate": False}, return_result=True)
+    raw, res = qs.dequantize(q, bits=3, adaptive=dict(CALIBRATED, calibrate=False), return_result=True)
     assert np.abs(raw - pinned_only).max() < 1e-2 and "adaptive" not in res.info
-    soft = qs.dequantize(q, bits=3, adaptive={"power": 1})
-    hard = qs.dequantize(q, bits=3, adaptive={"power": 8})
+    soft = qs.dequantize(q, bits=3, adaptive=dict(CALIBRATED, power=1))
+    hard = qs.dequantize(q, bits=3, adaptive=dict(CALIBRATED, power=8))
     c = q + 16.0
     assert np.all(np.abs(hard - c) <= np.abs(soft - c) + 1e-9)  # a larger power shrinks more
     with pytest.raises(ValueError, match="power"):
@@ -175,7 +181,7 @@ def test_adaptive_calibration_options():
         qs.dequantize(q, bits=3, adaptive={"margin": -0.1})
     with pytest.raises(TypeError, match="calibrate"):
         qs.dequantize(q, bits=3, adaptive={"calibrate": "no"})
-    strict = qs.dequantize(q, bits=3, adaptive={"margin": 0})
+    strict = qs.dequantize(q, bits=3, adaptive=dict(CALIBRATED, margin=0))
     assert np.all(np.abs(strict - c) <= np.abs(raw - c) + 1e-9)
     with pytest.raises(ValueError, match="unknown key"):
         qs.dequantize(q, bits=3, adaptive={"power": 2, "bogus": 1})
@@ -186,13 +192,13 @@ def test_adaptive_calibration_options():
 def test_adaptive_calibration_colour_and_mask():
     truth, q = _ramp_edge_texture(32)
     rgb = np.stack([q, q, np.full_like(q, 96)], axis=-1)
-    out, res = qs.dequantize(rgb, bits=3, channel_axis=-1, adaptive=True, return_result=True)
+    out, res = qs.dequantize(rgb, bits=3, channel_axis=-1, adaptive=CALIBRATED, return_result=True)
     assert len(res) == 3 and all("adaptive" in r.info for r in res)
     assert np.allclose(out[..., 0], out[..., 1]) and np.allclose(out[..., 2], 112.0)  # flat: centre
     assert np.all(out >= rgb) and np.all(out <= rgb + 32.0)
     mask = np.ones(q.shape, bool)
     mask[:4, :4] = False
-    outm = qs.dequantize(q, bits=3, mask=mask, adaptive=True)
+    outm = qs.dequantize(q, bits=3, mask=mask, adaptive=CALIBRATED)
     assert np.array_equal(outm[~mask], q[~mask].astype(float))  # masked pixels keep their values
 
 
@@ -303,7 +309,9 @@ def test_dither_detector_and_no_flat_halos():
 
     kw = dict(step=32, rounding="round", data_range=(0, 255))
     before = flat(qs.dequantize(q, adaptive=False, **kw))  # the paper's plate
-    for adaptive in (False, True):
+    # adaptive: the neighbour test; the default's 9-pixel window pins the 4 pixels around the
+    # disc to their bin centres, flat by design (texture kept), which this criterion would count
+    for adaptive in (False, {"window": 2, "dilate": 1}):
         out, res = qs.dequantize(q, outliers="mask", adaptive=adaptive, return_result=True, **kw)
         after = flat(out)
         assert res.success and res.info["photo"].outliers.relaxed > 0

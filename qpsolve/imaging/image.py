@@ -116,12 +116,12 @@ def _calibration_options(adaptive):
     if adaptive is None or adaptive is False:
         return False, None
     if adaptive is True:
-        return True, (CALIBRATION_POWER, CALIBRATION_MARGIN)
+        return True, None  # the default returns the certified solution as it is (issue #19)
     if not isinstance(adaptive, dict):
         raise TypeError(f"adaptive must be True, False or a dict of options, got {adaptive!r}")
     # calibration keys are handled here; the rest goes to the photo pipeline
     rest = dict(adaptive)
-    calibrate = rest.pop("calibrate", True)
+    calibrate = rest.pop("calibrate", False)
     power = rest.pop("power", CALIBRATION_POWER)
     margin = rest.pop("margin", CALIBRATION_MARGIN)
     if not isinstance(calibrate, bool):
@@ -143,17 +143,11 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
 
     By default the model is content-adaptive (``adaptive=True``, paper
     section 6.3, see below), which is what photographs need; ``adaptive=False``
-    is the paper's plain plate (what Table 1 and the figures use).  On smooth
-    signals the two agree: no neighbours more than one level apart means
-    nothing is pinned, and a plate whose departure from the bin centres looks
-    like quantization noise is not shrunk (the paper's Gaussian at 2-4 bits
-    and Rosenbrock at 2-3 bits come back identical at 64 and 128 px; at 4
-    bits and 64 px Rosenbrock's steep wall jumps two levels at 26 pixels,
-    which are pinned: 45.61 dB instead of 45.75).  Every solve is certified,
-    but with ``adaptive`` the certificate (``result.kkt``, ``result.x``) is
-    that of the QP with the textured pixels pinned; the returned image is
-    that solution after the calibration blend (step 2 below), which is no
-    longer a minimizer of a QP when its weight is below 1.
+    is the paper's plain plate (what Table 1 and the figures use).  Either way
+    the returned image is the certified solution of one stated QP per channel
+    (``result.x``, ``result.kkt``): with ``adaptive`` it is the QP whose
+    textured pixels are pinned to their bin centres.  On slowly varying
+    signals the two agree (nothing is textured).
 
     Parameters
     ----------
@@ -173,37 +167,34 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
     tol, max_iter, verbose, **options
         Passed to :func:`qpsolve.solve`.
     adaptive : bool or dict, optional
-        Content-adaptive model (paper section 6.3), two steps:
+        Content-adaptive model (paper section 6.3): the plate at full
+        strength where the picture varies slowly, texture kept at its bin
+        centres, decided pixel by pixel.  A pixel is *textured* when the
+        9-pixel window around it spans more than two adjacent levels and
+        its bin centres do not lie near a plane there (edges, texture; not
+        a steep smooth ramp): see :func:`qpsolve.imaging.photo.textured`.  Textured
+        pixels are pinned to their bin midpoint (``L = U``) and the plate is
+        solved through them; every other pixel keeps its quantizer
+        envelope.  A band boundary (two adjacent levels) is never textured,
+        so false contours are always solved by the plate.  The report is in
+        ``result.info['photo']`` (how many pixels were pinned).
 
-        1. pixels next to a jump of more than one level (object borders,
-           strong texture) are pinned to their bin midpoint and the plate is
-           solved through them (:func:`qpsolve.model.masks.adaptive_envelopes`,
-           options in :data:`qpsolve.imaging.photo.ADAPTIVE_DEFAULTS`);
-        2. calibration: per channel, the plate's mean squared departure from
-           the bin centres is compared with that of uniform quantization
-           noise, ``width**2 / 12``; the ratio ``rho`` is about 1 where the
-           plate fits a smooth signal and above 1 where it crowds the bin
-           edges (one-level texture or noise), and the solution is shrunk
-           towards the bin centres by ``min(1, rho**-power)``
-           (:func:`qpsolve.model.masks.calibrated_blend`).  The blend stays
-           inside the envelopes; masked and outlier-relaxed pixels are left
-           alone.  ``result.info['adaptive']`` holds ``rho`` and the weight.
-
-        A dict overrides the options of step 1 and takes three more keys:
-        ``calibrate`` (bool, default ``True``; ``False`` returns the pinned
-        plate of step 1 as it is), ``power`` (default
-        :data:`qpsolve.model.masks.CALIBRATION_POWER`) and ``margin``
-        (default :data:`qpsolve.model.masks.CALIBRATION_MARGIN`).
-        Default ``True``; ``False`` (or ``None``) is the paper's model, one
-        certified QP whose solution is returned as it is.
+        A dict overrides the options of
+        :data:`qpsolve.imaging.photo.ADAPTIVE_DEFAULTS` (``window``; ``window=2`` is
+        the older neighbour test, jumps of more than one level only;
+        ``dilate``, ``mode``, ``shrink``) and takes three more keys:
+        ``calibrate`` (bool, default ``False``; ``True`` shrinks the whole
+        solution towards the bin centres by one weight from its calibration
+        ratio, :func:`qpsolve.model.masks.calibrated_blend`, and reports
+        ``result.info['adaptive']``; the result is then that blend of the
+        certified QP, no longer a minimizer), ``power`` and ``margin`` (of
+        the calibration).  ``False`` (or ``None``) is the paper's model.
 
         What it does to other inputs: 1-D signals and 3-D volumes use the
-        same neighbour test along every axis; with ``mask`` only pixels
-        inside it are pinned or measured; with ``gain`` (brightening),
-        ``levels`` or explicit ``lower``/``upper`` the test and the blend
-        work on those envelopes (pixels whose envelopes do not touch are
-        pinned to the centre of theirs); every ``model`` and ``tile`` work
-        unchanged.
+        same window test along every axis; with ``mask`` only pixels
+        inside it are pinned; with ``gain`` (brightening), ``levels`` or
+        explicit ``lower``/``upper`` the test works on those envelopes;
+        every ``model`` and ``tile`` work unchanged.
     outliers : {None, 'mask', 'replace'}, optional
         Impulse and dither handling (paper section 6.1, see
         :mod:`qpsolve.model.noise`); the report is in

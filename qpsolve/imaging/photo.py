@@ -9,10 +9,12 @@ paper's plain path.  The pipeline, per channel:
    them (bits/step/levels/explicit bounds, confidence, gain, mask);
 2. ``outliers``: impulses masked or replaced, dithered areas relaxed
    (:mod:`qpsolve.model.noise`);
-3. ``adaptive``: pixels next to a jump of more than one level pinned to their
-   bin midpoint, grown by ``dilate`` pixels, optionally the envelopes of the
-   smooth pixels narrowed about their centre by ``shrink``
-   (:mod:`qpsolve.model.masks`);
+3. ``adaptive``: textured pixels pinned to their bin midpoint (see
+   :func:`textured`: the envelopes over a ``window``-wide neighbourhood have
+   no value in common, i.e. the picture moves by more than one level there,
+   or a neighbour is more than one level away), grown by ``dilate`` pixels,
+   optionally the envelopes of the smooth pixels narrowed about their centre
+   by ``shrink`` (:mod:`qpsolve.model.masks`);
 4. the QP: per channel, or jointly with a decorrelated colour energy;
    directly or in overlapping tiles (:mod:`qpsolve.imaging.tiles`).
 
@@ -33,22 +35,25 @@ from ..model.masks import ADAPTIVE_MODES, adaptive_envelopes
 from ..model.noise import OUTLIER_MODES, treat_outliers
 from ..problem import BoxQP
 from ..solvers import solve
-from ..validation import check_at_least, check_choice, check_positive
+from ..validation import check_at_least, check_choice, check_int_at_least, check_positive
 from .bounds import image_envelopes, restore, split_channels
 from .tiles import GridBounds, solve_tiled
 
-__all__ = ["COLOR_SPACES", "ADAPTIVE_DEFAULTS", "PhotoReport", "dequantize_photo", "color_energy"]
+__all__ = ["COLOR_SPACES", "ADAPTIVE_DEFAULTS", "PhotoReport", "dequantize_photo", "color_energy", "textured"]
 
 COLOR_SPACES = ("rgb", "decorrelated")
 
-#: parameters of ``adaptive=True`` (measured on scikit-image photographs,
-#: see ``examples/photo_benchmark.py``): textured pixels pinned to the bin
-#: midpoint and grown by one pixel.  ``shrink`` (> 1 narrows the smooth
-#: envelopes about their centre) helped on 64-96 px downscales but is
-#: harmful on full-resolution smooth skies, where the truth sits on a level
-#: boundary and narrowed envelopes no longer touch (figures in
+#: parameters of ``adaptive=True``: textured pixels (:func:`textured` with a
+#: 9-pixel window, the window of :data:`qpsolve.metrics.SMOOTH_WINDOW`)
+#: pinned to the bin midpoint.  ``window=2`` with ``dilate=1`` is the old
+#: neighbour test (jumps of more than one level, grown by one pixel): it left
+#: one-level texture to the plate, which the calibration then had to pull
+#: back for the whole picture, bands included (issue #19).  ``shrink`` (> 1
+#: narrows the smooth envelopes about their centre) is harmful on
+#: full-resolution skies, where the truth sits on a level boundary and
+#: narrowed envelopes no longer touch (figures in
 #: ``benchmarks/results/design_notes.md``); so it is off by default.
-ADAPTIVE_DEFAULTS = {"mode": "pin", "dilate": 1, "shrink": 1.0}
+ADAPTIVE_DEFAULTS = {"mode": "pin", "dilate": 0, "shrink": 1.0, "window": 9}
 
 
 @dataclass
@@ -79,6 +84,7 @@ def _adaptive_options(adaptive):
             raise ValueError(f"adaptive has unknown key(s) {sorted(unknown)}; allowed {sorted(ADAPTIVE_DEFAULTS)}")
         opts = dict(ADAPTIVE_DEFAULTS, **adaptive)
         check_choice(opts["mode"], ADAPTIVE_MODES, "adaptive['mode']")
+        _check_window(opts["window"], "adaptive['window']", neighbour=True)
         check_at_least(opts["shrink"], "adaptive['shrink']", 1)
         return opts
     raise TypeError(f"adaptive must be True, False or a dict of options, got {adaptive!r}")
@@ -106,6 +112,111 @@ def color_energy(P, n_channels=3, chroma_weight=4.0):
     w = float(chroma_weight)
     M = w * np.eye(c) + (1.0 - w) / c * np.ones((c, c))
     return sp.kron(sp.csr_matrix(M), P, format="csr")
+
+
+#: a window spanning three levels or more is textured when the bin centres
+#: depart from their least-squares plane over it by more than this many
+#: bin widths (RMS).  A quantized ramp, however steep, departs by about
+#: ``1 / sqrt(12) = 0.29`` (the staircase), an edge or texture of several
+#: levels by more.
+PLANE_RESIDUAL = 0.4
+
+
+def _check_window(window, name, neighbour=False):
+    """An odd window side >= 3 (or 2, the neighbour test, where ``neighbour``)."""
+    if neighbour and _is_two(window):
+        return 2
+    w = check_int_at_least(window, name, 3)
+    if w % 2 == 0:
+        raise ValueError(f"{name} must be an odd integer >= 3" + (" (or 2, the neighbour test)" if neighbour else "")
+                         + f", got {window!r}")
+    return w
+
+
+def _is_two(value):
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer)) and value == 2
+
+
+def textured(lower, upper, window=ADAPTIVE_DEFAULTS["window"], *, residual=PLANE_RESIDUAL, rtol=1e-9):
+    """Pixels where the quantized picture is not slowly varying: the plate does not apply.
+
+    A pixel is *textured* when, over the ``window``-wide square (cube,
+    segment) around it,
+
+    1. the envelopes have no value in common (the lowest upper bound lies
+       below the highest lower bound: for a uniform quantizer, the window
+       spans more than two adjacent levels), and
+    2. the bin centres depart from their least-squares plane over the window
+       by more than ``residual`` times the median bin width (RMS).
+
+    Paper section 6.3: false contours are perceivable only where the signal
+    changes slowly, and there the quantized signal changes by at most one
+    level in a single step.  Test 1 widens that step to a window, so
+    one-level texture (islands one level up and down) is caught, while a
+    band boundary -- two adjacent levels, however wiggly -- never is: where
+    the original stays within one step over the window
+    (:func:`qpsolve.metrics.smooth_region`, the pixels the banding measure
+    looks at), its quantized window spans at most two adjacent levels.  Test
+    2 keeps steep smooth ramps (many levels, each one a clean stair) with
+    the plate.
+
+    Parameters
+    ----------
+    lower, upper : ndarray
+        Envelopes (1-D to 3-D, one channel).  Infinite bounds (masked-out
+        pixels) never make a window textured.
+    window : int
+        Side of the window (odd, >= 3).
+    residual : float
+        Threshold of test 2 (:data:`PLANE_RESIDUAL`).
+
+    Returns
+    -------
+    ndarray of bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v = np.array([0., 0, 0, 1, 0, 1, 1, 1, 1, 3, 1, 0, 1, 3, 3, 3, 3, 3])   # level indices
+    >>> textured(v, v + 1, window=5).astype(int).tolist()   # a wiggly band edge, then a dip
+    [0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0]
+    >>> ramp = np.arange(12.0)                               # one level per pixel: smooth
+    >>> bool(textured(ramp, ramp + 1, window=5).any())
+    False
+    """
+    from scipy import ndimage
+
+    lo = np.asarray(lower, dtype=np.float64)
+    hi = np.asarray(upper, dtype=np.float64)
+    if lo.shape != hi.shape:
+        raise ValueError(f"lower has shape {lo.shape}; upper has shape {hi.shape}")
+    w = _check_window(window, "window")
+    check_at_least(residual, "residual", 0)
+    finite = np.isfinite(lo) & np.isfinite(hi)
+    if not finite.any():
+        return np.zeros(lo.shape, dtype=bool)
+    top = ndimage.maximum_filter(np.where(finite, lo, -np.inf), size=w, mode="nearest")
+    bottom = ndimage.minimum_filter(np.where(finite, hi, np.inf), size=w, mode="nearest")
+    scale = max(1.0, float(np.max(np.abs(hi[finite]))))
+    spans = top > bottom + rtol * scale
+    if not spans.any():
+        return spans
+    # test 2: RMS residual of the centres about their plane over the window (offsets
+    # from the window centre are orthogonal over a full window, so the fit separates)
+    width = hi - lo
+    unit = float(np.median(width[finite & (width > 0)])) if (finite & (width > 0)).any() else 1.0
+    c = np.where(finite, 0.5 * (lo + hi), 0.0) / unit
+    mean = ndimage.uniform_filter(c, size=w, mode="nearest")
+    var = ndimage.uniform_filter(c * c, size=w, mode="nearest") - mean * mean
+    offsets = np.arange(w, dtype=np.float64) - w // 2
+    spread = float(np.mean(offsets ** 2))
+    for ax in range(c.ndim):
+        m = ndimage.correlate1d(c, offsets / w, axis=ax, mode="nearest")
+        for other in range(c.ndim):
+            if other != ax:
+                m = ndimage.uniform_filter1d(m, size=w, axis=other, mode="nearest")
+        var -= m * m / spread
+    return spans & (var > residual ** 2)
 
 
 def _level_step(lo, hi, mask):
@@ -148,6 +259,11 @@ def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
         keep = ctx.mask if ctx.mask is not None else np.ones(shape, dtype=bool)
         lo2, hi2, smooth = adaptive_envelopes(lo, hi, mode=opts["mode"], dilate=opts["dilate"],
                                               data_range=drange)
+        if opts["window"] > 2:  # the window test contains the neighbour test
+            # pixels the outlier treatment relaxed are its business (dither near an edge
+            # would otherwise be pinned flat, the artefact of paper section 6.1)
+            smooth = _grow(~textured(lo, hi, opts["window"]), opts["dilate"]) | touched
+            lo2, hi2 = _pinned_or_freed(lo, hi, opts["mode"], drange)
         smooth |= ~keep  # outside the user's mask nothing is pinned
         lo = np.where(smooth, lo, lo2)
         hi = np.where(smooth, hi, hi2)
@@ -163,6 +279,25 @@ def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
     else:
         ctx_free = None
     return GridBounds(lo, hi, grid), ctx, rep, (ctx_free, mid if ctx_free is not None else None)
+
+
+def _grow(smooth, dilate):
+    """``smooth`` with its complement dilated by ``dilate`` pixels (city-block)."""
+    if dilate == 0 or smooth.all():
+        return smooth
+    from scipy import ndimage
+
+    st = ndimage.generate_binary_structure(smooth.ndim, 1)
+    return ~ndimage.binary_dilation(~smooth, structure=st, iterations=int(dilate))
+
+
+def _pinned_or_freed(lo, hi, mode, drange):
+    """Bounds of a textured pixel: its bin midpoint (``pin``) or the dynamic range (``free``)."""
+    if mode == "pin":
+        mid = 0.5 * (lo + hi)
+        return mid, mid
+    rmin, rmax = drange if drange is not None else (-np.inf, np.inf)
+    return np.full(lo.shape, rmin), np.full(hi.shape, rmax)
 
 
 def _solve_prob(bounds, shape, solver, tol, max_iter, verbose, options, tile, progress, rep):

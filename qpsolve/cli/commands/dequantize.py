@@ -65,9 +65,9 @@ def register(sub):
     p.add_argument("--rounding", default="floor", choices=ROUNDINGS)
     p.add_argument("--mask", help="mask image of the same size: non-zero where the envelope holds")
     p.add_argument("--adaptive", action=argparse.BooleanOptionalAction, default=True,
-                   help="content-adaptive model (the default): pin textured pixels to their bin midpoint "
-                        "and shrink an over-shooting plate towards the bin centres (paper 6.3); "
-                        "--no-adaptive solves the paper's plain plate")
+                   help="content-adaptive model (the default): pin textured pixels (a 9-pixel window "
+                        "spanning more than two adjacent levels, not a ramp) to their bin midpoint and "
+                        "solve the plate through them (paper 6.3); --no-adaptive solves the paper's plain plate")
     p.add_argument("--outliers", choices=OUTLIER_MODES, default=None,
                    help="treat impulses (mask or replace by non-local means) and dither (paper 6.1)")
     p.add_argument("--color-space", default="rgb", choices=COLOR_SPACES,

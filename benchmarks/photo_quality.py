@@ -1,0 +1,273 @@
+"""Photo quality at full resolution: ``python -m benchmarks.photo_quality``.
+
+Every scikit-image photograph of the set, gray and RGB, truncated to 3, 4
+and 5 bits (``(x >> (8 - b)) << (8 - b)``), reconstructed four ways:
+
+* ``zero-pad``  -- the quantized image as it is (``v``);
+* ``midpoint``  -- ``v + step / 2``, the baseline every method must beat;
+* ``plate``     -- ``qs.dequantize(q, bits, adaptive=False, tile=..., jobs=...)``: the paper's plain plate;
+* ``default``   -- ``qs.dequantize(q, bits, tile=..., jobs=...)``: the default call.
+
+Scored against the 8-bit original: PSNR, SSIM (``skimage.metrics``, data
+range 255) and the reference-based banding measure
+(:func:`qpsolve.metrics.banding`: step-jumps per 1000 neighbouring pairs
+in the smooth regions of the original, RMS gradient error there in steps),
+plus the no-reference :func:`qpsolve.metrics.cambi`.  Writes a Markdown
+table (``--out``) and, per image at ``--crop-bits``, a PNG of the flattest
+region side by side (original, midpoint, plate, default; contrast
+stretched so bands show) under ``--crops``.
+
+Solves are cached (``--cache``, keyed by image, bits, method and settings)
+so an interrupted run resumes; delete the cache after changing the code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import qpsolve as qs
+from qpsolve.imaging.io import atomic_output
+from qpsolve.metrics import banding, cambi, smooth_region
+
+GRAY = ("rocket", "camera", "moon", "astronaut", "coffee", "chelsea")
+RGB = ("chelsea", "rocket", "astronaut", "coffee")
+METHODS = ("zero-pad", "midpoint", "plate", "default")
+
+
+def load(name, colour):
+    from skimage import color, data
+
+    img = getattr(data, name)()
+    if img.ndim == 3 and not colour:
+        img = np.rint(color.rgb2gray(img) * 255).astype(np.uint8)
+    if colour and img.ndim != 3:
+        raise ValueError(f"{name} has no colour version")
+    return img
+
+
+def quantize(img, bits):
+    return (img >> (8 - bits)) << (8 - bits)
+
+
+def _key(method, q, bits, colour, args, cache):
+    tile = args.plate_tile if method == "plate" else args.tile
+    h = hashlib.sha1(q.tobytes() + repr((q.shape, bits, colour, method, tile, args.solver)).encode())
+    return cache / f"{method}-{h.hexdigest()[:16]}", tile
+
+
+def cached(method, q, bits, colour, args, cache):
+    return cache is not None and _key(method, q, bits, colour, args, cache)[0].with_suffix(".npy").exists()
+
+
+def solve(method, q, bits, colour, args, cache):
+    """Output of ``method`` and a short note (time, certification); cached on disk."""
+    key = None
+    tile = args.plate_tile if method == "plate" else args.tile
+    if cache is not None:
+        key, _ = _key(method, q, bits, colour, args, cache)
+        if key.with_suffix(".npy").exists():
+            note = json.loads(key.with_suffix(".json").read_text())
+            return np.load(key.with_suffix(".npy")), note
+    kw = dict(bits=bits, tile=tile, solver=args.solver, return_result=True, channel_axis=-1 if colour else None)
+    if tile:
+        kw["jobs"] = args.jobs
+    if method == "plate":
+        kw["adaptive"] = False
+    t = time.perf_counter()
+    out, res = qs.dequantize(q, **kw)
+    seconds = time.perf_counter() - t
+    results = res if isinstance(res, list) else [res]
+    note = {"seconds": seconds, "certified": all(r.success for r in results),
+            "status": sorted({str(r.status) for r in results}),
+            "tiles": sum(int(r.info.get("tiles", 0)) for r in results),
+            "tiles_certified": all(r.info.get("tiles_certified", r.success) for r in results)}
+    if method == "default":
+        info = [r.info.get("adaptive") for r in results]
+        note["adaptive"] = [{k: (float(v) if isinstance(v, (int, float, np.floating)) else v)
+                             for k, v in i.items()} for i in info if i]
+    if key is not None:
+        np.save(key.with_suffix(".npy"), out)
+        key.with_suffix(".json").write_text(json.dumps(note))
+    return out, note
+
+
+def score(truth, out, bits, colour):
+    from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+    t = truth.astype(np.float64)
+    axis = -1 if colour else None
+    b = banding(t, out, 2 ** (8 - bits), channel_axis=axis)
+    return {"psnr": peak_signal_noise_ratio(t, out, data_range=255),
+            "ssim": structural_similarity(t, out, data_range=255, channel_axis=axis),
+            "jumps": b.jumps_per_1000, "gerr": b.gradient_error, "smooth": b.smooth_fraction,
+            "cambi": cambi(out, channel_axis=axis)}
+
+
+def flattest(truth, bits, size):
+    """Top-left corner of the ``size`` square with the most smooth pixels that still shows bands."""
+    g = truth.astype(np.float64)
+    if g.ndim == 3:
+        g = g @ np.array([0.2126, 0.7152, 0.0722])
+    m = smooth_region(g, 2 ** (8 - bits)).astype(np.float64)
+    # prefer windows where the original spans more than one level: a band boundary is inside
+    lv = np.floor(g / 2 ** (8 - bits))
+    best, corner = -1.0, (0, 0)
+    h, w = g.shape
+    stride = max(8, size // 4)
+    for r in range(0, max(1, h - size + 1), stride):
+        for c in range(0, max(1, w - size + 1), stride):
+            win = lv[r:r + size, c:c + size]
+            levels = len(np.unique(win))
+            val = m[r:r + size, c:c + size].mean() * min(levels, 4)
+            if val > best:
+                best, corner = val, (r, c)
+    return corner
+
+
+def save_crops(path, name, truth, outs, bits, size, colour):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    r, c = flattest(truth, bits, size)
+    sl = (slice(r, r + size), slice(c, c + size))
+    panels = [("original", truth.astype(np.float64))] + [(m, outs[m]) for m in ("midpoint", "plate", "default")]
+    crops = [p[sl] for _, p in panels]
+    lo = min(float(np.percentile(x, 1)) for x in crops)
+    hi = max(float(np.percentile(x, 99)) for x in crops)
+    hi = max(hi, lo + 1.0)
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6))
+    for ax, (title, _), crop in zip(axes, panels, crops):
+        shown = np.clip((crop - lo) / (hi - lo), 0, 1)
+        ax.imshow(shown, cmap=None if colour else "gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(title)
+        ax.axis("off")
+    fig.suptitle(f"{name}, {bits} bits: rows {r}-{r + size}, cols {c}-{c + size} "
+                 f"(contrast stretched {lo:.0f}-{hi:.0f})")
+    fig.tight_layout()
+    with atomic_output(str(path)) as tmp:
+        fig.savefig(tmp, dpi=80, format="png")
+    plt.close(fig)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--gray", nargs="*", default=list(GRAY), help="grayscale images (scikit-image names)")
+    ap.add_argument("--rgb", nargs="*", default=list(RGB), help="colour images")
+    ap.add_argument("--bits", type=int, nargs="+", default=[3, 4, 5])
+    ap.add_argument("--tile", type=int, default=128, help="tile side of the default (0: one global solve)")
+    ap.add_argument("--plate-tile", type=int, default=64, help="tile side of the plain plate (0: global)")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--solver", default="auto")
+    ap.add_argument("--cache", default=".photo_quality_cache", help="directory of cached solves ('' for none)")
+    ap.add_argument("--out", default="benchmarks/results/photo_quality.md")
+    ap.add_argument("--crops", default="benchmarks/results/photo_quality")
+    ap.add_argument("--cached-only", action="store_true",
+                    help="score only cases whose solves are cached (list the others as not run)")
+    ap.add_argument("--crop-bits", type=int, default=4)
+    ap.add_argument("--crop-size", type=int, default=128)
+    args = ap.parse_args(argv)
+    if any(b < 1 or b > 7 for b in args.bits):
+        ap.error("bits must be in 1..7")
+    args.tile = args.tile or None
+    args.plate_tile = args.plate_tile or None
+    cache = Path(args.cache) if args.cache else None
+    if cache is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+    Path(args.crops).mkdir(parents=True, exist_ok=True)
+
+    start = time.perf_counter()
+    cases = [(n, False) for n in args.gray] + [(n, True) for n in args.rgb]
+    rows, skipped = [], []
+    for name, colour in cases:
+        truth = load(name, colour)
+        label = f"{name} ({'rgb' if colour else 'gray'})"
+        for bits in args.bits:
+            q = quantize(truth, bits)
+            if args.cached_only and not all(cached(m, q, bits, colour, args, cache) for m in ("plate", "default")):
+                skipped.append(f"{label} {bits} bits")
+                continue
+            outs = {"zero-pad": q.astype(np.float64), "midpoint": q + 2.0 ** (8 - bits) / 2}
+            notes = {}
+            for m in ("plate", "default"):
+                outs[m], notes[m] = solve(m, q, bits, colour, args, cache)
+            scores = {m: score(truth, outs[m], bits, colour) for m in METHODS}
+            notes["original_cambi"] = cambi(truth.astype(np.float64), channel_axis=-1 if colour else None)
+            rows.append((label, truth.shape, bits, scores, notes))
+            mid, d = scores["midpoint"], scores["default"]
+            print(f"{label:18s} {bits} bits  PSNR mid {mid['psnr']:.2f} plate {scores['plate']['psnr']:.2f} "
+                  f"default {d['psnr']:.2f}  jumps mid {mid['jumps']:.2f} default {d['jumps']:.2f}  "
+                  f"({notes['default']['seconds']:.0f} s + {notes['plate']['seconds']:.0f} s)", flush=True)
+            if bits == args.crop_bits:
+                tag = f"{name}_{'rgb' if colour else 'gray'}_{bits}bit.png"
+                save_crops(Path(args.crops) / tag, label, truth, outs, bits, args.crop_size, colour)
+            write_table(args, argv, rows, time.perf_counter() - start, skipped)  # partial results survive
+    elapsed = time.perf_counter() - start
+    write_table(args, argv, rows, elapsed, skipped)
+    print(f"wrote {args.out} ({elapsed:.0f} s)")
+    return 0
+
+
+def write_table(args, argv, rows, elapsed, skipped=()):
+    cmd = " ".join(["python -m benchmarks.photo_quality"] + list(argv if argv is not None else sys.argv[1:]))
+    lines = ["# Photo quality at full resolution (issue #19)", "",
+             f"Command: `{cmd}`", "",
+             f"Settings: default `tile={args.tile}`, plate `tile={args.plate_tile}`, `jobs={args.jobs}`, "
+             f"`solver={args.solver!r}`, tiles not polished; "
+             f"wall time {elapsed / 60:.1f} min on a 2-core machine shared with other work (times are "
+             "indicative only).  PSNR/SSIM against the 8-bit original; **jumps** = step-jumps per 1000 "
+             "neighbouring pairs in the smooth region of the original (`qpsolve.metrics.banding`: the "
+             "reconstruction moves >= step/2 where the original moves < step/4; the region is where the "
+             "original stays within one step over 9x9 pixels), **grad err** = RMS gradient error there "
+             "in steps, **CAMBI** = `qpsolve.metrics.cambi` (no reference; the original's own value is in "
+             "the zero-pad row's note).", "",
+             "| image | bits | method | PSNR | SSIM | jumps /1000 | grad err | CAMBI | vs midpoint | notes |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    gains, fails = [], []
+    for label, shape, bits, scores, notes in rows:
+        mid = scores["midpoint"]
+        for m in METHODS:
+            s = scores[m]
+            verdict = "-"
+            if m in ("plate", "default"):
+                ok_p, ok_s = s["psnr"] > mid["psnr"], s["ssim"] > mid["ssim"]
+                ok_j = s["jumps"] <= 0.05 * mid["jumps"]
+                verdict = "/".join("yes" if ok else "NO" for ok in (ok_p, ok_s, ok_j))
+                if m == "default":
+                    gains.append(s["psnr"] - mid["psnr"])
+                    if not (ok_p and ok_s and ok_j):
+                        fails.append(f"{label} {bits} bits")
+            note = ""
+            if m in notes:
+                n = notes[m]
+                note = f"{n['seconds']:.0f} s, {'certified' if n['certified'] else 'NOT certified'}"
+                if m == "default" and n.get("adaptive"):
+                    note += ", plate weight " + "/".join(f"{i['weight']:.2f}" for i in n["adaptive"])
+            if m == "zero-pad":
+                note = f"{shape[1]}x{shape[0]}" + (" RGB" if len(shape) == 3 else "") + \
+                       f", smooth {100 * s['smooth']:.0f} %, original's CAMBI {notes['original_cambi']:.2f}"
+            lines.append(f"| {label} | {bits} | {m} | {s['psnr']:.2f} | {s['ssim']:.4f} | {s['jumps']:.2f} | "
+                         f"{s['gerr']:.3f} | {s['cambi']:.2f} | {verdict} | {note} |")
+    lines += ["", "vs midpoint: PSNR higher / SSIM higher / jumps at most 5 % of the midpoint's.", ""]
+    if gains:
+        lines.append(f"Default: mean PSNR gain over the midpoint {np.mean(gains):+.2f} dB over {len(gains)} cases "
+                     f"(min {min(gains):+.2f}, max {max(gains):+.2f}); all three targets met in "
+                     f"{len(gains) - len(fails)} of {len(gains)}" + (f"; not met: {', '.join(fails)}." if fails
+                                                                      else "."))
+    if skipped:
+        lines.append("")
+        lines.append(f"Not run (no cached solve, `--cached-only`): {', '.join(skipped)}.")
+    with atomic_output(args.out) as tmp:
+        Path(tmp).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
