@@ -16,16 +16,7 @@ import argparse
 from ...model.envelopes import ROUNDINGS
 from ...model.operators import BOUNDARIES, MODELS
 from ...solvers import SOLVERS
-
-
-def positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
+from ..argtypes import positive_int
 
 
 def add_cluster_options(p):

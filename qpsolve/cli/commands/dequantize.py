@@ -32,16 +32,7 @@ from ...model.noise import OUTLIER_MODES
 from ...model.operators import BOUNDARIES, MODELS
 from ...imaging.photo import COLOR_SPACES
 from ...solvers import SOLVERS
-
-
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
+from ..argtypes import positive_int
 
 
 def print_calibration(result):
@@ -72,15 +63,15 @@ def register(sub):
                    help="treat impulses (mask or replace by non-local means) and dither (paper 6.1)")
     p.add_argument("--color-space", default="rgb", choices=COLOR_SPACES,
                    help="colour: per channel (rgb) or one joint QP with chroma bending weighted (decorrelated)")
-    p.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
+    p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse larger images (decompression bombs; default {DEFAULT_MAX_PIXELS})")
-    p.add_argument("--tile", type=_positive_int, default=None,
+    p.add_argument("--tile", type=positive_int, default=None,
                    help="solve in overlapping tiles of this size (each certified), blend, and polish globally "
                         "when --polish says so")
     p.add_argument("--polish", choices=("auto", "always", "never"), default="auto",
                    help="with --tile: warm-start one certified global solve from the stitched image; "
                         "'auto' does it up to 256x256 pixels (default auto)")
-    p.add_argument("--jobs", type=_positive_int, default=1,
+    p.add_argument("--jobs", type=positive_int, default=1,
                    help="with --tile: worker processes solving tiles side by side (default 1)")
     p.add_argument("--convert-palette", action="store_true",
                    help="expand palette (indexed-colour) images instead of refusing them")

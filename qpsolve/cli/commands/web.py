@@ -16,6 +16,7 @@ import subprocess
 import sys
 
 from ...imaging.io import DEFAULT_MAX_PIXELS
+from ..argtypes import positive_int
 
 
 def _port(text):
@@ -28,22 +29,12 @@ def _port(text):
     return v
 
 
-def _positive_int(text):
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return v
-
-
 def register(sub):
     p = sub.add_parser("web", help="start the local web page (upload, compare, download)",
                        description=__doc__.split("\n\n", 1)[1])
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this computer only)")
     p.add_argument("--port", type=_port, default=8501, help="port (default 8501)")
-    p.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS,
+    p.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
                    help=f"refuse larger uploads (default {DEFAULT_MAX_PIXELS})")
     p.set_defaults(func=run)
 
