@@ -99,7 +99,8 @@ def test_colour_10_bit_to_png_frames_and_mkv(client, tmp_path):
     for p, t, qq in zip(planes, truth, q):
         x = p / (65535 / 1023)
         assert np.all(x >= qq - 0.05) and np.all(x <= qq + 16 + 0.05)  # inside [q, q + 2**(10 - 6)]
-        # Format and bounds are this test's point; quality is test_temporal_flickers_less_than_frames_and_both_beat_the_midpoint's.
+        # Format and bounds are this test's point; the quality claim is the flicker test's
+        # (test_temporal_flickers_less_than_frames_and_both_beat_the_midpoint).
         # On this 16 x 24 clip the adaptive default of issue #19 ties the midpoint on luma (47.1384
         # against 47.1385 dB; the plain plate is 1 dB below it), so only "no worse" is asserted here.
         assert psnr(x, t, 1023) > psnr(qq + 8.0, t, 1023) - 0.01
