@@ -33,7 +33,6 @@ import os
 import resource
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 

@@ -1,4 +1,4 @@
-import sys, time, numpy as np, skimage.data, qpsolve as qs
+import sys, time, skimage.data, qpsolve as qs
 from qpsolve.imaging.data import truncate_bits
 s = int(sys.argv[1]); b = int(sys.argv[2]); solver = sys.argv[3]
 img = skimage.data.camera(); step = 512 // s
