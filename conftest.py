@@ -2,8 +2,20 @@
 
 import os
 
+import pytest
+
 # Threaded BLAS on a small, shared machine makes the many tiny dense products of
 # the tests and solvers orders of magnitude slower; one thread is what we measure.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(scope="module")
+def client():
+    """A real Dask ``LocalCluster`` of two process workers, one per test module that asks for it."""
+    import distributed  # only the modules that use a cluster pay for the import
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                                  silence_logs=40) as lc, distributed.Client(lc) as c:
+        yield c

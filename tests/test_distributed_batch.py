@@ -13,15 +13,6 @@ from qpsolve.distributed import dequantize_batch, expand_inputs
 from qpsolve.model.bitdepth import detect_bits
 from qpsolve.imaging.io import merge_alpha, read_image, split_alpha, write_image
 
-distributed = pytest.importorskip("distributed")
-
-
-@pytest.fixture(scope="module")
-def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                  silence_logs=40) as lc, distributed.Client(lc) as c:
-        yield c
-
 
 def _gray(k, n=32, bits=3):
     return truncate_bits(to_uint8(np.roll(gaussian(n), 2 * k, axis=1)), bits)

@@ -2,6 +2,7 @@
 
 import json
 
+import av
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -13,16 +14,6 @@ from qpsolve.distributed.clips import moving_scene, quantize, write_clip
 from qpsolve.distributed.frames import to_uint16
 from qpsolve.distributed.video import chunk_starts, psnr, read_planes, tent_weights
 from qpsolve.imaging.io import read_image
-
-distributed = pytest.importorskip("distributed")
-av = pytest.importorskip("av")
-
-
-@pytest.fixture(scope="module")
-def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                                  silence_logs=40) as lc, distributed.Client(lc) as c:
-        yield c
 
 
 @pytest.fixture(scope="module")
