@@ -192,3 +192,20 @@ def test_ctrl_c_with_worker_processes_leaves_no_file(tmp_path):
     assert b"interrupted; no output written" in rest and not out.exists()
     assert time.perf_counter() - t0 < 30
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]  # no temporary file left either
+
+
+def test_uncertified_answer_exits_1_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    # One L-BFGS-B iteration cannot reach the certificate's tolerance; the
+    # command must refuse to write that answer and say why (exit 1, not 2).
+    from functools import partial
+
+    import qpsolve.cli.commands.dequantize as command
+    from qpsolve.imaging.image import dequantize
+
+    monkeypatch.setattr(command, "dequantize", partial(dequantize, max_iter=1))
+    Image.fromarray(_img(n=32, bits=3)).save(tmp_path / "in.png")
+    code, out, err = _run(tmp_path, capsys, tmp_path / "in.png", tmp_path / "out.png",
+                          "--bits", 3, "--solver", "lbfgsb")
+    assert code == 1, err
+    assert "not certified" in err and "nothing written" in err
+    assert not (tmp_path / "out.png").exists()

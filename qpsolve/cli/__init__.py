@@ -1,6 +1,7 @@
 """The ``qpsolve`` command line: the parser in :mod:`~qpsolve.cli.app`, one module per
 sub-command in :mod:`qpsolve.cli.commands`."""
 
-from .app import UserError, build_parser, main
+from .app import build_parser, main
+from .errors import NotCertified, UserError
 
-__all__ = ["UserError", "build_parser", "main"]
+__all__ = ["NotCertified", "UserError", "build_parser", "main"]

@@ -5,7 +5,10 @@ provides ``register(subparsers)`` (adds its parser and sets ``func``).  They
 are discovered here, so adding a command never edits this file.
 
 Errors the user can fix (bad arguments, unreadable files, invalid data) print
-one line on stderr and exit with status 2; nothing is written.
+one line on stderr and exit with status 2; nothing is written.  A solve that
+the certificate does not accept exits with status 1 (:class:`NotCertified`),
+also with nothing written, so scripts can tell "bad input" from "try another
+solver or tolerance".
 """
 
 from __future__ import annotations
@@ -17,10 +20,7 @@ import sys
 
 from .. import __version__
 from . import commands
-
-
-class UserError(Exception):
-    """A problem with the command's input, reported without a traceback."""
+from .errors import NotCertified, UserError
 
 
 def build_parser():
@@ -46,6 +46,9 @@ def main(argv=None):
         return 2
     try:
         return int(args.func(args) or 0)
+    except NotCertified as exc:
+        print(f"qpsolve {args.command}: not certified: {exc}", file=sys.stderr)
+        return 1
     except (UserError, ValueError, TypeError, OSError) as exc:
         print(f"qpsolve {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -31,6 +31,7 @@ from ...model.degradation import gain_map
 from ...model.envelopes import ROUNDINGS, container_range
 from ...model.operators import BOUNDARIES, MODELS
 from ...solvers import SOLVERS
+from ..errors import NotCertified
 
 
 def register(sub):
@@ -120,7 +121,7 @@ def run(args):
     print(res.summary())
     print_calibration(res)
     if not res.success:
-        raise ValueError(f"the solver did not certify an optimal answer ({res.status!s}); nothing written")
+        raise NotCertified(f"the solver did not certify an optimal answer ({res.status!s}); nothing written")
     write_image(out_path, out, data_range=png_range)
     if png_range is not None:
         print(f"PNG range: 0..65535 <-> {png_range[0]:g}..{png_range[1]:g} (input units / h)")

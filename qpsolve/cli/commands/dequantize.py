@@ -32,6 +32,7 @@ from ...model.noise import OUTLIER_MODES
 from ...model.operators import BOUNDARIES, MODELS
 from ...imaging.photo import COLOR_SPACES
 from ...solvers import SOLVERS
+from ..errors import NotCertified
 from ..argtypes import positive_int
 
 
@@ -147,7 +148,7 @@ def run(args):
         print_calibration(r)
     bad = [r for r in results if not r.success]
     if bad:
-        raise ValueError(f"the solver did not certify an optimal answer ({bad[0].status!s}); nothing written")
+        raise NotCertified(f"the solver did not certify an optimal answer ({bad[0].status!s}); nothing written")
     out = merge_alpha(out, alpha)
     drange = container_range(image.dtype)
     write_image(out_path, out, data_range=drange)
