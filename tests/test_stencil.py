@@ -16,9 +16,10 @@ from qpsolve.model.stencil import GridOperator
 
 @settings(max_examples=60, deadline=None)
 @given(st.sampled_from(MODELS), st.sampled_from(BOUNDARIES), st.integers(2, 14), st.integers(2, 14),
-       st.integers(0, 2**32 - 1))
-def test_operator_is_the_energy_matrix(model, bc, n, m, seed):
-    grid = GridSpec((n, m), model, bc, alpha=0.3, beta=1.7)
+       st.integers(0, 2**32 - 1), st.sampled_from([(0.3, 1.7), (0.0, 1.0), (2.0, 0.0), (0.0, 0.0)]))
+def test_operator_is_the_energy_matrix(model, bc, n, m, seed, weights):
+    # The mixed weights include zeros (P = 0 when both are): the operator must hold every GridSpec.
+    grid = GridSpec((n, m), model, bc, alpha=weights[0], beta=weights[1])
     op, P = GridOperator(grid), grid.matrix()
     rng = np.random.default_rng(seed)
     x = rng.integers(-50, 50, n * m).astype(float)

@@ -47,12 +47,12 @@ def _reach(f, periodic):
     return int(d.max(initial=0))
 
 
-def _rows(terms, rows, cols):
-    """Rows of ``P`` for the pixels ``rows x cols`` (row-major), as CSR."""
-    out = None
+def _rows(terms, rows, cols, shape):
+    """Rows of ``P`` (a grid of ``shape``) for the pixels ``rows x cols`` (row-major), as CSR."""
+    # No terms at all is the mixed model with alpha = beta = 0: P = 0.
+    out = sp.csr_matrix((len(rows) * len(cols), shape[0] * shape[1]))
     for w, a, b in terms:
-        part = sp.kron(a[rows], b[cols], format="csr") * w
-        out = part if out is None else out + part
+        out = out + sp.kron(a[rows], b[cols], format="csr") * w
     out.sum_duplicates()
     out.eliminate_zeros()
     return out
@@ -116,7 +116,7 @@ class GridOperator:
         r = max([_reach(f, periodic) for _, a, b in probe for f in (a, b)] + [0])
         self.radius = r
         c = 32
-        row = _rows(probe, [c], [c]).toarray().reshape(64, 64)
+        row = _rows(probe, [c], [c], (64, 64)).toarray().reshape(64, 64)
         self.stencil = np.ascontiguousarray(row[c - r:c + r + 1, c - r:c + r + 1])
         terms = _factors((n, m), grid)
         # Rows that differ from the stencil: a frame of width `radius` (none when periodic);
@@ -131,7 +131,7 @@ class GridOperator:
             blocks = [(top, allc), (mid, allc[:r]), (mid, allc[m - r:]), (bottom, allc)]
         if blocks:
             frame = np.concatenate([(i[:, None] * m + j[None, :]).ravel() for i, j in blocks])
-            F = sp.vstack([_rows(terms, i, j) for i, j in blocks], format="csr")
+            F = sp.vstack([_rows(terms, i, j, (n, m)) for i, j in blocks], format="csr")
         else:
             frame = np.zeros(0, dtype=np.int64)
             F = sp.csr_matrix((0, n * m))
