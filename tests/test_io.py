@@ -173,3 +173,24 @@ def test_write_is_atomic_on_error(tmp_path):
     with pytest.raises(ValueError):
         write_image(tmp_path / "o.png", np.array([[0.0, 300.0]]), data_range=(0, 255))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("shape", [(5, 6), (5, 6, 2), (5, 6, 3), (5, 6, 4)])
+def test_float_tiff_round_trip_says_its_layout(tmp_path, shape):
+    # Gray, gray + alpha, RGB and RGBA float TIFFs come back as written, with
+    # the photometric interpretation stated (tifffile warns when it must guess).
+    import warnings
+
+    import tifffile
+
+    a = rng.normal(size=shape).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_image(tmp_path / "f.tif", a)
+    assert np.array_equal(read_image(tmp_path / "f.tif"), a)
+    with tifffile.TiffFile(tmp_path / "f.tif") as tif:
+        page = tif.pages[0]
+        expected = "RGB" if len(shape) == 3 and shape[-1] in (3, 4) else "MINISBLACK"
+        assert page.photometric.name == expected
+        if expected == "RGB":  # alpha is an extra sample of an RGB page
+            assert len(page.extrasamples) == shape[-1] - 3

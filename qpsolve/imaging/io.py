@@ -435,6 +435,20 @@ def atomic_output(path):
         raise
 
 
+def _tiff_layout(shape):
+    """How tifffile should store an image of ``shape``: said, so that readers agree on it.
+
+    tifffile guesses RGB for ``(h, w, 3|4)`` today and will stop guessing;
+    gray + alpha and other channel counts are interleaved samples of a gray page.
+    """
+    if len(shape) == 3 and shape[-1] in (3, 4):
+        extra = {"extrasamples": ("unassalpha",)} if shape[-1] == 4 else {}
+        return {"photometric": "rgb", "planarconfig": "contig", **extra}
+    if len(shape) == 3:
+        return {"photometric": "minisblack", "planarconfig": "contig"}
+    return {"photometric": "minisblack"}
+
+
 def write_image(path, arr, *, data_range=None):
     """Write ``arr`` atomically: to a temporary file beside ``path``, then renamed.
 
@@ -462,7 +476,7 @@ def write_image(path, arr, *, data_range=None):
         elif ext in (".tif", ".tiff"):
             import tifffile
 
-            tifffile.imwrite(tmp, np.asarray(arr, dtype=np.float32))
+            tifffile.imwrite(tmp, np.asarray(arr, dtype=np.float32), **_tiff_layout(np.shape(arr)))
         else:
             with open(tmp, "wb") as fh:
                 np.save(fh, np.asarray(arr, dtype=np.float64), allow_pickle=False)
