@@ -164,3 +164,25 @@ def test_updated_truncation_equals_a_fresh_one():
         assert abs(a.A - b.A).max() <= 1e-9 * abs(b.A).max()
     r = np.where(second, rng.normal(size=1600), 0.0)
     assert np.allclose(updated(r), fresh(r), rtol=1e-7, atol=1e-9 * np.abs(fresh(r)).max())
+
+
+def test_hierarchy_equals_pyamgs_own_build_and_leaves_pyamg_unpatched():
+    # Hierarchy inverts pyamg's B^T B blocks in one batched call instead of pyamg's loop:
+    # the prolongators must be pyamg's own (built here without the replacement).
+    import pyamg
+    import pyamg.util.linalg as pyamg_linalg
+
+    from qpsolve.linalg import amg
+
+    before = pyamg_linalg.pinv_array
+    P = weighted_plate((48, 48), smooth_stiffness((48, 48)), "even")
+    B = near_null_space(P)
+    H = Hierarchy(P, B)
+    assert pyamg_linalg.pinv_array is before
+    ref = pyamg.smoothed_aggregation_solver(
+        H.A, B=B, symmetry="hermitian", strength=("symmetric", {"theta": amg.STRENGTH_THETA}),
+        smooth=amg.ENERGY_SMOOTH, presmoother=amg.SMOOTHER, postsmoother=amg.SMOOTHER, max_coarse=amg.MAX_COARSE)
+    assert len(ref.levels) == H.levels >= 2
+    for mine, theirs in zip(H.ml.levels[:-1], ref.levels[:-1]):
+        assert mine.P.shape == theirs.P.shape
+        assert abs(mine.P - theirs.P).max() <= 1e-8 * abs(theirs.P).max()

@@ -241,11 +241,11 @@ def _active_set_steps(prob, x, tol, max_steps, deadline):
 
 
 #: AMG faces: projected Gauss-Seidel sweeps before each Newton step (the TNNMG pre-smoother)
-SMOOTHING_SWEEPS = 20
+SMOOTHING_SWEEPS = 30
 #: AMG faces: re-form the truncated hierarchy once the face moved by more than this fraction of n
 REGALERKIN_FRACTION = 0.0
 #: AMG faces: CG iterations per Newton step while the face still moves
-MOVING_CG_MAXITER = 25
+MOVING_CG_MAXITER = 3
 
 
 def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, label, active_set=False,
@@ -287,7 +287,8 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, lab
         binding = pinned | ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
         free = ~binding
         fmask = free.astype(np.float64)
-        settled = prev_free is not None and not np.any(free != prev_free)
+        nchg = -1 if prev_free is None else int(np.count_nonzero(free != prev_free))
+        settled = nchg == 0
         prev_free = free
         # Loose solves while the face moves; tight ones once it has settled.
         rtol = max(1e-14, rtol * 1e-3) if settled else 1e-2
@@ -308,7 +309,7 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, lab
         if verbose:
             print(f"  [pcg {label}] it {it:3d}: E={cert.objective:.12g} gap={cert.gap:.2e} "
                   f"pg={cert.projected_gradient:.2e} free={int(free.sum())} cg={cg_it} "
-                  f"res={cg_res:.1e} step={how}", flush=True)
+                  f"res={cg_res:.1e} chg={nchg} step={how}", flush=True)
     return x, it, cg_total, status, history, pdas_steps
 
 
