@@ -228,9 +228,14 @@ class Hierarchy:
         options.update(pyamg_options)
         with _batched_pinv():
             self.ml = pyamg.smoothed_aggregation_solver(self.A, B=self.B, **options)
-        self.prolongators = [lvl.P for lvl in self.ml.levels[:-1]]
-        self._P = [Pk.tocsr() for Pk in self.prolongators]
-        self._rows = self._PT = None  # made on the first truncation
+        # One CSR copy of each prolongator and its transpose, shared by the full cycle and every
+        # truncated one (pyamg's BSR P and R would be two more copies: 0.2 GB at 1024^2).
+        self._P = [lvl.P.tocsr() for lvl in self.ml.levels[:-1]]
+        self._PT = [Pk.T.tocsr() for Pk in self._P]
+        for lvl, Pk, PTk in zip(self.ml.levels, self._P, self._PT):
+            lvl.P, lvl.R = Pk, PTk
+        self.prolongators = self._P
+        self._rows = None  # made on the first truncation
 
     @property
     def levels(self):
@@ -266,14 +271,14 @@ class Hierarchy:
         f = free.astype(np.float64)
         A = self.A
         if self._rows is None:
-            self._rows = np.repeat(np.arange(self.n), np.diff(A.indptr))
-            self._PT = [Pk.T.tocsr() for Pk in self._P]
-        mask = f[self._rows] * f[A.indices]
+            itype = np.int32 if self.n < 2**31 else np.int64
+            self._rows = np.repeat(np.arange(self.n, dtype=itype), np.diff(A.indptr))
+        mask = free[self._rows] & free[A.indices]  # boolean: one byte per non-zero, kept per cycle
         inner = sp.csr_matrix((A.data * mask, A.indices, A.indptr), shape=A.shape)  # F P F
         A0 = (inner + sp.diags((1.0 - f) * self.diag)).tocsr()
         if previous is not None and previous.coarse is not None and previous.hierarchy is self:
             changed = mask != previous.mask
-            delta = sp.csr_matrix((A.data[changed] * (mask[changed] - previous.mask[changed]),
+            delta = sp.csr_matrix((A.data[changed] * np.where(mask[changed], 1.0, -1.0),  # entered / left
                                    (self._rows[changed], A.indices[changed])), shape=A.shape)
             coarse = []
             for k, (Pk, PTk) in enumerate(zip(self._P, self._PT)):
@@ -291,7 +296,7 @@ class Hierarchy:
             lvl.A = A0 if k == 0 else coarse[k - 1]
             if k == 0:
                 P0.data *= np.repeat(f, np.diff(P0.indptr))  # truncation: bound rows interpolate nothing
-                lvl.P, lvl.R = P0, P0.T.tocsr()
+                lvl.P, lvl.R = P0, P0.T  # a transposed view (CSC), not a copy
             else:
                 lvl.P, lvl.R = self._P[k], self._PT[k]
             levels.append(lvl)
