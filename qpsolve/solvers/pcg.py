@@ -244,8 +244,12 @@ def _active_set_steps(prob, x, tol, max_steps, deadline):
 SMOOTHING_SWEEPS = 30
 #: AMG faces: re-form the truncated hierarchy once the face moved by more than this fraction of n
 REGALERKIN_FRACTION = 0.0
-#: AMG faces: CG iterations per Newton step while the face still moves
+#: AMG faces: CG iterations per Newton step while the face still moves ...
 MOVING_CG_MAXITER = 3
+#: ... i.e. while more than this fraction of the variables changed side at the last step
+MOVING_FRACTION = 0.001
+#: AMG faces: CG iterations per Newton step once fewer changed (tight solves once none did)
+NEARLY_SETTLED_CG_MAXITER = 25
 
 
 def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, label, active_set=False,
@@ -297,8 +301,14 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, lab
         # save) or 1 % (AMG: re-forming the truncated hierarchy costs about 10 V-cycles).
         if prec is None or prec.changed(free) > (REGALERKIN_FRACTION if amg else 0.002) * prob.n:
             prec = _FacePreconditioner(P, diag, free, kind, hierarchy, previous=prec)
-        # While the face moves an inexact direction is as good as an exact one.
-        cg_max = 500 if (settled or not amg) else MOVING_CG_MAXITER
+        # While the face moves a rough direction (a few CG iterations) moves it as fast as an
+        # accurate one; once only a few variables change side, the face needs real solves.
+        if settled or not amg:
+            cg_max = 500
+        elif nchg < 0 or nchg > MOVING_FRACTION * prob.n:
+            cg_max = MOVING_CG_MAXITER
+        else:
+            cg_max = NEARLY_SETTLED_CG_MAXITER
         d, cg_it, cg_res = _face_cg(P, g, fmask, prec, rtol, cg_max, deadline)
         cg_total += cg_it
         step, how = projected_search(prob, x, g, d)
