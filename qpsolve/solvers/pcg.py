@@ -26,8 +26,10 @@ The method, for ``min 1/2 x^T P x + q^T x`` over a box:
    preconditioned with a sparse LU of ``P_FF`` (up to ``LU_MAX_N``
    variables) or a pyamg smoothed-aggregation hierarchy of it, kept while the
    face barely changes (any principal restriction of an SPD preconditioner is
-   an SPD preconditioner for the new face).  Inexact early, tight once the
-   face has settled.
+   an SPD preconditioner for the new face).  With the hierarchy the step is
+   short while the face moves (``MOVING_CG_MAXITER`` CG iterations after
+   ``SMOOTHING_SWEEPS`` projected Gauss-Seidel sweeps, as a TNNMG step),
+   longer once few variables change side, tight once the face has settled.
 4. **Projected search** along ``d`` (Bertsekas' projected Newton): the step
    ``clip(x + a d) - x`` with Armijo back-tracking, which adds many
    constraints at once; if it fails, the largest feasible step (exact
