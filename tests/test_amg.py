@@ -164,3 +164,49 @@ def test_updated_truncation_equals_a_fresh_one():
         assert abs(a.A - b.A).max() <= 1e-9 * abs(b.A).max()
     r = np.where(second, rng.normal(size=1600), 0.0)
     assert np.allclose(updated(r), fresh(r), rtol=1e-7, atol=1e-9 * np.abs(fresh(r)).max())
+
+
+def test_hierarchy_equals_pyamgs_own_build_and_leaves_pyamg_unpatched():
+    # Hierarchy inverts pyamg's B^T B blocks in one batched call instead of pyamg's loop:
+    # the prolongators must be pyamg's own (built here without the replacement).
+    import pyamg
+    import pyamg.util.linalg as pyamg_linalg
+
+    from qpsolve.linalg import amg
+
+    before = pyamg_linalg.pinv_array
+    P = weighted_plate((48, 48), smooth_stiffness((48, 48)), "even")
+    B = near_null_space(P)
+    H = Hierarchy(P, B)
+    assert pyamg_linalg.pinv_array is before
+    ref = pyamg.smoothed_aggregation_solver(
+        H.A, B=B, symmetry="hermitian", strength=("symmetric", {"theta": amg.STRENGTH_THETA}),
+        smooth=amg.ENERGY_SMOOTH, presmoother=amg.SMOOTHER, postsmoother=amg.SMOOTHER, max_coarse=amg.MAX_COARSE)
+    assert len(ref.levels) == H.levels >= 2
+    for mine, theirs in zip(H.ml.levels[:-1], ref.levels[:-1]):
+        assert mine.P.shape == theirs.P.shape
+        assert abs(mine.P - theirs.P).max() <= 1e-8 * abs(theirs.P).max()
+
+
+@settings(max_examples=4, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), n=st.integers(150, 400))
+def test_pcg_amg_on_random_graph_energies_matches_clarabel(seed, n):
+    # A graph energy no grid describes: P = L^T L + eps I for the Laplacian L of a random
+    # geometric graph (the candidates come from graph distances), random bounds around a signal.
+    rng = np.random.default_rng(seed)
+    pts = rng.random((n, 2))
+    d2 = ((pts[:, None, :] - pts[None, :, :]) ** 2).sum(-1)
+    W = sp.csr_matrix(np.triu((d2 < (2.2 / np.sqrt(n)) ** 2) & (d2 > 0), 1).astype(float))
+    W = W + W.T
+    Lap = sp.diags(np.asarray(W.sum(axis=1)).ravel()) - W
+    P = (Lap.T @ Lap + 1e-3 * sp.identity(n)).tocsr()
+    signal = 10 * np.sin(3 * pts[:, 0]) + rng.normal(size=n)
+    lo, hi = signal - rng.random(n), signal + rng.random(n)
+    prob = qs.BoxQP(P, lo, hi)
+    res = qs.solve(prob, solver="pcg", preconditioner="amg")
+    ref = _clarabel(prob)
+    assert res.success, res.message
+    assert res.info["levels"][-1]["setup_seconds"] > 0  # through the AMG engine
+    assert np.count_nonzero((res.x == lo) | (res.x == hi)) > 0  # some bounds hold
+    assert np.all(res.x >= lo) and np.all(res.x <= hi)
+    assert abs(res.objective - ref.objective) <= 1e-6 * max(1.0, abs(ref.objective))

@@ -26,8 +26,10 @@ The method, for ``min 1/2 x^T P x + q^T x`` over a box:
    preconditioned with a sparse LU of ``P_FF`` (up to ``LU_MAX_N``
    variables) or a pyamg smoothed-aggregation hierarchy of it, kept while the
    face barely changes (any principal restriction of an SPD preconditioner is
-   an SPD preconditioner for the new face).  Inexact early, tight once the
-   face has settled.
+   an SPD preconditioner for the new face).  With the hierarchy the step is
+   short while the face moves (``MOVING_CG_MAXITER`` CG iterations after
+   ``SMOOTHING_SWEEPS`` projected Gauss-Seidel sweeps, as a TNNMG step),
+   longer once few variables change side, tight once the face has settled.
 4. **Projected search** along ``d`` (Bertsekas' projected Newton): the step
    ``clip(x + a d) - x`` with Armijo back-tracking, which adds many
    constraints at once; if it fails, the largest feasible step (exact
@@ -241,11 +243,15 @@ def _active_set_steps(prob, x, tol, max_steps, deadline):
 
 
 #: AMG faces: projected Gauss-Seidel sweeps before each Newton step (the TNNMG pre-smoother)
-SMOOTHING_SWEEPS = 20
+SMOOTHING_SWEEPS = 30
 #: AMG faces: re-form the truncated hierarchy once the face moved by more than this fraction of n
 REGALERKIN_FRACTION = 0.0
-#: AMG faces: CG iterations per Newton step while the face still moves
-MOVING_CG_MAXITER = 25
+#: AMG faces: CG iterations per Newton step while the face still moves ...
+MOVING_CG_MAXITER = 3
+#: ... i.e. while more than this fraction of the variables changed side at the last step
+MOVING_FRACTION = 0.001
+#: AMG faces: CG iterations per Newton step once fewer changed (tight solves once none did)
+NEARLY_SETTLED_CG_MAXITER = 25
 
 
 def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, label, active_set=False,
@@ -287,7 +293,8 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, lab
         binding = pinned | ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
         free = ~binding
         fmask = free.astype(np.float64)
-        settled = prev_free is not None and not np.any(free != prev_free)
+        nchg = -1 if prev_free is None else int(np.count_nonzero(free != prev_free))
+        settled = nchg == 0
         prev_free = free
         # Loose solves while the face moves; tight ones once it has settled.
         rtol = max(1e-14, rtol * 1e-3) if settled else 1e-2
@@ -296,8 +303,14 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, lab
         # save) or 1 % (AMG: re-forming the truncated hierarchy costs about 10 V-cycles).
         if prec is None or prec.changed(free) > (REGALERKIN_FRACTION if amg else 0.002) * prob.n:
             prec = _FacePreconditioner(P, diag, free, kind, hierarchy, previous=prec)
-        # While the face moves an inexact direction is as good as an exact one.
-        cg_max = 500 if (settled or not amg) else MOVING_CG_MAXITER
+        # While the face moves a rough direction (a few CG iterations) moves it as fast as an
+        # accurate one; once only a few variables change side, the face needs real solves.
+        if settled or not amg:
+            cg_max = 500
+        elif nchg < 0 or nchg > MOVING_FRACTION * prob.n:
+            cg_max = MOVING_CG_MAXITER
+        else:
+            cg_max = NEARLY_SETTLED_CG_MAXITER
         d, cg_it, cg_res = _face_cg(P, g, fmask, prec, rtol, cg_max, deadline)
         cg_total += cg_it
         step, how = projected_search(prob, x, g, d)
@@ -308,7 +321,7 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, lab
         if verbose:
             print(f"  [pcg {label}] it {it:3d}: E={cert.objective:.12g} gap={cert.gap:.2e} "
                   f"pg={cert.projected_gradient:.2e} free={int(free.sum())} cg={cg_it} "
-                  f"res={cg_res:.1e} step={how}", flush=True)
+                  f"res={cg_res:.1e} chg={nchg} step={how}", flush=True)
     return x, it, cg_total, status, history, pdas_steps
 
 
