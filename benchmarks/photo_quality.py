@@ -68,6 +68,10 @@ def _key(method, q, bits, colour, args, cache):
     return cache / f"{method}-{h.hexdigest()[:16]}", tile
 
 
+def _with_tile(args, tile):
+    return argparse.Namespace(**dict(vars(args), tile=tile, plate_tile=tile))
+
+
 def cached(method, q, bits, colour, args, cache):
     return cache is not None and _key(method, q, bits, colour, args, cache)[0].with_suffix(".npy").exists()
 
@@ -180,7 +184,9 @@ def main(argv=None):
     ap.add_argument("--gray", nargs="*", default=list(GRAY), help="grayscale images (scikit-image names)")
     ap.add_argument("--rgb", nargs="*", default=list(RGB), help="colour images")
     ap.add_argument("--bits", type=int, nargs="+", default=[3, 4, 5])
-    ap.add_argument("--tile", type=int, default=128, help="tile side of the plate and the default (0: one global solve)")
+    ap.add_argument("--tile", type=int, nargs="+", default=[128],
+                    help="tile side of the plate and the default (0: one global solve); with several, each case "
+                         "uses the first whose plate is cached (the first when none is)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--solver", default="auto")
     ap.add_argument("--cache", default=".photo_quality_cache", help="directory of cached solves ('' for none)")
@@ -194,8 +200,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if any(b < 1 or b > 7 for b in args.bits):
         ap.error("bits must be in 1..7")
-    args.tile = args.tile or None
-    args.plate_tile = args.tile  # the default solves the plate's QP (see default_from_plate)
+    tiles = [t or None for t in args.tile]
     cache = Path(args.cache) if args.cache else None
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
@@ -209,16 +214,19 @@ def main(argv=None):
         label = f"{name} ({'rgb' if colour else 'gray'})"
         for bits in args.bits:
             q = quantize(truth, bits)
-            if args.cached_only and not cached("plate", q, bits, colour, args, cache):
+            have = [t for t in tiles if cached("plate", q, bits, colour, _with_tile(args, t), cache)]
+            if args.cached_only and not have:
                 skipped.append(f"{label} {bits} bits")
                 continue
+            cargs = _with_tile(args, (have or tiles)[0])  # the default solves the plate's QP (default_from_plate)
             outs = {"zero-pad": q.astype(np.float64), "midpoint": q + 2.0 ** (8 - bits) / 2}
             notes = {}
-            outs["plate"], notes["plate"] = solve("plate", q, bits, colour, args, cache)
+            outs["plate"], notes["plate"] = solve("plate", q, bits, colour, cargs, cache)
             outs["default"], weights = default_from_plate(q, outs["plate"], bits, colour)
             notes["default"] = dict(notes["plate"], weights=weights)
             scores = {m: score(truth, outs[m], bits, colour) for m in METHODS}
             notes["original_cambi"] = cambi(truth.astype(np.float64), channel_axis=-1 if colour else None)
+            notes["tile"] = cargs.tile
             rows.append((label, truth.shape, bits, scores, notes))
             mid, d = scores["midpoint"], scores["default"]
             print(f"{label:18s} {bits} bits  PSNR mid {mid['psnr']:.2f} plate {scores['plate']['psnr']:.2f} "
@@ -271,7 +279,8 @@ def write_table(args, argv, rows, elapsed, skipped=()):
     cmd = " ".join(["python -m benchmarks.photo_quality"] + list(argv if argv is not None else sys.argv[1:]))
     lines = ["# Photo quality at full resolution (issue #19)", "",
              f"Command: `{cmd}`", "",
-             f"Settings: `tile={args.tile}`, `jobs={args.jobs}`, `solver={args.solver!r}`, tiles not polished; "
+             f"Settings: `tile` in {args.tile} (per case in the notes), `jobs={args.jobs}`, `solver={args.solver!r}`, "
+             "tiles not polished; "
              f"this run's wall time {elapsed / 60:.1f} min (cached solves are re-used; the seconds in the notes "
              "are each plate solve's own) on a 2-core machine shared by four helpers' work (times are "
              "indicative only).  The default is the plate's certified QP solution blended with the bin "
@@ -301,7 +310,7 @@ def write_table(args, argv, rows, elapsed, skipped=()):
             note = ""
             if m in notes:
                 n = notes[m]
-                note = f"{n['seconds']:.0f} s, {'certified' if n['certified'] else 'NOT certified'}"
+                note = f"tile {notes['tile']}: {n['seconds']:.0f} s, {'certified' if n['certified'] else 'NOT certified'}"
                 if m == "default":
                     note = "the plate's QP, blended: mean weight " + "/".join(f"{v:.2f}" for v in n["weights"])
             if m == "zero-pad":

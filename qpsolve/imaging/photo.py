@@ -42,21 +42,26 @@ from .bounds import image_envelopes, restore, split_channels
 from .tiles import GridBounds, solve_tiled
 
 __all__ = ["COLOR_SPACES", "ADAPTIVE_DEFAULTS", "PhotoReport", "dequantize_photo", "color_energy", "textured",
-           "transitions", "blend_weights"]
+           "transitions", "clean_transitions", "blend_weights"]
 
 COLOR_SPACES = ("rgb", "decorrelated")
 
 #: parameters of ``adaptive=True``.  ``mode='blend'`` (issue #19): the
 #: paper's plate is solved on the quantizer's envelopes and returned blended
 #: with the bin centres, per pixel, by :func:`blend_weights`: weight 1 on a
-#: level transition, decaying as ``floor + (1 - floor) exp(-d / reach)`` with
-#: the distance ``d`` (pixels) to the nearest transition, ``texture`` on
+#: level transition, decaying with the distance ``d`` (pixels) to the
+#: nearest transition as ``exp(-d / reach)`` -- or as ``exp(-d / far_reach)``
+#: where that transition is clean (no more level changes around it than a
+#: smooth ramp of its slope makes) -- down to ``floor``; ``texture`` on
 #: :func:`textured` pixels (``window``, grown by ``dilate``).  Why: the
 #: quantized data say where the picture is only at a transition (there it
-#: crosses a bin boundary); far from one the plate extrapolates, in a tile
-#: even picks any plane inside the bin, and the bin centre is the better
-#: guess.  The four numbers were chosen on five full-size cases (rocket,
-#: camera, moon; ``benchmarks/results/photo_quality.md`` has the whole set).
+#: crosses a bin boundary); away from a ragged (noisy) one the plate
+#: extrapolates the noise, in a tile even picks any plane inside the bin, and
+#: the bin centre is the better guess; between clean contours (a noise-free
+#: smooth picture) the plate interpolates well.  The numbers were chosen on
+#: five full-size photographs (rocket, camera, moon), four 64-80 px crops and
+#: the paper's Gaussian and Rosenbrock surfaces at 2-4 bits;
+#: ``benchmarks/results/photo_quality.md`` has the whole set.
 #: ``mode='pin'`` pins textured pixels to their bin centre and returns the
 #: certified QP itself (the default before); ``window=2`` with ``dilate=1``
 #: is the older neighbour test.  ``shrink`` (> 1 narrows the envelopes of
@@ -64,7 +69,7 @@ COLOR_SPACES = ("rgb", "decorrelated")
 #: skies, where the truth sits on a level boundary and narrowed envelopes no
 #: longer touch (``benchmarks/results/design_notes.md``); so it is off.
 ADAPTIVE_DEFAULTS = {"mode": "blend", "dilate": 0, "shrink": 1.0, "window": 9,
-                     "reach": 2.0, "floor": 0.2, "texture": 0.2}
+                     "reach": 2.0, "far_reach": 32.0, "floor": 0.2, "texture": 0.2}
 
 #: modes of ``adaptive``: the two of :func:`qpsolve.model.masks.adaptive_envelopes` and ``blend``
 PHOTO_MODES = ADAPTIVE_MODES + ("blend",)
@@ -73,6 +78,12 @@ PHOTO_MODES = ADAPTIVE_MODES + ("blend",)
 #: weights, so that a weight never jumps between neighbours (a jump of the
 #: weight where the plate departs from the centres would be a new contour)
 BLEND_SIGMA = 1.5
+
+#: contours are clean where, along the lines of the ``window`` around them,
+#: the levels change in total by at most this much per pixel more than their
+#: net change (soft: cleanness falls linearly to 0 at this excess), see
+#: :func:`clean_transitions`
+CLEAN_EXCESS = 0.1
 
 
 @dataclass
@@ -108,6 +119,7 @@ def _adaptive_options(adaptive):
         check_at_least(opts["shrink"], "adaptive['shrink']", 1)
         check_int_at_least(opts["dilate"], "adaptive['dilate']", 0)
         check_positive(opts["reach"], "adaptive['reach']")
+        check_positive(opts["far_reach"], "adaptive['far_reach']")
         for key in ("floor", "texture"):
             _check_unit(opts[key], f"adaptive[{key!r}]")
         return opts
@@ -292,16 +304,81 @@ def transitions(lower, upper):
     return out
 
 
-def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], floor=ADAPTIVE_DEFAULTS["floor"],
+def _extra_changes(c, w):
+    """Per pixel: mean over the ``w``-wide window's lines of (total variation - net change) / (w - 1), summed over axes."""
+    from scipy import ndimage
+
+    k = w // 2
+    total = np.zeros(c.shape)
+    for ax in range(c.ndim):
+        pad = [(0, 0)] * c.ndim
+        pad[ax] = (k, k)
+        cp = np.pad(c, pad, mode="edge")
+        n = c.shape[ax]
+        steps = np.abs(np.diff(cp, axis=ax))
+        cs = np.concatenate([np.zeros_like(np.take(steps, [0], axis=ax)), np.cumsum(steps, axis=ax)], axis=ax)
+        tv = np.take(cs, np.arange(2 * k, 2 * k + n), axis=ax) - np.take(cs, np.arange(n), axis=ax)
+        net = np.abs(np.take(cp, np.arange(2 * k, 2 * k + n), axis=ax) - np.take(cp, np.arange(n), axis=ax))
+        extra = (tv - net) / (w - 1)
+        for other in range(c.ndim):
+            if other != ax:
+                extra = ndimage.uniform_filter1d(extra, size=w, axis=other, mode="nearest")
+        total += extra
+    return total
+
+
+def clean_transitions(lower, upper, window=ADAPTIVE_DEFAULTS["window"], *, excess=None):
+    """How clean the level contours around each pixel are, in [0, 1].
+
+    Along every line of the ``window``-wide square (cube, segment) around a
+    pixel and every axis, the level indices (bin centres over the median bin
+    width) change in total by more than their net change only where they go
+    up and down again -- a monotone, smooth ramp never does.  ``e``, the
+    excess per pixel (averaged over the window's lines, summed over axes),
+    gives ``1 - e / excess`` clipped to [0, 1]; the result is the minimum of
+    that over the window.  A noise-free smooth picture is clean everywhere;
+    a contour frayed by noise or texture is not.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ramp = np.repeat(np.arange(5.0), 8)                     # clean contours
+    >>> bool(clean_transitions(ramp, ramp + 1, 5).min() == 1)
+    True
+    >>> frayed = np.array([0., 1] * 10 + [1] * 20)              # one level, flickering
+    >>> float(clean_transitions(frayed, frayed + 1, 5)[:16].max())
+    0.0
+    """
+    from scipy import ndimage
+
+    lo = np.asarray(lower, dtype=np.float64)
+    hi = np.asarray(upper, dtype=np.float64)
+    w = _check_window(window, "window")
+    excess = CLEAN_EXCESS if excess is None else check_positive(excess, "excess")
+    finite = np.isfinite(lo) & np.isfinite(hi)
+    width = hi - lo
+    sel = finite & (width > 0)
+    unit = float(np.median(width[sel])) if sel.any() else 1.0
+    c = np.where(finite, 0.5 * (np.where(finite, lo, 0.0) + np.where(finite, hi, 0.0)), 0.0) / unit
+    clean = np.clip(1.0 - _extra_changes(c, w) / float(excess), 0.0, 1.0)
+    return ndimage.minimum_filter(clean, size=w, mode="nearest")
+
+
+def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], far_reach=ADAPTIVE_DEFAULTS["far_reach"],
+                  floor=ADAPTIVE_DEFAULTS["floor"],
                   texture=ADAPTIVE_DEFAULTS["texture"], window=ADAPTIVE_DEFAULTS["window"],
                   dilate=ADAPTIVE_DEFAULTS["dilate"], sigma=BLEND_SIGMA, textured_mask=None):
     """Per-pixel weight of the plate against the bin centres (``adaptive`` mode ``blend``).
 
-    ``w = floor + (1 - floor) * exp(-d / reach)``, ``d`` the Euclidean
-    distance (pixels) to the nearest :func:`transitions` pixel; ``texture``
-    on :func:`textured` pixels (``window``; grown by ``dilate``); then
-    smoothed by a Gaussian of ``sigma`` pixels and clipped to [0, 1].
-    Pixels with an infinite bound get 1 (the QP's value is kept).
+    ``w = floor + (1 - floor) * max(exp(-d / reach), k * exp(-d / far_reach))``,
+    ``d`` the Euclidean distance (pixels) to the nearest :func:`transitions`
+    pixel and ``k`` the mean :func:`clean_transitions` value (``window``) of
+    the transition pixels around, weighted by a Gaussian of ``far_reach / 2``
+    pixels;
+    ``texture`` on :func:`textured` pixels (``window``; grown by ``dilate``);
+    then smoothed by a Gaussian of ``sigma`` pixels and clipped to [0, 1].
+    Without any transition, ``floor``.  Pixels with an infinite bound get 1
+    (the QP's value is kept).
 
     The returned image is ``c + w * (x - c)`` with ``c`` the bin centres and
     ``x`` the plate: on a band boundary the plate (it crosses the boundary
@@ -313,8 +390,9 @@ def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], floor=ADAPT
     ----------
     lower, upper : ndarray
         Envelopes (1-D to 3-D, one channel).
-    reach : float
-        Decay length (pixels) of the weight away from a transition.
+    reach, far_reach : float
+        Decay lengths (pixels) of the weight away from a transition, and
+        away from a clean one.
     floor, texture : float
         Weight far from any transition, and on textured pixels (in [0, 1]).
     window, dilate : int
@@ -333,9 +411,13 @@ def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], floor=ADAPT
     Examples
     --------
     >>> import numpy as np
-    >>> v = np.repeat(np.arange(4.0), 20)                  # four wide bands of a ramp
+    >>> v = np.repeat(np.arange(2.0), 40)                  # two wide bands, a clean contour
     >>> w = blend_weights(v, v + 1, sigma=0)
-    >>> [round(float(w[i]), 2) for i in (0, 10, 19, 20)]   # mid-band, near, on a boundary
+    >>> [round(float(w[i]), 2) for i in (0, 20, 36, 39)]   # 39, 19, 3 and 0 pixels away
+    [0.44, 0.64, 0.93, 1.0]
+    >>> v[34:46:2] = 1 - v[34:46:2]                        # the contour frayed by noise
+    >>> w = blend_weights(v, v + 1, sigma=0)
+    >>> [round(float(w[i]), 2) for i in (0, 20, 36, 39)]
     [0.2, 0.2, 1.0, 1.0]
     """
     from scipy import ndimage
@@ -343,15 +425,25 @@ def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], floor=ADAPT
     lo = np.asarray(lower, dtype=np.float64)
     hi = np.asarray(upper, dtype=np.float64)
     check_positive(reach, "reach")
+    check_positive(far_reach, "far_reach")
     floor = _check_unit(floor, "floor")
     texture = _check_unit(texture, "texture")
     check_at_least(sigma, "sigma", 0)
     edge = transitions(lo, hi)
     if edge.any():
         d = ndimage.distance_transform_edt(~edge)
+        clean = clean_transitions(lo, hi, window if not _is_two(window) else 3)
+        # the cleanness of the transitions nearby, as a smooth field (a Gaussian-weighted mean over
+        # the transition pixels): taking that of the nearest one jumps at the boundaries of its
+        # Voronoi cells, and a jump of the weight where the plate departs from the centres is a contour
+        spread = 0.5 * float(far_reach)
+        num = ndimage.gaussian_filter(np.where(edge, clean, 0.0), spread, mode="nearest")
+        den = ndimage.gaussian_filter(edge.astype(np.float64), spread, mode="nearest")
+        k = np.where(den > 1e-12, num / np.maximum(den, 1e-300), 0.0)
+        near = np.maximum(np.exp(-d / float(reach)), np.clip(k, 0.0, 1.0) * np.exp(-d / float(far_reach)))
     else:
-        d = np.full(lo.shape, np.inf)
-    w = floor + (1.0 - floor) * np.exp(-d / float(reach))
+        near = np.zeros(lo.shape)
+    w = floor + (1.0 - floor) * near
     if textured_mask is None:
         textured_mask = ~_grow(~textured(lo, hi, window), dilate)
     elif np.shape(textured_mask) != lo.shape:
@@ -414,8 +506,8 @@ def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
         smooth |= ~keep  # outside the user's mask nothing is pinned
         rep.textured = int((~smooth).sum())
         if blend:
-            weights = blend_weights(lo, hi, reach=opts["reach"], floor=opts["floor"], texture=opts["texture"],
-                                    textured_mask=~smooth)
+            weights = blend_weights(lo, hi, reach=opts["reach"], far_reach=opts["far_reach"], floor=opts["floor"],
+                                    texture=opts["texture"], window=opts["window"], textured_mask=~smooth)
             weights = np.where(touched | ~keep, 1.0, weights)  # relaxed or masked out: the QP's value
             rep.held = f"weighted {opts['texture']:g}"
             rep.notes.append(f"returned blended with the bin centres (mean weight {float(weights.mean()):.2f}; "
