@@ -223,8 +223,8 @@ def test_default_removes_the_bands_of_a_sky_and_keeps_the_texture():
     assert tex.any() and np.abs(out - c)[tex].mean() <= np.abs(plate - c)[tex].mean() / 3
 
 
-def _brute_weights(lo, hi, reach, floor, texture, window):
-    """``blend_weights(..., sigma=0)`` from its definition: transitions by loops, distances by brute force."""
+def _brute_distance(lo, hi):
+    """Distance of every pixel to the nearest pixel with a 4-neighbour of other envelopes (loops)."""
     h, w = lo.shape
     edge = np.zeros((h, w), bool)
     for i in range(h):
@@ -233,31 +233,74 @@ def _brute_weights(lo, hi, reach, floor, texture, window):
                 if 0 <= ii < h and 0 <= jj < w and (lo[ii, jj] != lo[i, j] or hi[ii, jj] != hi[i, j]):
                     edge[i, j] = True
     pts = np.argwhere(edge)
-    out = np.empty((h, w))
-    tex = _brute_textured(lo, hi, window, 0.4)
+    d = np.full((h, w), np.inf)
     for i in range(h):
         for j in range(w):
-            d = np.sqrt(((pts - [i, j]) ** 2).sum(axis=1)).min() if len(pts) else np.inf
-            out[i, j] = texture if tex[i, j] else floor + (1 - floor) * np.exp(-d / reach)
+            if len(pts):
+                d[i, j] = np.sqrt(((pts - [i, j]) ** 2).sum(axis=1)).min()
+    return d
+
+
+def _brute_clean(c, window, excess):
+    """``clean_transitions`` from its definition: per line of the window, total minus net change."""
+    h, w = c.shape
+    k = window // 2
+    pad = np.pad(c, k, mode="edge")
+    extra = np.zeros((h, w))
+    for i in range(h):
+        for j in range(w):
+            win = pad[i:i + window, j:j + window]  # centred on (i, j), edges repeated
+            rows = [np.abs(np.diff(r)).sum() - abs(r[-1] - r[0]) for r in win]
+            cols = [np.abs(np.diff(col)).sum() - abs(col[-1] - col[0]) for col in win.T]
+            extra[i, j] = (np.mean(rows) + np.mean(cols)) / (window - 1)
+    clean = np.clip(1 - extra / excess, 0, 1)
+    out = np.empty((h, w))
+    cp = np.pad(clean, k, mode="edge")
+    for i in range(h):
+        for j in range(w):
+            out[i, j] = cp[i:i + window, j:j + window].min()
     return out
+
+
+def _levels(seed, noise):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:14, 0:17]
+    return np.floor(x * rng.uniform(0, 0.4) + y * rng.uniform(0, 0.4) + noise * rng.normal(0, rng.uniform(0, 0.8), x.shape))
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), window=st.sampled_from([3, 5, 9]), excess=st.floats(0.02, 0.5))
+def test_clean_transitions_match_their_definition(seed, window, excess):
+    from qpsolve.imaging.photo import clean_transitions
+
+    lo = 16.0 * _levels(seed, 1.0)
+    got = clean_transitions(lo, lo + 16, window, excess=excess)
+    np.testing.assert_allclose(got, _brute_clean(lo / 16, window, excess), rtol=0, atol=1e-9)
 
 
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1), reach=st.floats(0.5, 10), floor=st.floats(0, 1), texture=st.floats(0, 1),
-       window=st.sampled_from([3, 5, 9]))
-def test_blend_weights_match_their_definition(seed, reach, floor, texture, window):
+       window=st.sampled_from([3, 5, 9]), noise=st.sampled_from([0.0, 1.0]))
+def test_blend_weights_match_their_definition(seed, reach, floor, texture, window, noise):
+    """The near term exactly (far term switched off); with clean contours (a noise-free ramp,
+    cleanness 1 everywhere) both terms exactly; always in [min(floor, texture), 1]."""
     from qpsolve.imaging.photo import blend_weights
 
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:14, 0:17]
-    levels = np.floor(x * rng.uniform(0, 0.4) + y * rng.uniform(0, 0.4) + rng.normal(0, rng.uniform(0, 0.8), x.shape))
-    lo = 16.0 * levels
+    lo = 16.0 * _levels(seed, noise)
     hi = lo + 16
-    got = blend_weights(lo, hi, reach=reach, floor=floor, texture=texture, window=window, sigma=0)
-    np.testing.assert_allclose(got, _brute_weights(lo, hi, reach, floor, texture, window), rtol=0, atol=1e-12)
+    d = _brute_distance(lo, hi)
+    tex = _brute_textured(lo, hi, window, 0.4)
+    got = blend_weights(lo, hi, reach=reach, far_reach=1e-9, floor=floor, texture=texture, window=window, sigma=0)
+    want = np.where(tex, texture, floor + (1 - floor) * np.exp(-d / reach))
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    if noise == 0 and np.isfinite(d).all():
+        assert _brute_clean(lo / 16, window, 0.1).min() == 1  # a monotone ramp's contours are clean
+        got = blend_weights(lo, hi, reach=reach, far_reach=4 * reach, floor=floor, texture=texture, window=window,
+                            sigma=0)
+        near = np.maximum(np.exp(-d / reach), np.exp(-d / (4 * reach)))
+        np.testing.assert_allclose(got, np.where(tex, texture, floor + (1 - floor) * near), rtol=0, atol=1e-9)
     smooth = blend_weights(lo, hi, reach=reach, floor=floor, texture=texture, window=window)
-    assert np.all((smooth >= 0) & (smooth <= 1))
-    assert smooth.min() >= min(floor, texture) - 1e-12 and smooth.max() <= 1 + 1e-12  # smoothing averages
+    assert np.all((smooth >= min(floor, texture) - 1e-12) & (smooth <= 1 + 1e-12))
 
 
 @settings(max_examples=10, deadline=None)
