@@ -374,7 +374,7 @@ def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], far_reach=A
     ``d`` the Euclidean distance (pixels) to the nearest :func:`transitions`
     pixel and ``k`` the mean :func:`clean_transitions` value (``window``) of
     the transition pixels around, weighted by a Gaussian of ``far_reach / 2``
-    pixels;
+    pixels (``sum(G * clean) / (sum(G) + 1e-6)`` over transition pixels);
     ``texture`` on :func:`textured` pixels (``window``; grown by ``dilate``);
     then smoothed by a Gaussian of ``sigma`` pixels and clipped to [0, 1].
     Without any transition, ``floor``.  Pixels with an infinite bound get 1
@@ -436,10 +436,12 @@ def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], far_reach=A
         # the cleanness of the transitions nearby, as a smooth field (a Gaussian-weighted mean over
         # the transition pixels): taking that of the nearest one jumps at the boundaries of its
         # Voronoi cells, and a jump of the weight where the plate departs from the centres is a contour
+        # (far from every transition both sums fade: the 1e-6 takes k smoothly to 0 there
+        # instead of dividing tails, and the kernel reaches 6 spreads so that its cut is far below it)
         spread = 0.5 * float(far_reach)
-        num = ndimage.gaussian_filter(np.where(edge, clean, 0.0), spread, mode="nearest")
-        den = ndimage.gaussian_filter(edge.astype(np.float64), spread, mode="nearest")
-        k = np.where(den > 1e-12, num / np.maximum(den, 1e-300), 0.0)
+        num = ndimage.gaussian_filter(np.where(edge, clean, 0.0), spread, mode="nearest", truncate=6.0)
+        den = ndimage.gaussian_filter(edge.astype(np.float64), spread, mode="nearest", truncate=6.0)
+        k = num / (den + 1e-6)
         near = np.maximum(np.exp(-d / float(reach)), np.clip(k, 0.0, 1.0) * np.exp(-d / float(far_reach)))
     else:
         near = np.zeros(lo.shape)
