@@ -315,10 +315,17 @@ def _extra_changes(c, w):
         pad[ax] = (k, k)
         cp = np.pad(c, pad, mode="edge")
         n = c.shape[ax]
+
+        def part(a, start):
+            sl = [slice(None)] * c.ndim
+            sl[ax] = slice(start, start + n)
+            return a[tuple(sl)]
+
         steps = np.abs(np.diff(cp, axis=ax))
-        cs = np.concatenate([np.zeros_like(np.take(steps, [0], axis=ax)), np.cumsum(steps, axis=ax)], axis=ax)
-        tv = np.take(cs, np.arange(2 * k, 2 * k + n), axis=ax) - np.take(cs, np.arange(n), axis=ax)
-        net = np.abs(np.take(cp, np.arange(2 * k, 2 * k + n), axis=ax) - np.take(cp, np.arange(n), axis=ax))
+        zero = np.zeros_like(part(steps, 0)[tuple(slice(0, 1) if a == ax else slice(None) for a in range(c.ndim))])
+        cs = np.concatenate([zero, np.cumsum(steps, axis=ax)], axis=ax)
+        tv = part(cs, 2 * k) - part(cs, 0)
+        net = np.abs(part(cp, 2 * k) - part(cp, 0))
         extra = (tv - net) / (w - 1)
         for other in range(c.ndim):
             if other != ax:
