@@ -528,6 +528,7 @@ def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
             shrink_here = smooth & keep & ~touched
             lo, hi = apply_confidence(lo, hi, np.where(shrink_here, opts["shrink"], 1.0), drange)
         if opts["mode"] == "free":
+            rep.held = "freed"
             rep.notes.append("textured pixels freed and given their bin midpoint")
             ctx_free = ~smooth
     return GridBounds(lo, hi, grid), ctx, rep, (ctx_free, mid if ctx_free is not None else None), weights
