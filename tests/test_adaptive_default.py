@@ -7,6 +7,8 @@ models, tiles, explicit envelopes.
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from skimage import data
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
@@ -30,13 +32,12 @@ CROPS = {
 
 
 @pytest.mark.parametrize("name", sorted(CROPS))
-@pytest.mark.parametrize("bits", [4])
+@pytest.mark.parametrize("bits", [3, 4])
 def test_default_beats_midpoint_on_real_photo_crop(name, bits):
-    """At 4 bits.  At 3 bits these 64-px crops of one-level texture lose to the midpoint
-    since issue #19 (camera 28.51 dB against 30.16, moon 26.68 against 34.95): a window
-    of two adjacent levels is never textured, so the plate crosses the islands from bin
-    edge to bin edge; the global calibration blend that pulled it back also kept every
-    band of a sky (``adaptive={'calibrate': True}`` still offers it)."""
+    """Also at 3 bits, where these 64-px crops are one-level texture: pinning the textured
+    pixels lost to the midpoint there (camera 28.51 dB against 30.16, moon 26.68 against
+    34.95: the plate crossed the islands from bin edge to bin edge); the blend keeps the
+    plate only near the level transitions."""
     truth = CROPS[name]()
     q = _quantize(truth, bits)
     mid = q + 2 ** (8 - bits) / 2.0
@@ -46,16 +47,46 @@ def test_default_beats_midpoint_on_real_photo_crop(name, bits):
     psnr = lambda o: peak_signal_noise_ratio(t, o, data_range=255)  # noqa: E731
     ssim = lambda o: structural_similarity(t, o, data_range=255)  # noqa: E731
     assert psnr(out) > psnr(mid), (psnr(out), psnr(mid))
-    assert ssim(out) > ssim(mid), (ssim(out), ssim(mid))
+    if (name, bits) == ("moon", 3):
+        # 4076 of its 4096 pixels are one level: the plate is any plane inside that bin and
+        # the blend keeps 0.2 of it; SSIM 0.9305 against the midpoint's 0.9349 (not above;
+        # PSNR 35.73 against 34.95)
+        assert ssim(out) > ssim(mid) - 0.005, (ssim(out), ssim(mid))
+    else:
+        assert ssim(out) > ssim(mid), (ssim(out), ssim(mid))
 
 
-def test_default_is_adaptive_and_false_is_the_paper():
-    from qpsolve.imaging.photo import textured
+def test_default_is_a_named_blend_of_the_papers_qp_and_false_is_the_paper():
+    from qpsolve.imaging.photo import blend_weights
 
     q = _quantize(CROPS["camera"](), 3)
     out, res = qs.dequantize(q, bits=3, return_result=True)
-    # the default returns the certified solution of one stated QP: textured pixels pinned
-    assert "adaptive" not in res.info and np.array_equal(out, res.x.reshape(q.shape))
+    # result.x is the certified solution of the paper's QP on the quantizer's envelopes ...
+    ref = qs.solve(qs.image_problem(q, bits=3))
+    assert res.success and abs(res.objective - ref.objective) <= 1e-6 * max(1.0, abs(ref.objective))
+    assert "adaptive" not in res.info and "blend" in res.info
+    # ... and the image returned is c + w (x - c), as res.info['blend'] says
+    lo = q.astype(float)
+    hi = np.minimum(lo + 32, 255)
+    c = (lo + hi) / 2
+    w = blend_weights(lo, hi)
+    np.testing.assert_allclose(out, c + w * (res.x.reshape(q.shape) - c), rtol=0, atol=1e-9)
+    assert abs(res.info["blend"]["mean_weight"] - w.mean()) < 1e-12
+    assert _inside(out, q, 3) and not np.allclose(out, res.x.reshape(q.shape))
+    explicit = qs.dequantize(q, bits=3, adaptive=True)
+    assert np.array_equal(out, explicit)
+    plate, pres = qs.dequantize(q, bits=3, adaptive=False, return_result=True)
+    assert "adaptive" not in pres.info and "photo" not in pres.info and "blend" not in pres.info
+    assert abs(pres.objective - ref.objective) <= 1e-6 * max(1.0, abs(ref.objective))
+    assert qs.dequantize(q, bits=3, adaptive=None).tolist() == plate.tolist()
+
+
+def test_pin_mode_returns_the_certified_pinned_qp():
+    from qpsolve.imaging.photo import textured
+
+    q = _quantize(CROPS["camera"](), 3)
+    out, res = qs.dequantize(q, bits=3, adaptive={"mode": "pin"}, return_result=True)
+    assert "blend" not in res.info and np.array_equal(out, res.x.reshape(q.shape))
     lo = q.astype(float)
     hi = np.minimum(lo + 32, 255)
     tex = textured(lo, hi, 9)
@@ -63,13 +94,21 @@ def test_default_is_adaptive_and_false_is_the_paper():
     mid = (lo + hi) / 2
     stated = qs.solve(qs.image_problem(q, lower=np.where(tex, mid, lo), upper=np.where(tex, mid, hi)))
     assert abs(res.objective - stated.objective) <= 1e-6 * max(1.0, abs(stated.objective))
-    explicit = qs.dequantize(q, bits=3, adaptive=True)
-    assert np.array_equal(out, explicit)
-    plate, pres = qs.dequantize(q, bits=3, adaptive=False, return_result=True)
-    assert "adaptive" not in pres.info and "photo" not in pres.info
-    ref = qs.solve(qs.image_problem(q, bits=3))
-    assert abs(pres.objective - ref.objective) <= 1e-6 * max(1.0, abs(ref.objective))
-    assert qs.dequantize(q, bits=3, adaptive=None).tolist() == plate.tolist()
+
+
+@pytest.mark.parametrize("tile", [None, 40])
+def test_benchmark_applies_the_blend_the_default_call_returns(tile):
+    """benchmarks.photo_quality scores the default as the blend of its cached plate: the same image."""
+    from benchmarks.photo_quality import default_from_plate
+
+    rgb = data.astronaut()[200:264, 180:244]
+    for img, colour in ((_quantize(CROPS["moon"](), 4), False), (_quantize(rgb, 4), True)):
+        axis = -1 if colour else None
+        plate = qs.dequantize(img, bits=4, adaptive=False, tile=tile, channel_axis=axis)
+        default = qs.dequantize(img, bits=4, tile=tile, channel_axis=axis)
+        derived, means = default_from_plate(img, plate, 4, colour)
+        assert len(means) == (3 if colour else 1)
+        np.testing.assert_allclose(derived, default, rtol=0, atol=1e-3)  # two solves of one QP, tol 1e-8
 
 
 def test_default_on_a_1d_signal():
@@ -121,8 +160,11 @@ def test_default_with_tiles_matches_untiled_within_tolerance():
     assert _inside(tiled, q, 4)
 
 
-def _brute_textured(lo, hi, window, residual):
-    """``qpsolve.imaging.photo.textured`` from its definition: loops and a least-squares plane per window."""
+def _brute_textured(lo, hi, window, residual, ties=None):
+    """``qpsolve.imaging.photo.textured`` from its definition: loops and a least-squares plane per window.
+
+    ``ties``, a boolean array, is set where the mean squared residual equals ``residual**2``
+    to 1e-9 (either answer is right there: a fast filter and lstsq round differently)."""
     h, w = lo.shape
     k = window // 2
     unit = np.median((hi - lo)[hi > lo])
@@ -138,7 +180,10 @@ def _brute_textured(lo, hi, window, residual):
             dy, dx = np.meshgrid(np.arange(-k, k + 1), np.arange(-k, k + 1), indexing="ij")
             A = np.column_stack([np.ones(c.size), dy.ravel(), dx.ravel()])
             coef = np.linalg.lstsq(A, c, rcond=None)[0]
-            out[i, j] = np.mean((c - A @ coef) ** 2) > residual ** 2
+            var = np.mean((c - A @ coef) ** 2)
+            out[i, j] = var > residual ** 2
+            if ties is not None:
+                ties[i, j] = abs(var - residual ** 2) < 1e-9
     return out
 
 
@@ -178,4 +223,119 @@ def test_default_removes_the_bands_of_a_sky_and_keeps_the_texture():
     lo = q.astype(float)
     hi = np.minimum(lo + 16, 255)  # the top bin ends at 255
     tex = textured(lo, hi)
-    assert tex.any() and np.allclose(out[tex], (lo + hi)[tex] / 2, rtol=0, atol=1e-9)  # kept at bin centres
+    c = (lo + hi) / 2
+    plate = res.x.reshape(q.shape)
+    # texture stays near its bin centres: at most a third of the plate's departure from them
+    assert tex.any() and np.abs(out - c)[tex].mean() <= np.abs(plate - c)[tex].mean() / 3
+
+
+def _brute_distance(lo, hi):
+    """Distance of every pixel to the nearest pixel with a 4-neighbour of other envelopes (loops)."""
+    h, w = lo.shape
+    edge = np.zeros((h, w), bool)
+    for i in range(h):
+        for j in range(w):
+            for ii, jj in ((i + 1, j), (i - 1, j), (i, j + 1), (i, j - 1)):
+                if 0 <= ii < h and 0 <= jj < w and (lo[ii, jj] != lo[i, j] or hi[ii, jj] != hi[i, j]):
+                    edge[i, j] = True
+    pts = np.argwhere(edge)
+    d = np.full((h, w), np.inf)
+    for i in range(h):
+        for j in range(w):
+            if len(pts):
+                d[i, j] = np.sqrt(((pts - [i, j]) ** 2).sum(axis=1)).min()
+    return d
+
+
+def _brute_clean(c, window, excess):
+    """``clean_transitions`` from its definition: per line of the window, total minus net change."""
+    h, w = c.shape
+    k = window // 2
+    pad = np.pad(c, k, mode="edge")
+    extra = np.zeros((h, w))
+    for i in range(h):
+        for j in range(w):
+            win = pad[i:i + window, j:j + window]  # centred on (i, j), edges repeated
+            rows = [np.abs(np.diff(r)).sum() - abs(r[-1] - r[0]) for r in win]
+            cols = [np.abs(np.diff(col)).sum() - abs(col[-1] - col[0]) for col in win.T]
+            extra[i, j] = (np.mean(rows) + np.mean(cols)) / (window - 1)
+    clean = np.clip(1 - extra / excess, 0, 1)
+    out = np.empty((h, w))
+    cp = np.pad(clean, k, mode="edge")
+    for i in range(h):
+        for j in range(w):
+            out[i, j] = cp[i:i + window, j:j + window].min()
+    return out
+
+
+def _levels(seed, noise):
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:14, 0:17]
+    return np.floor(x * rng.uniform(0, 0.4) + y * rng.uniform(0, 0.4) + noise * rng.normal(0, rng.uniform(0, 0.8), x.shape))
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), window=st.sampled_from([3, 5, 9]), excess=st.floats(0.02, 0.5))
+def test_clean_transitions_match_their_definition(seed, window, excess):
+    from qpsolve.imaging.photo import clean_transitions
+
+    lo = 16.0 * _levels(seed, 1.0)
+    got = clean_transitions(lo, lo + 16, window, excess=excess)
+    np.testing.assert_allclose(got, _brute_clean(lo / 16, window, excess), rtol=0, atol=1e-9)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), reach=st.floats(0.5, 10), floor=st.floats(0, 1), texture=st.floats(0, 1),
+       window=st.sampled_from([3, 5, 9]), noise=st.sampled_from([0.0, 1.0]))
+def test_blend_weights_match_their_definition(seed, reach, floor, texture, window, noise):
+    """The near term exactly (far term switched off); with clean contours (a noise-free ramp,
+    cleanness 1 everywhere) both terms exactly; always in [min(floor, texture), 1]."""
+    from qpsolve.imaging.photo import blend_weights
+
+    lo = 16.0 * _levels(seed, noise)
+    hi = lo + 16
+    d = _brute_distance(lo, hi)
+    ties = np.zeros(lo.shape, bool)
+    tex = _brute_textured(lo, hi, window, 0.4, ties)
+    sure = ~ties
+    got = blend_weights(lo, hi, reach=reach, far_reach=1e-9, floor=floor, texture=texture, window=window, sigma=0)
+    want = np.where(tex, texture, floor + (1 - floor) * np.exp(-d / reach))
+    np.testing.assert_allclose(got[sure], want[sure], rtol=0, atol=1e-12)
+    if noise == 0 and np.isfinite(d).all():
+        assert _brute_clean(lo / 16, window, 0.1).min() == 1  # a monotone ramp's contours are clean
+        far = 8 * reach
+        got = blend_weights(lo, hi, reach=reach, far_reach=far, floor=floor, texture=texture, window=window,
+                            sigma=0)
+        near = np.maximum(np.exp(-d / reach), np.exp(-d / far))  # k = 1 up to the 1e-6 of its denominator
+        close = (d <= far / 2) & sure
+        want = np.where(tex, texture, floor + (1 - floor) * near)
+        np.testing.assert_allclose(got[close], want[close], rtol=0, atol=1e-3)
+    smooth = blend_weights(lo, hi, reach=reach, floor=floor, texture=texture, window=window)
+    assert np.all((smooth >= min(floor, texture) - 1e-12) & (smooth <= 1 + 1e-12))
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), bits=st.integers(2, 5))
+def test_default_stays_inside_the_envelopes(seed, bits):
+    """Any picture: the blend of two points of the box stays in the box, the QP is certified."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:20, 0:24]
+    truth = np.clip(128 + 60 * np.sin(x / rng.uniform(2, 12)) + 40 * (y > rng.integers(0, 20))
+                    + rng.normal(0, rng.uniform(0, 20), x.shape), 0, 255).astype(np.uint8)
+    q = _quantize(truth, bits)
+    out, res = qs.dequantize(q, bits=bits, return_result=True)
+    assert res.success and _inside(out, q, bits)
+
+
+def test_blend_options_are_checked():
+    q = _quantize(CROPS["camera"]()[:16, :16], 3)
+    with pytest.raises(ValueError, match=r"adaptive\['floor'\]"):
+        qs.dequantize(q, bits=3, adaptive={"floor": 1.5})
+    with pytest.raises(ValueError, match=r"adaptive\['reach'\]"):
+        qs.dequantize(q, bits=3, adaptive={"reach": 0})
+    with pytest.raises(ValueError, match=r"adaptive\['mode'\]"):
+        qs.dequantize(q, bits=3, adaptive={"mode": "soft"})
+    from qpsolve.imaging.photo import blend_weights
+
+    with pytest.raises(ValueError, match="textured_mask"):
+        blend_weights(np.zeros((4, 4)), np.ones((4, 4)), textured_mask=np.zeros((3, 3), bool))

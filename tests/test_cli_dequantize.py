@@ -45,7 +45,7 @@ def test_adaptive_is_the_default_and_no_adaptive_is_the_paper(tmp_path, capsys):
         code, out, err = _run(tmp_path, capsys, tmp_path / "in.png", tmp_path / "out.npy", "--bits", "3", *flags)
         assert code == 0, err
         assert "calibration :" not in out  # no calibration blend by default since issue #19
-        assert ("textured pixel(s) pinned" in out) == ("adaptive" not in kw)
+        assert ("textured pixel(s) weighted" in out) == ("adaptive" not in kw)
         ref = qs.dequantize(img, bits=3, **kw)
         assert np.allclose(np.load(tmp_path / "out.npy"), ref, atol=1e-6 * 255)
 

@@ -23,7 +23,7 @@ from qpsolve.model.noise import detect_dither, detect_impulses, floyd_steinberg,
 
 #: the default of issue #6 (neighbour test, one-pixel growth, global calibration blend);
 #: since issue #19 the default pins by a 9-pixel window and does not blend
-CALIBRATED = {"window": 2, "dilate": 1, "calibrate": True}
+CALIBRATED = {"mode": "pin", "window": 2, "dilate": 1, "calibrate": True}  # issue #6's default
 
 
 def _scene(n=40):
@@ -139,14 +139,14 @@ def test_calibration_keeps_a_fitting_plate():
 
 @pytest.mark.parametrize("name", ["gaussian", "rosenbrock"])
 @pytest.mark.parametrize("bits", [2, 3, 4])
-def test_default_is_the_paper_plate_on_smooth_signals(name, bits):
-    """The paper's test signals: nothing is textured, so the default returns the plate.
+def test_default_on_the_papers_smooth_signals(name, bits):
+    """The paper's test signals: the default solves the plate and blends it with the bin centres.
 
-    Except Rosenbrock at 3 and 4 bits: its steep, curved wall spans three
-    levels in a 9-pixel window and its bin centres leave their plane there,
-    so it is pinned (since issue #19; the neighbour test pinned 26 pixels at 4
-    bits only).  Measured at 64 px: 38.52 dB against the plate's 38.97 at 3
-    bits, 42.23 against 45.75 at 4 bits -- still far above the midpoint.
+    Between clean contours the blend keeps most of the plate: on the Gaussian it even
+    scores above it (64 px, 2/3/4 bits: 37.17 / 44.04 / 48.49 dB against 35.57 / 43.09 /
+    48.31).  Rosenbrock's steep curved wall is textured (three levels in a 9-pixel
+    window, off their plane) and gets weight 0.2: 29.06 / 37.35 / 44.10 against the
+    plate's 30.73 / 38.97 / 45.75 -- still far above the midpoint (21.55 / 27.90 / 34.12).
     """
     from qpsolve.imaging import data
 
@@ -154,15 +154,15 @@ def test_default_is_the_paper_plate_on_smooth_signals(name, bits):
     q = data.truncate_bits(truth, bits)
     plate, pres = qs.dequantize(q, bits=bits, adaptive=False, return_result=True)
     out, res = qs.dequantize(q, bits=bits, return_result=True)
-    assert res.success and "adaptive" not in res.info
+    assert res.success and "adaptive" not in res.info and "blend" in res.info
+    assert abs(res.objective - pres.objective) <= 1e-6 * max(1.0, abs(pres.objective))  # the same QP
     psnr = lambda o: 10 * np.log10(255**2 / np.mean((np.rint(o) - truth) ** 2))  # noqa: E731
-    if name == "rosenbrock" and bits > 2:
-        assert psnr(out) > psnr(plate) - 4.0 and psnr(out) > psnr(q + 2 ** (7 - bits)) + 5
-        return
-    assert psnr(out) > psnr(plate) - 0.2
-    assert res.info["photo"].textured == 0
-    assert abs(res.objective - pres.objective) <= 1e-6 * max(1.0, abs(pres.objective))
-    assert np.abs(out - plate).max() < 0.05 * 2 ** (8 - bits)
+    assert psnr(out) > psnr(q + 2 ** (7 - bits)) + 5
+    if name == "rosenbrock":
+        assert psnr(out) > psnr(plate) - 2.0
+    else:
+        assert psnr(out) > psnr(plate) - 0.1
+        assert res.info["photo"].textured == 0
 
 
 def test_adaptive_calibration_options():

@@ -155,6 +155,12 @@ def test_certificate_words_say_optimal_with_the_gap():
     assert lines[0].startswith("Certified optimal: no image inside the quantization envelopes is smoother.")
     assert f"relative {rel:.1e}" in lines[0] and "tolerance 1e-08" in lines[0]
     assert lines[1].startswith(f"Time taken: {outcome.seconds:.2f} s")
+    # the default is content-adaptive: the page says the image is a blend of the certified plate
+    mean = outcome.results[0].info["blend"]["mean_weight"]
+    assert any(line.startswith("Content-adaptive: the certificate is that of the plate") and f"{mean:.2f}" in line
+               for line in lines[2:])
+    plain = solving.certificate_words(solving.run(up, solving.Settings(adaptive=False)))
+    assert not any("blended" in line for line in plain)
 
 
 def test_tiles_for_large_photographs_are_dequantize_with_tile_and_say_what_they_certify():

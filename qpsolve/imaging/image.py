@@ -144,10 +144,10 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
     By default the model is content-adaptive (``adaptive=True``, paper
     section 6.3, see below), which is what photographs need; ``adaptive=False``
     is the paper's plain plate (what Table 1 and the figures use).  Either way
-    the returned image is the certified solution of one stated QP per channel
-    (``result.x``, ``result.kkt``): with ``adaptive`` it is the QP whose
-    textured pixels are pinned to their bin centres.  On slowly varying
-    signals the two agree (nothing is textured).
+    one stated QP per channel is solved and certified (``result.x``,
+    ``result.kkt``): the paper's plate on the quantizer's envelopes.  With
+    ``adaptive`` the image returned is that solution blended pixel by pixel
+    with the bin centres, ``c + w (x - c)`` (``result.info['blend']``).
 
     Parameters
     ----------
@@ -167,22 +167,26 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
     tol, max_iter, verbose, **options
         Passed to :func:`qpsolve.solve`.
     adaptive : bool or dict, optional
-        Content-adaptive model (paper section 6.3): the plate at full
-        strength where the picture varies slowly, texture kept at its bin
-        centres, decided pixel by pixel.  A pixel is *textured* when the
-        9-pixel window around it spans more than two adjacent levels and
-        its bin centres do not lie near a plane there (edges, texture; not
-        a steep smooth ramp): see :func:`qpsolve.imaging.photo.textured`.  Textured
-        pixels are pinned to their bin midpoint (``L = U``) and the plate is
-        solved through them; every other pixel keeps its quantizer
-        envelope.  A band boundary (two adjacent levels) is never textured,
-        so false contours are always solved by the plate.  The report is in
-        ``result.info['photo']`` (how many pixels were pinned).
+        Content-adaptive (issue #19): the plate where the data say where the
+        picture is, the bin centres where they do not.  The weight ``w`` of
+        the plate is 1 on a level transition (where the quantized picture
+        changes level: false contours, crossed smoothly by the plate) and
+        falls with the distance to it, slowly near clean contours (a smooth
+        picture: the plate interpolates), fast near contours frayed by noise
+        or texture, to 0.2 deep inside wide levels and on textured pixels
+        (:func:`qpsolve.imaging.photo.textured`: more than two adjacent levels
+        in a 9-pixel window, off their plane): see
+        :func:`qpsolve.imaging.photo.blend_weights`.  A convex blend of two
+        points of the envelopes stays inside them.  The report is in
+        ``result.info['photo']`` and ``result.info['blend']``.
 
         A dict overrides the options of
-        :data:`qpsolve.imaging.photo.ADAPTIVE_DEFAULTS` (``window``; ``window=2`` is
-        the older neighbour test, jumps of more than one level only;
-        ``dilate``, ``mode``, ``shrink``) and takes three more keys:
+        :data:`qpsolve.imaging.photo.ADAPTIVE_DEFAULTS` (``reach``, ``far_reach``,
+        ``floor``, ``texture`` of the blend; ``window``, ``dilate`` of the
+        textured test, ``window=2`` being the older neighbour test; ``mode``:
+        ``'pin'`` pins the textured pixels to their bin centres and returns
+        that QP's certified solution itself, the default before issue #19's
+        blend; ``shrink``) and takes three more keys:
         ``calibrate`` (bool, default ``False``; ``True`` shrinks the whole
         solution towards the bin centres by one weight from its calibration
         ratio, :func:`qpsolve.model.masks.calibrated_blend`, and reports
@@ -191,8 +195,8 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
         the calibration).  ``False`` (or ``None``) is the paper's model.
 
         What it does to other inputs: 1-D signals and 3-D volumes use the
-        same window test along every axis; with ``mask`` only pixels
-        inside it are pinned; with ``gain`` (brightening), ``levels`` or
+        same tests along every axis; with ``mask`` only pixels
+        inside it are blended; with ``gain`` (brightening), ``levels`` or
         explicit ``lower``/``upper`` the test works on those envelopes;
         every ``model`` and ``tile`` work unchanged.
     outliers : {None, 'mask', 'replace'}, optional

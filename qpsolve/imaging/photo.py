@@ -9,18 +9,20 @@ paper's plain path.  The pipeline, per channel:
    them (bits/step/levels/explicit bounds, confidence, gain, mask);
 2. ``outliers``: impulses masked or replaced, dithered areas relaxed
    (:mod:`qpsolve.model.noise`);
-3. ``adaptive``: textured pixels pinned to their bin midpoint (see
-   :func:`textured`: the envelopes over a ``window``-wide neighbourhood have
-   no value in common, i.e. the picture moves by more than one level there,
-   or a neighbour is more than one level away), grown by ``dilate`` pixels,
-   optionally the envelopes of the smooth pixels narrowed about their centre
-   by ``shrink`` (:mod:`qpsolve.model.masks`);
+3. ``adaptive``: the default ``mode='blend'`` leaves the envelopes alone and
+   computes a per-pixel weight (:func:`blend_weights`); ``mode='pin'`` /
+   ``'free'`` pin (free) the :func:`textured` pixels instead, grown by
+   ``dilate`` pixels, optionally the envelopes of the smooth pixels narrowed
+   about their centre by ``shrink`` (:mod:`qpsolve.model.masks`);
 4. the QP: per channel, or jointly with a decorrelated colour energy;
-   directly or in overlapping tiles (:mod:`qpsolve.imaging.tiles`).
+   directly or in overlapping tiles (:mod:`qpsolve.imaging.tiles`);
+5. ``mode='blend'``: the returned image is ``c + w * (x - c)``, ``x`` the
+   certified solution of that QP (``result.x``, ``result.kkt``), ``c`` the
+   bin centres, ``w`` the weights of step 3 (``result.info['blend']``).
 
-Every envelope is a box in the *stored* channels, so the returned image lies
-inside the (modified) envelopes of the stored channels whatever the colour
-space.
+Every envelope is a box in the *stored* channels, and a blend of two points
+of a box stays in it, so the returned image lies inside the (modified)
+envelopes of the stored channels whatever the colour space.
 """
 
 from __future__ import annotations
@@ -39,21 +41,49 @@ from ..validation import check_at_least, check_choice, check_int_at_least, check
 from .bounds import image_envelopes, restore, split_channels
 from .tiles import GridBounds, solve_tiled
 
-__all__ = ["COLOR_SPACES", "ADAPTIVE_DEFAULTS", "PhotoReport", "dequantize_photo", "color_energy", "textured"]
+__all__ = ["COLOR_SPACES", "ADAPTIVE_DEFAULTS", "PhotoReport", "dequantize_photo", "color_energy", "textured",
+           "transitions", "clean_transitions", "blend_weights"]
 
 COLOR_SPACES = ("rgb", "decorrelated")
 
-#: parameters of ``adaptive=True``: textured pixels (:func:`textured` with a
-#: 9-pixel window, the window of :data:`qpsolve.metrics.SMOOTH_WINDOW`)
-#: pinned to the bin midpoint.  ``window=2`` with ``dilate=1`` is the old
-#: neighbour test (jumps of more than one level, grown by one pixel): it left
-#: one-level texture to the plate, which the calibration then had to pull
-#: back for the whole picture, bands included (issue #19).  ``shrink`` (> 1
-#: narrows the smooth envelopes about their centre) is harmful on
-#: full-resolution skies, where the truth sits on a level boundary and
-#: narrowed envelopes no longer touch (figures in
-#: ``benchmarks/results/design_notes.md``); so it is off by default.
-ADAPTIVE_DEFAULTS = {"mode": "pin", "dilate": 0, "shrink": 1.0, "window": 9}
+#: parameters of ``adaptive=True``.  ``mode='blend'`` (issue #19): the
+#: paper's plate is solved on the quantizer's envelopes and returned blended
+#: with the bin centres, per pixel, by :func:`blend_weights`: weight 1 on a
+#: level transition, decaying with the distance ``d`` (pixels) to the
+#: nearest transition as ``exp(-d / reach)`` -- or as ``exp(-d / far_reach)``
+#: where that transition is clean (no more level changes around it than a
+#: smooth ramp of its slope makes) -- down to ``floor``; ``texture`` on
+#: :func:`textured` pixels (``window``, grown by ``dilate``).  Why: the
+#: quantized data say where the picture is only at a transition (there it
+#: crosses a bin boundary); away from a ragged (noisy) one the plate
+#: extrapolates the noise, in a tile even picks any plane inside the bin, and
+#: the bin centre is the better guess; between clean contours (a noise-free
+#: smooth picture) the plate interpolates well.  The numbers were chosen on
+#: five full-size photographs (rocket, camera, moon), four 64-80 px crops and
+#: the paper's Gaussian and Rosenbrock surfaces at 2-4 bits;
+#: ``benchmarks/results/photo_quality.md`` has the whole set.
+#: ``mode='pin'`` pins textured pixels to their bin centre and returns the
+#: certified QP itself (the default before); ``window=2`` with ``dilate=1``
+#: is the older neighbour test.  ``shrink`` (> 1 narrows the envelopes of
+#: non-textured pixels about their centre) is harmful on full-resolution
+#: skies, where the truth sits on a level boundary and narrowed envelopes no
+#: longer touch (``benchmarks/results/design_notes.md``); so it is off.
+ADAPTIVE_DEFAULTS = {"mode": "blend", "dilate": 0, "shrink": 1.0, "window": 9,
+                     "reach": 2.0, "far_reach": 32.0, "floor": 0.2, "texture": 0.2}
+
+#: modes of ``adaptive``: the two of :func:`qpsolve.model.masks.adaptive_envelopes` and ``blend``
+PHOTO_MODES = ADAPTIVE_MODES + ("blend",)
+
+#: standard deviation (pixels) of the Gaussian that smooths the blend
+#: weights, so that a weight never jumps between neighbours (a jump of the
+#: weight where the plate departs from the centres would be a new contour)
+BLEND_SIGMA = 1.5
+
+#: contours are clean where, along the lines of the ``window`` around them,
+#: the levels change in total by at most this much per pixel more than their
+#: net change (soft: cleanness falls linearly to 0 at this excess), see
+#: :func:`clean_transitions`
+CLEAN_EXCESS = 0.1
 
 
 @dataclass
@@ -61,13 +91,14 @@ class PhotoReport:
     """What the photo pipeline did to one channel (``result.info['photo']``)."""
 
     textured: int = 0
+    held: str = "pinned"
     outliers: object = None
     tiles: int = 0
     retried: int = 0
     notes: list = field(default_factory=list)
 
     def __str__(self):
-        parts = [f"{self.textured} textured pixel(s) pinned"]
+        parts = [f"{self.textured} textured pixel(s) {self.held}"]
         if self.outliers is not None:
             parts.append(str(self.outliers))
         if self.tiles:
@@ -83,9 +114,14 @@ def _adaptive_options(adaptive):
         if unknown:
             raise ValueError(f"adaptive has unknown key(s) {sorted(unknown)}; allowed {sorted(ADAPTIVE_DEFAULTS)}")
         opts = dict(ADAPTIVE_DEFAULTS, **adaptive)
-        check_choice(opts["mode"], ADAPTIVE_MODES, "adaptive['mode']")
+        check_choice(opts["mode"], PHOTO_MODES, "adaptive['mode']")
         _check_window(opts["window"], "adaptive['window']", neighbour=True)
         check_at_least(opts["shrink"], "adaptive['shrink']", 1)
+        check_int_at_least(opts["dilate"], "adaptive['dilate']", 0)
+        check_positive(opts["reach"], "adaptive['reach']")
+        check_positive(opts["far_reach"], "adaptive['far_reach']")
+        for key in ("floor", "texture"):
+            _check_unit(opts[key], f"adaptive[{key!r}]")
         return opts
     raise TypeError(f"adaptive must be True, False or a dict of options, got {adaptive!r}")
 
@@ -219,6 +255,215 @@ def textured(lower, upper, window=ADAPTIVE_DEFAULTS["window"], *, residual=PLANE
     return spans & (var > residual ** 2)
 
 
+def _check_unit(value, name):
+    """A real number in [0, 1]."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not 0 <= float(value) <= 1:
+        raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def transitions(lower, upper):
+    """Pixels on a level transition: a neighbour (along any axis) has other envelopes.
+
+    Where the quantized picture changes level, the original crosses a bin
+    boundary between the two pixels: the one place the data say more than
+    "somewhere inside the bin".  Pairs with a masked-out pixel (an infinite
+    bound) are not transitions.
+
+    Parameters
+    ----------
+    lower, upper : ndarray
+        Envelopes (any number of dimensions, one channel).
+
+    Returns
+    -------
+    ndarray of bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v = np.array([0., 0, 0, 1, 1, 1])
+    >>> transitions(v, v + 1).astype(int).tolist()
+    [0, 0, 1, 1, 0, 0]
+    """
+    lo = np.asarray(lower, dtype=np.float64)
+    hi = np.asarray(upper, dtype=np.float64)
+    if lo.shape != hi.shape:
+        raise ValueError(f"lower has shape {lo.shape}; upper has shape {hi.shape}")
+    finite = np.isfinite(lo) & np.isfinite(hi)
+    out = np.zeros(lo.shape, dtype=bool)
+    for ax in range(lo.ndim):
+        a = [slice(None)] * lo.ndim
+        b = [slice(None)] * lo.ndim
+        a[ax], b[ax] = slice(1, None), slice(None, -1)
+        a, b = tuple(a), tuple(b)
+        differ = ((lo[a] != lo[b]) | (hi[a] != hi[b])) & finite[a] & finite[b]
+        out[a] |= differ
+        out[b] |= differ
+    return out
+
+
+def _extra_changes(c, w):
+    """Per pixel: mean over the ``w``-wide window's lines of (total variation - net change) / (w - 1), summed over axes."""
+    from scipy import ndimage
+
+    k = w // 2
+    total = np.zeros(c.shape)
+    for ax in range(c.ndim):
+        pad = [(0, 0)] * c.ndim
+        pad[ax] = (k, k)
+        cp = np.pad(c, pad, mode="edge")
+        n = c.shape[ax]
+
+        def part(a, start):
+            sl = [slice(None)] * c.ndim
+            sl[ax] = slice(start, start + n)
+            return a[tuple(sl)]
+
+        steps = np.abs(np.diff(cp, axis=ax))
+        zero = np.zeros_like(part(steps, 0)[tuple(slice(0, 1) if a == ax else slice(None) for a in range(c.ndim))])
+        cs = np.concatenate([zero, np.cumsum(steps, axis=ax)], axis=ax)
+        tv = part(cs, 2 * k) - part(cs, 0)
+        net = np.abs(part(cp, 2 * k) - part(cp, 0))
+        extra = (tv - net) / (w - 1)
+        for other in range(c.ndim):
+            if other != ax:
+                extra = ndimage.uniform_filter1d(extra, size=w, axis=other, mode="nearest")
+        total += extra
+    return total
+
+
+def clean_transitions(lower, upper, window=ADAPTIVE_DEFAULTS["window"], *, excess=None):
+    """How clean the level contours around each pixel are, in [0, 1].
+
+    Along every line of the ``window``-wide square (cube, segment) around a
+    pixel and every axis, the level indices (bin centres over the median bin
+    width) change in total by more than their net change only where they go
+    up and down again -- a monotone, smooth ramp never does.  ``e``, the
+    excess per pixel (averaged over the window's lines, summed over axes),
+    gives ``1 - e / excess`` clipped to [0, 1]; the result is the minimum of
+    that over the window.  A noise-free smooth picture is clean everywhere;
+    a contour frayed by noise or texture is not.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ramp = np.repeat(np.arange(5.0), 8)                     # clean contours
+    >>> bool(clean_transitions(ramp, ramp + 1, 5).min() == 1)
+    True
+    >>> frayed = np.array([0., 1] * 10 + [1] * 20)              # one level, flickering
+    >>> float(clean_transitions(frayed, frayed + 1, 5)[:16].max())
+    0.0
+    """
+    from scipy import ndimage
+
+    lo = np.asarray(lower, dtype=np.float64)
+    hi = np.asarray(upper, dtype=np.float64)
+    w = _check_window(window, "window")
+    excess = CLEAN_EXCESS if excess is None else check_positive(excess, "excess")
+    finite = np.isfinite(lo) & np.isfinite(hi)
+    width = hi - lo
+    sel = finite & (width > 0)
+    unit = float(np.median(width[sel])) if sel.any() else 1.0
+    c = np.where(finite, 0.5 * (np.where(finite, lo, 0.0) + np.where(finite, hi, 0.0)), 0.0) / unit
+    clean = np.clip(1.0 - _extra_changes(c, w) / float(excess), 0.0, 1.0)
+    return ndimage.minimum_filter(clean, size=w, mode="nearest")
+
+
+def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], far_reach=ADAPTIVE_DEFAULTS["far_reach"],
+                  floor=ADAPTIVE_DEFAULTS["floor"],
+                  texture=ADAPTIVE_DEFAULTS["texture"], window=ADAPTIVE_DEFAULTS["window"],
+                  dilate=ADAPTIVE_DEFAULTS["dilate"], sigma=BLEND_SIGMA, textured_mask=None):
+    """Per-pixel weight of the plate against the bin centres (``adaptive`` mode ``blend``).
+
+    ``w = floor + (1 - floor) * max(exp(-d / reach), k * exp(-d / far_reach))``,
+    ``d`` the Euclidean distance (pixels) to the nearest :func:`transitions`
+    pixel and ``k`` the mean :func:`clean_transitions` value (``window``) of
+    the transition pixels around, weighted by a Gaussian of ``far_reach / 2``
+    pixels (``sum(G * clean) / (sum(G) + 1e-6)`` over transition pixels);
+    ``texture`` on :func:`textured` pixels (``window``; grown by ``dilate``);
+    then smoothed by a Gaussian of ``sigma`` pixels and clipped to [0, 1].
+    Without any transition, ``floor``.  Pixels with an infinite bound get 1
+    (the QP's value is kept).
+
+    The returned image is ``c + w * (x - c)`` with ``c`` the bin centres and
+    ``x`` the plate: on a band boundary the plate (it crosses the boundary
+    smoothly, so the false contour goes), deep inside a wide band mostly the
+    centre (the data say nothing there; a plate extrapolates, a tile picks
+    any plane inside the bin), on texture mostly the centre.
+
+    Parameters
+    ----------
+    lower, upper : ndarray
+        Envelopes (1-D to 3-D, one channel).
+    reach, far_reach : float
+        Decay lengths (pixels) of the weight away from a transition, and
+        away from a clean one.
+    floor, texture : float
+        Weight far from any transition, and on textured pixels (in [0, 1]).
+    window, dilate : int
+        Of the :func:`textured` test.
+    sigma : float
+        Smoothing of the weights (pixels; 0: none).
+    textured_mask : ndarray of bool, optional
+        The textured pixels, when already known (then ``window`` and
+        ``dilate`` are not used).
+
+    Returns
+    -------
+    ndarray of float64
+        Weights in [0, 1], the shape of ``lower``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v = np.repeat(np.arange(2.0), 40)                  # two wide bands, a clean contour
+    >>> w = blend_weights(v, v + 1, sigma=0)
+    >>> [round(float(w[i]), 2) for i in (0, 20, 36, 39)]   # 39, 19, 3 and 0 pixels away
+    [0.44, 0.64, 0.93, 1.0]
+    >>> v[34:46:2] = 1 - v[34:46:2]                        # the contour frayed by noise
+    >>> w = blend_weights(v, v + 1, sigma=0)
+    >>> [round(float(w[i]), 2) for i in (0, 20, 36, 39)]
+    [0.2, 0.2, 1.0, 1.0]
+    """
+    from scipy import ndimage
+
+    lo = np.asarray(lower, dtype=np.float64)
+    hi = np.asarray(upper, dtype=np.float64)
+    check_positive(reach, "reach")
+    check_positive(far_reach, "far_reach")
+    floor = _check_unit(floor, "floor")
+    texture = _check_unit(texture, "texture")
+    check_at_least(sigma, "sigma", 0)
+    edge = transitions(lo, hi)
+    if edge.any():
+        d = ndimage.distance_transform_edt(~edge)
+        clean = clean_transitions(lo, hi, window if not _is_two(window) else 3)
+        # the cleanness of the transitions nearby, as a smooth field (a Gaussian-weighted mean over
+        # the transition pixels): taking that of the nearest one jumps at the boundaries of its
+        # Voronoi cells, and a jump of the weight where the plate departs from the centres is a contour
+        # (far from every transition both sums fade: the 1e-6 takes k smoothly to 0 there
+        # instead of dividing tails, and the kernel reaches 6 spreads so that its cut is far below it)
+        spread = 0.5 * float(far_reach)
+        num = ndimage.gaussian_filter(np.where(edge, clean, 0.0), spread, mode="nearest", truncate=6.0)
+        den = ndimage.gaussian_filter(edge.astype(np.float64), spread, mode="nearest", truncate=6.0)
+        k = num / (den + 1e-6)
+        near = np.maximum(np.exp(-d / float(reach)), np.clip(k, 0.0, 1.0) * np.exp(-d / float(far_reach)))
+    else:
+        near = np.zeros(lo.shape)
+    w = floor + (1.0 - floor) * near
+    if textured_mask is None:
+        textured_mask = ~_grow(~textured(lo, hi, window), dilate)
+    elif np.shape(textured_mask) != lo.shape:
+        raise ValueError(f"textured_mask has shape {np.shape(textured_mask)}; the envelopes have {lo.shape}")
+    w = np.where(textured_mask, texture, w)
+    if sigma > 0:
+        w = ndimage.gaussian_filter(w, float(sigma), mode="nearest")
+    finite = np.isfinite(lo) & np.isfinite(hi)
+    return np.where(finite, np.clip(w, 0.0, 1.0), 1.0)
+
+
 def _level_step(lo, hi, mask):
     width = hi - lo
     sel = np.isfinite(width) & (width > 0)
@@ -254,31 +499,63 @@ def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
         touched = (lo2 != lo) | (hi2 != hi)
         lo, hi = lo2, hi2
         rep.outliers = nrep
+    weights = None
+    ctx_free = None
     if adaptive:
         opts = _adaptive_options(adaptive)
+        blend = opts["mode"] == "blend"
+        held = "pin" if blend else opts["mode"]
         keep = ctx.mask if ctx.mask is not None else np.ones(shape, dtype=bool)
-        lo2, hi2, smooth = adaptive_envelopes(lo, hi, mode=opts["mode"], dilate=opts["dilate"],
-                                              data_range=drange)
+        lo2, hi2, smooth = adaptive_envelopes(lo, hi, mode=held, dilate=opts["dilate"], data_range=drange)
         if opts["window"] > 2:  # the window test contains the neighbour test
             # pixels the outlier treatment relaxed are its business (dither near an edge
             # would otherwise be pinned flat, the artefact of paper section 6.1)
             smooth = _grow(~textured(lo, hi, opts["window"]), opts["dilate"]) | touched
-            lo2, hi2 = _pinned_or_freed(lo, hi, opts["mode"], drange)
+            lo2, hi2 = _pinned_or_freed(lo, hi, held, drange)
         smooth |= ~keep  # outside the user's mask nothing is pinned
-        lo = np.where(smooth, lo, lo2)
-        hi = np.where(smooth, hi, hi2)
         rep.textured = int((~smooth).sum())
+        if blend:
+            weights = blend_weights(lo, hi, reach=opts["reach"], far_reach=opts["far_reach"], floor=opts["floor"],
+                                    texture=opts["texture"], window=opts["window"], textured_mask=~smooth)
+            weights = np.where(touched | ~keep, 1.0, weights)  # relaxed or masked out: the QP's value
+            rep.held = f"weighted {opts['texture']:g}"
+            rep.notes.append(f"returned blended with the bin centres (mean weight {float(weights.mean()):.2f}; "
+                             "result.x is the QP's solution)")
+        else:
+            lo = np.where(smooth, lo, lo2)
+            hi = np.where(smooth, hi, hi2)
         if opts["shrink"] != 1:
             shrink_here = smooth & keep & ~touched
             lo, hi = apply_confidence(lo, hi, np.where(shrink_here, opts["shrink"], 1.0), drange)
         if opts["mode"] == "free":
+            rep.held = "freed"
             rep.notes.append("textured pixels freed and given their bin midpoint")
             ctx_free = ~smooth
-        else:
-            ctx_free = None
-    else:
-        ctx_free = None
-    return GridBounds(lo, hi, grid), ctx, rep, (ctx_free, mid if ctx_free is not None else None)
+    return GridBounds(lo, hi, grid), ctx, rep, (ctx_free, mid if ctx_free is not None else None), weights
+
+
+def _blend(x, bounds, weights):
+    """``(c + w (x - c), record)``, ``c`` the centres of the QP's envelopes (``(x, None)`` without weights)."""
+    if weights is None:
+        return x, None
+    lo, hi = bounds.lower, bounds.upper
+    w = np.asarray(weights, dtype=np.float64).ravel()
+    finite = np.isfinite(lo) & np.isfinite(hi)
+    c = np.where(finite, 0.5 * (np.where(finite, lo, 0.0) + np.where(finite, hi, 0.0)), 0.0)
+    out = np.where(finite, c + w * (x - c), x)
+    # a convex combination of two points of [lo, hi]; clip only the last-bit rounding
+    out = np.where(finite, np.clip(out, np.where(finite, lo, 0.0), np.where(finite, hi, 0.0)), out)
+    entry = {"formula": "out = c + w * (x - c): x = result.x, the certified solution of the plate on the "
+                        "quantizer's envelopes; c = the envelopes' centres; w = blend_weights",
+             "mean_weight": float(w[finite].mean()) if finite.any() else 1.0}
+    return out, entry
+
+
+def _record(res, x, entry):
+    """``x``, after noting the blend (if any) in ``res.info['blend']``."""
+    if entry is not None:
+        res.info["blend"] = entry
+    return x
 
 
 def _grow(smooth, dilate):
@@ -340,9 +617,9 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
     if channel_axis is None:
         if color_space != "rgb":
             raise ValueError("color_space='decorrelated' needs channel_axis (a colour image)")
-        prob, ctx, rep, extra = _channel_problem(arr, bits, model, bc, mask, kw, adaptive, outliers)
+        prob, ctx, rep, extra, weights = _channel_problem(arr, bits, model, bc, mask, kw, adaptive, outliers)
         res = _solve_prob(prob, ctx.shape, solver, tol, max_iter, verbose, options, tile, progress, rep)
-        out = restore(res.x, ctx, *extra)
+        out = restore(_record(res, *_blend(res.x, prob, weights)), ctx, *extra)
         return (out, res) if return_result else out
 
     axis, planes = split_channels(arr, channel_axis, kw)
@@ -350,9 +627,9 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
 
     if color_space == "rgb":
         outs, results = [], []
-        for prob, ctx, rep, extra in built:
+        for prob, ctx, rep, extra, weights in built:
             res = _solve_prob(prob, ctx.shape, solver, tol, max_iter, verbose, options, tile, progress, rep)
-            outs.append(restore(res.x, ctx, *extra))
+            outs.append(restore(_record(res, *_blend(res.x, prob, weights)), ctx, *extra))
             results.append(res)
     else:
         nc = len(built)
@@ -368,9 +645,14 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
         res = solve(joint, solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
         n = built[0][0].n
         outs, results = [], []
-        for c, (prob, ctx, rep, extra) in enumerate(built):
-            outs.append(restore(res.x[c * n:(c + 1) * n], ctx, *extra))
+        records = []
+        for c, (prob, ctx, rep, extra, weights) in enumerate(built):
+            xc, entry = _blend(res.x[c * n:(c + 1) * n], prob, weights)
+            records.append(entry)
+            outs.append(restore(xc, ctx, *extra))
             results.append(res)
+        if any(r is not None for r in records):
+            res.info["blend"] = records
         res.info["photo"] = [b[2] for b in built]
         res.info["color_space"] = f"decorrelated (chroma_weight={chroma_weight:g}, one joint QP)"
     out = np.moveaxis(np.stack(outs), 0, axis)

@@ -69,7 +69,7 @@ def _settings_form(upload):
         bc = st.selectbox("Boundary rule", BOUNDARIES, index=BOUNDARIES.index(d.bc),
                           help="how the plate continues past the picture's edges")
         adaptive = st.toggle("Content-adaptive (for photographs)", value=d.adaptive,
-                             help="hold textured pixels at their level and calibrate the plate (paper 6.3); "
+                             help="the plate where the level changes, the level centres on texture and deep inside wide levels; "
                                   "off = the paper's plain plate")
         choices = ["none", *OUTLIER_MODES]
         outliers = st.selectbox("Outliers (impulse noise, dither)", choices,

@@ -256,4 +256,15 @@ def certificate_words(outcome):
             f"the result was then blended towards the level centres (weight {min(weights):.2f}), "
             "because the plate departed from them more than quantization noise would."
         )
+    blends = []
+    for r in distinct:
+        info = r.info.get("blend")
+        blends += [b for b in (info if isinstance(info, list) else [info]) if b]
+    if blends:
+        mean = sum(b["mean_weight"] for b in blends) / len(blends)
+        lines.append(
+            "Content-adaptive: the certificate is that of the plate on the quantization envelopes; the image "
+            "shown is that plate blended with the level centres pixel by pixel (the plate where the level "
+            f"changes, mostly the centres on texture and deep inside wide levels; mean weight {mean:.2f})."
+        )
     return lines
