@@ -157,3 +157,6 @@ def test_a_huge_image_is_solved_one_dask_task_per_tile(client, tmp_path):
     np.testing.assert_allclose(np.load(rep.files[0].output), expected, atol=1e-9)
     with pytest.raises(ValueError, match="huge_tile must be an integer >= 8"):
         dequantize_batch(d, tmp_path / "o2", client=client, huge_tile=4)
+    assert main(["batch", str(d / "big.npy"), "--out", str(tmp_path / "cli"), "--format", "npy", "--huge-pixels",
+                 "600", "--huge-tile", "24", "--scheduler", client.scheduler.address, "--no-progress"]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "cli" / "big.npy"), np.load(rep.files[0].output))
