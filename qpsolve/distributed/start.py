@@ -121,8 +121,8 @@ def coarse_start(lower, upper, *, model="biharmonic", bc="even", alpha=1.0, beta
     >>> x0.shape, bool(np.all((x0 >= lo) & (x0 <= hi)))
     ((70, 90), True)
     """
-    import qpsolve as qs
-    from qpsolve.imaging.image import image_problem
+    from ..imaging.image import image_problem
+    from ..solvers import solve
 
     lower, upper = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
     chain = [(lower, upper)]
@@ -130,12 +130,12 @@ def coarse_start(lower, upper, *, model="biharmonic", bc="even", alpha=1.0, beta
         chain.append(restrict(*chain[-1]))
     if len(chain) == 1:
         return None
-    x, prob = None, None
+    x = prev = None
     for depth in range(len(chain) - 1, 0, -1):
         lo, hi = chain[depth]
         prob = image_problem(np.zeros(lo.shape), lower=lo, upper=hi, model=model, bc=bc, alpha=alpha, beta=beta)
         x0 = None if x is None else seeded_start(lo, hi, x, *contacts(prev, x.ravel())).ravel()
-        x = qs.solve(prob, x0=x0, time_limit=time_limit).x.reshape(lo.shape)
-        prev = prob
+        x = solve(prob, x0=x0, time_limit=time_limit).x.reshape(lo.shape)
+        prev = prob  # the level whose contacts seed the next finer one
     return seeded_start(lower, upper, x, *contacts(prev, x.ravel()))
 

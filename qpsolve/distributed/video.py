@@ -363,7 +363,7 @@ def dequantize_video(src, out, *, bits, temporal=None, overlap=None, client=None
         solver.  Only the time changes: answers are certified either way.
     **dequantize_options
         Passed to :func:`qpsolve.dequantize` per plane (on top of
-        ``bc='even'``, and ``solver='admm'`` with ``temporal``).
+        ``bc='even'``, and ``solver='pcg', preconditioner='amg'`` with ``temporal``).
 
     Returns
     -------
