@@ -31,6 +31,11 @@ __all__ = ["restrict", "prolong", "seeded_start", "contacts", "coarse_start", "M
 MIN_SIDE = 32
 #: how far inside its envelope a start pixel that is not a contact is held (fraction of the bin)
 INSIDE = 1e-3
+#: coarse levels are solved to this relative gap, for at most ``COARSE_SECONDS`` each: they only
+#: give the next level its start, and a nearly flat plane (a chroma plane at 3 bits) has dense
+#: contacts that ``tnnmg`` closes to 1e-5 ten times faster than to the default 1e-8
+COARSE_TOL = 1e-5
+COARSE_SECONDS = 30.0
 
 
 def restrict(lower, upper):
@@ -104,12 +109,13 @@ def contacts(prob, x):
 
 
 def coarse_start(lower, upper, *, model="biharmonic", bc="even", alpha=1.0, beta=1.0, min_side=MIN_SIDE,
-                 time_limit=None):
+                 tol=COARSE_TOL, time_limit=COARSE_SECONDS):
     """A start point for the 2-D plate between ``lower`` and ``upper``: coarse-to-fine over odd sides too.
 
     Each coarse level is solved (``solver='auto'``, the coarsest cold, the
-    others from :func:`seeded_start`); their certificates do not matter
-    here, only the fine solve's does.  Returns the fine start (2-D), or
+    others from :func:`seeded_start`) to ``tol`` for at most ``time_limit``
+    seconds; their certificates do not matter here, only the fine solve's
+    does.  Returns the fine start (2-D), or
     ``None`` when the grid is too small to restrict (shorter side below
     ``2 * min_side``).
 
@@ -135,7 +141,7 @@ def coarse_start(lower, upper, *, model="biharmonic", bc="even", alpha=1.0, beta
         lo, hi = chain[depth]
         prob = image_problem(np.zeros(lo.shape), lower=lo, upper=hi, model=model, bc=bc, alpha=alpha, beta=beta)
         x0 = None if x is None else seeded_start(lo, hi, x, *contacts(prev, x.ravel())).ravel()
-        x = solve(prob, x0=x0, time_limit=time_limit).x.reshape(lo.shape)
+        x = solve(prob, tol=tol, x0=x0, time_limit=time_limit).x.reshape(lo.shape)
         prev = prob  # the level whose contacts seed the next finer one
     return seeded_start(lower, upper, x, *contacts(prev, x.ravel()))
 
