@@ -210,6 +210,13 @@ def write_results(out_dir, res):
         f"`{res['uptime_after']}`), so the figures are lower bounds and noisy.",
         "",
     ]
+    runs = [(k, res[k]["run"]) for k in ("batch", "memory", "vsmall", "v480") if isinstance(res.get(k), dict)
+            and "run" in res[k]] + [("memory", m[0]["run"]) for m in [res.get("memory")] if isinstance(m, list)
+                                    and m and "run" in m[0]]
+    if runs:
+        lines += ["Each part's own run (parts not run again keep their results):", ""]
+        lines += [f"* {k}: `{r['command']}`, {r['started']} UTC (`uptime`: `{r['uptime']}`)" for k, r in runs]
+        lines.append("")
     if "batch" in res:
         lines += _batch_lines(res["batch"])
     m = res.get("memory")
@@ -249,7 +256,10 @@ def write_results(out_dir, res):
             lines.append(f"| {label} | **{r['fps']:.3f}** | {r['flicker']:.3f} | {r['psnr']:.2f} | "
                          f"{r['uncertified']} of {r['solves']} | {r['peak_rss_mb']:.0f} MB |")
         lines.append("")
-    if not res.get("v480"):
+    part = res.get("v480_partial")
+    if not res.get("v480") and part:
+        lines += [f"480p, partial: {part['note']}", ""]
+    elif not res.get("v480"):
         lines += ["480p (854x480, `--parts 480p`) was not run: see README, 'Batches and video on Dask'.", ""]
     lines += ["Frames per second count decoding, solving, blending and FFV1 encoding (wall time of the call).", ""]
     with atomic_output(out_dir / "distributed.md") as tmp:
@@ -348,6 +358,7 @@ def main(argv=None):
         for key in ("batch", "memory", "vsmall", "v480"):
             if key in prev:
                 res[key] = prev[key]
+    stamp = {"command": res["command"], "started": res["started"], "uptime": res["uptime_before"]}
     with tempfile.TemporaryDirectory(prefix="qpsolve-bench-") as tmp:
         files = smooth_images(Path(tmp) / "images")
         if "batch" in args.parts:
@@ -356,18 +367,20 @@ def main(argv=None):
                 res["batch"][str(w)] = bench_batch(files, w, args.repeat, args.scheduler, tmp)
                 print(f"batch, {w} worker(s): {res['batch'][str(w)]['median_images_per_min']:.1f} images/min",
                       flush=True)
+            res["batch"]["run"] = stamp
             _save(args.out, res)
         if "memory" in args.parts:
             res["memory"] = bench_memory(args.memory_counts, args.memory_size, 2, args.scheduler)
+            res["memory"][0]["run"] = stamp
             _save(args.out, res)
         if "small" in args.parts:
             res["vsmall"] = bench_video(16, 48, 80, 3, 6, 2, args.scheduler, tmp, speed=0.3)
-            print("video small:", res["vsmall"]["temporal"]["report"], flush=True)
+            res["vsmall"]["run"] = stamp
             _save(args.out, res)
         if "480p" in args.parts:
             res["v480"] = bench_video(args.video_frames, 480, 854, 3, args.temporal, 2, args.scheduler, tmp,
                                       temporal_frames=args.temporal_frames)
-            print("video 480p:", res["v480"]["temporal"]["report"], flush=True)
+            res["v480"]["run"] = stamp
             _save(args.out, res)
     res["finished"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     res["uptime_after"] = _uptime()
