@@ -51,10 +51,13 @@ VIDEO_DEFAULTS = {"bc": "even"}
 TEMPORAL_DEFAULTS = {"bc": "even", "solver": "pcg", "preconditioner": "amg"}
 #: options of a temporal chunk that also shape its frames' 2-D start solves (the rest are the 3-D solver's)
 MODEL_OPTIONS = ("model", "bc", "rounding", "adaptive", "alpha", "beta", "tol", "outliers")
-#: a temporal block larger than this many pixels per frame is solved in overlapping spatial tiles
-#: of ``TEMPORAL_TILE`` x ``TEMPORAL_TILE`` (``TEMPORAL_TILE_OVERLAP`` shared), blended with ramps
-TEMPORAL_TILE = 128
-TEMPORAL_TILE_OVERLAP = 16
+#: a temporal block larger than ``2 * TEMPORAL_TILE**2`` pixels per frame is solved in overlapping
+#: spatial tiles of ``TEMPORAL_TILE`` a side (``TEMPORAL_TILE_OVERLAP`` shared), blended with ramps.
+#: A tile much smaller than the scene's smooth features lies inside one band, has no contact, and its
+#: plate is free: 64-px tiles on a 2x240x427 block gave 31.4 dB against 41.7 whole (README), 128-px
+#: tiles 41.9; so tiles are large and few.
+TEMPORAL_TILE = 256
+TEMPORAL_TILE_OVERLAP = 32
 
 
 def flicker(out, truth):
