@@ -6,8 +6,9 @@ Writes ``benchmarks/results/distributed/distributed.md`` (+ ``.json``, ``.png``)
   (2 and 3 bits) with 1 and 2 process workers of an embedded LocalCluster,
   the median of ``--repeat`` runs each (cluster start-up and the workers'
   first imports are left out: a warm-up task runs first);
-* memory per worker: the largest peak RSS of any worker over a batch of
-  sixteen and of ``4 x 16`` images (it should not grow with the folder);
+* memory against the folder's size: client and worker peak RSS for batches
+  of 16, 64 and 256 small images, each in a fresh process (neither should
+  grow with the folder);
 * video at 480p (854x480 yuv420p, a smooth scene drifting 0.5 px per frame,
   truncated to 3 bits): frames per second frame by frame and with
   ``--temporal``, and on a smaller clip of the same scene (3 bits) flicker and
@@ -114,56 +115,79 @@ def bench_batch(files, workers, repeat, scheduler, tmp):
             lc.close()
 
 
-def bench_memory(files, copies, workers, scheduler, tmp):
-    """Per-worker peak RSS over the batch and over ``copies`` times as many files (fresh workers each)."""
-    import shutil
+def memory_child(count, size, workers, tmp):
+    """One batch of ``count`` small images on a fresh embedded cluster, in this (fresh) process.
+
+    Returns the client process's peak RSS (it also runs the LocalCluster's
+    scheduler) before the cluster started and after the batch, and the largest
+    worker peak RSS.
+    """
+    import resource
 
     from qpsolve.distributed import dequantize_batch
 
-    big = Path(tmp) / "many"
-    big.mkdir(exist_ok=True)
-    many = []
-    for k in range(copies):
-        for f in files:
-            q = big / f"{k}_{f.name}"
-            shutil.copy(f, q)
-            many.append(q)
-    out = {}
-    for label, batch in (("small", files), ("large", many)):
-        lc, c = _client(workers, scheduler)
-        try:
-            rep = dequantize_batch(batch, Path(tmp) / f"mem-{label}", client=c)
-            out[label] = {"files": len(batch), "peak_rss_mb": max(f.peak_rss_mb for f in rep.files),
-                          "ok": rep.ok}
-        finally:
-            c.close()
-            if lc is not None:
-                lc.close()
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    base = smooth_images(Path(tmp) / "base", count=min(count, 16), size=size)
+    files = []
+    for k in range(count):
+        q = Path(tmp) / "many" / f"{k:04d}_{base[k % len(base)].name}"
+        q.parent.mkdir(exist_ok=True)
+        q.write_bytes(base[k % len(base)].read_bytes())
+        files.append(q)
+    rep = dequantize_batch(files, Path(tmp) / "out", workers=workers)
+    return {"files": count, "size": size, "workers": rep.workers, "ok": rep.ok, "seconds": rep.seconds,
+            "client_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+            "client_rss_before_mb": before,
+            "worker_peak_rss_mb": max(f.peak_rss_mb for f in rep.files if f.peak_rss_mb is not None)}
+
+
+def bench_memory(counts, size, workers, scheduler):
+    """:func:`memory_child` for each count, each in its own Python process (peaks are per process)."""
+    import sys
+
+    if scheduler:
+        raise ValueError("the memory part measures embedded clusters; run it without --scheduler")
+    out = []
+    for n in counts:
+        with tempfile.TemporaryDirectory(prefix="qpsolve-mem-") as tmp:
+            code = ("import json, sys; from benchmarks.distributed import memory_child; "
+                    f"print(json.dumps(memory_child({n}, {size}, {workers}, {tmp!r})))")
+            r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            out.append(json.loads(r.stdout.strip().splitlines()[-1]))
+            print("memory:", out[-1], flush=True)
     return out
 
 
-def bench_video(frames, height, width, bits, temporal, workers, scheduler, tmp, speed=0.5):
+def bench_video(frames, height, width, bits, temporal, workers, scheduler, tmp, speed=0.5, temporal_frames=None):
+    """Both modes on a synthetic clip; ``temporal_frames`` cuts the clip of the temporal run shorter.
+
+    Flicker and PSNR are over the frames both runs have.
+    """
     from qpsolve.distributed import dequantize_video, flicker
     from qpsolve.distributed.clips import moving_scene, quantize, write_clip
     from qpsolve.distributed.video import psnr, read_planes
 
+    tf = frames if temporal_frames is None else min(frames, temporal_frames)
     truth = moving_scene(frames, height, width, colour=True, speed=speed)
     q = quantize(truth, bits)
     src = write_clip(Path(tmp) / f"clip{height}.mkv", q)
+    src_t = src if tf == frames else write_clip(Path(tmp) / f"clip{height}-t.mkv", [p[:tf] for p in q])
     lc, c = _client(workers, scheduler)
-    res = {"n_frames": frames, "size": f"{width}x{height}", "bits": bits, "speed": speed}
+    res = {"n_frames": frames, "temporal_frames": tf, "size": f"{width}x{height}", "bits": bits, "speed": speed}
+    y_truth = truth[0][:tf]
     try:
         _warm(c)
-        for mode, k in (("frames", None), ("temporal", temporal)):
+        for mode, k, clip in (("frames", None, src), ("temporal", temporal, src_t)):
             out = Path(tmp) / f"v{height}-{mode}.mkv"
-            rep = dequantize_video(src, out, bits=bits, temporal=k, client=c, overwrite=True)
+            rep = dequantize_video(clip, out, bits=bits, temporal=k, client=c, overwrite=True)
             _, planes, _ = read_planes(out)
-            y = planes[0] / (65535 / 255)
-            res[mode] = {"fps": rep.fps, "seconds": rep.seconds, "uncertified": rep.uncertified,
+            y = planes[0][:tf] / (65535 / 255)
+            res[mode] = {"fps": rep.fps, "seconds": rep.seconds, "frames": rep.frames, "uncertified": rep.uncertified,
                          "solves": rep.solves, "peak_rss_mb": rep.peak_rss_mb, "report": str(rep),
-                         "flicker": flicker(y, truth[0]), "psnr": psnr(y, truth[0], 255)}
-        mid = q[0] + 2.0 ** (8 - bits) / 2
-        res["midpoint"] = {"flicker": flicker(mid, truth[0]), "psnr": psnr(mid, truth[0], 255)}
+                         "chunks": rep.chunk_reports, "flicker": flicker(y, y_truth), "psnr": psnr(y, y_truth, 255)}
+            print(f"video {width}x{height} {mode}:", rep, flush=True)
+        mid = q[0][:tf] + 2.0 ** (8 - bits) / 2
+        res["midpoint"] = {"flicker": flicker(mid, y_truth), "psnr": psnr(mid, y_truth, 255)}
         res["workers"] = len(c.nthreads())
         res["temporal_k"] = temporal
     finally:
@@ -186,30 +210,44 @@ def write_results(out_dir, res):
         f"`{res['uptime_after']}`), so the figures are lower bounds and noisy.",
         "",
     ]
+    runs = [(k, res[k]["run"]) for k in ("batch", "memory", "vsmall", "v480") if isinstance(res.get(k), dict)
+            and "run" in res[k]] + [("memory", m[0]["run"]) for m in [res.get("memory")] if isinstance(m, list)
+                                    and m and "run" in m[0]]
+    if runs:
+        lines += ["Each part's own run (parts not run again keep their results):", ""]
+        lines += [f"* {k}: `{r['command']}`, {r['started']} UTC (`uptime`: `{r['uptime']}`)" for k, r in runs]
+        lines.append("")
     if "batch" in res:
         lines += _batch_lines(res["batch"])
     m = res.get("memory")
     if m:
         lines += [
-            "## Memory per worker",
+            "## Memory against the folder's size",
             "",
-            "Largest peak RSS of any worker process (`ru_maxrss`, fresh 2-worker cluster per row): each worker holds "
-            "one image at a time, and the client keeps at most 2 tasks per worker in flight.",
+            f"Batches of {m[0]['size']}x{m[0]['size']} smooth images (copies of the batch images at that size), 2 "
+            "process workers of a fresh embedded LocalCluster, each batch in a fresh Python process. Client: peak "
+            "RSS (`ru_maxrss`) of the process that calls `dequantize_batch` (it also runs the LocalCluster's "
+            "scheduler), before the cluster started and after the batch. Worker: the largest peak RSS of any "
+            "worker. The client keeps at most 2 tasks per worker in flight and one small report per file.",
             "",
-            "| files in the batch | worker peak RSS |",
-            "|---|---|",
-            f"| {m['small']['files']} | {m['small']['peak_rss_mb']:.0f} MB |",
-            f"| {m['large']['files']} | {m['large']['peak_rss_mb']:.0f} MB |",
-            "",
+            "| files | client peak RSS before / after | worker peak RSS | batch seconds | all written |",
+            "|---|---|---|---|---|",
         ]
+        for r in m:
+            lines.append(f"| {r['files']} | {r['client_rss_before_mb']:.0f} / **{r['client_peak_rss_mb']:.0f} MB** | "
+                         f"**{r['worker_peak_rss_mb']:.0f} MB** | {r['seconds']:.1f} | {'yes' if r['ok'] else 'NO'} |")
+        lines.append("")
     lines += ["## Video", ""]
     for key in ("v480", "vsmall"):
         v = res.get(key)
         if not v:
             continue
-        lines += [f"{v['size']}, {v['n_frames']} frames, yuv420p truncated to {v['bits']} bits, a smooth scene drifting "
-                  f"{v['speed']} px per frame; {v['workers']} worker(s); flicker and PSNR on the Y plane against the "
-                  f"truth (8-bit units).", "",
+        tf = v.get("temporal_frames", v["n_frames"])
+        cut = "" if tf == v["n_frames"] else (f" (the temporal run on the first {tf}; flicker and PSNR over those "
+                                              f"{tf} frames for every row)")
+        lines += [f"{v['size']}, {v['n_frames']} frames{cut}, yuv420p truncated to {v['bits']} bits, a smooth scene "
+                  f"drifting {v['speed']} px per frame; {v['workers']} worker(s); flicker and PSNR on the Y plane "
+                  f"against the truth (8-bit units).", "",
                   "| method | frames / s | flicker (MAE of frame differences) | PSNR dB | uncertified solves | "
                   "worker peak RSS |", "|---|---|---|---|---|---|",
                   f"| bin midpoint | - | {v['midpoint']['flicker']:.3f} | {v['midpoint']['psnr']:.2f} | - | - |"]
@@ -218,7 +256,10 @@ def write_results(out_dir, res):
             lines.append(f"| {label} | **{r['fps']:.3f}** | {r['flicker']:.3f} | {r['psnr']:.2f} | "
                          f"{r['uncertified']} of {r['solves']} | {r['peak_rss_mb']:.0f} MB |")
         lines.append("")
-    if not res.get("v480"):
+    part = res.get("v480_partial")
+    if not res.get("v480") and part:
+        lines += [f"480p, partial: {part['note']}", ""]
+    elif not res.get("v480"):
         lines += ["480p (854x480, `--parts 480p`) was not run: see README, 'Batches and video on Dask'.", ""]
     lines += ["Frames per second count decoding, solving, blending and FFV1 encoding (wall time of the call).", ""]
     with atomic_output(out_dir / "distributed.md") as tmp:
@@ -300,8 +341,11 @@ def main(argv=None):
     ap.add_argument("--out", default="benchmarks/results/distributed")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--scheduler", default=None, help="run on this Dask scheduler instead of embedded clusters")
-    ap.add_argument("--video-frames", type=int, default=12)
-    ap.add_argument("--temporal", type=int, default=4)
+    ap.add_argument("--video-frames", type=int, default=8, help="frames of the 480p clip (frame by frame)")
+    ap.add_argument("--temporal", type=int, default=3, help="K of the 480p temporal run")
+    ap.add_argument("--temporal-frames", type=int, default=4, help="frames of the 480p temporal run")
+    ap.add_argument("--memory-counts", type=int, nargs="+", default=[16, 64, 256])
+    ap.add_argument("--memory-size", type=int, default=64, help="side of the memory part's images")
     ap.add_argument("--parts", nargs="+", default=["batch", "memory", "small", "480p"],
                     choices=["batch", "memory", "small", "480p"],
                     help="what to run; results of parts not run are kept from an earlier distributed.json")
@@ -314,6 +358,7 @@ def main(argv=None):
         for key in ("batch", "memory", "vsmall", "v480"):
             if key in prev:
                 res[key] = prev[key]
+    stamp = {"command": res["command"], "started": res["started"], "uptime": res["uptime_before"]}
     with tempfile.TemporaryDirectory(prefix="qpsolve-bench-") as tmp:
         files = smooth_images(Path(tmp) / "images")
         if "batch" in args.parts:
@@ -322,18 +367,20 @@ def main(argv=None):
                 res["batch"][str(w)] = bench_batch(files, w, args.repeat, args.scheduler, tmp)
                 print(f"batch, {w} worker(s): {res['batch'][str(w)]['median_images_per_min']:.1f} images/min",
                       flush=True)
+            res["batch"]["run"] = stamp
             _save(args.out, res)
         if "memory" in args.parts:
-            res["memory"] = bench_memory(files, 4, 2, args.scheduler, tmp)
-            print("memory:", res["memory"], flush=True)
+            res["memory"] = bench_memory(args.memory_counts, args.memory_size, 2, args.scheduler)
+            res["memory"][0]["run"] = stamp
             _save(args.out, res)
         if "small" in args.parts:
             res["vsmall"] = bench_video(16, 48, 80, 3, 6, 2, args.scheduler, tmp, speed=0.3)
-            print("video small:", res["vsmall"]["temporal"]["report"], flush=True)
+            res["vsmall"]["run"] = stamp
             _save(args.out, res)
         if "480p" in args.parts:
-            res["v480"] = bench_video(args.video_frames, 480, 854, 3, args.temporal, 2, args.scheduler, tmp)
-            print("video 480p:", res["v480"]["temporal"]["report"], flush=True)
+            res["v480"] = bench_video(args.video_frames, 480, 854, 3, args.temporal, 2, args.scheduler, tmp,
+                                      temporal_frames=args.temporal_frames)
+            res["v480"]["run"] = stamp
             _save(args.out, res)
     res["finished"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
     res["uptime_after"] = _uptime()

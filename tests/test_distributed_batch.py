@@ -132,3 +132,31 @@ def test_bad_requests_fail_before_any_work(tmp_path, folder, capsys):
 def test_expand_inputs_keeps_order_and_drops_duplicates(folder):
     files = expand_inputs([folder / "rgb.png", folder, str(folder / "*.npy")])
     assert [p.name for p in files] == ["rgb.png", "gray.png", "levels16.npy", "rgba.png"]
+
+
+def test_a_huge_image_is_solved_one_dask_task_per_tile(client, tmp_path):
+    from distributed import get_task_stream
+
+    from qpsolve.imaging.tiles import tile_slices
+
+    d = tmp_path / "in"
+    d.mkdir()
+    img = truncate_bits(to_uint8(gaussian(40)[:, :36]), 3)
+    np.save(d / "big.npy", img)
+    np.save(d / "small.npy", img[:20, :20])
+    with get_task_stream(client) as ts:  # huge here: more than 600 pixels
+        rep = dequantize_batch(d, tmp_path / "out", client=client, format="npy", huge_pixels=600, huge_tile=24)
+    assert rep.exit_status == 0 and [f.status for f in rep.files] == ["written", "written"]
+    n_tiles = len(tile_slices(img.shape, 24, 4))
+    assert n_tiles == 4 and rep.files[0].notes == [f"{n_tiles} tile(s) of 24 px as Dask tasks"]
+    assert rep.files[1].notes == []  # 400 pixels: one task, no tiles
+    tile_tasks = [t for t in ts.data if t["key"].startswith("_tile_task")]
+    assert len(tile_tasks) == n_tiles
+    # the tiles of qs.dequantize(..., tile=24) in this process give the same image (blended in another order)
+    expected = qs.dequantize(img, bits=3, tile=24)
+    np.testing.assert_allclose(np.load(rep.files[0].output), expected, atol=1e-9)
+    with pytest.raises(ValueError, match="huge_tile must be an integer >= 8"):
+        dequantize_batch(d, tmp_path / "o2", client=client, huge_tile=4)
+    assert main(["batch", str(d / "big.npy"), "--out", str(tmp_path / "cli"), "--format", "npy", "--huge-pixels",
+                 "600", "--huge-tile", "24", "--scheduler", client.scheduler.address, "--no-progress"]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "cli" / "big.npy"), np.load(rep.files[0].output))

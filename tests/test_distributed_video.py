@@ -12,7 +12,9 @@ from qpsolve.cli import main
 from qpsolve.distributed import dequantize_video, flicker
 from qpsolve.distributed.clips import moving_scene, quantize, write_clip
 from qpsolve.distributed.frames import to_uint16
-from qpsolve.distributed.video import chunk_starts, psnr, read_planes, tent_weights
+from qpsolve.distributed.start import coarse_start, restrict
+from qpsolve.distributed.video import chunk_starts, psnr, read_planes, solve_chunk, tent_weights
+from qpsolve.imaging.tiles import tile_slices
 from qpsolve.imaging.io import read_image
 
 
@@ -51,8 +53,12 @@ def test_temporal_equals_one_3d_plate_when_one_chunk_holds_the_clip(client, gray
     path, truth, q = gray_clip
     rep = dequantize_video(path, tmp_path / "t.mkv", bits=3, temporal=12, client=client)
     assert rep.chunks == 1 and rep.uncertified == 0
-    x = qs.dequantize(q, bits=3, bc="even", solver="admm")  # the (t, y, x) plate of the whole clip
-    np.testing.assert_array_equal(_decoded(tmp_path / "t.mkv")[1][0], to_uint16(x, 8))
+    assert [(c["first"], c["last"], c["uncertified"]) for c in rep.chunk_reports] == [(1, 12, 0)]
+    # the (t, y, x) plate of the whole clip by another certified solver, from the midpoint (the video
+    # path runs pcg from the frames' 2-D answers): equal up to one 16-bit step
+    x = qs.dequantize(q, bits=3, bc="even", solver="admm")
+    out = _decoded(tmp_path / "t.mkv")[1][0].astype(np.int64)
+    assert np.abs(out - to_uint16(x, 8)).max() <= 1
 
 
 def test_temporal_flickers_less_than_frames_and_both_beat_the_midpoint(client, gray_clip, tmp_path):
@@ -95,6 +101,52 @@ def test_colour_10_bit_to_png_frames_and_mkv(client, tmp_path):
         # On this 16 x 24 clip the adaptive default of issue #19 ties the midpoint on luma (47.1384
         # against 47.1385 dB; the plain plate is 1 dB below it), so only "no worse" is asserted here.
         assert psnr(x, t, 1023) > psnr(qq + 8.0, t, 1023) - 0.01
+
+
+def test_coarse_start_takes_pdas_to_the_answer_of_a_cold_solve():
+    # 70 x 134: the halves are odd (35 x 67), where pdas's own coarse-to-fine stops at once
+    q = quantize(moving_scene(1, 70, 134, speed=0.5), 3)[0][0]
+    lo = q.astype(float)
+    hi = np.minimum(lo + 32, 255)
+    c_lo, c_hi = restrict(lo, hi)
+    assert c_lo.shape == (35, 67) and np.all(c_lo <= lo[::2, ::2]) and np.all(c_hi >= hi[::2, ::2])
+    x0 = coarse_start(lo, hi, bc="even")
+    assert np.all(x0 >= lo) and np.all(x0 <= hi)
+    prob = qs.image_problem(q, bits=3, bc="even")
+    warm = qs.solve(prob, solver="pdas", x0=x0.ravel())
+    cold = qs.solve(prob, solver="tnnmg")  # another method, its own start
+    assert warm.success and cold.success
+    assert "fine level (1 levels)" in warm.message  # pdas started from x0, no chain of its own
+    np.testing.assert_allclose(warm.x, cold.x, atol=1e-6)
+    assert coarse_start(lo[:40, :60], hi[:40, :60]) is None  # too small to restrict: the solver's own start
+
+
+def test_frame_by_frame_with_the_coarse_start_equals_dequantize(client, tmp_path):
+    truth = moving_scene(3, 70, 134, speed=0.5)
+    q = quantize(truth, 3)
+    src = write_clip(tmp_path / "g.mkv", q)
+    rep = dequantize_video(src, tmp_path / "o.mkv", bits=3, client=client)
+    assert rep.uncertified == 0 and rep.solves == 3
+    assert [(c["first"], c["last"], c["solves"], c["uncertified"]) for c in rep.chunk_reports] == [
+        (1, 1, 1, 0), (2, 2, 1, 0), (3, 3, 1, 0)]
+    out = _decoded(tmp_path / "o.mkv")[1][0].astype(np.int64)
+    expected = np.stack([to_uint16(qs.dequantize(f, bits=3, bc="even"), 8) for f in q[0]])
+    assert np.abs(out - expected).max() <= 1  # certified answers from two starts: equal up to one 16-bit step
+
+
+def test_a_large_temporal_block_is_solved_in_certified_tiles_inside_its_envelopes():
+    truth = moving_scene(4, 24, 40, speed=0.3)
+    q = quantize(truth, 3)[0]
+    outs, info = solve_chunk([q], 32.0, (0.0, 255.0), True, {"bc": "even", "solver": "pcg"}, tile=16,
+                             tile_overlap=4)
+    tiles = tile_slices((24, 40), 16, 4)
+    assert len(info["certified"]) == len(tiles) == 6 and all(info["certified"])
+    assert all(s["shape"] == (4, 16, 16) for s in info["solves"])
+    x = outs[0]
+    assert x.shape == q.shape and np.all(x >= q - 1e-9) and np.all(x <= q + 32 + 1e-9)
+    # a pixel only the first tile holds is that tile's own 3-D plate (checked by another solver)
+    first = qs.dequantize(q[:, :16, :16], bits=3, bc="even", solver="admm")
+    np.testing.assert_allclose(x[:, :8, :12], first[:, :8, :12], atol=1e-4)  # next tiles start at row 8, column 12
 
 
 def test_bad_video_requests_write_nothing(client, gray_clip, tmp_path, capsys):

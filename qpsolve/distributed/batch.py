@@ -11,6 +11,12 @@ Memory: the client holds paths and one small :class:`FileReport` per file,
 and keeps at most ``2 x workers`` tasks in flight, so the scheduler's state
 does not grow with the folder; each worker holds one image at a time
 (one thread per worker), so its peak is that of the largest single image.
+
+Huge images (more than ``huge_pixels`` pixels per channel) are solved as
+``qs.dequantize(image, tile=huge_tile)``, each tile its own Dask task
+submitted by the image's task (which leaves its worker's thread pool while
+it waits): a 24 Mpx photograph keeps the whole cluster busy, and the worker
+that holds it holds its envelopes, not a global problem.
 """
 
 from __future__ import annotations
@@ -34,6 +40,11 @@ IMAGE_EXTENSIONS = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".bmp", ".webp", "
 FORMATS = ("png", "tif", "npy")
 
 _GLOB_CHARS = set("*?[")
+
+#: images with more pixels than this (per channel) are solved in tiles, one Dask task per tile
+HUGE_PIXELS = 2**22
+#: the tile size of those images (see :func:`qpsolve.imaging.tiles.solve_tiled`)
+HUGE_TILE = 1024
 
 
 def expand_inputs(inputs):
@@ -192,7 +203,27 @@ def _peak_rss_mb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # kB on Linux
 
 
-def dequantize_file(src, dst, *, bits=None, max_pixels=None, options=None):
+def _tile_executor():
+    """A context yielding an executor of Dask tasks when running on a Dask worker, else ``None``."""
+    import contextlib
+
+    try:
+        from distributed import get_worker, worker_client
+
+        get_worker()
+    except (ImportError, ValueError):
+        return contextlib.nullcontext(None)
+
+    @contextlib.contextmanager
+    def executor():
+        with worker_client() as wc:  # secedes: this worker's thread can run tiles while the image waits
+            yield wc.get_executor(pure=False)
+
+    return executor()
+
+
+def dequantize_file(src, dst, *, bits=None, max_pixels=None, options=None, huge_pixels=HUGE_PIXELS,
+                    huge_tile=HUGE_TILE):
     """Read ``src``, de-quantize it as :func:`qpsolve.dequantize`, write ``dst`` atomically.
 
     The task each Dask worker runs.  It never raises: the returned
@@ -212,6 +243,8 @@ def dequantize_file(src, dst, *, bits=None, max_pixels=None, options=None):
     >>> dequantize_file(d / "missing.png", d / "m.png").status
     'failed'
     """
+    import contextlib
+
     from ..imaging.image import dequantize
     from ..imaging.io import DEFAULT_MAX_PIXELS, merge_alpha, read_image, split_alpha, write_image
     from ..model.bitdepth import check_bits, detect_bits
@@ -236,8 +269,18 @@ def dequantize_file(src, dst, *, bits=None, max_pixels=None, options=None):
         else:
             check_bits(colour, bits)
             rep.bits = int(bits)
-        out, res = dequantize(colour, bits=rep.bits, channel_axis=-1 if colour.ndim == 3 else None,
-                              return_result=True, **(options or {}))
+        opts = dict(options or {})
+        if colour.shape[0] * colour.shape[1] > huge_pixels and "tile" not in opts:
+            opts["tile"] = huge_tile
+        executor = _tile_executor() if "tile" in opts and "jobs" not in opts else contextlib.nullcontext(None)
+        with executor as ex:
+            if ex is not None:
+                opts["jobs"] = ex  # one Dask task per tile
+            out, res = dequantize(colour, bits=rep.bits, channel_axis=-1 if colour.ndim == 3 else None,
+                                  return_result=True, **opts)
+        tiles = [r.info["photo"].tiles for r in (res if isinstance(res, list) else [res]) if "photo" in r.info]
+        if "tile" in opts:
+            rep.notes.append(f"{sum(tiles)} tile(s) of {opts['tile']} px{' as Dask tasks' if ex is not None else ''}")
         results = res if isinstance(res, list) else [res]
         rep.certified = all(r.success for r in results)
         if rep.certified:
@@ -279,7 +322,8 @@ def _plan(inputs, out_dir, fmt, overwrite):
 
 
 def dequantize_batch(inputs, out_dir, *, client=None, workers=None, scheduler=None, bits=None, overwrite=False,
-                     format="png", max_pixels=None, progress=False, **dequantize_options):
+                     format="png", max_pixels=None, progress=False, huge_pixels=HUGE_PIXELS, huge_tile=HUGE_TILE,
+                     **dequantize_options):
     """De-quantize many image files on Dask, one task per image; write each result atomically.
 
     Parameters
@@ -305,6 +349,11 @@ def dequantize_batch(inputs, out_dir, *, client=None, workers=None, scheduler=No
         Refuse larger images (see :func:`qpsolve.imaging.io.read_image`).
     progress : bool
         A tqdm bar over finished files.
+    huge_pixels, huge_tile : int
+        An image with more than ``huge_pixels`` pixels per channel is solved
+        as ``qs.dequantize(image, tile=huge_tile)`` (unless ``tile`` is among
+        the options), one Dask task per tile; with ``tile`` its result is
+        certified tile by tile (see :func:`qpsolve.imaging.tiles.solve_tiled`).
     **dequantize_options
         Passed to :func:`qpsolve.dequantize` for every file (``model``,
         ``bc``, ``solver``, ``adaptive``, ``tol``, ``tile``, ...).
@@ -341,6 +390,9 @@ def dequantize_batch(inputs, out_dir, *, client=None, workers=None, scheduler=No
     if bits is not None and (isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 16):
         raise ValueError(f"bits must be an integer in 1..16, got {bits!r}")
     check_cluster_args(client, workers, scheduler)
+    for name, v in (("huge_pixels", huge_pixels), ("huge_tile", huge_tile)):
+        if isinstance(v, bool) or not isinstance(v, int) or v < 8:
+            raise ValueError(f"{name} must be an integer >= 8, got {v!r}")
     pairs, reports = _plan(inputs, out_dir, format, overwrite)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
     todo = [i for i in range(len(pairs)) if i not in reports]
@@ -351,7 +403,8 @@ def dequantize_batch(inputs, out_dir, *, client=None, workers=None, scheduler=No
             nworkers = worker_count(c)
             started = time.perf_counter() - t0
             t0 = time.perf_counter()
-            _run(c, pairs, todo, reports, bits, max_pixels, dequantize_options, progress, window=2 * nworkers)
+            _run(c, pairs, todo, reports, bits, max_pixels, dequantize_options, progress, window=2 * nworkers,
+                 huge=(huge_pixels, huge_tile))
             seconds = time.perf_counter() - t0
     else:
         seconds = time.perf_counter() - t0
@@ -359,7 +412,7 @@ def dequantize_batch(inputs, out_dir, *, client=None, workers=None, scheduler=No
     return BatchReport(files=files, seconds=seconds, workers=nworkers, startup_seconds=started)
 
 
-def _run(c, pairs, todo, reports, bits, max_pixels, options, progress, window):
+def _run(c, pairs, todo, reports, bits, max_pixels, options, progress, window, huge):
     """Submit the tasks ``window`` at a time and collect their reports (a lost worker fails its file only)."""
     from distributed import as_completed
     from tqdm.auto import tqdm
@@ -373,6 +426,7 @@ def _run(c, pairs, todo, reports, bits, max_pixels, options, progress, window):
             return None
         src, dst = pairs[i]
         fut = c.submit(dequantize_file, str(src), str(dst), bits=bits, max_pixels=max_pixels, options=options,
+                       huge_pixels=huge[0], huge_tile=huge[1],
                        pure=False, key=f"qpsolve-dequantize-{i}-{os.urandom(4).hex()}")
         index[fut.key] = i
         return fut

@@ -19,11 +19,15 @@ sample; ``bits = c`` removes the 8- or 10-bit banding itself).  A sample off
 that grid (lossy compression after the quantization) is refused with the
 frame named.
 
-Defaults differ from :func:`qpsolve.dequantize` in two places, both
+Defaults differ from :func:`qpsolve.dequantize` in three places, all
 overridable: ``bc='even'`` (mirror at the frame's edges, which the spectral
-solvers diagonalise), and for ``temporal`` ``solver='admm'``: 3-D grids have
-no ``pdas`` fast inverse, and ``auto`` would choose ``pcg`` (70 s against
-8.4 s for ``admm`` on one 8x48x48 chunk, measured on this machine).
+solvers diagonalise); every 2-D plane starts from a coarse-to-fine point built
+here (:mod:`qpsolve.distributed.start`), which ``pdas`` finishes in a few
+iterations; and for ``temporal`` ``solver='pcg'`` with
+``preconditioner='amg'`` (3-D grids have no ``pdas`` fast inverse; ``admm``
+left chunks uncertified at its iteration limit, and ``pcg``'s exact sparse LU
+fills in badly in 3-D), started from the frames' 2-D answers, in spatial
+tiles on large frames.  Measurements: benchmarks/results/distributed/.
 """
 
 from __future__ import annotations
@@ -41,10 +45,19 @@ from .frames import frame_planes, plane_format, to_uint16
 from .sinks import check_output, open_sink
 
 __all__ = ["dequantize_video", "solve_chunk", "chunk_starts", "tent_weights", "flicker", "psnr", "VideoReport",
-           "read_planes"]
+           "read_planes", "plane_start"]
 
 VIDEO_DEFAULTS = {"bc": "even"}
-TEMPORAL_DEFAULTS = {"bc": "even", "solver": "admm"}
+TEMPORAL_DEFAULTS = {"bc": "even", "solver": "pcg", "preconditioner": "amg"}
+#: options of a temporal chunk that also shape its frames' 2-D start solves (the rest are the 3-D solver's)
+MODEL_OPTIONS = ("model", "bc", "rounding", "adaptive", "alpha", "beta", "tol", "outliers")
+#: a temporal block larger than ``2 * TEMPORAL_TILE**2`` pixels per frame is solved in overlapping
+#: spatial tiles of ``TEMPORAL_TILE`` a side (``TEMPORAL_TILE_OVERLAP`` shared), blended with ramps.
+#: A tile much smaller than the scene's smooth features lies inside one band, has no contact, and its
+#: plate is free: 64-px tiles on a 2x240x427 block gave 31.4 dB against 41.7 whole (README), 128-px
+#: tiles 41.9; so tiles are large and few.
+TEMPORAL_TILE = 256
+TEMPORAL_TILE_OVERLAP = 32
 
 
 def flicker(out, truth):
@@ -116,11 +129,40 @@ def tent_weights(k, overlap):
     return np.minimum(1.0, np.minimum(i + 1, k - i) / (overlap + 1))
 
 
-def solve_chunk(planes, step, crange, temporal, options):
+def plane_start(frame, step, crange, options):
+    """The coarse-to-fine start (:func:`~qpsolve.distributed.start.coarse_start`) of one 2-D plane.
+
+    ``None`` when the plane is too small to gain from one (the solver's own
+    start is then used).  Built on the quantizer's envelopes of ``frame``
+    with the model and boundary rule of ``options``.
+    """
+    from ..imaging.bounds import image_envelopes
+    from .start import MIN_SIDE, coarse_start
+
+    if min(frame.shape) < 2 * MIN_SIDE:
+        return None
+    model, bc = options.get("model", "biharmonic"), options.get("bc", "odd")
+    lo, hi, _, _ = image_envelopes(frame, None, model, bc, None, rounding=options.get("rounding", "floor"),
+                                   step=step, levels=None, lower=None, upper=None, confidence=None,
+                                   data_range=crange, alpha=options.get("alpha", 1.0), beta=options.get("beta", 1.0))
+    return coarse_start(lo, hi, model=model, bc=bc, alpha=options.get("alpha", 1.0), beta=options.get("beta", 1.0))
+
+
+def solve_chunk(planes, step, crange, temporal, options, start=True, tile=TEMPORAL_TILE,
+                tile_overlap=TEMPORAL_TILE_OVERLAP):
     """De-quantize one chunk (the Dask task): ``planes`` are ``(T, h, w)`` integer blocks.
 
+    Frame by frame each frame of each plane is its own 2-D solve, started
+    (``start=True``) from :func:`plane_start`.  With ``temporal`` each
+    plane's block is one 3-D solve, started from its frames' 2-D answers
+    (the 3-D plate differs from them only where time bends it), in spatial
+    tiles of ``tile`` pixels a side (``tile_overlap`` shared) once its frames
+    exceed ``2 * tile**2`` pixels.  Starts change nothing but the time: every
+    answer is the shared certificate's.
+
     Returns ``(results, info)``: float64 blocks in the container's units, and
-    ``{'certified': [bool per solve], 'seconds', 'peak_rss_mb', 'messages'}``.
+    ``{'certified': [bool per solve], 'solves': [{'plane', 'shape', 'seconds',
+    'certified', 'message'}], 'seconds', 'peak_rss_mb', 'messages'}``.
     Raises ``ValueError`` for data off the level grid (the caller names the frames).
 
     Examples
@@ -133,24 +175,59 @@ def solve_chunk(planes, step, crange, temporal, options):
     from ..imaging.image import dequantize
 
     t0 = time.perf_counter()
-    outs, certified, messages = [], [], []
+    outs, certified, messages, solves = [], [], [], []
+    frame_options = {k: v for k, v in options.items() if k in MODEL_OPTIONS}
 
-    def one(block):
-        x, res = dequantize(block, step=step, data_range=crange, return_result=True, **options)
-        certified.append(bool(res.success))
-        if not res.success:
-            messages.append(f"{res.status!s}: {res.message}")
+    def one(block, plane, opts, x0=None, record=True):
+        t = time.perf_counter()
+        if x0 is not None:
+            opts = dict(opts, x0=np.ravel(x0))
+        x, res = dequantize(block, step=step, data_range=crange, return_result=True, **opts)
+        if record:
+            certified.append(bool(res.success))
+            solves.append({"plane": plane, "shape": tuple(block.shape), "seconds": time.perf_counter() - t,
+                           "certified": bool(res.success), "message": res.message})
+            if not res.success:
+                messages.append(f"{res.status!s}: {res.message}")
         return x
 
-    for block in planes:
+    def frame(f, plane, opts, record=True):
+        return one(f, plane, opts, plane_start(f, step, crange, opts) if start else None, record)
+
+    for p, block in enumerate(planes):
         block = np.asarray(block)
         if temporal and block.shape[0] > 1:
-            outs.append(one(block))
+            # the frames' own 2-D answers start the 3-D plate (auto's fast 2-D path, not the 3-D solver)
+            x0 = np.stack([frame(f, p, frame_options, record=False) for f in block]) if start else None
+            outs.append(_tiled(block, x0, lambda b, x, p=p: one(b, p, options, x), tile, tile_overlap))
         else:
-            outs.append(np.stack([one(f) for f in block]))
+            outs.append(np.stack([frame(f, p, options) for f in block]))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    return outs, {"certified": certified, "seconds": time.perf_counter() - t0, "peak_rss_mb": rss,
-                  "messages": messages, "pid": os.getpid()}
+    return outs, {"certified": certified, "solves": solves, "seconds": time.perf_counter() - t0,
+                  "peak_rss_mb": rss, "messages": messages, "pid": os.getpid()}
+
+
+def _tiled(block, x0, solve, tile, overlap):
+    """``solve(block, x0)`` of a ``(T, h, w)`` block, in overlapping spatial tiles when it is large.
+
+    Tiles of ``tile`` pixels a side (every frame of the block)
+    are solved one after the other and blended with positive ramps over the
+    overlap: a convex combination of certified tiles, inside every envelope,
+    as the chunks are blended in time.  Keeps a worker's memory to one tile.
+    """
+    from ..imaging.tiles import blend_weights, tile_slices
+
+    shape = block.shape[1:]
+    if shape[0] * shape[1] <= 2 * tile**2:
+        return solve(block, x0)
+    acc = np.zeros(block.shape)
+    wsum = np.zeros(shape)
+    for sl in tile_slices(shape, tile, overlap):
+        w = blend_weights(sl, shape, overlap)
+        full = (slice(None),) + tuple(sl)
+        acc[full] += w * solve(block[full], None if x0 is None else x0[full])
+        wsum[tuple(sl)] += w
+    return acc / wsum
 
 
 @dataclass
@@ -172,6 +249,9 @@ class VideoReport:
     chunks: int = 0
     peak_rss_mb: float = 0.0
     messages: list = field(default_factory=list)
+    #: one dict per task, in frame order: ``first``, ``last`` (1-based frames), ``solves``,
+    #: ``uncertified``, ``seconds`` (in the task), ``worker`` (pid)
+    chunk_reports: list = field(default_factory=list)
 
     @property
     def fps(self):
@@ -190,6 +270,27 @@ class VideoReport:
                 f", {self.frame_rate or '?'} fps{', audio kept' if self.audio else ''}), {self.mode}, "
                 f"{self.chunks} task(s) on {self.workers} worker(s) in {self.seconds:.1f} s = {self.fps:.2f} frames/s;"
                 f" {self.solves} plane solves, {cert}; worker peak RSS {self.peak_rss_mb:.0f} MB")
+
+    def chunk_table(self):
+        """One line per task: frames, solves, how many certified, seconds in the task.
+
+        Examples
+        --------
+        >>> r = VideoReport("a.mkv", "b.mkv", 2, 1.0, 1, "frame by frame", "gray", "FFV1", "25", False,
+        ...                 chunk_reports=[{"first": 1, "last": 2, "solves": 2, "uncertified": 1, "seconds": 0.5,
+        ...                                 "worker": 7}])
+        >>> print(r.chunk_table())
+        frames  solves  certified  seconds  worker
+        1-2     2       1 of 2 NO  0.50     pid 7
+        """
+        rows = [("frames", "solves", "certified", "seconds", "worker")]
+        for c in self.chunk_reports:
+            ok = c["solves"] - c["uncertified"]
+            rows.append((f"{c['first']}-{c['last']}", str(c["solves"]),
+                         "yes" if not c["uncertified"] else f"{ok} of {c['solves']} NO", f"{c['seconds']:.2f}",
+                         f"pid {c['worker']}"))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        return "\n".join("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows)
 
 
 def read_planes(path):
@@ -232,7 +333,7 @@ def _frames(path):
 
 
 def dequantize_video(src, out, *, bits, temporal=None, overlap=None, client=None, workers=None, scheduler=None,
-                     overwrite=False, progress=False, **dequantize_options):
+                     overwrite=False, progress=False, start=True, **dequantize_options):
     """De-quantize a video; write 16-bit FFV1 in Matroska (``out`` ends in ``.mkv``) or PNG frames (a folder).
 
     Parameters
@@ -259,9 +360,13 @@ def dequantize_video(src, out, *, bits, temporal=None, overlap=None, client=None
         Replace an existing ``out``.
     progress : bool
         A tqdm bar over frames.
+    start : bool
+        Start each 2-D solve from :func:`plane_start` and each 3-D one from
+        its frames' answers (default); ``False`` leaves the start to the
+        solver.  Only the time changes: answers are certified either way.
     **dequantize_options
         Passed to :func:`qpsolve.dequantize` per plane (on top of
-        ``bc='even'``, and ``solver='admm'`` with ``temporal``).
+        ``bc='even'``, and ``solver='pcg', preconditioner='amg'`` with ``temporal``).
 
     Returns
     -------
@@ -269,7 +374,7 @@ def dequantize_video(src, out, *, bits, temporal=None, overlap=None, client=None
     """
     k, ov = _check_temporal(temporal, overlap)
     check_cluster_args(client, workers, scheduler)
-    for key in ("bits", "step", "levels", "lower", "upper", "data_range", "channel_axis", "return_result"):
+    for key in ("bits", "step", "levels", "lower", "upper", "data_range", "channel_axis", "return_result", "x0"):
         if key in dequantize_options:
             raise ValueError(f"{key} is set by dequantize_video from bits and the pixel format; do not pass it")
     options = dict(TEMPORAL_DEFAULTS if temporal else VIDEO_DEFAULTS)
@@ -282,7 +387,7 @@ def dequantize_video(src, out, *, bits, temporal=None, overlap=None, client=None
         with dask_client(client, workers=workers, scheduler=scheduler) as c:
             nworkers = worker_count(c)
             report = _pipeline(c, inp, vs, src, out, bits, k, ov, bool(temporal), options, progress,
-                               window=2 * nworkers, sinks=sinks)
+                               window=2 * nworkers, sinks=sinks, use_start=bool(start))
             report.workers = nworkers
             report.audio = sinks.pop().close()
     except BaseException:
@@ -340,7 +445,7 @@ def _output_format(out, fmt):
     return f"16-bit {'gray' if fmt.gray else 'RGB'} PNG frames"
 
 
-def _pipeline(c, inp, vs, src, out, bits, k, overlap, temporal, options, progress, window, sinks):
+def _pipeline(c, inp, vs, src, out, bits, k, overlap, temporal, options, progress, window, sinks, use_start):
     """Decode, submit chunks (``window`` in flight), blend in order, encode into the sink put in ``sinks``."""
     from tqdm.auto import tqdm
 
@@ -358,7 +463,7 @@ def _pipeline(c, inp, vs, src, out, bits, k, overlap, temporal, options, progres
     def submit(start, length):
         blocks = [np.stack([buf[i - buf[0][0]][1][p] for i in range(start, start + length)])
                   for p in range(len(buf[0][1]))]
-        fut = c.submit(solve_chunk, blocks, step, fmt.crange, temporal, options, pure=False,
+        fut = c.submit(solve_chunk, blocks, step, fmt.crange, temporal, options, use_start, pure=False,
                        key=f"qpsolve-video-{start}-{os.urandom(4).hex()}")
         chunks.append((start, length, fut))
         rep.chunks += 1
@@ -377,6 +482,9 @@ def _pipeline(c, inp, vs, src, out, bits, k, overlap, temporal, options, progres
             rep.uncertified += sum(not ok for ok in info["certified"])
             rep.messages += info["messages"]
             rep.peak_rss_mb = max(rep.peak_rss_mb, info["peak_rss_mb"])
+            rep.chunk_reports.append({"first": start + 1, "last": start + length, "solves": len(info["certified"]),
+                                      "uncertified": sum(not ok for ok in info["certified"]),
+                                      "seconds": info["seconds"], "worker": info["pid"]})
             blender.add(start, blocks)
             upto = chunks[0][0] if chunks else (next_start if not final else start + length)
             for idx, planes in blender.ready(upto):

@@ -145,26 +145,36 @@ def _tile_task(task, how):
                      solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
 
 
+#: tiles in flight when ``jobs`` is an executor (its size is not known here)
+EXECUTOR_IN_FLIGHT = 16
+
+
 def _run_tiles(tasks, jobs, how):
     """Yield ``(slices, result)`` per tile: in order with ``jobs=1``, as they finish otherwise.
 
-    At most ``4 * jobs`` tiles are in flight, so the envelopes of a 24 Mpx
-    image are not copied into the queue all at once.
+    At most ``4 * jobs`` tiles (:data:`EXECUTOR_IN_FLIGHT` with an executor)
+    are in flight, so the envelopes of a 24 Mpx image are not copied into the
+    queue all at once.
     """
     if jobs == 1:
         for task in tasks:
             yield _tile_task(task, how)
         return
     import concurrent.futures as cf
+    import contextlib
     import multiprocessing
 
-    # fork: workers share the imported modules; tile energies are cached per worker.
-    with cf.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")) as pool:
+    if isinstance(jobs, numbers.Integral):
+        # fork: workers share the imported modules; tile energies are cached per worker.
+        pool_cm, limit = cf.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork")), 4 * jobs
+    else:  # the caller's executor (a Dask client's, say): the caller shuts it down
+        pool_cm, limit = contextlib.nullcontext(jobs), EXECUTOR_IN_FLIGHT
+    with pool_cm as pool:
         pending = set()
         try:
             for task in tasks:
                 pending.add(pool.submit(_tile_task, task, how))
-                if len(pending) >= 4 * jobs:
+                if len(pending) >= limit:
                     finished, pending = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
                     yield from (f.result() for f in finished)
             for f in cf.as_completed(pending):
@@ -199,9 +209,11 @@ def solve_tiled(prob, shape, tile=256, overlap=None, *, polish="auto", max_memor
         As in :func:`qpsolve.solve` (per tile and for the polish).
     progress : bool
         tqdm bar over the tiles.
-    jobs : int
+    jobs : int or concurrent.futures.Executor
         Worker processes solving tiles side by side (``1``: in this
-        process).  Each worker holds a few tile problems, not the image.
+        process), or an executor to submit the tiles to (a Dask client's
+        ``get_executor()``: one task per tile).  Each worker holds a few
+        tile problems, not the image.
 
     Returns
     -------
@@ -239,7 +251,8 @@ def solve_tiled(prob, shape, tile=256, overlap=None, *, polish="auto", max_memor
         overlap = max(4, min(tile) // 8)
     if isinstance(overlap, bool) or not isinstance(overlap, numbers.Integral) or not 0 <= overlap < min(tile) // 2:
         raise ValueError(f"overlap must be an integer in [0, tile/2), got {overlap!r}")
-    check_positive_int(jobs, "jobs")
+    if not callable(getattr(jobs, "submit", None)):
+        check_positive_int(jobs, "jobs")
     if polish not in (True, False, "auto"):
         raise ValueError(f"polish must be True, False or 'auto', got {polish!r}")
     from dataclasses import replace

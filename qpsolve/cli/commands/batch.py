@@ -49,6 +49,10 @@ def register(sub):
     p.add_argument("--format", default="png", choices=("png", "tif", "npy"),
                    help="output format: 16-bit PNG (default), float32 TIFF or float64 .npy")
     p.add_argument("--overwrite", action="store_true", help="redo files whose output exists (default: skip them)")
+    p.add_argument("--huge-pixels", type=positive_int, default=None, metavar="N",
+                   help="images with more pixels than N (default 4194304) are solved in tiles of --huge-tile px, "
+                        "one Dask task per tile")
+    p.add_argument("--huge-tile", type=positive_int, default=None, metavar="PX", help="tile side (default 1024)")
     add_cluster_options(p)
     add_model_options(p, "odd")
     p.add_argument("--solver", default="auto", choices=["auto", *SOLVERS])
@@ -58,11 +62,13 @@ def register(sub):
 
 def run(args):
     from ...distributed import dequantize_batch
+    from ...distributed.batch import HUGE_PIXELS, HUGE_TILE
 
     rep = dequantize_batch(args.inputs, args.out, workers=args.workers, scheduler=args.scheduler, bits=args.bits,
                            overwrite=args.overwrite, format=args.format, progress=args.progress, model=args.model,
                            bc=args.bc, rounding=args.rounding, adaptive=args.adaptive, tol=args.tol,
-                           solver=args.solver)
+                           solver=args.solver, huge_pixels=args.huge_pixels or HUGE_PIXELS,
+                           huge_tile=args.huge_tile or HUGE_TILE)
     print(rep.table())
     for f in rep.files:
         if f.status == "failed":

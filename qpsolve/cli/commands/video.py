@@ -32,7 +32,7 @@ def register(sub):
     add_cluster_options(p)
     add_model_options(p, "even")
     p.add_argument("--solver", default=None, choices=["auto", *SOLVERS],
-                   help="backend (default: auto frame by frame, admm with --temporal)")
+                   help="backend (default: auto frame by frame, pcg with an AMG preconditioner with --temporal)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar")
     p.set_defaults(func=run)
 
@@ -49,4 +49,6 @@ def run(args):
                            workers=args.workers, scheduler=args.scheduler, overwrite=args.overwrite,
                            progress=args.progress, **options)
     print(rep)
+    if rep.uncertified:  # which frames: one line per task
+        print(rep.chunk_table())
     return rep.exit_status
