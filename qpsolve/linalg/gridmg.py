@@ -32,6 +32,7 @@ J. Comput. Math. 27 (2009) 1-44.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 import scipy.linalg as sla
@@ -419,37 +420,70 @@ def typed_stencil_support(grid):
     return None
 
 
+@lru_cache(maxsize=64)
 def _parents(n, periodic, order=3):
     """Coarse parents and interpolation weights of each fine index on an axis of length ``n``.
 
-    Coarse node ``I`` sits on fine index ``2 I``.  An odd fine index takes
-    the cubic (four-point) interpolation ``(-1, 9, 9, -1) / 16`` of its
-    coarse neighbours (``order=3``), or the linear one ``(1, 1) / 2``
-    (``order=1``, and wherever the cubic one would reach past a
-    non-periodic end).  The last odd index of an even-length axis has one
-    coarse neighbour (or wraps around when periodic) and copies it, so that
-    constants are interpolated exactly.  Returns ``(nc, parents, weights)``
-    with ``parents[i, k] = -1`` where absent.
+    Odd lengths and periodic axes coarsen vertex-centred: coarse node ``I``
+    sits on fine index ``2 I``, and an odd fine index takes the cubic
+    (four-point) interpolation ``(-1, 9, 9, -1) / 16`` of its coarse
+    neighbours (``order=3``; one-sided quadratic next to an end) or the linear
+    one ``(1, 1) / 2`` (``order=1``).  Even non-periodic lengths coarsen
+    cell-centred: coarse node ``I`` sits between fine indices ``2 I`` and
+    ``2 I + 1``, each fine index takes ``(3, 1) / 4`` of its nearest two
+    coarse nodes (``order=1``) or the cubic ``(-5, 35, 105, -7) / 128`` of
+    the nearest four (``order=3``), and the two end indices extrapolate.
+    Both ends are then treated alike and every rule reproduces constants and
+    ramps, which the mirrored plate rules leave without energy: a vertex-
+    centred grid overhangs the last coarse node on an even axis, and the
+    slowest V-cycle modes sat exactly there (see benchmarks/results/dense/notes.md).
+    Returns ``(nc, parents, weights)`` with ``parents[i, k] = -1`` where absent.
 
     Cubic interpolation matters for fourth-order models: bilinear coarse
     functions have kinks whose energy makes the Galerkin coarse grids of a
     plate poor (see :class:`TruncatedHierarchy`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> nc, par, w = _parents(16, False, order=3)
+    >>> c = np.arange(nc) * 2.0 + 0.5           # a ramp on the coarse cell centres
+    >>> fine = (w * np.where(par >= 0, c[np.maximum(par, 0)], 0.0)).sum(axis=1)
+    >>> bool(np.allclose(fine, np.arange(16)))
+    True
     """
-    nc = n // 2 if (periodic and n % 2 == 0) else (n + 1) // 2
+    width = 4 if order == 3 else 2
     par = np.full((n, 4), -1, dtype=np.int64)
     w = np.zeros((n, 4))
+    if n % 2 == 0 and not periodic:
+        nc = n // 2
+        for i in range(n):
+            pos = (i - 0.5) / 2.0  # position in coarse units (node I at fine 2 I + 1/2)
+            if order == 3 and nc >= 4:
+                first = min(max(int(np.floor(pos)) - 1, 0), nc - 4)
+                idx = list(range(first, first + 4))
+            else:
+                first = min(max(int(np.floor(pos)), 0), nc - 2)
+                idx = [first, first + 1]
+            for k, c in enumerate(idx):
+                others = [d for d in idx if d != c]
+                par[i, k] = c
+                w[i, k] = np.prod([(pos - d) / (c - d) for d in others])
+        return nc, par[:, :width].copy() if width == 2 else par, w[:, :width].copy() if width == 2 else w
+    nc = n // 2 if (periodic and n % 2 == 0) else (n + 1) // 2
     for i in range(n):
         if i % 2 == 0:
             par[i, 0], w[i, 0] = i // 2, 1.0
             continue
         left = (i - 1) // 2
         right = left + 1
-        if right >= nc and not periodic:
-            par[i, 0], w[i, 0] = left, 1.0
-            continue
         if order == 3 and (periodic or (left >= 1 and right + 1 < nc)) and nc >= 4:
             idx = [left - 1, left, right, right + 1]
             ww = [-1 / 16, 9 / 16, 9 / 16, -1 / 16]
+        elif order == 3 and nc >= 4:
+            # One-sided quadratic next to a non-periodic end: no kink there either.
+            idx, ww = ([0, 1, 2], [3 / 8, 3 / 4, -1 / 8]) if left == 0 else ([nc - 3, nc - 2, nc - 1],
+                                                                          [-1 / 8, 3 / 4, 3 / 8])
         else:
             idx, ww = [left, right], [0.5, 0.5]
         for k, (c, v) in enumerate(zip(idx, ww)):
@@ -459,9 +493,24 @@ def _parents(n, periodic, order=3):
     return nc, par, w
 
 
-def _coarse_radius(R, reach):
-    """Stencil radius of ``P^T A P`` on the coarse grid: fine radius ``R``, prolongation reach ``reach``."""
-    return (2 * reach + R) // 2
+@lru_cache(maxsize=64)
+def _coarse_radius(R, n, periodic, order):
+    """Stencil radius of ``P^T A P`` on the coarse grid along an axis of length ``n`` (``A`` of radius ``R``)."""
+    nc, par, _ = _parents(n, periodic, order)
+    reach = 0
+    for i in range(n):
+        for i2 in range(i - R, i + R + 1):
+            if periodic:
+                i2 %= n
+            elif i2 < 0 or i2 >= n:
+                continue
+            for a in par[i][par[i] >= 0]:
+                for b in par[i2][par[i2] >= 0]:
+                    d = abs(int(b) - int(a))
+                    if periodic:
+                        d = min(d, nc - d)
+                    reach = max(reach, d)
+    return reach
 
 
 class TypedStencil:
@@ -652,13 +701,13 @@ class TruncatedHierarchy:
         while n * m > COARSEST and min(n, m) >= 16:
             nc, pi, wi = _parents(n, periodic, self.order)
             mc, pj, wj = _parents(m, periodic, self.order)
-            Rc = _coarse_radius(R, 3 if self.order == 3 else 1)
+            Rc = max(_coarse_radius(R, n, periodic, self.order), _coarse_radius(R, m, periodic, self.order))
             lvl = _Level(nc, mc, Rc, periodic)
             if first:
                 # A coarse node whose own fine pixel is held is dropped: its truncated basis
                 # function would be a spike on the neighbours of a held pixel, and spikes make
                 # poor coarse functions (the V-cycle rate of a held frame degrades with depth).
-                if self.drop:
+                if self.drop and (n % 2 == 1 or periodic) and (m % 2 == 1 or periodic):  # vertex-centred
                     self.alive = np.ascontiguousarray(self.free.reshape(n, m)[::2, ::2].ravel())
                 else:
                     self.alive = np.ones(nc * mc, np.uint8)
