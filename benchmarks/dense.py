@@ -161,8 +161,8 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per run")
     ap.add_argument("--out", default="benchmarks/results/dense")
-    ap.add_argument("--merge", nargs="+", metavar="JSON", help="add the cases of these dense.json files "
-                    "(runs made in parallel) to --out's and write the report; nothing is run")
+    ap.add_argument("--merge", nargs="+", metavar="JSON", help="add the runs in these dense.json files "
+                    "(made in parallel) to --out's and write the report; nothing is run")
     args = ap.parse_args(argv)
     if args.child:
         child(args.child)
@@ -172,7 +172,8 @@ def main(argv=None):
         path = out / "dense.json"
         results = json.loads(path.read_text()) if path.exists() else {}
         for extra in args.merge:
-            results.update(json.loads(Path(extra).read_text()))
+            for name, rows in json.loads(Path(extra).read_text()).items():
+                results[name] = results.get(name, []) + rows  # repeats run apart count together
         report(results, out, "python -m benchmarks.dense " + " ".join(argv if argv is not None else sys.argv[1:]))
         return 0
     for name in args.cases:
