@@ -14,7 +14,7 @@ Cases (all ``solver="auto"``, the default tolerance):
 - ``astronaut-B`` / ``coffee-B`` / ``chelsea-B``: the RGB photographs at full
   size, each channel its own plain-plate problem;
 - ``...-B-default``: the same photograph through ``qs.dequantize`` with all
-  defaults (the adaptive model);
+  defaults (the adaptive model), ``channel_axis=-1`` for colour;
 - ``textured-S``: camera upscaled (bilinear) to ``S²``, 3 bits, plain plate.
 """
 
@@ -66,7 +66,9 @@ def child(name):
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     if name.endswith("-default"):
-        _, res = qs.dequantize(q, bits=bits, return_result=True)
+        # RGB photographs: one plate per channel (without channel_axis a colour array is a 3-D volume)
+        extra = {"channel_axis": -1} if q.ndim == 3 else {}
+        _, res = qs.dequantize(q, bits=bits, return_result=True, **extra)
         results = res if isinstance(res, list) else [res]
     else:
         planes = [q] if q.ndim == 2 else [q[..., c] for c in range(q.shape[2])]
