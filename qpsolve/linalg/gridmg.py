@@ -32,6 +32,7 @@ J. Comput. Math. 27 (2009) 1-44.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 import numpy as np
 import scipy.linalg as sla
@@ -398,6 +399,152 @@ def _prolong_add(vc, free, n, m, pi, wi, pj, wj, mc, alive, v):
             v[p] += s
 
 
+# ------------------------------------------------------------- incremental Galerkin updates
+@njit(cache=True, inline="always")
+def _slot(row, slots, rows, used, out):
+    """Compact slot of coarse ``row`` (assigned, and zeroed, on first touch); returns ``(slot, used)``."""
+    k = slots[row]
+    if k < 0:
+        k = used
+        slots[row] = k
+        rows[k] = row
+        used += 1
+        for c in range(out.shape[1]):
+            out[k, c] = 0.0
+    return k, used
+
+
+@njit(cache=True, inline="always")
+def _wrapped(d, nc, periodic):
+    if periodic:
+        if d > nc // 2:
+            d -= nc
+        elif d < -(nc // 2):
+            d += nc
+    return d
+
+
+@njit(cache=True)
+def _fine_galerkin_delta(cnt, oa, ob, cv, fold, fnew, changed, n, m, r, periodic, pi, wi, pj, wj, nc, mc, R,
+                         slots, rows, out):
+    """``out = P^T (D' A D' - D A D) P`` on the coarse rows it touches, compactly.
+
+    ``fold`` / ``fnew`` are the old and new free masks, ``changed`` the
+    pixels where they differ.  Row ``rows[k]`` of the difference is
+    ``out[k]``; ``slots`` (all ``-1`` on entry) maps rows to ``k``.  Only the
+    matrix entries ``(p, p2)`` with ``p`` or ``p2`` changed contribute, so
+    the work is that of the changed pixels.  Returns how many rows were used.
+    """
+    W = 2 * R + 1
+    used = 0
+    for t in range(changed.size):
+        p = changed[t]
+        i = p // m
+        j = p - i * m
+        ti = _cls(i, n, r, periodic)
+        tj = _cls(j, m, r, periodic)
+        for k in range(cnt[ti, tj]):
+            i2 = i + oa[ti, tj, k]
+            j2 = j + ob[ti, tj, k]
+            if periodic:
+                i2 = _wrap(i2, n)
+                j2 = _wrap(j2, m)
+            p2 = i2 * m + j2
+            if p2 < p and fold[p2] != fnew[p2]:
+                continue  # a pair of changed pixels: done from the smaller one
+            delta = float(fnew[p]) * fnew[p2] - float(fold[p]) * fold[p2]
+            if delta == 0.0:
+                continue
+            c = cv[ti, tj, k] * delta
+            for side in range(2 if p2 != p else 1):
+                a_i, a_j, b_i, b_j = (i, j, i2, j2) if side == 0 else (i2, j2, i, j)
+                for u in range(pi.shape[1]):
+                    I = pi[a_i, u]
+                    if I < 0:
+                        continue
+                    for w in range(pj.shape[1]):
+                        J = pj[a_j, w]
+                        if J < 0:
+                            continue
+                        s, used = _slot(I * mc + J, slots, rows, used, out)
+                        cIJ = c * wi[a_i, u] * wj[a_j, w]
+                        for u2 in range(pi.shape[1]):
+                            I2 = pi[b_i, u2]
+                            if I2 < 0:
+                                continue
+                            dI = _wrapped(I2 - I, nc, periodic)
+                            for w2 in range(pj.shape[1]):
+                                J2 = pj[b_j, w2]
+                                if J2 < 0:
+                                    continue
+                                dJ = _wrapped(J2 - J, mc, periodic)
+                                out[s, (dI + R) * W + dJ + R] += cIJ * wi[b_i, u2] * wj[b_j, w2]
+    return used
+
+
+@njit(cache=True)
+def _var_galerkin_delta(dA, drows, nd, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, slots, rows, out):
+    """``out = P^T dA P`` for a difference ``dA`` given on ``nd`` compact rows (as :func:`_fine_galerkin_delta`)."""
+    W = 2 * R + 1
+    Wc = 2 * Rc + 1
+    used = 0
+    for t in range(nd):
+        p = drows[t]
+        i = p // m
+        j = p - i * m
+        for a in range(W):
+            i2 = i + a - R
+            if periodic:
+                i2 = _wrap(i2, n)
+            elif i2 < 0 or i2 >= n:
+                continue
+            for bb in range(W):
+                c = dA[t, a * W + bb]
+                if c == 0.0:
+                    continue
+                j2 = j + bb - R
+                if periodic:
+                    j2 = _wrap(j2, m)
+                elif j2 < 0 or j2 >= m:
+                    continue
+                for u in range(pi.shape[1]):
+                    I = pi[i, u]
+                    if I < 0:
+                        continue
+                    for w in range(pj.shape[1]):
+                        J = pj[j, w]
+                        if J < 0:
+                            continue
+                        s, used = _slot(I * mc + J, slots, rows, used, out)
+                        cIJ = c * wi[i, u] * wj[j, w]
+                        for u2 in range(pi.shape[1]):
+                            I2 = pi[i2, u2]
+                            if I2 < 0:
+                                continue
+                            dI = _wrapped(I2 - I, nc, periodic)
+                            for w2 in range(pj.shape[1]):
+                                J2 = pj[j2, w2]
+                                if J2 < 0:
+                                    continue
+                                dJ = _wrapped(J2 - J, mc, periodic)
+                                out[s, (dI + Rc) * Wc + dJ + Rc] += cIJ * wi[i2, u2] * wj[j2, w2]
+    return used
+
+
+@njit(cache=True)
+def _apply_delta(A, dA, rows, nd, slots, floor):
+    """``A[rows] += dA``; rows whose diagonal falls to ``floor`` or below are zeroed (dead nodes)."""
+    cen = A.shape[1] // 2
+    for t in range(nd):
+        row = rows[t]
+        slots[row] = -1
+        for k in range(A.shape[1]):
+            A[row, k] += dA[t, k]
+        if A[row, cen] <= floor:
+            for k in range(A.shape[1]):
+                A[row, k] = 0.0
+
+
 # --------------------------------------------------------------------------- the fine operator
 def typed_stencil_support(grid):
     """``None`` when :class:`TypedStencil` can represent ``grid``'s operator, else the reason.
@@ -419,37 +566,70 @@ def typed_stencil_support(grid):
     return None
 
 
+@lru_cache(maxsize=64)
 def _parents(n, periodic, order=3):
     """Coarse parents and interpolation weights of each fine index on an axis of length ``n``.
 
-    Coarse node ``I`` sits on fine index ``2 I``.  An odd fine index takes
-    the cubic (four-point) interpolation ``(-1, 9, 9, -1) / 16`` of its
-    coarse neighbours (``order=3``), or the linear one ``(1, 1) / 2``
-    (``order=1``, and wherever the cubic one would reach past a
-    non-periodic end).  The last odd index of an even-length axis has one
-    coarse neighbour (or wraps around when periodic) and copies it, so that
-    constants are interpolated exactly.  Returns ``(nc, parents, weights)``
-    with ``parents[i, k] = -1`` where absent.
+    Odd lengths and periodic axes coarsen vertex-centred: coarse node ``I``
+    sits on fine index ``2 I``, and an odd fine index takes the cubic
+    (four-point) interpolation ``(-1, 9, 9, -1) / 16`` of its coarse
+    neighbours (``order=3``; one-sided quadratic next to an end) or the linear
+    one ``(1, 1) / 2`` (``order=1``).  Even non-periodic lengths coarsen
+    cell-centred: coarse node ``I`` sits between fine indices ``2 I`` and
+    ``2 I + 1``, each fine index takes ``(3, 1) / 4`` of its nearest two
+    coarse nodes (``order=1``) or the cubic ``(-5, 35, 105, -7) / 128`` of
+    the nearest four (``order=3``), and the two end indices extrapolate.
+    Both ends are then treated alike and every rule reproduces constants and
+    ramps, which the mirrored plate rules leave without energy: a vertex-
+    centred grid overhangs the last coarse node on an even axis, and the
+    slowest V-cycle modes sat exactly there (see benchmarks/results/dense/notes.md).
+    Returns ``(nc, parents, weights)`` with ``parents[i, k] = -1`` where absent.
 
     Cubic interpolation matters for fourth-order models: bilinear coarse
     functions have kinks whose energy makes the Galerkin coarse grids of a
     plate poor (see :class:`TruncatedHierarchy`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> nc, par, w = _parents(16, False, order=3)
+    >>> c = np.arange(nc) * 2.0 + 0.5           # a ramp on the coarse cell centres
+    >>> fine = (w * np.where(par >= 0, c[np.maximum(par, 0)], 0.0)).sum(axis=1)
+    >>> bool(np.allclose(fine, np.arange(16)))
+    True
     """
-    nc = n // 2 if (periodic and n % 2 == 0) else (n + 1) // 2
+    width = 4 if order == 3 else 2
     par = np.full((n, 4), -1, dtype=np.int64)
     w = np.zeros((n, 4))
+    if n % 2 == 0 and not periodic:
+        nc = n // 2
+        for i in range(n):
+            pos = (i - 0.5) / 2.0  # position in coarse units (node I at fine 2 I + 1/2)
+            if order == 3 and nc >= 4:
+                first = min(max(int(np.floor(pos)) - 1, 0), nc - 4)
+                idx = list(range(first, first + 4))
+            else:
+                first = min(max(int(np.floor(pos)), 0), nc - 2)
+                idx = [first, first + 1]
+            for k, c in enumerate(idx):
+                others = [d for d in idx if d != c]
+                par[i, k] = c
+                w[i, k] = np.prod([(pos - d) / (c - d) for d in others])
+        return nc, par[:, :width].copy() if width == 2 else par, w[:, :width].copy() if width == 2 else w
+    nc = n // 2 if (periodic and n % 2 == 0) else (n + 1) // 2
     for i in range(n):
         if i % 2 == 0:
             par[i, 0], w[i, 0] = i // 2, 1.0
             continue
         left = (i - 1) // 2
         right = left + 1
-        if right >= nc and not periodic:
-            par[i, 0], w[i, 0] = left, 1.0
-            continue
         if order == 3 and (periodic or (left >= 1 and right + 1 < nc)) and nc >= 4:
             idx = [left - 1, left, right, right + 1]
             ww = [-1 / 16, 9 / 16, 9 / 16, -1 / 16]
+        elif order == 3 and nc >= 4:
+            # One-sided quadratic next to a non-periodic end: no kink there either.
+            idx, ww = ([0, 1, 2], [3 / 8, 3 / 4, -1 / 8]) if left == 0 else ([nc - 3, nc - 2, nc - 1],
+                                                                          [-1 / 8, 3 / 4, 3 / 8])
         else:
             idx, ww = [left, right], [0.5, 0.5]
         for k, (c, v) in enumerate(zip(idx, ww)):
@@ -459,9 +639,24 @@ def _parents(n, periodic, order=3):
     return nc, par, w
 
 
-def _coarse_radius(R, reach):
-    """Stencil radius of ``P^T A P`` on the coarse grid: fine radius ``R``, prolongation reach ``reach``."""
-    return (2 * reach + R) // 2
+@lru_cache(maxsize=64)
+def _coarse_radius(R, n, periodic, order):
+    """Stencil radius of ``P^T A P`` on the coarse grid along an axis of length ``n`` (``A`` of radius ``R``)."""
+    nc, par, _ = _parents(n, periodic, order)
+    reach = 0
+    for i in range(n):
+        for i2 in range(i - R, i + R + 1):
+            if periodic:
+                i2 %= n
+            elif i2 < 0 or i2 >= n:
+                continue
+            for a in par[i][par[i] >= 0]:
+                for b in par[i2][par[i2] >= 0]:
+                    d = abs(int(b) - int(a))
+                    if periodic:
+                        d = min(d, nc - d)
+                    reach = max(reach, d)
+    return reach
 
 
 class TypedStencil:
@@ -652,13 +847,13 @@ class TruncatedHierarchy:
         while n * m > COARSEST and min(n, m) >= 16:
             nc, pi, wi = _parents(n, periodic, self.order)
             mc, pj, wj = _parents(m, periodic, self.order)
-            Rc = _coarse_radius(R, 3 if self.order == 3 else 1)
+            Rc = max(_coarse_radius(R, n, periodic, self.order), _coarse_radius(R, m, periodic, self.order))
             lvl = _Level(nc, mc, Rc, periodic)
             if first:
                 # A coarse node whose own fine pixel is held is dropped: its truncated basis
                 # function would be a spike on the neighbours of a held pixel, and spikes make
                 # poor coarse functions (the V-cycle rate of a held frame degrades with depth).
-                if self.drop:
+                if self.drop and (n % 2 == 1 or periodic) and (m % 2 == 1 or periodic):  # vertex-centred
                     self.alive = np.ascontiguousarray(self.free.reshape(n, m)[::2, ::2].ravel())
                 else:
                     self.alive = np.ones(nc * mc, np.uint8)
@@ -671,6 +866,59 @@ class TruncatedHierarchy:
             self.transfers.append((pi, wi, pj, wj))
             n, m, R, first = nc, mc, Rc, False
         self._coarsest()
+
+    def update(self, free):
+        """Re-truncate to a new free set in place, updating the coarse grids by the difference.
+
+        ``P^T D A D P`` changes only through the matrix entries that touch a
+        pixel whose status changed, so the coarse operators are corrected
+        with the work of those pixels instead of rebuilt (a Newton step flips
+        a few per cent of the pixels).  Coarse nodes left without free
+        pixels are zeroed as a rebuild would leave them.  Returns ``self``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from qpsolve.model.operators import GridSpec
+        >>> ts = TypedStencil(GridSpec((40, 36), "biharmonic", "odd").energy())
+        >>> rng = np.random.default_rng(2)
+        >>> f0 = (rng.random(40 * 36) > 0.3).astype(np.uint8)
+        >>> f1 = np.where(rng.random(40 * 36) < 0.05, 1 - f0, f0).astype(np.uint8)
+        >>> a = TruncatedHierarchy(ts, f0, drop=False).update(f1)
+        >>> b = TruncatedHierarchy(ts, f1, drop=False)
+        >>> all(np.allclose(x.A, y.A, rtol=0, atol=1e-12) for x, y in zip(a.levels, b.levels))
+        True
+        """
+        free = np.ascontiguousarray(free, dtype=np.uint8)
+        if not self.levels or bool(np.any(self.alive == 0)):
+            self.__init__(self.fine, free, smooth=self.smooth, order=self.order, drop=self.drop, gamma=self.gamma)
+            return self
+        changed = np.flatnonzero(free != self.free).astype(np.int64)
+        old, self.free = self.free, free
+        if changed.size == 0:
+            return self
+        ts = self.fine
+        n, m, R, periodic = ts.n, ts.m, ts.r, ts.periodic
+        drows, dA, nd = None, None, 0
+        for k, lvl in enumerate(self.levels):
+            pi, wi, pj, wj = self.transfers[k]
+            N = lvl.n * lvl.m
+            if not hasattr(lvl, "slots"):
+                lvl.slots = np.full(N, -1, dtype=np.int64)
+            rows = np.empty(N, dtype=np.int64)
+            out = np.empty((N, lvl.A.shape[1]))  # rows zeroed as they are first touched
+            if k == 0:
+                used = _fine_galerkin_delta(ts.cnt, ts.oa, ts.ob, ts.cv, old, free, changed, n, m, ts.r, periodic,
+                                            pi, wi, pj, wj, lvl.n, lvl.m, lvl.R, lvl.slots, rows, out)
+            else:
+                used = _var_galerkin_delta(dA, drows, nd, n, m, R, periodic, pi, wi, pj, wj, lvl.n, lvl.m, lvl.R,
+                                           lvl.slots, rows, out)
+            floor = 1e-12 * float(np.max(lvl.A[:, lvl.A.shape[1] // 2], initial=0.0))
+            _apply_delta(lvl.A, out, rows, used, lvl.slots, floor)
+            drows, dA, nd = rows, out, used
+            n, m, R = lvl.n, lvl.m, lvl.R
+        self._coarsest()
+        return self
 
     def _coarsest(self):
         if not self.levels:
@@ -789,6 +1037,8 @@ class TruncatedHierarchy:
             alpha = rz / pAp
             v += alpha * p
             r -= alpha * Ap
+            if it == max_iter:
+                break  # the last V-cycle would only build a direction that is never taken
             z = self.vcycle(r)
             rz_new = float(r @ z)
             p *= rz_new / rz

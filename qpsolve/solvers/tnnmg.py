@@ -9,11 +9,13 @@ truncated nonsmooth Newton multigrid, with the linear step taken further):
    operator's stencil table, :class:`~qpsolve.linalg.gridmg.TypedStencil`)
    decide locally which pixels sit on a bound.
 2. **Truncated Newton step.**  With the pixels on a bound held, the plate
-   on the free pixels ``F`` solves ``P_FF v = -g_F``; conjugate gradients
-   preconditioned by a V-cycle of the Galerkin hierarchy of ``D P D``
-   (:class:`~qpsolve.linalg.gridmg.TruncatedHierarchy`) solve it, loosely
-   while the contacts still move and ever more tightly as the gap closes
-   (an inexact Newton method).
+   on the free pixels ``F`` solves ``P_FF v = -g_F`` approximately: a few
+   conjugate-gradient iterations preconditioned by a V-cycle of the
+   Galerkin hierarchy of ``D P D``
+   (:class:`~qpsolve.linalg.gridmg.TruncatedHierarchy`).  The active set
+   moves at every step, so solving further buys nothing (measured in
+   benchmarks/results/dense/notes.md); the hierarchy follows the held set
+   by updates of its Galerkin products where pixels changed, not rebuilds.
 3. **Projected line search.**  The step is projected into the box,
    ``d = clip(x + v) - x``, and the exact minimiser of the quadratic
    along ``d`` in ``[0, 1]`` is taken: every iteration lowers the energy.
@@ -44,7 +46,7 @@ from ._base import BackendOutput, importable
 NAME = "tnnmg"
 
 #: projected Gauss-Seidel sweeps (forward, backward, ...) before each Newton step
-NONLINEAR_SWEEPS = 20
+NONLINEAR_SWEEPS = 4
 #: which pixels a Newton step holds: "bound" (on a bound after the sweeps) or "trial"
 HOLD = "bound"
 #: Gauss-Seidel sweeps before and after each coarse correction in the V-cycle
@@ -61,8 +63,12 @@ CHECK_FRACTION = 0.5
 #: Newton step, its linear solve stops at this relative residual (the contacts will move again)
 LOOSE_MOVES = 1e-4
 LOOSE_RTOL = 0.1
-#: conjugate-gradient iterations per Newton step at most
-CG_MAX = 200
+#: conjugate-gradient iterations per Newton step at most (the held set moves at every step:
+#: more iterations cost more than the steps they save, see benchmarks/results/dense/notes.md)
+CG_MAX = 3
+#: the Galerkin coarse grids are rebuilt when more than this fraction of the pixels changed
+#: between held and free since the last Newton step, else updated by the difference
+REBUILD = 0.25
 #: halvings of the projected Newton step before the Gauss-Seidel sweeps are left to make progress
 ARC_STEPS = 8
 
@@ -166,6 +172,7 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
     cg_total, history, cert, last_held = 0, [], None, None
     status, rel = "max_iter", np.inf
     steps = 0
+    h = None
     for steps in range(1, max_iter + 1):
         if deadline is not None and time.perf_counter() > deadline:
             status = "time_limit"
@@ -196,7 +203,10 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
         d[at_hi] = hi[at_hi] - x[at_hi]
         b = -(g + ts.matvec(d))
         b[held] = 0.0
-        h = TruncatedHierarchy(ts, free, smooth=LINEAR_SWEEPS, order=1)
+        if h is None or np.count_nonzero(free != h.free) > REBUILD * level.n:
+            h = TruncatedHierarchy(ts, free, smooth=LINEAR_SWEEPS, order=1, drop=False)
+        else:
+            h = h.update(free)
         # Inexact Newton: a loose solve while the contacts move, a tight one near the end.
         moved = 0 if last_held is None else int(np.count_nonzero(held != last_held))
         last_held = held
