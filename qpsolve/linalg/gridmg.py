@@ -424,6 +424,35 @@ def _wrapped(d, nc, periodic):
     return d
 
 
+@njit(cache=True, inline="always")
+def _scatter(c, a_i, a_j, b_i, b_j, pi, wi, pj, wj, nc, mc, Rc, periodic, slots, rows, used, out):
+    """Add ``c * P[(a_i, a_j), :]^T P[(b_i, b_j), :]`` (one fine entry at row a, column b) to the
+    compact coarse rows; returns ``used``.  The one triple loop both Galerkin updates share."""
+    Wc = 2 * Rc + 1
+    for u in range(pi.shape[1]):
+        I = pi[a_i, u]
+        if I < 0:
+            continue
+        for w in range(pj.shape[1]):
+            J = pj[a_j, w]
+            if J < 0:
+                continue
+            s, used = _slot(I * mc + J, slots, rows, used, out)
+            cIJ = c * wi[a_i, u] * wj[a_j, w]
+            for u2 in range(pi.shape[1]):
+                I2 = pi[b_i, u2]
+                if I2 < 0:
+                    continue
+                dI = _wrapped(I2 - I, nc, periodic)
+                for w2 in range(pj.shape[1]):
+                    J2 = pj[b_j, w2]
+                    if J2 < 0:
+                        continue
+                    dJ = _wrapped(J2 - J, mc, periodic)
+                    out[s, (dI + Rc) * Wc + dJ + Rc] += cIJ * wi[b_i, u2] * wj[b_j, w2]
+    return used
+
+
 @njit(cache=True)
 def _fine_galerkin_delta(cnt, oa, ob, cv, fold, fnew, changed, n, m, r, periodic, pi, wi, pj, wj, nc, mc, R,
                          slots, rows, out):
@@ -435,7 +464,6 @@ def _fine_galerkin_delta(cnt, oa, ob, cv, fold, fnew, changed, n, m, r, periodic
     matrix entries ``(p, p2)`` with ``p`` or ``p2`` changed contribute, so
     the work is that of the changed pixels.  Returns how many rows were used.
     """
-    W = 2 * R + 1
     used = 0
     for t in range(changed.size):
         p = changed[t]
@@ -458,27 +486,7 @@ def _fine_galerkin_delta(cnt, oa, ob, cv, fold, fnew, changed, n, m, r, periodic
             c = cv[ti, tj, k] * delta
             for side in range(2 if p2 != p else 1):
                 a_i, a_j, b_i, b_j = (i, j, i2, j2) if side == 0 else (i2, j2, i, j)
-                for u in range(pi.shape[1]):
-                    I = pi[a_i, u]
-                    if I < 0:
-                        continue
-                    for w in range(pj.shape[1]):
-                        J = pj[a_j, w]
-                        if J < 0:
-                            continue
-                        s, used = _slot(I * mc + J, slots, rows, used, out)
-                        cIJ = c * wi[a_i, u] * wj[a_j, w]
-                        for u2 in range(pi.shape[1]):
-                            I2 = pi[b_i, u2]
-                            if I2 < 0:
-                                continue
-                            dI = _wrapped(I2 - I, nc, periodic)
-                            for w2 in range(pj.shape[1]):
-                                J2 = pj[b_j, w2]
-                                if J2 < 0:
-                                    continue
-                                dJ = _wrapped(J2 - J, mc, periodic)
-                                out[s, (dI + R) * W + dJ + R] += cIJ * wi[b_i, u2] * wj[b_j, w2]
+                used = _scatter(c, a_i, a_j, b_i, b_j, pi, wi, pj, wj, nc, mc, R, periodic, slots, rows, used, out)
     return used
 
 
@@ -486,7 +494,6 @@ def _fine_galerkin_delta(cnt, oa, ob, cv, fold, fnew, changed, n, m, r, periodic
 def _var_galerkin_delta(dA, drows, nd, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, slots, rows, out):
     """``out = P^T dA P`` for a difference ``dA`` given on ``nd`` compact rows (as :func:`_fine_galerkin_delta`)."""
     W = 2 * R + 1
-    Wc = 2 * Rc + 1
     used = 0
     for t in range(nd):
         p = drows[t]
@@ -507,27 +514,7 @@ def _var_galerkin_delta(dA, drows, nd, n, m, R, periodic, pi, wi, pj, wj, nc, mc
                     j2 = _wrap(j2, m)
                 elif j2 < 0 or j2 >= m:
                     continue
-                for u in range(pi.shape[1]):
-                    I = pi[i, u]
-                    if I < 0:
-                        continue
-                    for w in range(pj.shape[1]):
-                        J = pj[j, w]
-                        if J < 0:
-                            continue
-                        s, used = _slot(I * mc + J, slots, rows, used, out)
-                        cIJ = c * wi[i, u] * wj[j, w]
-                        for u2 in range(pi.shape[1]):
-                            I2 = pi[i2, u2]
-                            if I2 < 0:
-                                continue
-                            dI = _wrapped(I2 - I, nc, periodic)
-                            for w2 in range(pj.shape[1]):
-                                J2 = pj[j2, w2]
-                                if J2 < 0:
-                                    continue
-                                dJ = _wrapped(J2 - J, mc, periodic)
-                                out[s, (dI + Rc) * Wc + dJ + Rc] += cIJ * wi[i2, u2] * wj[j2, w2]
+                used = _scatter(c, i, j, i2, j2, pi, wi, pj, wj, nc, mc, Rc, periodic, slots, rows, used, out)
     return used
 
 
