@@ -58,3 +58,23 @@ def test_colour_errors():
         qs.dequantize(np.concatenate([q, q[..., :1]], -1), bits=3, channel_axis=-1, color_space="decorrelated")
     with pytest.raises(ValueError, match="color_space"):
         qs.dequantize(q, bits=3, channel_axis=-1, color_space="lab")
+
+
+def test_an_rgb_shaped_array_without_channel_axis_warns_and_is_a_volume():
+    # (h, w, 3) without channel_axis is a 3-D plate (scikit-image's convention); the user is told
+    # how to ask for colour, and a volume whose last axis is not 3 or 4 long stays silent.
+    import warnings
+
+    import qpsolve as qs
+
+    rng = np.random.default_rng(3)
+    rgb = (rng.integers(0, 4, (12, 10, 3)) * 64).astype(np.uint8)
+    with pytest.warns(UserWarning, match=r"channel_axis=-1"):
+        vol = qs.dequantize(rgb, bits=2, adaptive=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        per_channel = qs.dequantize(rgb, bits=2, adaptive=False, channel_axis=-1)
+        qs.dequantize(np.concatenate([rgb, rgb], axis=-1)[..., :5], bits=2, adaptive=False)
+    assert vol.shape == per_channel.shape == rgb.shape
+    # the volume couples the channels, the colour solve does not: their answers differ
+    assert not np.allclose(vol, per_channel)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..certificate import DEFAULT_TOL
@@ -248,6 +250,12 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
     >>> res.success, out.dtype, bool(np.all(out >= img))
     (True, dtype('float64'), True)
     """
+    shape = np.shape(image)
+    if channel_axis is None and len(shape) == 3 and shape[-1] in (3, 4):
+        # scikit-image's convention (no channel_axis: no channels) silently turns a colour
+        # photograph into one 3-D plate over (row, column, channel): slow, and not what was meant.
+        warnings.warn(f"image of shape {shape} is solved as one 3-D volume; for a colour image "
+                      "pass channel_axis=-1", UserWarning, stacklevel=2)
     kw = dict(rounding=rounding, step=step, levels=levels, lower=lower, upper=upper,
               confidence=confidence, data_range=data_range, alpha=alpha, beta=beta, gain=gain)
     adaptive, calib = _calibration_options(adaptive)
