@@ -63,6 +63,17 @@ def _wrap(i, n):
     return i
 
 
+@njit(cache=True, inline="always")
+def _neighbour(i, d, n, periodic):
+    """Index ``i + d`` on an axis of length ``n`` (wrapped when periodic), or -1 off a border."""
+    k = i + d
+    if periodic:
+        return _wrap(k, n)
+    if k < 0 or k >= n:
+        return -1
+    return k
+
+
 # ------------------------------------------------------------------------- fine-level kernels
 @njit(cache=True)
 def _fine_matvec(cnt, oa, ob, cv, x, out, n, m, r, periodic, free):
@@ -257,19 +268,15 @@ def _var_dot(A, x, p, i, j, n, m, R, periodic):
                 s += A[p, k + bb] * x[row + bb]
         return s
     for a in range(W):
-        i2 = i + a - R
-        if periodic:
-            i2 = _wrap(i2, n)
-        elif i2 < 0 or i2 >= n:
+        i2 = _neighbour(i, a - R, n, periodic)
+        if i2 < 0:
             continue
         for bb in range(W):
             c = A[p, a * W + bb]
             if c == 0.0:
                 continue
-            j2 = j + bb - R
-            if periodic:
-                j2 = _wrap(j2, m)
-            elif j2 < 0 or j2 >= m:
+            j2 = _neighbour(j, bb - R, m, periodic)
+            if j2 < 0:
                 continue
             s += c * x[i2 * m + j2]
     return s
@@ -307,19 +314,15 @@ def _var_galerkin(A, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, out):
         for j in range(m):
             p = i * m + j
             for a in range(W):
-                i2 = i + a - R
-                if periodic:
-                    i2 = _wrap(i2, n)
-                elif i2 < 0 or i2 >= n:
+                i2 = _neighbour(i, a - R, n, periodic)
+                if i2 < 0:
                     continue
                 for bb in range(W):
                     c = A[p, a * W + bb]
                     if c == 0.0:
                         continue
-                    j2 = j + bb - R
-                    if periodic:
-                        j2 = _wrap(j2, m)
-                    elif j2 < 0 or j2 >= m:
+                    j2 = _neighbour(j, bb - R, m, periodic)
+                    if j2 < 0:
                         continue
                     for u in range(pi.shape[1]):
                         I = pi[i, u]
@@ -500,19 +503,15 @@ def _var_galerkin_delta(dA, drows, nd, n, m, R, periodic, pi, wi, pj, wj, nc, mc
         i = p // m
         j = p - i * m
         for a in range(W):
-            i2 = i + a - R
-            if periodic:
-                i2 = _wrap(i2, n)
-            elif i2 < 0 or i2 >= n:
+            i2 = _neighbour(i, a - R, n, periodic)
+            if i2 < 0:
                 continue
             for bb in range(W):
                 c = dA[t, a * W + bb]
                 if c == 0.0:
                     continue
-                j2 = j + bb - R
-                if periodic:
-                    j2 = _wrap(j2, m)
-                elif j2 < 0 or j2 >= m:
+                j2 = _neighbour(j, bb - R, m, periodic)
+                if j2 < 0:
                     continue
                 used = _scatter(c, i, j, i2, j2, pi, wi, pj, wj, nc, mc, Rc, periodic, slots, rows, used, out)
     return used
