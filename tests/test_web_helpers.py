@@ -163,6 +163,17 @@ def test_certificate_words_say_optimal_with_the_gap():
     assert not any("blended" in line for line in plain)
 
 
+def test_certificate_words_name_the_solver_that_finished_after_a_hand_over():
+    img = np.random.default_rng(0).integers(0, 8, (96, 96)).astype(np.uint8) * 32   # noise: dense contacts
+    res = qs.solve(qs.image_problem(img, bits=3), solver="auto")
+    assert res.success and res.solver == "pdas" and res.info["fallback"]["solver"] == "tnnmg"
+    outcome = solving.Outcome(res.x.reshape(img.shape), [res], 0.5, 2, (0.0, 255.0))
+    assert "(solver: pdas, handed over to tnnmg)." in solving.certificate_words(outcome)[1]
+    alone = qs.solve(qs.image_problem(img, bits=3), solver="tnnmg")
+    words = solving.certificate_words(solving.Outcome(alone.x.reshape(img.shape), [alone], 0.5, 2, (0.0, 255.0)))
+    assert "(solver: tnnmg)." in words[1]
+
+
 def test_tiles_for_large_photographs_are_dequantize_with_tile_and_say_what_they_certify():
     img = gaussian(272, bits=3)                       # above 256 x 256: no global polish
     up = decode_upload("big.png", png_bytes(img))
@@ -177,7 +188,7 @@ def test_tiles_for_large_photographs_are_dequantize_with_tile_and_say_what_they_
 
 def test_certificate_words_say_not_optimal_when_the_solver_stopped_short():
     img = gaussian(32, bits=2)
-    res = qs.solve(qs.image_problem(img, bits=2), solver="gd-multigrid")   # the paper's scheme: not converged
+    res = qs.solve(qs.image_problem(img, bits=3), solver="gd-multigrid")   # the paper's scheme: not converged
     assert not res.success
     outcome = solving.Outcome(res.x.reshape(img.shape), [res], 0.5, 2, (0.0, 255.0))
     line = solving.certificate_words(outcome)[0]

@@ -224,6 +224,14 @@ def _verdict(results, names):
             + ". The result stays inside the envelopes, but a smoother one may exist.")
 
 
+def _solver_words(result):
+    """The backend that produced ``result.x``: ``'pdas, handed over to tnnmg'`` after a hand-over."""
+    fallback = result.info.get("fallback") if isinstance(result.info, dict) else None
+    if isinstance(fallback, dict) and fallback.get("solver"):
+        return f"{result.solver}, handed over to {fallback['solver']}"
+    return str(result.solver)
+
+
 def certificate_words(outcome):
     """Plain-words lines for the page: one per solved QP, then the time and the blend.
 
@@ -242,7 +250,7 @@ def certificate_words(outcome):
     distinct = [r for i, r in enumerate(results) if all(r is not q for q in results[:i])]
     names = list(_CHANNEL_NAMES) if len(distinct) == 3 else [f"channel {i + 1}" for i in range(len(distinct))]
     lines = [_verdict(distinct, names)]
-    solver = ", ".join(sorted({str(r.solver) for r in distinct if getattr(r, "solver", None)}))
+    solver = ", ".join(sorted({_solver_words(r) for r in distinct if getattr(r, "solver", None)}))
     lines.append(f"Time taken: {outcome.seconds:.2f} s for the whole image"
                  + (f" (solver: {solver})." if solver else "."))
     weights = []
