@@ -289,12 +289,14 @@ def soft_banding(reference, image, step, *, channel_axis=None, lag=SOFT_LAG, sig
     Definition.  Blur the reference ``r`` and the reconstruction ``y`` by a
     Gaussian of ``sigma`` pixels (``r_s``, ``y_s``).  Over every pair of
     pixels ``(i, j)`` ``lag`` apart along a row or a column, both in the
-    :func:`smooth_region` of the (unblurred) reference, a *soft step* is
+    :func:`smooth_region` of the (unblurred) reference, with
+    ``dy = y_s_j - y_s_i`` and ``dr = r_s_j - r_s_i``, a *soft step* is
 
-        ``|(y_s_j - y_s_i) - (r_s_j - r_s_i)| >= fraction * step``
+        ``|dy - dr| >= fraction * step``  and  ``|dy| > |dr|``
 
     -- over ``lag`` pixels the reconstruction changes by a ``fraction`` of
-    a step more (or less) than the reference.  Reported per 1000 such pairs.
+    a step more than the reference does: a change that is not in the
+    picture.  Reported per 1000 such pairs.
 
     Why.  :func:`banding` counts neighbours that jump by half a step: a
     sharp contour.  A blend that crosses a bin boundary over four or five
@@ -305,7 +307,10 @@ def soft_banding(reference, image, step, *, channel_axis=None, lag=SOFT_LAG, sig
     look like grain, not like bands); comparing with the reference's own
     change keeps a true slope out.  A plate that overshoots or bends where
     the reference does not (a halo, a tile's plane) counts too: it is a
-    shade the picture does not have.  Zero for ``image == reference``.
+    shade the picture does not have.  A reconstruction that is *flatter*
+    than the reference (sub-step texture smoothed away) does not count: that
+    is lost detail, not a band, and PSNR, SSIM and the gradient error of
+    :func:`banding` see it.  Zero for ``image == reference``.
 
     Parameters
     ----------
@@ -368,9 +373,10 @@ def soft_banding(reference, image, step, *, channel_axis=None, lag=SOFT_LAG, sig
             b[ax] = slice(lag, None)
             a, b = tuple(a), tuple(b)
             both = m[a] & m[b]
-            off = np.abs((y[b] - y[a]) - (r[b] - r[a]))[both]
-            pairs += off.size
-            steps += int(np.count_nonzero(off >= fraction * step))
+            dy = (y[b] - y[a])[both]
+            dr = (r[b] - r[a])[both]
+            pairs += dy.size
+            steps += int(np.count_nonzero((np.abs(dy - dr) >= fraction * step) & (np.abs(dy) > np.abs(dr))))
     return SoftBandingScore(per_1000=1000.0 * steps / pairs if pairs else 0.0, pairs=pairs, steps=steps)
 
 

@@ -76,8 +76,12 @@ def test_soft_banding_sees_the_soft_band_the_step_jumps_miss():
         assert banding(sky, soft, 16).jumps == 0
         s, m = soft_banding(sky, soft, 16), soft_banding(sky, mid, 16)
         assert s.steps >= 0.5 * m.steps > 0
-    # a shade spread as wide as the band (a ramp of the true slope) is not a band
+    # an offset is not a band, and neither is a reconstruction flatter than the original
+    # (its sub-step ripple smoothed away): lost detail, which PSNR and SSIM see
     assert soft_banding(sky, sky + 5.0, 16).steps == 0
+    flat = np.full(sky.shape, 100.0)
+    ripple = flat + 3.0 * np.sin(x / 2.0)
+    assert soft_banding(ripple, flat, 16).steps == 0 < soft_banding(flat, ripple, 16).steps
 
 
 def _brute_soft(r, y, step, lag, sigma, fraction, window=9):
@@ -94,7 +98,8 @@ def _brute_soft(r, y, step, lag, sigma, fraction, window=9):
                 a, b = i + di, j + dj
                 if a < h and b < w and smooth[i, j] and smooth[a, b]:
                     pairs += 1
-                    steps += abs((ys[a, b] - ys[i, j]) - (rs[a, b] - rs[i, j])) >= fraction * step
+                    dy, dr = ys[a, b] - ys[i, j], rs[a, b] - rs[i, j]
+                    steps += abs(dy - dr) >= fraction * step and abs(dy) > abs(dr)
     return pairs, steps
 
 
