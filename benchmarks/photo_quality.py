@@ -339,7 +339,7 @@ def write_table(args, argv, rows, elapsed, skipped=()):
              "< step/4; the region is where the original stays within one step over 9x9 pixels), **grad "
              "err** = RMS gradient error there in steps, **soft** = soft steps per 1000 pairs 8 pixels "
              "apart in that region (`qpsolve.metrics.soft_banding`: after a 1.5-px Gaussian blur of both, "
-             "the reconstruction's change over 8 pixels differs from the original's by >= step/4: shades "
+             "the reconstruction's change over 8 pixels exceeds the original's by >= step/4: shades "
              "a few pixels wide, which the step-jump count misses), **CAMBI** = `qpsolve.metrics.cambi` "
              "(no reference; the original's own value is in the zero-pad row's note).", "",
              "| image | bits | method | PSNR | SSIM | jumps /1000 | grad err | soft /1000 | CAMBI | vs midpoint "
