@@ -11,6 +11,12 @@ look at the bands themselves.
     Reported per 1000 neighbouring pairs of those regions, with the RMS
     gradient error there (in steps).
 
+:func:`soft_banding` (with a reference)
+    Counts *soft steps*: the same, at a distance of several pixels and
+    after a slight blur of both images, with a lower threshold -- a shade a
+    few pixels wide that carries a step the reference does not have.  The
+    step-jump count misses it (no neighbouring pair jumps), the eye does not.
+
 :func:`cambi` (no reference)
     A CAMBI-style index (Tandon et al. 2021): flat patches whose values
     differ from nearby flat patches by a visible contrast, at several
@@ -27,8 +33,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["BandingScore", "banding", "smooth_region", "cambi", "cambi_map", "visible_step",
-           "SMOOTH_WINDOW", "JUMP_FRACTION", "STILL_FRACTION"]
+__all__ = ["BandingScore", "banding", "SoftBandingScore", "soft_banding", "smooth_region", "cambi", "cambi_map",
+           "visible_step", "SMOOTH_WINDOW", "JUMP_FRACTION", "STILL_FRACTION", "SOFT_LAG", "SOFT_SIGMA",
+           "SOFT_FRACTION"]
 
 #: side of the square window over which the reference must stay within one
 #: quantization step for a pixel to belong to the smooth region: a band of
@@ -46,6 +53,21 @@ JUMP_FRACTION = 0.5
 #: ... while the reference changes by less than this fraction of a step, so
 #: the jump is not in the picture.
 STILL_FRACTION = 0.25
+
+#: :func:`soft_banding` compares changes over pairs this many pixels apart:
+#: a shade up to about this wide is one soft step (the smooth region's
+#: window is 9, so the reference moves by less than a step over it)
+SOFT_LAG = 8
+
+#: ... of both images blurred by a Gaussian of this many pixels first, so
+#: that pixel noise of the reference and one-pixel islands of the
+#: reconstruction do not count: what is left is what shows at a distance
+SOFT_SIGMA = 1.5
+
+#: ... and a pair counts when the two changes differ by at least this
+#: fraction of a step (a shade of a quarter step over a few pixels is
+#: plainly visible in a sky stretched to show its bands)
+SOFT_FRACTION = 0.25
 
 
 def _positive(value, name):
@@ -239,6 +261,123 @@ def banding(reference, image, step, *, channel_axis=None, window=SMOOTH_WINDOW,
     per = 1000.0 * jumps / pairs if pairs else 0.0
     return BandingScore(jumps_per_1000=per, gradient_error=float(np.sqrt(sq / pairs)) if pairs else 0.0,
                         pairs=pairs, jumps=jumps, smooth_fraction=smooth / total if total else 0.0)
+
+
+@dataclass(frozen=True)
+class SoftBandingScore:
+    """What :func:`soft_banding` measured.
+
+    Attributes
+    ----------
+    per_1000 : float
+        Soft steps per 1000 pairs.
+    pairs : int
+        Pairs ``lag`` apart (horizontal and vertical, both pixels in the smooth region).
+    steps : int
+        Pairs that count.
+    """
+
+    per_1000: float
+    pairs: int
+    steps: int
+
+
+def soft_banding(reference, image, step, *, channel_axis=None, lag=SOFT_LAG, sigma=SOFT_SIGMA,
+                 fraction=SOFT_FRACTION, window=SMOOTH_WINDOW):
+    """Reference-based soft bands: shades a few pixels wide that the reference does not have.
+
+    Definition.  Blur the reference ``r`` and the reconstruction ``y`` by a
+    Gaussian of ``sigma`` pixels (``r_s``, ``y_s``).  Over every pair of
+    pixels ``(i, j)`` ``lag`` apart along a row or a column, both in the
+    :func:`smooth_region` of the (unblurred) reference, with
+    ``dy = y_s_j - y_s_i`` and ``dr = r_s_j - r_s_i``, a *soft step* is
+
+        ``|dy - dr| >= fraction * step``  and  ``|dy| > |dr|``
+
+    -- over ``lag`` pixels the reconstruction changes by a ``fraction`` of
+    a step more than the reference does: a change that is not in the
+    picture.  Reported per 1000 such pairs.
+
+    Why.  :func:`banding` counts neighbours that jump by half a step: a
+    sharp contour.  A blend that crosses a bin boundary over four or five
+    pixels jumps nowhere, yet shows as a soft band in a sky: within a few
+    pixels it changes by a step where the reference changes by a fraction
+    of one.  Differences over ``lag`` pixels see such a shade whole; the
+    blur keeps the reference's pixel noise and one-pixel islands out (they
+    look like grain, not like bands); comparing with the reference's own
+    change keeps a true slope out.  A plate that overshoots or bends where
+    the reference does not (a halo, a tile's plane) counts too: it is a
+    shade the picture does not have.  A reconstruction that is *flatter*
+    than the reference (sub-step texture smoothed away) does not count: that
+    is lost detail, not a band, and PSNR, SSIM and the gradient error of
+    :func:`banding` see it.  Zero for ``image == reference``.
+
+    Parameters
+    ----------
+    reference, image : ndarray
+        Original and reconstruction (2-D, or 3-D with ``channel_axis``), same shape and units.
+    step : float
+        Quantization step in the image's units.
+    channel_axis : int, optional
+        Colour axis: pairs of every channel are pooled.
+    lag : int
+        Distance of the pairs in pixels (:data:`SOFT_LAG`).
+    sigma : float
+        Blur in pixels, 0 for none (:data:`SOFT_SIGMA`).
+    fraction : float
+        Threshold as a fraction of ``step`` (:data:`SOFT_FRACTION`).
+    window : int
+        See :func:`smooth_region`.
+
+    Returns
+    -------
+    SoftBandingScore
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy import ndimage
+    >>> sky = np.tile(np.linspace(0, 64, 256), (32, 1))       # a slow ramp, 4 steps of 16
+    >>> mid = np.floor(sky / 16) * 16 + 8                      # 4-bit bin midpoints
+    >>> soft = ndimage.uniform_filter1d(mid, 5, axis=1)        # its steps spread over 5 pixels
+    >>> banding(sky, soft, 16).jumps                           # no neighbour jumps half a step ...
+    0
+    >>> soft_banding(sky, soft, 16).steps > 0                  # ... but the shades are there
+    True
+    >>> soft_banding(sky, sky, 16).per_1000
+    0.0
+    """
+    ref = _as_image(reference, "reference")
+    img = _as_image(image, "image")
+    if ref.shape != img.shape:
+        raise ValueError(f"image has shape {img.shape}; reference has shape {ref.shape}")
+    step = _positive(step, "step")
+    fraction = _positive(fraction, "fraction")
+    if isinstance(lag, bool) or not isinstance(lag, numbers.Integral) or lag < 1:
+        raise ValueError(f"lag must be an integer >= 1, got {lag!r}")
+    if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real) or not (np.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
+    lag = int(lag)
+    pairs = steps = 0
+    for r, y in zip(_planes(ref, channel_axis, "reference"), _planes(img, channel_axis, "image")):
+        m = smooth_region(r, step, window=window)
+        if sigma > 0:
+            r = ndimage.gaussian_filter(r, float(sigma), mode="nearest")
+            y = ndimage.gaussian_filter(y, float(sigma), mode="nearest")
+        for ax in (0, 1):
+            if r.shape[ax] <= lag:
+                continue
+            a = [slice(None)] * 2
+            b = [slice(None)] * 2
+            a[ax] = slice(None, -lag)
+            b[ax] = slice(lag, None)
+            a, b = tuple(a), tuple(b)
+            both = m[a] & m[b]
+            dy = (y[b] - y[a])[both]
+            dr = (r[b] - r[a])[both]
+            pairs += dy.size
+            steps += int(np.count_nonzero((np.abs(dy - dr) >= fraction * step) & (np.abs(dy) > np.abs(dr))))
+    return SoftBandingScore(per_1000=1000.0 * steps / pairs if pairs else 0.0, pairs=pairs, steps=steps)
 
 
 # --- CAMBI-style no-reference index -------------------------------------------------------------

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from skimage import data
 
 import qpsolve as qs
-from qpsolve.metrics import banding, cambi, cambi_map, smooth_region, visible_step
+from qpsolve.metrics import banding, cambi, cambi_map, smooth_region, soft_banding, visible_step
 
 
 def _sky():
@@ -52,6 +52,65 @@ def test_cambi_zero_on_original_high_on_midpoint_low_on_plate(sky4):
     # an unquantized smooth original has no flat patch at all
     y, x = np.mgrid[0:64, 0:96]
     assert cambi(150 + 0.4 * x + 0.2 * y + 3 * np.sin(x / 9.0)) == 0.0
+
+
+def test_soft_banding_zero_on_original_high_on_midpoint_low_on_plate(sky4):
+    truth, mid, plate = sky4
+    assert soft_banding(truth, truth, 16).per_1000 == 0.0
+    m = soft_banding(truth, mid, 16)
+    assert m.per_1000 > 10 and m.pairs > 1000
+    assert soft_banding(truth, plate, 16).per_1000 <= 0.25 * m.per_1000
+
+
+def test_soft_banding_sees_the_soft_band_the_step_jumps_miss():
+    """A sky's midpoint steps spread over 4-6 pixels: no neighbour jumps half a step, so the
+    step-jump count is 0; the shades are still one step over a few pixels, and soft_banding
+    counts them -- as many as it counts for the sharp steps, give or take the blur."""
+    from scipy import ndimage
+
+    y, x = np.mgrid[0:48, 0:256]
+    sky = 40 + 64 * x / 255 + 0.3 * np.sin(y / 5.0)          # 4 steps of 16 over 256 px
+    mid = np.floor(sky / 16) * 16 + 8
+    for width in (4, 5, 6):
+        soft = ndimage.uniform_filter1d(mid, width, axis=1, mode="nearest")
+        assert banding(sky, soft, 16).jumps == 0
+        s, m = soft_banding(sky, soft, 16), soft_banding(sky, mid, 16)
+        assert s.steps >= 0.5 * m.steps > 0
+    # an offset is not a band, and neither is a reconstruction flatter than the original
+    # (its sub-step ripple smoothed away): lost detail, which PSNR and SSIM see
+    assert soft_banding(sky, sky + 5.0, 16).steps == 0
+    flat = np.full(sky.shape, 100.0)
+    ripple = flat + 3.0 * np.sin(x / 2.0)
+    assert soft_banding(ripple, flat, 16).steps == 0 < soft_banding(flat, ripple, 16).steps
+
+
+def _brute_soft(r, y, step, lag, sigma, fraction, window=9):
+    from scipy import ndimage
+
+    smooth, _, _ = _brute_banding(r, y, step, window)
+    rs = ndimage.gaussian_filter(r, sigma, mode="nearest") if sigma else r
+    ys = ndimage.gaussian_filter(y, sigma, mode="nearest") if sigma else y
+    h, w = r.shape
+    pairs = steps = 0
+    for i in range(h):
+        for j in range(w):
+            for di, dj in ((0, lag), (lag, 0)):
+                a, b = i + di, j + dj
+                if a < h and b < w and smooth[i, j] and smooth[a, b]:
+                    pairs += 1
+                    dy, dr = ys[a, b] - ys[i, j], rs[a, b] - rs[i, j]
+                    steps += abs(dy - dr) >= fraction * step and abs(dy) > abs(dr)
+    return pairs, steps
+
+
+@pytest.mark.parametrize("lag,sigma,fraction", [(8, 1.5, 0.25), (3, 0.0, 0.5), (2, 1.0, 0.05)])
+def test_soft_banding_matches_a_loop_from_the_definition(lag, sigma, fraction):
+    rng = np.random.default_rng(4)
+    r = np.cumsum(rng.normal(0.3, 0.4, (22, 25)), axis=1) + rng.normal(0, 0.5, (22, 25))
+    y = np.floor(r / 8) * 8 + 4 + rng.normal(0, 1, r.shape)
+    s = soft_banding(r, y, 8.0, lag=lag, sigma=sigma, fraction=fraction)
+    pairs, steps = _brute_soft(r, y, 8.0, lag, sigma, fraction)
+    assert (s.pairs, s.steps) == (pairs, steps) and pairs > 50 and steps > 0
 
 
 def _brute_banding(r, y, step, window=9):
@@ -150,6 +209,12 @@ def test_banding_invariants(seed, step, shift):
     assert (t.jumps, t.pairs) == (s.jumps, s.pairs)
     u = banding(r + shift, y + shift, step)  # a common offset changes nothing
     assert (u.jumps, u.pairs) == (s.jumps, s.pairs)
+    f = soft_banding(r, y, step)
+    assert 0 <= f.steps <= f.pairs
+    g = soft_banding(r.T, y.T, step)
+    assert (g.steps, g.pairs) == (f.steps, f.pairs)
+    v = soft_banding(r, y + shift, step)  # an offset of the reconstruction alone changes no difference
+    assert (v.steps, v.pairs) == (f.steps, f.pairs)
 
 
 def test_bad_input_is_named():
@@ -160,6 +225,12 @@ def test_bad_input_is_named():
         banding(a, np.zeros((8, 9)), 16)
     with pytest.raises(ValueError, match="channel_axis"):
         banding(np.zeros((8, 8, 3)), np.zeros((8, 8, 3)), 16)
+    with pytest.raises(ValueError, match="lag"):
+        soft_banding(a, a, 16, lag=0)
+    with pytest.raises(ValueError, match="sigma"):
+        soft_banding(a, a, 16, sigma=-1)
+    with pytest.raises(ValueError, match="fraction"):
+        soft_banding(a, a, 16, fraction=0)
     with pytest.raises(ValueError, match="NaN"):
         cambi(np.full((8, 8), np.nan))
     with pytest.raises(ValueError, match="window"):

@@ -174,8 +174,9 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
         the plate is 1 on a level transition (where the quantized picture
         changes level: false contours, crossed smoothly by the plate) and
         falls with the distance to it, slowly near clean contours (a smooth
-        picture: the plate interpolates), fast near contours frayed by noise
-        or texture, to 0.2 deep inside wide levels and on textured pixels
+        picture: the plate interpolates) and near any contour in an open area
+        (far from texture: a sky whose contours noise frays), fast near
+        contours frayed by texture, to 0.2 deep inside wide levels and on textured pixels
         (:func:`qpsolve.imaging.photo.textured`: more than two adjacent levels
         in a 9-pixel window, off their plane): see
         :func:`qpsolve.imaging.photo.blend_weights`.  A convex blend of two
@@ -184,7 +185,7 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
 
         A dict overrides the options of
         :data:`qpsolve.imaging.photo.ADAPTIVE_DEFAULTS` (``reach``, ``far_reach``,
-        ``floor``, ``texture`` of the blend; ``window``, ``dilate`` of the
+        ``open_reach``, ``open_near``, ``open_far``, ``floor``, ``texture`` of the blend; ``window``, ``dilate`` of the
         textured test, ``window=2`` being the older neighbour test; ``mode``:
         ``'pin'`` pins the textured pixels to their bin centres and returns
         that QP's certified solution itself, the default before issue #19's

@@ -50,16 +50,22 @@ COLOR_SPACES = ("rgb", "decorrelated")
 #: paper's plate is solved on the quantizer's envelopes and returned blended
 #: with the bin centres, per pixel, by :func:`blend_weights`: weight 1 on a
 #: level transition, decaying with the distance ``d`` (pixels) to the
-#: nearest transition as ``exp(-d / reach)`` -- or as ``exp(-d / far_reach)``
+#: nearest transition as ``exp(-d / reach)`` -- as ``exp(-d / far_reach)``
 #: where that transition is clean (no more level changes around it than a
-#: smooth ramp of its slope makes) -- down to ``floor``; ``texture`` on
-#: :func:`textured` pixels (``window``, grown by ``dilate``).  Why: the
-#: quantized data say where the picture is only at a transition (there it
-#: crosses a bin boundary); away from a ragged (noisy) one the plate
-#: extrapolates the noise, in a tile even picks any plane inside the bin, and
-#: the bin centre is the better guess; between clean contours (a noise-free
-#: smooth picture) the plate interpolates well.  The numbers were chosen on
-#: five full-size photographs (rocket, camera, moon), four 64-80 px crops and
+#: smooth ramp of its slope makes), as ``exp(-d / open_reach)`` in open
+#: areas (``open_far`` pixels or more from any textured pixel, fading in from
+#: ``open_near``) -- down to ``floor``; ``texture`` on :func:`textured`
+#: pixels (``window``, grown by ``dilate``).  Why: the quantized data say
+#: where the picture is only at a transition (there it crosses a bin
+#: boundary); away from a ragged (noisy) one next to texture the plate
+#: extrapolates the noise, and the bin centre is the better guess; between
+#: clean contours (a noise-free smooth picture) the plate interpolates well;
+#: a contour frayed by noise in an open sky says that the picture stays
+#: within the noise of the bin boundary over the frayed zone and some pixels
+#: beyond, where the plate follows the boundary and the centres are half a
+#: step off (with ``exp(-d / 2)`` alone the centres took over within a few
+#: pixels: a soft band).  The numbers were chosen on full-size photographs
+#: (rocket gray and RGB, camera, moon; global plates), four 64-80 px crops and
 #: the paper's Gaussian and Rosenbrock surfaces at 2-4 bits;
 #: ``benchmarks/results/photo_quality.md`` has the whole set.
 #: ``mode='pin'`` pins textured pixels to their bin centre and returns the
@@ -69,7 +75,8 @@ COLOR_SPACES = ("rgb", "decorrelated")
 #: skies, where the truth sits on a level boundary and narrowed envelopes no
 #: longer touch (``benchmarks/results/design_notes.md``); so it is off.
 ADAPTIVE_DEFAULTS = {"mode": "blend", "dilate": 0, "shrink": 1.0, "window": 9,
-                     "reach": 2.0, "far_reach": 32.0, "floor": 0.2, "texture": 0.2}
+                     "reach": 2.0, "far_reach": 32.0, "open_reach": 8.0, "open_near": 8.0, "open_far": 32.0,
+                     "floor": 0.2, "texture": 0.2}
 
 #: modes of ``adaptive``: the two of :func:`qpsolve.model.masks.adaptive_envelopes` and ``blend``
 PHOTO_MODES = ADAPTIVE_MODES + ("blend",)
@@ -78,6 +85,15 @@ PHOTO_MODES = ADAPTIVE_MODES + ("blend",)
 #: weights, so that a weight never jumps between neighbours (a jump of the
 #: weight where the plate departs from the centres would be a new contour)
 BLEND_SIGMA = 1.5
+
+#: the open-area term of :func:`blend_weights` follows contours, not islands:
+#: only transition pixels in connected groups (8-connected in 2-D) of at least
+#: this many pixels count.  An isolated noise pixel makes a group of five
+#: (itself and its four neighbours); around it the plate bulges to the bin
+#: boundary, and kept over ``open_reach`` pixels that bulge is a soft blob
+#: (moon at 3 bits lost 0.9 dB to it).  A band boundary across a picture
+#: is one group of hundreds.
+OPEN_CONTOUR_PIXELS = 64
 
 #: contours are clean where, along the lines of the ``window`` around them,
 #: the levels change in total by at most this much per pixel more than their
@@ -120,6 +136,8 @@ def _adaptive_options(adaptive):
         check_int_at_least(opts["dilate"], "adaptive['dilate']", 0)
         check_positive(opts["reach"], "adaptive['reach']")
         check_positive(opts["far_reach"], "adaptive['far_reach']")
+        check_positive(opts["open_reach"], "adaptive['open_reach']")
+        _check_open(opts["open_near"], opts["open_far"], "adaptive['open_near']", "adaptive['open_far']")
         for key in ("floor", "texture"):
             _check_unit(opts[key], f"adaptive[{key!r}]")
         return opts
@@ -255,6 +273,14 @@ def textured(lower, upper, window=ADAPTIVE_DEFAULTS["window"], *, residual=PLANE
     return spans & (var > residual ** 2)
 
 
+def _check_open(near, far, near_name, far_name):
+    """``0 <= near < far``: the distances (pixels) over which the open-area term fades in."""
+    check_at_least(near, near_name, 0)
+    check_positive(far, far_name)
+    if not float(far) > float(near):
+        raise ValueError(f"{far_name} must be larger than {near_name}, got {far!r} <= {near!r}")
+
+
 def _check_unit(value, name):
     """A real number in [0, 1]."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
@@ -372,16 +398,24 @@ def clean_transitions(lower, upper, window=ADAPTIVE_DEFAULTS["window"], *, exces
 
 
 def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], far_reach=ADAPTIVE_DEFAULTS["far_reach"],
-                  floor=ADAPTIVE_DEFAULTS["floor"],
+                  open_reach=ADAPTIVE_DEFAULTS["open_reach"], open_near=ADAPTIVE_DEFAULTS["open_near"],
+                  open_far=ADAPTIVE_DEFAULTS["open_far"], floor=ADAPTIVE_DEFAULTS["floor"],
                   texture=ADAPTIVE_DEFAULTS["texture"], window=ADAPTIVE_DEFAULTS["window"],
-                  dilate=ADAPTIVE_DEFAULTS["dilate"], sigma=BLEND_SIGMA, textured_mask=None):
+                  dilate=ADAPTIVE_DEFAULTS["dilate"], sigma=BLEND_SIGMA, textured_mask=None,
+                  open_contour=OPEN_CONTOUR_PIXELS):
     """Per-pixel weight of the plate against the bin centres (``adaptive`` mode ``blend``).
 
-    ``w = floor + (1 - floor) * max(exp(-d / reach), k * exp(-d / far_reach))``,
+    ``w = floor + (1 - floor) * max(exp(-d / reach), k * exp(-d / far_reach), o * exp(-d_c / open_reach))``,
     ``d`` the Euclidean distance (pixels) to the nearest :func:`transitions`
-    pixel and ``k`` the mean :func:`clean_transitions` value (``window``) of
+    pixel, ``k`` the mean :func:`clean_transitions` value (``window``) of
     the transition pixels around, weighted by a Gaussian of ``far_reach / 2``
-    pixels (``sum(G * clean) / (sum(G) + 1e-6)`` over transition pixels);
+    pixels (``sum(G * clean) / (sum(G) + 1e-6)`` over transition pixels),
+    ``d_c`` the distance to the nearest transition pixel of a connected
+    group (all neighbours, diagonals too) of at least ``open_contour``
+    pixels (a contour, not an island), and
+    ``o = clip((t - open_near) / (open_far - open_near), 0, 1)`` with
+    ``t`` the Euclidean distance to the nearest textured pixel (infinite
+    without any): 0 next to texture, 1 in open areas;
     ``texture`` on :func:`textured` pixels (``window``; grown by ``dilate``);
     then smoothed by a Gaussian of ``sigma`` pixels and clipped to [0, 1].
     Without any transition, ``floor``.  Pixels with an infinite bound get 1
@@ -391,15 +425,22 @@ def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], far_reach=A
     ``x`` the plate: on a band boundary the plate (it crosses the boundary
     smoothly, so the false contour goes), deep inside a wide band mostly the
     centre (the data say nothing there; a plate extrapolates, a tile picks
-    any plane inside the bin), on texture mostly the centre.
+    any plane inside the bin), on texture mostly the centre.  Near a contour
+    frayed by noise the plate follows the bin boundary across the frayed
+    zone; in an open area (a sky) the picture does too, for some pixels
+    beyond it (``open_reach``), while next to texture the plate overshoots
+    between islands (``reach``).
 
     Parameters
     ----------
     lower, upper : ndarray
         Envelopes (1-D to 3-D, one channel).
-    reach, far_reach : float
-        Decay lengths (pixels) of the weight away from a transition, and
-        away from a clean one.
+    reach, far_reach, open_reach : float
+        Decay lengths (pixels) of the weight away from a transition, away
+        from a clean one, and away from any one in an open area.
+    open_near, open_far : float
+        Distances (pixels) to the nearest textured pixel over which the
+        open-area term fades in (``0 <= open_near < open_far``).
     floor, texture : float
         Weight far from any transition, and on textured pixels (in [0, 1]).
     window, dilate : int
@@ -409,6 +450,9 @@ def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], far_reach=A
     textured_mask : ndarray of bool, optional
         The textured pixels, when already known (then ``window`` and
         ``dilate`` are not used).
+    open_contour : int
+        Smallest group of transition pixels the open-area term follows
+        (:data:`OPEN_CONTOUR_PIXELS`; in 1-D a clean contour is 2 pixels).
 
     Returns
     -------
@@ -423,9 +467,14 @@ def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], far_reach=A
     >>> [round(float(w[i]), 2) for i in (0, 20, 36, 39)]   # 39, 19, 3 and 0 pixels away
     [0.44, 0.64, 0.93, 1.0]
     >>> v[34:46:2] = 1 - v[34:46:2]                        # the contour frayed by noise
-    >>> w = blend_weights(v, v + 1, sigma=0)
-    >>> [round(float(w[i]), 2) for i in (0, 20, 36, 39)]
-    [0.2, 0.2, 1.0, 1.0]
+    >>> tex = np.zeros(v.shape, bool)
+    >>> w = blend_weights(v, v + 1, sigma=0, textured_mask=tex, open_contour=2)   # in an open area
+    >>> [round(float(w[i]), 2) for i in (0, 20, 30, 33)]
+    [0.21, 0.36, 0.75, 1.0]
+    >>> tex[24:26] = True                                  # texture 8 pixels before it
+    >>> w = blend_weights(v, v + 1, sigma=0, textured_mask=tex, open_contour=2)
+    >>> [round(float(w[i]), 2) for i in (0, 20, 30, 33)]
+    [0.21, 0.2, 0.38, 1.0]
     """
     from scipy import ndimage
 
@@ -433,9 +482,12 @@ def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], far_reach=A
     hi = np.asarray(upper, dtype=np.float64)
     check_positive(reach, "reach")
     check_positive(far_reach, "far_reach")
+    check_positive(open_reach, "open_reach")
+    _check_open(open_near, open_far, "open_near", "open_far")
     floor = _check_unit(floor, "floor")
     texture = _check_unit(texture, "texture")
     check_at_least(sigma, "sigma", 0)
+    open_contour = check_int_at_least(open_contour, "open_contour", 1)
     edge = transitions(lo, hi)
     if edge.any():
         d = ndimage.distance_transform_edt(~edge)
@@ -451,12 +503,26 @@ def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], far_reach=A
         k = num / (den + 1e-6)
         near = np.maximum(np.exp(-d / float(reach)), np.clip(k, 0.0, 1.0) * np.exp(-d / float(far_reach)))
     else:
+        d = None
         near = np.zeros(lo.shape)
-    w = floor + (1.0 - floor) * near
     if textured_mask is None:
         textured_mask = ~_grow(~textured(lo, hi, window), dilate)
     elif np.shape(textured_mask) != lo.shape:
         raise ValueError(f"textured_mask has shape {np.shape(textured_mask)}; the envelopes have {lo.shape}")
+    textured_mask = np.asarray(textured_mask, dtype=bool)
+    if d is not None:
+        # the open-area term: the distance to texture fades it in linearly, so the weight
+        # never jumps where it starts (a jump of the weight would be a contour)
+        t = ndimage.distance_transform_edt(~textured_mask) if textured_mask.any() else np.full(lo.shape, np.inf)
+        o = np.clip((t - float(open_near)) / (float(open_far) - float(open_near)), 0.0, 1.0)
+        groups, _ = ndimage.label(edge, structure=np.ones((3,) * lo.ndim))
+        size = np.bincount(groups.ravel())
+        size[0] = 0
+        contour = size[groups] >= open_contour
+        if contour.any():
+            dc = ndimage.distance_transform_edt(~contour)
+            near = np.maximum(near, o * np.exp(-dc / float(open_reach)))
+    w = floor + (1.0 - floor) * near
     w = np.where(textured_mask, texture, w)
     if sigma > 0:
         w = ndimage.gaussian_filter(w, float(sigma), mode="nearest")
@@ -515,8 +581,10 @@ def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
         smooth |= ~keep  # outside the user's mask nothing is pinned
         rep.textured = int((~smooth).sum())
         if blend:
-            weights = blend_weights(lo, hi, reach=opts["reach"], far_reach=opts["far_reach"], floor=opts["floor"],
-                                    texture=opts["texture"], window=opts["window"], textured_mask=~smooth)
+            weights = blend_weights(lo, hi, reach=opts["reach"], far_reach=opts["far_reach"],
+                                    open_reach=opts["open_reach"], open_near=opts["open_near"],
+                                    open_far=opts["open_far"], floor=opts["floor"], texture=opts["texture"],
+                                    window=opts["window"], textured_mask=~smooth)
             weights = np.where(touched | ~keep, 1.0, weights)  # relaxed or masked out: the QP's value
             rep.held = f"weighted {opts['texture']:g}"
             rep.notes.append(f"returned blended with the bin centres (mean weight {float(weights.mean()):.2f}; "
