@@ -80,7 +80,8 @@ def _temporal_qp(q, weight=1.0):
 def test_temporal_equals_the_stated_qp_when_one_chunk_holds_the_clip(client, gray_clip, tmp_path):
     q = gray_clip[2][3:9, 4:20, 8:32]  # 6 frames of 16 x 24, where the blob's contours move
     path = write_clip(tmp_path / "s.mkv", [q])
-    rep = dequantize_video(path, tmp_path / "t.mkv", bits=3, temporal=6, client=client, adaptive=False)
+    rep = dequantize_video(path, tmp_path / "t.mkv", bits=3, temporal=6, client=client, adaptive=False,
+                           temporal_weight=1.0)
     assert rep.chunks == 1 and rep.uncertified == 0
     assert [(c["first"], c["last"], c["uncertified"]) for c in rep.chunk_reports] == [(1, 6, 0)]
     # the QP built independently, solved by another certified solver from its own start
@@ -179,8 +180,8 @@ def test_frame_by_frame_with_the_coarse_start_equals_dequantize(client, tmp_path
 def test_a_large_temporal_block_is_solved_in_certified_tiles_inside_its_envelopes():
     truth = moving_scene(4, 24, 40, speed=0.3)
     q = quantize(truth, 3)[0]
-    outs, info = solve_chunk([q], 32.0, (0.0, 255.0), True, {"bc": "even", "solver": "pcg", "adaptive": False},
-                             tile=16, tile_overlap=4)
+    opts = {"bc": "even", "solver": "pcg", "adaptive": False, "temporal_weight": 1.0}
+    outs, info = solve_chunk([q], 32.0, (0.0, 255.0), True, opts, tile=16, tile_overlap=4)
     tiles = tile_slices((24, 40), 16, 4)
     assert len(info["certified"]) == len(tiles) == 6 and all(info["certified"])
     assert all(s["shape"] == (4, 16, 16) for s in info["solves"])
@@ -222,6 +223,9 @@ def test_cli_video_temporal(client, gray_clip, tmp_path, capsys):
     code = main(["video", str(path), str(tmp_path / "v.mkv"), "--bits", "3", "--scheduler",
                  client.scheduler.address])
     assert code == 2 and "exists" in capsys.readouterr().err
+    code = main(["video", str(path), str(tmp_path / "w.mkv"), "--bits", "3", "--temporal", "6",
+                 "--temporal-weight", "-1", "--scheduler", client.scheduler.address])
+    assert code == 2 and "temporal_weight" in capsys.readouterr().err and not (tmp_path / "w.mkv").exists()
 
 
 @settings(max_examples=60, deadline=None)
