@@ -9,7 +9,7 @@ Writes ``benchmarks/results/distributed/distributed.md`` (+ ``.json``, ``.png``)
 * memory against the folder's size: client and worker peak RSS for batches
   of 16, 64 and 256 small images, each in a fresh process (neither should
   grow with the folder);
-* video at 480p (854x480 yuv420p, a smooth scene drifting 0.5 px per frame,
+* video at 480p (854x480 yuv420p, a smooth scene drifting --speed px per frame (default 2),
   truncated to 3 bits): frames per second frame by frame and with
   ``--temporal``, and on a smaller clip of the same scene (3 bits) flicker and
   PSNR against the truth, for the bin midpoint, frame by frame and temporal.
@@ -184,10 +184,13 @@ def bench_video(frames, height, width, bits, temporal, workers, scheduler, tmp, 
             y = planes[0][:tf] / (65535 / 255)
             res[mode] = {"fps": rep.fps, "seconds": rep.seconds, "frames": rep.frames, "uncertified": rep.uncertified,
                          "solves": rep.solves, "peak_rss_mb": rep.peak_rss_mb, "report": str(rep),
-                         "chunks": rep.chunk_reports, "flicker": flicker(y, y_truth), "psnr": psnr(y, y_truth, 255)}
+                         "chunks": rep.chunk_reports, "flicker": flicker(y, y_truth), "psnr": psnr(y, y_truth, 255),
+                         "psnr_planes": [psnr(p[:tf] / (65535 / 255), t[:tf], 255) for p, t in zip(planes, truth)],
+                         "flicker_planes": [flicker(p[:tf] / (65535 / 255), t[:tf]) for p, t in zip(planes, truth)]}
             print(f"video {width}x{height} {mode}:", rep, flush=True)
         mid = q[0][:tf] + 2.0 ** (8 - bits) / 2
-        res["midpoint"] = {"flicker": flicker(mid, y_truth), "psnr": psnr(mid, y_truth, 255)}
+        res["midpoint"] = {"flicker": flicker(mid, y_truth), "psnr": psnr(mid, y_truth, 255),
+                           "psnr_planes": [psnr(p[:tf] + 2.0 ** (8 - bits) / 2, t[:tf], 255) for p, t in zip(q, truth)]}
         res["workers"] = len(c.nthreads())
         res["temporal_k"] = temporal
     finally:
@@ -344,6 +347,7 @@ def main(argv=None):
     ap.add_argument("--video-frames", type=int, default=8, help="frames of the 480p clip (frame by frame)")
     ap.add_argument("--temporal", type=int, default=3, help="K of the 480p temporal run")
     ap.add_argument("--temporal-frames", type=int, default=4, help="frames of the 480p temporal run")
+    ap.add_argument("--speed", type=float, default=2.0, help="motion of the 480p scene, pixels per frame")
     ap.add_argument("--memory-counts", type=int, nargs="+", default=[16, 64, 256])
     ap.add_argument("--memory-size", type=int, default=64, help="side of the memory part's images")
     ap.add_argument("--parts", nargs="+", default=["batch", "memory", "small", "480p"],
@@ -379,7 +383,7 @@ def main(argv=None):
             _save(args.out, res)
         if "480p" in args.parts:
             res["v480"] = bench_video(args.video_frames, 480, 854, 3, args.temporal, 2, args.scheduler, tmp,
-                                      temporal_frames=args.temporal_frames)
+                                      temporal_frames=args.temporal_frames, speed=args.speed)
             res["v480"]["run"] = stamp
             _save(args.out, res)
     res["finished"] = time.strftime("%Y-%m-%d %H:%M", time.gmtime())

@@ -49,16 +49,60 @@ def test_frame_by_frame_equals_dequantize_of_each_frame(client, gray_clip, tmp_p
         assert kept == orig and kept
 
 
-def test_temporal_equals_one_3d_plate_when_one_chunk_holds_the_clip(client, gray_clip, tmp_path):
-    path, truth, q = gray_clip
-    rep = dequantize_video(path, tmp_path / "t.mkv", bits=3, temporal=12, client=client)
+def _temporal_qp(q, weight=1.0):
+    """The stated temporal QP of a (T, h, w) 3-bit block, built here from the public 2-D problems.
+
+    Per frame: qs.image_problem's plate and envelopes; between frames: weight * (f[t-1] - 2 f[t] + f[t+1])^2
+    at interior frames where the bin centres of t-1, t, t+1 step by at most one level.
+    """
+    import scipy.sparse as sp
+
+    probs = [qs.image_problem(f, bits=3, bc="even") for f in q]
+    lo = np.stack([p.lower.reshape(f.shape) for p, f in zip(probs, q)])
+    hi = np.stack([p.upper.reshape(f.shape) for p, f in zip(probs, q)])
+    T, h, w = q.shape
+    idx = np.arange(T * h * w).reshape(T, h, w)
+    c = 0.5 * (lo + hi)
+    rows, cols, vals, r = [], [], [], 0
+    for t in range(1, T - 1):
+        for i in range(h):
+            for j in range(w):
+                if abs(c[t, i, j] - c[t - 1, i, j]) <= 32 and abs(c[t + 1, i, j] - c[t, i, j]) <= 32:
+                    rows += [r, r, r]
+                    cols += [idx[t - 1, i, j], idx[t, i, j], idx[t + 1, i, j]]
+                    vals += [1.0, -2.0, 1.0]
+                    r += 1
+    D = sp.csr_matrix((vals, (rows, cols)), shape=(r, T * h * w))
+    P = sp.block_diag([p.P for p in probs]) + weight * (D.T @ D)
+    return qs.BoxQP(P, lo, hi), lo, hi
+
+
+def test_temporal_equals_the_stated_qp_when_one_chunk_holds_the_clip(client, gray_clip, tmp_path):
+    q = gray_clip[2][3:9, 4:20, 8:32]  # 6 frames of 16 x 24, where the blob's contours move
+    path = write_clip(tmp_path / "s.mkv", [q])
+    rep = dequantize_video(path, tmp_path / "t.mkv", bits=3, temporal=6, client=client, adaptive=False,
+                           temporal_weight=1.0)
     assert rep.chunks == 1 and rep.uncertified == 0
-    assert [(c["first"], c["last"], c["uncertified"]) for c in rep.chunk_reports] == [(1, 12, 0)]
-    # the (t, y, x) plate of the whole clip by another certified solver, from the midpoint (the video
-    # path runs pcg from the frames' 2-D answers): equal up to one 16-bit step
-    x = qs.dequantize(q, bits=3, bc="even", solver="admm")
+    assert [(c["first"], c["last"], c["uncertified"]) for c in rep.chunk_reports] == [(1, 6, 0)]
+    # the QP built independently, solved by another certified solver from its own start
+    # (the video path runs pcg from the frames' 2-D answers): equal up to one 16-bit step
+    prob, lo, _ = _temporal_qp(q)
+    assert 0 < np.count_nonzero(np.diff(lo, axis=0)) < lo.size // 4  # contours moved: the mask has work
+    res = qs.solve(prob, solver="cvxpy")
+    assert res.success
     out = _decoded(tmp_path / "t.mkv")[1][0].astype(np.int64)
-    assert np.abs(out - to_uint16(x, 8)).max() <= 1
+    assert np.abs(out - to_uint16(res.x.reshape(q.shape), 8)).max() <= 1
+
+
+def test_temporal_with_two_frame_chunks_is_frame_by_frame(client, gray_clip, tmp_path):
+    # a 2-frame chunk has no interior frame, so no temporal row: each frame is its own plate (the
+    # isotropic 3-D plate this replaced froze such a chunk: its even rule in time pinned the slope to 0)
+    path, truth, q = gray_clip
+    rep = dequantize_video(path, tmp_path / "t.mkv", bits=3, temporal=2, overlap=0, client=client)
+    assert rep.chunks == 6 and rep.uncertified == 0
+    dequantize_video(path, tmp_path / "f.mkv", bits=3, client=client)
+    t, f = (_decoded(tmp_path / n)[1][0].astype(np.int64) for n in ("t.mkv", "f.mkv"))
+    assert np.abs(t - f).max() <= 1
 
 
 def test_temporal_flickers_less_than_frames_and_both_beat_the_midpoint(client, gray_clip, tmp_path):
@@ -71,9 +115,8 @@ def test_temporal_flickers_less_than_frames_and_both_beat_the_midpoint(client, g
     temporal = _decoded(tmp_path / "t.mkv")[1][0] / scale
     mid = q + 16.0
     f_fr, f_t, f_mid = flicker(frames, truth), flicker(temporal, truth), flicker(mid, truth)
-    assert f_t < f_fr < f_mid, (f_t, f_fr, f_mid)
-    assert psnr(temporal, truth, 255) > psnr(mid, truth, 255) + 5
-    assert psnr(frames, truth, 255) > psnr(mid, truth, 255) + 5
+    assert f_t < 0.8 * f_fr < f_mid, (f_t, f_fr, f_mid)
+    assert psnr(temporal, truth, 255) >= psnr(frames, truth, 255) > psnr(mid, truth, 255) + 5
     # every blended frame stays inside its envelope [q, q + 32]
     assert np.all(temporal >= q - 1e-3) and np.all(temporal <= q + 32 + 1e-3)
 
@@ -137,16 +180,17 @@ def test_frame_by_frame_with_the_coarse_start_equals_dequantize(client, tmp_path
 def test_a_large_temporal_block_is_solved_in_certified_tiles_inside_its_envelopes():
     truth = moving_scene(4, 24, 40, speed=0.3)
     q = quantize(truth, 3)[0]
-    outs, info = solve_chunk([q], 32.0, (0.0, 255.0), True, {"bc": "even", "solver": "pcg"}, tile=16,
-                             tile_overlap=4)
+    opts = {"bc": "even", "solver": "pcg", "adaptive": False, "temporal_weight": 1.0}
+    outs, info = solve_chunk([q], 32.0, (0.0, 255.0), True, opts, tile=16, tile_overlap=4)
     tiles = tile_slices((24, 40), 16, 4)
     assert len(info["certified"]) == len(tiles) == 6 and all(info["certified"])
     assert all(s["shape"] == (4, 16, 16) for s in info["solves"])
     x = outs[0]
     assert x.shape == q.shape and np.all(x >= q - 1e-9) and np.all(x <= q + 32 + 1e-9)
-    # a pixel only the first tile holds is that tile's own 3-D plate (checked by another solver)
-    first = qs.dequantize(q[:, :16, :16], bits=3, bc="even", solver="admm")
-    np.testing.assert_allclose(x[:, :8, :12], first[:, :8, :12], atol=1e-4)  # next tiles start at row 8, column 12
+    # a pixel only the first tile holds is that tile's own temporal QP (built and solved independently)
+    res = qs.solve(_temporal_qp(q[:, :16, :16])[0], solver="cvxpy")
+    assert res.success
+    np.testing.assert_allclose(x[:, :8, :12], res.x.reshape(4, 16, 16)[:, :8, :12], atol=1e-4)
 
 
 def test_bad_video_requests_write_nothing(client, gray_clip, tmp_path, capsys):
@@ -158,6 +202,10 @@ def test_bad_video_requests_write_nothing(client, gray_clip, tmp_path, capsys):
         dequantize_video(unquantized, tmp_path / "o.mkv", bits=3, client=client)
     with pytest.raises(ValueError, match="temporal must be an integer >= 2"):
         dequantize_video(path, tmp_path / "o.mkv", bits=3, temporal=1, client=client)
+    with pytest.raises(ValueError, match="temporal_weight needs temporal"):
+        dequantize_video(path, tmp_path / "o.mkv", bits=3, temporal_weight=1.0, client=client)
+    with pytest.raises(ValueError, match="temporal_jump"):
+        dequantize_video(path, tmp_path / "o.mkv", bits=3, temporal=3, temporal_jump=-1, client=client)
     with pytest.raises(ValueError, match="folder .16-bit PNG frames. or a .mkv"):
         dequantize_video(path, tmp_path / "o.mp4", bits=3, client=client)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["u.mkv"]  # no partial output, no temporary file
@@ -175,6 +223,9 @@ def test_cli_video_temporal(client, gray_clip, tmp_path, capsys):
     code = main(["video", str(path), str(tmp_path / "v.mkv"), "--bits", "3", "--scheduler",
                  client.scheduler.address])
     assert code == 2 and "exists" in capsys.readouterr().err
+    code = main(["video", str(path), str(tmp_path / "w.mkv"), "--bits", "3", "--temporal", "6",
+                 "--temporal-weight", "-1", "--scheduler", client.scheduler.address])
+    assert code == 2 and "temporal_weight" in capsys.readouterr().err and not (tmp_path / "w.mkv").exists()
 
 
 @settings(max_examples=60, deadline=None)

@@ -40,9 +40,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..validation import check_at_least
 from .cluster import check_cluster_args, dask_client, worker_count
 from .frames import frame_planes, plane_format, to_uint16
 from .sinks import check_output, open_sink
+from .temporal import TEMPORAL_OPTIONS, blend, frame_blend_weights, frame_envelopes, solve_temporal_block
 
 __all__ = ["dequantize_video", "solve_chunk", "chunk_starts", "tent_weights", "flicker", "psnr", "VideoReport",
            "read_planes", "plane_start"]
@@ -194,12 +196,29 @@ def solve_chunk(planes, step, crange, temporal, options, start=True, tile=TEMPOR
     def frame(f, plane, opts, record=True):
         return one(f, plane, opts, plane_start(f, step, crange, opts) if start else None, record)
 
+    def chunk(lo, hi, plane, x0):
+        t = time.perf_counter()
+        res = solve_temporal_block(lo, hi, options, x0)
+        certified.append(bool(res.success))
+        solves.append({"plane": plane, "shape": tuple(lo.shape), "seconds": time.perf_counter() - t,
+                       "certified": bool(res.success), "message": res.message})
+        if not res.success:
+            messages.append(f"{res.status!s}: {res.message}")
+        return res.x.reshape(lo.shape)
+
+    if temporal and options.get("outliers") is not None:
+        raise ValueError("outliers is not available with temporal (each frame's 2-D dequantize has it)")
     for p, block in enumerate(planes):
         block = np.asarray(block)
         if temporal and block.shape[0] > 1:
-            # the frames' own 2-D answers start the 3-D plate (auto's fast 2-D path, not the 3-D solver)
-            x0 = np.stack([frame(f, p, frame_options, record=False) for f in block]) if start else None
-            outs.append(_tiled(block, x0, lambda b, x, p=p: one(b, p, options, x), tile, tile_overlap))
+            lo, hi = frame_envelopes(block, step, crange, options)
+            weights = frame_blend_weights(lo, hi, options.get("adaptive", True))
+            # the frames' own 2-D plates (the same QP without the temporal term; auto's fast 2-D
+            # path) start the chunk's solve
+            plain = dict(frame_options, adaptive=False)
+            x0 = np.stack([frame(f, p, plain, record=False) for f in block]) if start else None
+            x = _tiled((lo, hi), x0, lambda b, x, p=p: chunk(b[0], b[1], p, x), tile, tile_overlap)
+            outs.append(blend(x, lo, hi, weights))
         else:
             outs.append(np.stack([frame(f, p, options) for f in block]))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
@@ -208,7 +227,7 @@ def solve_chunk(planes, step, crange, temporal, options, start=True, tile=TEMPOR
 
 
 def _tiled(block, x0, solve, tile, overlap):
-    """``solve(block, x0)`` of a ``(T, h, w)`` block, in overlapping spatial tiles when it is large.
+    """``solve(block, x0)`` of a tuple of ``(T, h, w)`` arrays, in overlapping spatial tiles when they are large.
 
     Tiles of ``tile`` pixels a side (every frame of the block)
     are solved one after the other and blended with positive ramps over the
@@ -217,15 +236,15 @@ def _tiled(block, x0, solve, tile, overlap):
     """
     from ..imaging.tiles import blend_weights, tile_slices
 
-    shape = block.shape[1:]
+    shape = block[0].shape[1:]
     if shape[0] * shape[1] <= 2 * tile**2:
         return solve(block, x0)
-    acc = np.zeros(block.shape)
+    acc = np.zeros(block[0].shape)
     wsum = np.zeros(shape)
     for sl in tile_slices(shape, tile, overlap):
         w = blend_weights(sl, shape, overlap)
         full = (slice(None),) + tuple(sl)
-        acc[full] += w * solve(block[full], None if x0 is None else x0[full])
+        acc[full] += w * solve(tuple(b[full] for b in block), None if x0 is None else x0[full])
         wsum[tuple(sl)] += w
     return acc / wsum
 
@@ -377,6 +396,11 @@ def dequantize_video(src, out, *, bits, temporal=None, overlap=None, client=None
     for key in ("bits", "step", "levels", "lower", "upper", "data_range", "channel_axis", "return_result", "x0"):
         if key in dequantize_options:
             raise ValueError(f"{key} is set by dequantize_video from bits and the pixel format; do not pass it")
+    for key in TEMPORAL_OPTIONS:
+        if key in dequantize_options:
+            if not temporal:
+                raise ValueError(f"{key} needs temporal (it weighs the temporal term of a chunk's QP)")
+            check_at_least(dequantize_options[key], key, 0)
     options = dict(TEMPORAL_DEFAULTS if temporal else VIDEO_DEFAULTS)
     options.update(dequantize_options)
     out = check_output(out, overwrite)

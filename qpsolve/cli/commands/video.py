@@ -28,6 +28,8 @@ def register(sub):
                    help="solve (x, y, t) plates over chunks of K >= 2 frames, each a Dask task")
     p.add_argument("--overlap", type=int, default=None,
                    help="frames shared by neighbouring chunks (default max(1, K // 4))")
+    p.add_argument("--temporal-weight", type=float, default=None, metavar="W",
+                   help="weight of the temporal bending term of a chunk's QP (default 0.1; 0: frame by frame)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing OUT")
     add_cluster_options(p)
     add_model_options(p, "even")
@@ -45,6 +47,8 @@ def run(args):
     options = dict(model=args.model, bc=args.bc, rounding=args.rounding, adaptive=args.adaptive, tol=args.tol)
     if args.solver is not None:
         options["solver"] = args.solver
+    if args.temporal_weight is not None:
+        options["temporal_weight"] = args.temporal_weight
     rep = dequantize_video(args.input, args.output, bits=args.bits, temporal=args.temporal, overlap=args.overlap,
                            workers=args.workers, scheduler=args.scheduler, overwrite=args.overwrite,
                            progress=args.progress, **options)
