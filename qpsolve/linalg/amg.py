@@ -227,7 +227,13 @@ class Hierarchy:
                        presmoother=SMOOTHER, postsmoother=SMOOTHER, max_coarse=MAX_COARSE)
         options.update(pyamg_options)
         with _batched_pinv():
-            self.ml = pyamg.smoothed_aggregation_solver(self.A, B=self.B, **options)
+            # keep=True for the aggregates (``AggOp``, the monotone coarse corrections' spaces);
+            # the other kept operators are dropped below.
+            self.ml = pyamg.smoothed_aggregation_solver(self.A, B=self.B, keep=True, **options)
+        for lvl in self.ml.levels:
+            for name in ("C", "Cnodes", "T"):
+                if hasattr(lvl, name):
+                    delattr(lvl, name)
         # One CSR copy of each prolongator and its transpose, shared by the full cycle and every
         # truncated one (pyamg's BSR P and R would be two more copies: 0.2 GB at 1024^2).
         self._P = [lvl.P.tocsr() for lvl in self.ml.levels[:-1]]
@@ -240,6 +246,13 @@ class Hierarchy:
     @property
     def levels(self):
         return len(self.ml.levels)
+
+    def aggregate_levels(self, P=None):
+        """The unsmoothed aggregates of this hierarchy as :class:`qpsolve.linalg.monotone.AggregateLevels`
+        of ``P`` (default: the hierarchy's own, shifted matrix)."""
+        from .monotone import AggregateLevels
+
+        return AggregateLevels.from_pyamg(self.A if P is None else P, self.ml)
 
     def operator_complexity(self):
         return float(self.ml.operator_complexity())

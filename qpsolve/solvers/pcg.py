@@ -252,10 +252,17 @@ MOVING_CG_MAXITER = 3
 MOVING_FRACTION = 0.001
 #: AMG faces: CG iterations per Newton step once fewer changed (tight solves once none did)
 NEARLY_SETTLED_CG_MAXITER = 25
+#: AMG faces: projected Gauss-Seidel sweeps per aggregate level of the constrained coarse
+#: correction before each Newton step (0: none)
+COARSE_SWEEPS = 2
+#: ... on at most this many aggregate levels (None: all)
+COARSE_LEVELS = None
+#: 'aggregates' (unsmoothed, exact monotone restriction) or 'smoothed' (the prolongators' columns)
+COARSE_SPACE = "smoothed"
 
 
 def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, label, active_set=False,
-                 sweeps=0):
+                 sweeps=0, coarse=None):
     P, q, lo, hi = prob.P, prob.q, prob.lower, prob.upper
     diag = prob.diag
     pinned = lo == hi
@@ -276,6 +283,10 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, lab
     it = 0
     amg = kind == "amg"
     for it in range(1, max_iter + 1):
+        if coarse is not None:
+            # Constrained coarse corrections: lift (or lower) whole held regions, which the
+            # truncated Newton step below cannot move.  Monotone.
+            coarse.correct(P, q, lo, hi, x, sweeps=COARSE_SWEEPS, levels=COARSE_LEVELS)
         if sweeps:
             # Projected Gauss-Seidel finds the contacts near the current ones (the local part
             # of the active set) at the cost of a product per sweep; the Newton step below
@@ -371,10 +382,18 @@ def _solve_chain(chain, x, tol, max_iter, deadline, verbose, preconditioner, amg
                 print(f"  [pcg level {depth} n={lvl.n}] AMG hierarchy: {hierarchy.levels} levels, "
                       f"operator complexity {hierarchy.operator_complexity():.2f}, {setup:.2f} s", flush=True)
         lsweeps = sweeps if sweeps is not None else (SMOOTHING_SWEEPS if kind == "amg" else 0)
+        coarse = None
+        if kind == "amg" and COARSE_SWEEPS > 0:
+            if COARSE_SPACE == "aggregates":
+                coarse = hierarchy.aggregate_levels(lvl.P)
+            else:
+                from ..linalg.monotone import SmoothedLevels
+                coarse = SmoothedLevels(lvl.P, hierarchy.prolongators, COARSE_LEVELS)
         x, it, cg, status, hist, steps = _solve_level(lvl, x, ltol, lmax, deadline, verbose, kind, hierarchy,
                                                       f"level {depth} n={lvl.n}",
                                                       active_set=(active_set and depth == 0 and kind == "lu"
-                                                                  and lvl.grid is not None), sweeps=lsweeps)
+                                                                  and lvl.grid is not None), sweeps=lsweeps,
+                                                      coarse=coarse)
         levels.append({"n": lvl.n, "iterations": it, "cg_iterations": cg, "status": status,
                        "active_set_steps": steps, "seconds": time.perf_counter() - t0, "setup_seconds": setup,
                        "history": hist})
