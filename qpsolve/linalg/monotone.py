@@ -1,24 +1,36 @@
-"""Constrained coarse corrections on unsmoothed aggregates (monotone multigrid for any sparse ``P``).
+"""Constrained coarse corrections (monotone multigrid for any sparse ``P``).
 
 The truncated Newton step of ``pcg`` freezes every variable held at a bound;
 only projected Gauss-Seidel releases them, one layer of pixels per step, so
 the number of steps grows with the mesh.  A *constrained* coarse correction
 (subspace correction with obstacles: Tai 2003, Kornhuber 1994, Bueler and
-Farrell's FASCD 2023) moves a whole aggregate at once, and may lift a held
-region away from its bound.
+Farrell's FASCD 2023) moves a whole coarse function at once, and may lift a
+held region away from its bound.  Both kinds here never raise the energy
+``1/2 x'Px + q'x`` and never leave the box.
 
-The coarse spaces here are the hierarchy's **unsmoothed** aggregates: every
+:class:`SmoothedLevels` (what ``pcg`` uses): projected coordinate descent
+along the columns of the hierarchy's composite (smoothed, energy-minimising)
+prolongators.  Each column is a fine-level function of any signs; its step
+minimises the energy along it, clipped to the exact interval that keeps every
+variable of its support in the box (checked against the current ``x``, so
+overlapping supports are no problem).  Smooth columns cost little energy on a
+plate, so the steps are long.
+
+:class:`AggregateLevels`: the same on the **unsmoothed** aggregates: every
 fine variable belongs to at most one aggregate of each level with weight 1
 (the tentative prolongator of pyamg with the constant candidate, not
 normalised), so the coarse functions are indicator functions with disjoint
-supports and the restriction of the box is exact:
+supports and the restriction of the box is exact and computed once per level
+(:func:`restrict_box`):
 
     a correction ``c_j`` of aggregate ``j`` keeps ``x`` in the box
-    iff  ``max_{i in j} (lo_i - x_i) <= c_j <= min_{i in j} (hi_i - x_i)``.
+    iff  ``max_{i in j} (lo_i - x_i) <= c_j <= min_{i in j} (hi_i - x_i)``,
 
-Projected Gauss-Seidel on the Galerkin operator ``T^T P T`` within those
-coarse obstacles then decreases the energy ``1/2 x'Px + q'x`` exactly as it
-decreases the coarse one, so the correction is monotone and feasible.
+and projected Gauss-Seidel on the Galerkin operator ``T^T P T`` within those
+coarse obstacles decreases the energy exactly as much as the coarse one.  On
+fourth-order operators an indicator function costs much energy at its edges,
+so these steps are short (measured no better than none on the plates; kept as
+``pcg.COARSE_SPACE = 'aggregates'`` for second-order energies).
 
 Examples
 --------
@@ -219,6 +231,26 @@ class SmoothedLevels:
     minimiser along one fine-level function, clipped to the interval that
     keeps every variable of its support in the box, so the energy never rises
     and ``x`` never leaves the box, for any signs of the basis functions.
+
+    Parameters
+    ----------
+    P : sparse matrix
+        Symmetric positive semi-definite, ``n x n``.
+    prolongators : list of sparse matrices
+        ``P_0`` (``n x m_1``), ``P_1`` (``m_1 x m_2``), ...: a hierarchy's.
+    max_levels : int, optional
+        Keep only the first levels.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> P = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(4, 4)).tocsr()
+    >>> hat = sp.csr_matrix(np.array([[0.5], [1.0], [1.0], [0.5]]))   # one smooth coarse function
+    >>> x, lo, hi = np.zeros(4), np.zeros(4), np.array([9.0, 1.0, 9.0, 9.0])
+    >>> levels = SmoothedLevels(P, [hat])
+    >>> levels.correct(P, -np.ones(4), lo, hi, x)      # uphill, stopped where x_1 meets its bound
+    >>> x.tolist()
+    [0.5, 1.0, 1.0, 0.5]
     """
 
     def __init__(self, P, prolongators, max_levels=None):
@@ -238,6 +270,8 @@ class SmoothedLevels:
         return len(self.Q)
 
     def correct_level(self, k, P, q, lower, upper, x, sweeps=2):
+        """``sweeps`` sweeps (alternating directions) along the columns of ``Q_k``, ``x`` in place;
+        returns the energy change."""
         Q, A = self.Q[k], self.A[k]
         gc = Q.T @ (P @ x + q)
         return _descent(Q.indptr, Q.indices, Q.data, A.indptr, A.indices, A.data, gc,
@@ -245,6 +279,8 @@ class SmoothedLevels:
                         x, int(sweeps))
 
     def correct(self, P, q, lower, upper, x, sweeps=2, levels=None):
+        """Down-up sweep over the levels (finest first, back up), ``x`` in place."""
         order = list(range(self.levels if levels is None else min(levels, self.levels)))
         for k in order + order[-2::-1]:
             self.correct_level(k, P, q, lower, upper, x, sweeps)
+

@@ -30,6 +30,13 @@ The method, for ``min 1/2 x^T P x + q^T x`` over a box:
    short while the face moves (``MOVING_CG_MAXITER`` CG iterations after
    ``SMOOTHING_SWEEPS`` projected Gauss-Seidel sweeps, as a TNNMG step),
    longer once few variables change side, tight once the face has settled.
+   On a plain matrix (no grid) each step starts with **constrained coarse
+   corrections** (:class:`qpsolve.linalg.monotone.SmoothedLevels`):
+   projected coordinate descent along the columns of the hierarchy's
+   composite prolongators, down and up the levels, each step clipped to the
+   exact interval that keeps its support in the box.  They move held regions
+   that the truncated step freezes (monotone multigrid; measured in
+   ``benchmarks/results/amg/notes-session3.md``).
 4. **Projected search** along ``d`` (Bertsekas' projected Newton): the step
    ``clip(x + a d) - x`` with Armijo back-tracking, which adds many
    constraints at once; if it fails, the largest feasible step (exact
@@ -51,6 +58,7 @@ import scipy.sparse as sp
 from ..certificate import certificate
 from ..linalg.amg import Hierarchy, near_null_space, projected_gauss_seidel
 from ..linalg.coarse import coarse_envelopes, prolong
+from ..linalg.monotone import SmoothedLevels
 from ..linalg.search import projected_search
 from ..linalg.threads import blas_threads
 from ..problem import BoxQP
@@ -362,6 +370,13 @@ def _candidates(prob):
     return near_null_space(prob.P, coordinates=coords, candidates=nns)
 
 
+def _coarse_levels(prob, hierarchy):
+    """The constrained coarse corrections of a level (``COARSE_SPACE``)."""
+    if COARSE_SPACE == "aggregates":
+        return hierarchy.aggregate_levels(prob.P)
+    return SmoothedLevels(prob.P, hierarchy.prolongators, COARSE_LEVELS)
+
+
 def _solve_chain(chain, x, tol, max_iter, deadline, verbose, preconditioner, amg, active_set, sweeps, levels):
     """Solve the levels of ``chain`` coarsest first; returns the last point and its depth."""
     for depth in range(len(chain) - 1, -1, -1):
@@ -382,13 +397,10 @@ def _solve_chain(chain, x, tol, max_iter, deadline, verbose, preconditioner, amg
                 print(f"  [pcg level {depth} n={lvl.n}] AMG hierarchy: {hierarchy.levels} levels, "
                       f"operator complexity {hierarchy.operator_complexity():.2f}, {setup:.2f} s", flush=True)
         lsweeps = sweeps if sweeps is not None else (SMOOTHING_SWEEPS if kind == "amg" else 0)
-        coarse = None
-        if kind == "amg" and COARSE_SWEEPS > 0:
-            if COARSE_SPACE == "aggregates":
-                coarse = hierarchy.aggregate_levels(lvl.P)
-            else:
-                from ..linalg.monotone import SmoothedLevels
-                coarse = SmoothedLevels(lvl.P, hierarchy.prolongators, COARSE_LEVELS)
+        # Plain matrices only: the grid levels (photographs above LU_MAX_N pixels) keep their
+        # measured path; the corrections were not benchmarked there.
+        coarse = (_coarse_levels(lvl, hierarchy) if kind == "amg" and COARSE_SWEEPS > 0 and lvl.grid is None
+                  else None)
         x, it, cg, status, hist, steps = _solve_level(lvl, x, ltol, lmax, deadline, verbose, kind, hierarchy,
                                                       f"level {depth} n={lvl.n}",
                                                       active_set=(active_set and depth == 0 and kind == "lu"
