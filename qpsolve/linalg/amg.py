@@ -241,6 +241,7 @@ class Hierarchy:
         for lvl, Pk, PTk in zip(self.ml.levels, self._P, self._PT):
             lvl.P, lvl.R = Pk, PTk
         self.prolongators = self._P
+        self.transposed_prolongators = self._PT
         self._rows = None  # made on the first truncation
 
     @property

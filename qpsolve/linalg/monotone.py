@@ -240,6 +240,10 @@ class SmoothedLevels:
         ``P_0`` (``n x m_1``), ``P_1`` (``m_1 x m_2``), ...: a hierarchy's.
     max_levels : int, optional
         Keep only the first levels.
+    first_transpose : sparse matrix, optional
+        ``P_0^T`` in CSR (the hierarchy keeps one): used as ``P_0``'s columns
+        without a copy.  Deeper composite prolongators are kept in single
+        precision.
 
     Examples
     --------
@@ -253,17 +257,30 @@ class SmoothedLevels:
     [0.5, 1.0, 1.0, 0.5]
     """
 
-    def __init__(self, P, prolongators, max_levels=None):
+    def __init__(self, P, prolongators, max_levels=None, first_transpose=None):
         P = sp.csr_matrix(P)
         self.Q, self.A = [], []
         Q = None
         for k, Pk in enumerate(prolongators):
             if max_levels is not None and k >= max_levels:
                 break
-            Q = sp.csr_matrix(Pk) if Q is None else (Q @ Pk).tocsr()
-            Q.eliminate_zeros()
-            self.Q.append(Q.tocsc())
-            self.A.append((Q.T @ (P @ Q)).tocsr())
+            if Q is None:
+                Q = sp.csr_matrix(Pk)
+                if first_transpose is not None:
+                    # P_0^T in CSR is P_0 in CSC: the hierarchy's own arrays, no copy
+                    T = first_transpose
+                    stored = sp.csc_matrix((T.data, T.indices, T.indptr), shape=Q.shape)
+                else:
+                    stored = Q.tocsc()
+            else:
+                Q = (Q @ Pk).tocsr()
+                Q.eliminate_zeros()
+                # Composite levels in single precision (half the memory at 1024^2); the Galerkin
+                # operator below is the exact one of the rounded basis, so steps stay exact.
+                stored = Q.astype(np.float32).tocsc()
+            self.Q.append(stored)
+            B = stored.astype(np.float64).tocsr() if stored.dtype != np.float64 else Q
+            self.A.append((B.T @ (P @ B)).tocsr())
 
     @property
     def levels(self):

@@ -374,7 +374,8 @@ def _coarse_levels(prob, hierarchy):
     """The constrained coarse corrections of a level (``COARSE_SPACE``)."""
     if COARSE_SPACE == "aggregates":
         return hierarchy.aggregate_levels(prob.P)
-    return SmoothedLevels(prob.P, hierarchy.prolongators, COARSE_LEVELS)
+    return SmoothedLevels(prob.P, hierarchy.prolongators, COARSE_LEVELS,
+                          first_transpose=hierarchy.transposed_prolongators[0] if hierarchy.prolongators else None)
 
 
 def _solve_chain(chain, x, tol, max_iter, deadline, verbose, preconditioner, amg, active_set, sweeps, levels):
