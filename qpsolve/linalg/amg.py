@@ -248,13 +248,6 @@ class Hierarchy:
     def levels(self):
         return len(self.ml.levels)
 
-    def aggregate_levels(self, P=None):
-        """The unsmoothed aggregates of this hierarchy as :class:`qpsolve.linalg.monotone.AggregateLevels`
-        of ``P`` (default: the hierarchy's own, shifted matrix)."""
-        from .monotone import AggregateLevels
-
-        return AggregateLevels.from_pyamg(self.A if P is None else P, self.ml)
-
     def operator_complexity(self):
         return float(self.ml.operator_complexity())
 

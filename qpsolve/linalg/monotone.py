@@ -50,7 +50,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["AggregateLevels", "restrict_box"]
+__all__ = ["AggregateLevels", "SmoothedLevels", "restrict_box"]
 
 
 def restrict_box(agg, count, lower, upper, x):

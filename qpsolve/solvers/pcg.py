@@ -58,7 +58,7 @@ import scipy.sparse as sp
 from ..certificate import certificate
 from ..linalg.amg import Hierarchy, near_null_space, projected_gauss_seidel
 from ..linalg.coarse import coarse_envelopes, prolong
-from ..linalg.monotone import SmoothedLevels
+from ..linalg.monotone import AggregateLevels, SmoothedLevels
 from ..linalg.search import projected_search
 from ..linalg.threads import blas_threads
 from ..problem import BoxQP
@@ -373,7 +373,7 @@ def _candidates(prob):
 def _coarse_levels(prob, hierarchy):
     """The constrained coarse corrections of a level (``COARSE_SPACE``)."""
     if COARSE_SPACE == "aggregates":
-        return hierarchy.aggregate_levels(prob.P)
+        return AggregateLevels.from_pyamg(prob.P, hierarchy.ml)
     return SmoothedLevels(prob.P, hierarchy.prolongators, COARSE_LEVELS,
                           first_transpose=hierarchy.transposed_prolongators[0] if hierarchy.prolongators else None)
 
