@@ -227,7 +227,13 @@ class Hierarchy:
                        presmoother=SMOOTHER, postsmoother=SMOOTHER, max_coarse=MAX_COARSE)
         options.update(pyamg_options)
         with _batched_pinv():
-            self.ml = pyamg.smoothed_aggregation_solver(self.A, B=self.B, **options)
+            # keep=True for the aggregates (``AggOp``, the monotone coarse corrections' spaces);
+            # the other kept operators are dropped below.
+            self.ml = pyamg.smoothed_aggregation_solver(self.A, B=self.B, keep=True, **options)
+        for lvl in self.ml.levels:
+            for name in ("C", "Cnodes", "T"):
+                if hasattr(lvl, name):
+                    delattr(lvl, name)
         # One CSR copy of each prolongator and its transpose, shared by the full cycle and every
         # truncated one (pyamg's BSR P and R would be two more copies: 0.2 GB at 1024^2).
         self._P = [lvl.P.tocsr() for lvl in self.ml.levels[:-1]]
@@ -235,6 +241,7 @@ class Hierarchy:
         for lvl, Pk, PTk in zip(self.ml.levels, self._P, self._PT):
             lvl.P, lvl.R = Pk, PTk
         self.prolongators = self._P
+        self.transposed_prolongators = self._PT
         self._rows = None  # made on the first truncation
 
     @property

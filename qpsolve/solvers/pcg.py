@@ -30,6 +30,13 @@ The method, for ``min 1/2 x^T P x + q^T x`` over a box:
    short while the face moves (``MOVING_CG_MAXITER`` CG iterations after
    ``SMOOTHING_SWEEPS`` projected Gauss-Seidel sweeps, as a TNNMG step),
    longer once few variables change side, tight once the face has settled.
+   On a plain matrix (no grid) each step starts with **constrained coarse
+   corrections** (:class:`qpsolve.linalg.monotone.SmoothedLevels`):
+   projected coordinate descent along the columns of the hierarchy's
+   composite prolongators, down and up the levels, each step clipped to the
+   exact interval that keeps its support in the box.  They move held regions
+   that the truncated step freezes (monotone multigrid; measured in
+   ``benchmarks/results/amg/notes-session3.md``).
 4. **Projected search** along ``d`` (Bertsekas' projected Newton): the step
    ``clip(x + a d) - x`` with Armijo back-tracking, which adds many
    constraints at once; if it fails, the largest feasible step (exact
@@ -51,6 +58,7 @@ import scipy.sparse as sp
 from ..certificate import certificate
 from ..linalg.amg import Hierarchy, near_null_space, projected_gauss_seidel
 from ..linalg.coarse import coarse_envelopes, prolong
+from ..linalg.monotone import AggregateLevels, SmoothedLevels
 from ..linalg.search import projected_search
 from ..linalg.threads import blas_threads
 from ..problem import BoxQP
@@ -252,10 +260,17 @@ MOVING_CG_MAXITER = 3
 MOVING_FRACTION = 0.001
 #: AMG faces: CG iterations per Newton step once fewer changed (tight solves once none did)
 NEARLY_SETTLED_CG_MAXITER = 25
+#: AMG faces: projected Gauss-Seidel sweeps per aggregate level of the constrained coarse
+#: correction before each Newton step (0: none)
+COARSE_SWEEPS = 2
+#: ... on at most this many aggregate levels (None: all)
+COARSE_LEVELS = None
+#: 'aggregates' (unsmoothed, exact monotone restriction) or 'smoothed' (the prolongators' columns)
+COARSE_SPACE = "smoothed"
 
 
 def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, label, active_set=False,
-                 sweeps=0):
+                 sweeps=0, coarse=None):
     P, q, lo, hi = prob.P, prob.q, prob.lower, prob.upper
     diag = prob.diag
     pinned = lo == hi
@@ -276,6 +291,10 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, lab
     it = 0
     amg = kind == "amg"
     for it in range(1, max_iter + 1):
+        if coarse is not None:
+            # Constrained coarse corrections: lift (or lower) whole held regions, which the
+            # truncated Newton step below cannot move.  Monotone.
+            coarse.correct(P, q, lo, hi, x, sweeps=COARSE_SWEEPS, levels=COARSE_LEVELS)
         if sweeps:
             # Projected Gauss-Seidel finds the contacts near the current ones (the local part
             # of the active set) at the cost of a product per sweep; the Newton step below
@@ -351,6 +370,14 @@ def _candidates(prob):
     return near_null_space(prob.P, coordinates=coords, candidates=nns)
 
 
+def _coarse_levels(prob, hierarchy):
+    """The constrained coarse corrections of a level (``COARSE_SPACE``)."""
+    if COARSE_SPACE == "aggregates":
+        return AggregateLevels.from_pyamg(prob.P, hierarchy.ml)
+    return SmoothedLevels(prob.P, hierarchy.prolongators, COARSE_LEVELS,
+                          first_transpose=hierarchy.transposed_prolongators[0] if hierarchy.prolongators else None)
+
+
 def _solve_chain(chain, x, tol, max_iter, deadline, verbose, preconditioner, amg, active_set, sweeps, levels):
     """Solve the levels of ``chain`` coarsest first; returns the last point and its depth."""
     for depth in range(len(chain) - 1, -1, -1):
@@ -371,10 +398,15 @@ def _solve_chain(chain, x, tol, max_iter, deadline, verbose, preconditioner, amg
                 print(f"  [pcg level {depth} n={lvl.n}] AMG hierarchy: {hierarchy.levels} levels, "
                       f"operator complexity {hierarchy.operator_complexity():.2f}, {setup:.2f} s", flush=True)
         lsweeps = sweeps if sweeps is not None else (SMOOTHING_SWEEPS if kind == "amg" else 0)
+        # Plain matrices only: the grid levels (photographs above LU_MAX_N pixels) keep their
+        # measured path; the corrections were not benchmarked there.
+        coarse = (_coarse_levels(lvl, hierarchy) if kind == "amg" and COARSE_SWEEPS > 0 and lvl.grid is None
+                  else None)
         x, it, cg, status, hist, steps = _solve_level(lvl, x, ltol, lmax, deadline, verbose, kind, hierarchy,
                                                       f"level {depth} n={lvl.n}",
                                                       active_set=(active_set and depth == 0 and kind == "lu"
-                                                                  and lvl.grid is not None), sweeps=lsweeps)
+                                                                  and lvl.grid is not None), sweeps=lsweeps,
+                                                      coarse=coarse)
         levels.append({"n": lvl.n, "iterations": it, "cg_iterations": cg, "status": status,
                        "active_set_steps": steps, "seconds": time.perf_counter() - t0, "setup_seconds": setup,
                        "history": hist})
