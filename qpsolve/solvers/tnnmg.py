@@ -69,6 +69,17 @@ CG_MAX = 3
 #: the Galerkin coarse grids are rebuilt when more than this fraction of the pixels changed
 #: between held and free since the last Newton step, else updated by the difference
 REBUILD = 0.25
+#: constrained (monotone multigrid) V-cycles per Newton step, in place of the plain sweeps
+MONOTONE_CYCLES = 0
+#: projected Gauss-Seidel sweeps before and after each coarse correction of those V-cycles
+MONOTONE_SMOOTH = 2
+#: ... at every this many Newton steps, up to this step
+MONOTONE_EVERY = 1
+MONOTONE_UNTIL = 10**9
+#: where the V-cycles go: "before" the Newton step (instead of the sweeps) or "after" it
+MONOTONE_WHERE = "before"
+#: pixels within this fraction of their bin of a bound are held (and moved onto it) by the Newton step
+HOLD_EPS = 0.0
 #: halvings of the projected Newton step before the Gauss-Seidel sweeps are left to make progress
 ARC_STEPS = 8
 
@@ -173,12 +184,24 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
     status, rel = "max_iter", np.inf
     steps = 0
     h = None
+    mh = None
+    if MONOTONE_CYCLES:
+        from ..linalg.gridmg import MonotoneHierarchy
+        mh = MonotoneHierarchy(ts, smooth=MONOTONE_SMOOTH)
     for steps in range(1, max_iter + 1):
         if deadline is not None and time.perf_counter() > deadline:
             status = "time_limit"
             break
-        for s in range(NONLINEAR_SWEEPS):
-            ts.projected_gauss_seidel(x, lo, hi, q, reverse=bool(s % 2))
+        use_mh = mh is not None and steps % MONOTONE_EVERY == 0 and steps <= MONOTONE_UNTIL
+        if use_mh and MONOTONE_WHERE == "before":
+            for _ in range(MONOTONE_CYCLES):
+                x = mh.vcycle(x, lo, hi, q)
+        else:
+            for s in range(NONLINEAR_SWEEPS):
+                ts.projected_gauss_seidel(x, lo, hi, q, reverse=bool(s % 2))
+            if use_mh and steps > 1:
+                for _ in range(MONOTONE_CYCLES):
+                    x = mh.vcycle(x, lo, hi, q)
         g = level.gradient(x)
         gap, E = _estimate(x, g, lo, hi, q)
         rel = gap / max(1.0, abs(E))
@@ -194,6 +217,10 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
         if HOLD == "trial":
             trial = x - g / level.diag
             at_lo, at_hi = trial <= lo, trial >= hi
+        elif HOLD_EPS > 0:
+            room = HOLD_EPS * np.minimum(hi - lo, 1e300)
+            at_lo, at_hi = x <= lo + room, x >= hi - room
+            at_hi &= ~at_lo
         else:
             at_lo, at_hi = x <= lo, x >= hi
         held = at_lo | at_hi
