@@ -69,17 +69,11 @@ CG_MAX = 3
 #: the Galerkin coarse grids are rebuilt when more than this fraction of the pixels changed
 #: between held and free since the last Newton step, else updated by the difference
 REBUILD = 0.25
-#: constrained (monotone multigrid) V-cycles per Newton step, in place of the plain sweeps
-MONOTONE_CYCLES = 0
+#: constrained (monotone multigrid) V-cycles after each Newton step's line search: their coarse
+#: levels move whole regions off their bounds, which the truncated step cannot (0 turns them off)
+MONOTONE_CYCLES = 1
 #: projected Gauss-Seidel sweeps before and after each coarse correction of those V-cycles
 MONOTONE_SMOOTH = 2
-#: ... at every this many Newton steps, up to this step
-MONOTONE_EVERY = 1
-MONOTONE_UNTIL = 10**9
-#: where the V-cycles go: "before" the Newton step (instead of the sweeps) or "after" it
-MONOTONE_WHERE = "before"
-#: pixels within this fraction of their bin of a bound are held (and moved onto it) by the Newton step
-HOLD_EPS = 0.0
 #: halvings of the projected Newton step before the Gauss-Seidel sweeps are left to make progress
 ARC_STEPS = 8
 
@@ -171,6 +165,20 @@ def _estimate(x, g, lo, hi, q):
     return gap, E
 
 
+def _arc(level, x, d, g, E0):
+    """Armijo search on the energy along the projected path ``clip(x + t d)``; ``(x_t, t)`` or ``(None, t)``."""
+    lo, hi, q = level.lower, level.upper, level.q
+    t = 1.0
+    for _ in range(ARC_STEPS):
+        xt = np.clip(x + t * d, lo, hi)
+        gt = level.gradient(xt)
+        Et = float(0.5 * xt @ (gt - q) + q @ xt)
+        if Et <= E0 + 1e-4 * float(g @ (xt - x)):
+            return xt, t
+        t *= 0.5
+    return None, t
+
+
 def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
     """Newton steps on one level from ``x`` (feasible); returns ``(x, status, steps, info, cert)``.
 
@@ -192,16 +200,8 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
         if deadline is not None and time.perf_counter() > deadline:
             status = "time_limit"
             break
-        use_mh = mh is not None and steps % MONOTONE_EVERY == 0 and steps <= MONOTONE_UNTIL
-        if use_mh and MONOTONE_WHERE == "before":
-            for _ in range(MONOTONE_CYCLES):
-                x = mh.vcycle(x, lo, hi, q)
-        else:
-            for s in range(NONLINEAR_SWEEPS):
-                ts.projected_gauss_seidel(x, lo, hi, q, reverse=bool(s % 2))
-            if use_mh and steps > 1:
-                for _ in range(MONOTONE_CYCLES):
-                    x = mh.vcycle(x, lo, hi, q)
+        for s in range(NONLINEAR_SWEEPS):
+            ts.projected_gauss_seidel(x, lo, hi, q, reverse=bool(s % 2))
         g = level.gradient(x)
         gap, E = _estimate(x, g, lo, hi, q)
         rel = gap / max(1.0, abs(E))
@@ -217,10 +217,6 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
         if HOLD == "trial":
             trial = x - g / level.diag
             at_lo, at_hi = trial <= lo, trial >= hi
-        elif HOLD_EPS > 0:
-            room = HOLD_EPS * np.minimum(hi - lo, 1e300)
-            at_lo, at_hi = x <= lo + room, x >= hi - room
-            at_hi &= ~at_lo
         else:
             at_lo, at_hi = x <= lo, x >= hi
         held = at_lo | at_hi
@@ -241,19 +237,14 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
         v, its = h.pcg(b, rtol=rtol, max_iter=CG_MAX)
         cg_total += its
         d += v
-        # Arc search along the projected path x(t) = clip(x + t d): Armijo on the energy.
-        t, E0 = 1.0, E
-        for _ in range(ARC_STEPS):
-            xt = np.clip(x + t * d, lo, hi)
-            gt = level.gradient(xt)
-            Et = float(0.5 * xt @ (gt - q) + q @ xt)
-            if Et <= E0 + 1e-4 * float(g @ (xt - x)):
-                break
-            t *= 0.5
-        else:
-            xt = None  # no decrease: leave it to the Gauss-Seidel sweeps
+        xt, t = _arc(level, x, d, g, E)
         if xt is not None:
             x = xt
+        if mh is not None:
+            # Constrained V-cycles: the truncated step above holds every pixel on a bound, so
+            # without them a wrongly held region is released one layer per step (mesh dependence).
+            for _ in range(MONOTONE_CYCLES):
+                x = mh.vcycle(x, lo, hi, q)
         history.append((float(rel), int(held.sum()), int(its), float(t)))
         if verbose:
             print(f"tnnmg {label}: step {steps}: rel gap {rel:.3e}, held {int(held.sum())}, cg {its}, t {t:.3f}")
