@@ -23,10 +23,17 @@ preconditioner for conjugate gradients on ``A_F`` as well as the linear
 correction of truncated nonsmooth Newton multigrid
 (:mod:`qpsolve.solvers.tnnmg`).
 
+:class:`MonotoneHierarchy` is the constrained counterpart: the Galerkin
+hierarchy of the whole operator and a V-cycle of projected Gauss-Seidel
+sweeps within obstacles restricted monotonically level by level (monotone
+multigrid), which may move pixels off their bounds.
+
 References
 ----------
 C. Graeser, R. Kornhuber, "Multigrid methods for obstacle problems",
 J. Comput. Math. 27 (2009) 1-44.
+R. Kornhuber, "Monotone multigrid methods for elliptic variational
+inequalities I", Numer. Math. 69 (1994) 167-184.
 """
 
 from __future__ import annotations

@@ -19,10 +19,16 @@ truncated nonsmooth Newton multigrid, with the linear step taken further):
 3. **Projected line search.**  The step is projected into the box,
    ``d = clip(x + v) - x``, and the exact minimiser of the quadratic
    along ``d`` in ``[0, 1]`` is taken: every iteration lowers the energy.
-4. **Coarse-to-fine.**  Problems without a linear term start from the
+4. **Constrained coarse correction.**  One monotone multigrid V-cycle
+   (:class:`~qpsolve.linalg.gridmg.MonotoneHierarchy`): projected
+   Gauss-Seidel on every level of the whole ``P``'s Galerkin hierarchy
+   within monotonically restricted obstacles.  Its coarse levels move held
+   regions off their bounds, which the truncated step cannot (it frees
+   them one layer of pixels per step); the energy still never rises.
+5. **Coarse-to-fine.**  Problems without a linear term start from the
    solution of the half-resolution problem (2-block min/max envelopes),
    solved the same way.
-5. The shared certificate decides when to stop.
+6. The shared certificate decides when to stop.
 
 References
 ----------
@@ -30,6 +36,12 @@ C. Graeser, R. Kornhuber, "Multigrid methods for obstacle problems",
 J. Comput. Math. 27 (2009) 1-44.
 C. Graeser, O. Sander, "Truncated nonsmooth Newton multigrid methods for
 block-separable minimization problems", IMA J. Numer. Anal. 39 (2019).
+R. Kornhuber, "Monotone multigrid methods for elliptic variational
+inequalities I", Numer. Math. 69 (1994) 167-184.
+X.-C. Tai, "Rate of convergence for some constraint decomposition methods
+for nonlinear variational inequalities", Numer. Math. 93 (2003) 755-786.
+E. Bueler, P. E. Farrell, "A full approximation scheme multilevel method
+for nonlinear variational inequalities", SIAM J. Sci. Comput. (2024).
 """
 
 from __future__ import annotations
