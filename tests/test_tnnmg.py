@@ -180,6 +180,105 @@ def test_truncated_pcg_solves_the_held_system(model, bc):
     assert np.all(v[free == 0] == 0.0)
 
 
+# ------------------------------------------------------------------- the constrained V-cycle
+
+
+def _monotone_transfer(n, periodic):
+    nc, par, w = gridmg._monotone_parents(n, periodic)
+    M = np.zeros((n, nc))
+    for i in range(n):
+        for k in range(par.shape[1]):
+            if par[i, k] >= 0:
+                M[i, par[i, k]] += w[i, k]
+    return nc, par, w, M
+
+
+@pytest.mark.parametrize("periodic", [False, True])
+@pytest.mark.parametrize("n", [16, 17, 30, 33])
+def test_monotone_transfers_are_a_partition_of_unity_without_negative_weights(n, periodic):
+    # Non-negative weights summing to one are what make a correction within the coarse obstacles
+    # feasible on the fine grid (a convex combination of values within the fine pixel's room).
+    nc, par, w, M = _monotone_transfer(n, periodic)
+    assert np.all(M >= 0.0)
+    assert np.allclose(M.sum(axis=1), 1.0, rtol=0, atol=1e-15)
+    assert np.linalg.matrix_rank(M) == nc
+
+
+@pytest.mark.parametrize("bc", ["odd", "even", "periodic"])
+@pytest.mark.parametrize("shape", [(20, 17), (24, 24)])
+def test_monotone_obstacles_are_the_max_and_min_over_each_support(bc, shape):
+    n, m = shape
+    per = bc == "periodic"
+    nc, pi, wi, Mi = _monotone_transfer(n, per)
+    mc, pj, wj, Mj = _monotone_transfer(m, per)
+    Pr = np.kron(Mi, Mj)
+    rng = np.random.default_rng(3)
+    lo, hi = -rng.exponential(size=n * m), rng.exponential(size=n * m)
+    lo[rng.random(n * m) < 0.3] = 0.0
+    hi[rng.random(n * m) < 0.3] = 0.0
+    lo_c, hi_c = np.full(nc * mc, -np.inf), np.full(nc * mc, np.inf)
+    gridmg._restrict_obstacles(lo, hi, n, m, pi, wi, pj, wj, mc, lo_c, hi_c)
+    for c in range(nc * mc):
+        support = Pr[:, c] > 0
+        assert lo_c[c] == lo[support].max() and hi_c[c] == hi[support].min()
+    # Any coarse correction within them stays within the fine obstacles.
+    for _ in range(20):
+        e = lo_c + rng.random(nc * mc) * (hi_c - lo_c)
+        v = Pr @ e
+        assert np.all(v >= lo - 1e-12) and np.all(v <= hi + 1e-12)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_coarse_projected_gauss_seidel_matches_a_dense_loop(reverse):
+    grid = GridSpec((30, 26), "biharmonic", "even")
+    mh = gridmg.MonotoneHierarchy(gridmg.TypedStencil(grid.energy()))
+    lvl = mh.levels[0]
+    A = gridmg._dense_of(lvl)
+    N = lvl.n * lvl.m
+    rng = np.random.default_rng(8)
+    lo, hi = -rng.uniform(0, 1, N), rng.uniform(0, 1, N)
+    b = rng.normal(size=N) * 10
+    v = np.clip(rng.normal(size=N), lo, hi)
+    ref = v.copy()
+    for i in (range(N - 1, -1, -1) if reverse else range(N)):  # one coarse unknown at a time
+        ref[i] = np.clip(ref[i] + (b[i] - A[i] @ ref) / A[i, i], lo[i], hi[i])
+    gridmg._var_pgs(lvl.A, v, b, lo, hi, lvl.n, lvl.m, lvl.R, lvl.periodic, reverse)
+    assert np.allclose(v, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31 - 1), pinned=st.floats(0.0, 0.3), open_=st.floats(0.0, 0.3),
+       case=st.sampled_from([((40, 36), "biharmonic", "odd"), ((33, 34), "thin-plate", "even"),
+                             ((36, 32), "mixed", "periodic"), ((35, 41), "triharmonic", "odd"),
+                             ((34, 34), "laplace", "even"), ((9, 12), "biharmonic", "even")]))
+def test_monotone_vcycle_never_raises_the_energy_nor_leaves_the_box(seed, pinned, open_, case):
+    shape, model, bc = case
+    grid = GridSpec(shape, model, bc)
+    ts = gridmg.TypedStencil(grid.energy())
+    P = grid.matrix().tocsr()
+    rng = np.random.default_rng(seed)
+    n = shape[0] * shape[1]
+    lo = rng.integers(0, 6, size=n).astype(float)
+    hi = lo + 1.0
+    pin = rng.random(n) < pinned
+    hi[pin] = lo[pin]  # some pixels pinned (lo == hi)
+    lo[rng.random(n) < open_] = -np.inf  # some without a lower bound
+    q = rng.normal(size=n) * rng.choice([0.0, 1.0])
+    x = np.clip(rng.uniform(-1, 7, size=n), lo, hi)
+
+    def energy(x):
+        return 0.5 * x @ (P @ x) + q @ x
+
+    mh = gridmg.MonotoneHierarchy(ts, smooth=int(rng.integers(1, 3)))
+    E = energy(x)
+    for _ in range(3):
+        x = mh.vcycle(x, lo, hi, q)
+        assert np.all(x >= lo) and np.all(x <= hi)
+        E_new = energy(x)
+        assert E_new <= E + 1e-12 * max(1.0, abs(E))
+        E = E_new
+
+
 # ----------------------------------------------------------------------------- the solver
 
 

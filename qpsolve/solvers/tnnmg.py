@@ -19,10 +19,16 @@ truncated nonsmooth Newton multigrid, with the linear step taken further):
 3. **Projected line search.**  The step is projected into the box,
    ``d = clip(x + v) - x``, and the exact minimiser of the quadratic
    along ``d`` in ``[0, 1]`` is taken: every iteration lowers the energy.
-4. **Coarse-to-fine.**  Problems without a linear term start from the
+4. **Constrained coarse correction.**  One monotone multigrid V-cycle
+   (:class:`~qpsolve.linalg.gridmg.MonotoneHierarchy`): projected
+   Gauss-Seidel on every level of the whole ``P``'s Galerkin hierarchy
+   within monotonically restricted obstacles.  Its coarse levels move held
+   regions off their bounds, which the truncated step cannot (it frees
+   them one layer of pixels per step); the energy still never rises.
+5. **Coarse-to-fine.**  Problems without a linear term start from the
    solution of the half-resolution problem (2-block min/max envelopes),
    solved the same way.
-5. The shared certificate decides when to stop.
+6. The shared certificate decides when to stop.
 
 References
 ----------
@@ -30,6 +36,12 @@ C. Graeser, R. Kornhuber, "Multigrid methods for obstacle problems",
 J. Comput. Math. 27 (2009) 1-44.
 C. Graeser, O. Sander, "Truncated nonsmooth Newton multigrid methods for
 block-separable minimization problems", IMA J. Numer. Anal. 39 (2019).
+R. Kornhuber, "Monotone multigrid methods for elliptic variational
+inequalities I", Numer. Math. 69 (1994) 167-184.
+X.-C. Tai, "Rate of convergence for some constraint decomposition methods
+for nonlinear variational inequalities", Numer. Math. 93 (2003) 755-786.
+E. Bueler, P. E. Farrell, "A full approximation scheme multilevel method
+for nonlinear variational inequalities", SIAM J. Sci. Comput. (2024).
 """
 
 from __future__ import annotations
@@ -69,6 +81,11 @@ CG_MAX = 3
 #: the Galerkin coarse grids are rebuilt when more than this fraction of the pixels changed
 #: between held and free since the last Newton step, else updated by the difference
 REBUILD = 0.25
+#: constrained (monotone multigrid) V-cycles after each Newton step's line search: their coarse
+#: levels move whole regions off their bounds, which the truncated step cannot (0 turns them off)
+MONOTONE_CYCLES = 1
+#: projected Gauss-Seidel sweeps before and after each coarse correction of those V-cycles
+MONOTONE_SMOOTH = 2
 #: halvings of the projected Newton step before the Gauss-Seidel sweeps are left to make progress
 ARC_STEPS = 8
 
@@ -160,6 +177,20 @@ def _estimate(x, g, lo, hi, q):
     return gap, E
 
 
+def _arc(level, x, d, g, E0):
+    """Armijo search on the energy along the projected path ``clip(x + t d)``; ``(x_t, t)`` or ``(None, t)``."""
+    lo, hi, q = level.lower, level.upper, level.q
+    t = 1.0
+    for _ in range(ARC_STEPS):
+        xt = np.clip(x + t * d, lo, hi)
+        gt = level.gradient(xt)
+        Et = float(0.5 * xt @ (gt - q) + q @ xt)
+        if Et <= E0 + 1e-4 * float(g @ (xt - x)):
+            return xt, t
+        t *= 0.5
+    return None, t
+
+
 def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
     """Newton steps on one level from ``x`` (feasible); returns ``(x, status, steps, info, cert)``.
 
@@ -173,6 +204,10 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
     status, rel = "max_iter", np.inf
     steps = 0
     h = None
+    mh = None
+    if MONOTONE_CYCLES:
+        from ..linalg.gridmg import MonotoneHierarchy
+        mh = MonotoneHierarchy(ts, smooth=MONOTONE_SMOOTH)
     for steps in range(1, max_iter + 1):
         if deadline is not None and time.perf_counter() > deadline:
             status = "time_limit"
@@ -214,19 +249,14 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
         v, its = h.pcg(b, rtol=rtol, max_iter=CG_MAX)
         cg_total += its
         d += v
-        # Arc search along the projected path x(t) = clip(x + t d): Armijo on the energy.
-        t, E0 = 1.0, E
-        for _ in range(ARC_STEPS):
-            xt = np.clip(x + t * d, lo, hi)
-            gt = level.gradient(xt)
-            Et = float(0.5 * xt @ (gt - q) + q @ xt)
-            if Et <= E0 + 1e-4 * float(g @ (xt - x)):
-                break
-            t *= 0.5
-        else:
-            xt = None  # no decrease: leave it to the Gauss-Seidel sweeps
+        xt, t = _arc(level, x, d, g, E)
         if xt is not None:
             x = xt
+        if mh is not None:
+            # Constrained V-cycles: the truncated step above holds every pixel on a bound, so
+            # without them a wrongly held region is released one layer per step (mesh dependence).
+            for _ in range(MONOTONE_CYCLES):
+                x = mh.vcycle(x, lo, hi, q)
         history.append((float(rel), int(held.sum()), int(its), float(t)))
         if verbose:
             print(f"tnnmg {label}: step {steps}: rel gap {rel:.3e}, held {int(held.sum())}, cg {its}, t {t:.3f}")
