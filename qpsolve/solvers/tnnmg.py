@@ -86,6 +86,10 @@ REBUILD = 0.25
 MONOTONE_CYCLES = 1
 #: projected Gauss-Seidel sweeps before and after each coarse correction of those V-cycles
 MONOTONE_SMOOTH = 2
+#: Newton steps on the fine level when the caller gives no max_iter: every step lowers the energy
+#: and the certificate decides, so the cap only has to sit above what large photographs need
+#: (textured 1024^2 needed 226: benchmarks/results/dense/notes.md)
+MAX_STEPS = 500
 #: halvings of the projected Newton step before the Gauss-Seidel sweeps are left to make progress
 ARC_STEPS = 8
 
@@ -116,7 +120,8 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
 
     Notes
     -----
-    ``max_iter`` limits the Newton steps on the fine level (default 200).
+    ``max_iter`` limits the Newton steps on the fine level (default
+    :data:`MAX_STEPS`).
     ``info["levels"]`` lists, coarsest first, each level's size, Newton
     steps, conjugate-gradient iterations, pixels held at the end, time and
     relative gap estimate.  BLAS runs on one thread (the coarsest grid's
@@ -269,7 +274,7 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
     if options:
         raise TypeError(f"tnnmg got unknown option(s): {sorted(options)}")
     deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
-    max_iter = 200 if max_iter is None else int(max_iter)
+    max_iter = MAX_STEPS if max_iter is None else int(max_iter)
     grid = prob.grid
     fine = _Level(prob.lower, prob.upper, prob.q, grid)
     # The table must reproduce this problem's own P (a BoxQP may carry any matrix beside its grid).
