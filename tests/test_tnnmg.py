@@ -90,8 +90,9 @@ def test_projected_gauss_seidel_sweep_matches_a_scalar_loop():
     assert np.allclose(x, ref, rtol=0, atol=1e-12)
 
 
-def _transfer(n, periodic, order):
-    nc, par, w = gridmg._parents(n, periodic, order)
+def _transfer(n, periodic, order, parents=None):
+    """``(nc, parents, weights, M)``: the kernel's parent table and its dense prolongation matrix."""
+    nc, par, w = gridmg._parents(n, periodic, order) if parents is None else parents
     M = np.zeros((n, nc))
     for i in range(n):
         for k in range(par.shape[1]):
@@ -184,13 +185,7 @@ def test_truncated_pcg_solves_the_held_system(model, bc):
 
 
 def _monotone_transfer(n, periodic):
-    nc, par, w = gridmg._monotone_parents(n, periodic)
-    M = np.zeros((n, nc))
-    for i in range(n):
-        for k in range(par.shape[1]):
-            if par[i, k] >= 0:
-                M[i, par[i, k]] += w[i, k]
-    return nc, par, w, M
+    return _transfer(n, periodic, None, parents=gridmg._monotone_parents(n, periodic))
 
 
 @pytest.mark.parametrize("periodic", [False, True])

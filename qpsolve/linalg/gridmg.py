@@ -297,8 +297,9 @@ def _var_matvec(A, x, out, n, m, R, periodic):
             out[p] = _var_dot(A, x, p, i, j, n, m, R, periodic)
 
 
-@njit(cache=True)
-def _var_gs(A, v, b, n, m, R, periodic, reverse):
+@njit(cache=True, inline="always")
+def _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, project):
+    """One Gauss-Seidel sweep on ``1/2 v^T A v - b^T v``, in place; clipped to ``[lo, hi]`` when ``project``."""
     W = 2 * R + 1
     cen = R * W + R
     for ii in range(n):
@@ -309,7 +310,19 @@ def _var_gs(A, v, b, n, m, R, periodic, reverse):
             d = A[p, cen]
             if d <= 0.0:
                 continue
-            v[p] += (b[p] - _var_dot(A, v, p, i, j, n, m, R, periodic)) / d
+            t = v[p] + (b[p] - _var_dot(A, v, p, i, j, n, m, R, periodic)) / d
+            if project:
+                if t < lo[p]:
+                    t = lo[p]
+                elif t > hi[p]:
+                    t = hi[p]
+            v[p] = t
+
+
+@njit(cache=True)
+def _var_gs(A, v, b, n, m, R, periodic, reverse):
+    """One (linear) Gauss-Seidel sweep on ``A v = b``, in place."""
+    _var_sweep(A, v, b, b, b, n, m, R, periodic, reverse, False)
 
 
 @njit(cache=True)
@@ -1044,22 +1057,7 @@ class TruncatedHierarchy:
 @njit(cache=True)
 def _var_pgs(A, v, b, lo, hi, n, m, R, periodic, reverse):
     """One projected Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` over ``lo <= v <= hi``, in place."""
-    W = 2 * R + 1
-    cen = R * W + R
-    for ii in range(n):
-        i = n - 1 - ii if reverse else ii
-        for jj in range(m):
-            j = m - 1 - jj if reverse else jj
-            p = i * m + j
-            d = A[p, cen]
-            if d <= 0.0:
-                continue
-            t = v[p] + (b[p] - _var_dot(A, v, p, i, j, n, m, R, periodic)) / d
-            if t < lo[p]:
-                t = lo[p]
-            elif t > hi[p]:
-                t = hi[p]
-            v[p] = t
+    _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, True)
 
 
 @njit(cache=True)
