@@ -82,6 +82,15 @@ def _odd_window(value, name, minimum=3):
     return int(value)
 
 
+def _as_pair(reference, image):
+    """``(reference, image)`` as float64 arrays of one shape (else a ValueError naming both)."""
+    ref = _as_image(reference, "reference")
+    img = _as_image(image, "image")
+    if ref.shape != img.shape:
+        raise ValueError(f"image has shape {img.shape}; reference has shape {ref.shape}")
+    return ref, img
+
+
 def _as_image(a, name):
     if isinstance(a, (str, bytes)) or a is None:
         raise TypeError(f"{name} must be a numeric array, got {type(a).__name__}")
@@ -233,10 +242,7 @@ def banding(reference, image, step, *, channel_axis=None, window=SMOOTH_WINDOW,
     >>> s.jumps, s.pairs, round(s.jumps_per_1000, 2)
     (128, 16096, 7.95)
     """
-    ref = _as_image(reference, "reference")
-    img = _as_image(image, "image")
-    if ref.shape != img.shape:
-        raise ValueError(f"image has shape {img.shape}; reference has shape {ref.shape}")
+    ref, img = _as_pair(reference, image)
     step = _positive(step, "step")
     jump = _positive(jump, "jump")
     still = _positive(still, "still")
@@ -347,10 +353,7 @@ def soft_banding(reference, image, step, *, channel_axis=None, lag=SOFT_LAG, sig
     >>> soft_banding(sky, sky, 16).per_1000
     0.0
     """
-    ref = _as_image(reference, "reference")
-    img = _as_image(image, "image")
-    if ref.shape != img.shape:
-        raise ValueError(f"image has shape {img.shape}; reference has shape {ref.shape}")
+    ref, img = _as_pair(reference, image)
     step = _positive(step, "step")
     fraction = _positive(fraction, "fraction")
     if isinstance(lag, bool) or not isinstance(lag, numbers.Integral) or lag < 1:
