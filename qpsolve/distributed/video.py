@@ -29,7 +29,8 @@ here (:mod:`qpsolve.distributed.start`), which ``pdas`` finishes in a few
 iterations; and for ``temporal`` ``solver='pcg'`` with
 ``preconditioner='amg'`` (the chunk's QP has no ``pdas`` fast inverse and
 no grid for ``admm``; ``pcg``'s exact sparse LU fills in badly in 3-D),
-started from the frames' 2-D plates, in spatial tiles on large frames.  Measurements: benchmarks/results/distributed/.
+started from the frames' 2-D plates, in spatial tiles on large frames.
+Measurements: benchmarks/results/distributed/ and the README.
 """
 
 from __future__ import annotations
@@ -405,6 +406,8 @@ def dequantize_video(src, out, *, bits, temporal=None, overlap=None, client=None
             if not temporal:
                 raise ValueError(f"{key} needs temporal (it weighs the temporal term of a chunk's QP)")
             check_at_least(dequantize_options[key], key, 0)
+    if temporal and dequantize_options.get("outliers") is not None:
+        raise ValueError("outliers is not available with temporal (frame by frame has it)")
     options = dict(TEMPORAL_DEFAULTS if temporal else VIDEO_DEFAULTS)
     options.update(dequantize_options)
     out = check_output(out, overwrite)
