@@ -189,8 +189,10 @@ def bench_video(frames, height, width, bits, temporal, workers, scheduler, tmp, 
                          "flicker_planes": [flicker(p[:tf] / (65535 / 255), t[:tf]) for p, t in zip(planes, truth)]}
             print(f"video {width}x{height} {mode}:", rep, flush=True)
         mid = q[0][:tf] + 2.0 ** (8 - bits) / 2
+        half = 2.0 ** (8 - bits) / 2
         res["midpoint"] = {"flicker": flicker(mid, y_truth), "psnr": psnr(mid, y_truth, 255),
-                           "psnr_planes": [psnr(p[:tf] + 2.0 ** (8 - bits) / 2, t[:tf], 255) for p, t in zip(q, truth)]}
+                           "psnr_planes": [psnr(p[:tf] + half, t[:tf], 255) for p, t in zip(q, truth)],
+                           "flicker_planes": [flicker(p[:tf] + half, t[:tf]) for p, t in zip(q, truth)]}
         res["workers"] = len(c.nthreads())
         res["temporal_k"] = temporal
     finally:
@@ -259,6 +261,16 @@ def write_results(out_dir, res):
             lines.append(f"| {label} | **{r['fps']:.3f}** | {r['flicker']:.3f} | {r['psnr']:.2f} | "
                          f"{r['uncertified']} of {r['solves']} | {r['peak_rss_mb']:.0f} MB |")
         lines.append("")
+        if "psnr_planes" in v["frames"]:
+            lines += ["PSNR dB / flicker of the Y, U, V planes (U and V at half size):", ""]
+            for mode, label in (("midpoint", "bin midpoint"), ("frames", "frame by frame"),
+                                ("temporal", f"--temporal {v['temporal_k']}")):
+                r = v[mode]
+                fl = r.get("flicker_planes")
+                lines.append(f"* {label}: " + ", ".join(
+                    f"{n} {p:.2f}" + ("" if fl is None else f" / {f:.3f}")
+                    for n, p, f in zip("YUV", r["psnr_planes"], fl or [None] * 3)))
+            lines.append("")
     part = res.get("v480_partial")
     if not res.get("v480") and part:
         lines += [f"480p, partial: {part['note']}", ""]

@@ -204,6 +204,8 @@ def test_bad_video_requests_write_nothing(client, gray_clip, tmp_path, capsys):
         dequantize_video(path, tmp_path / "o.mkv", bits=3, temporal=1, client=client)
     with pytest.raises(ValueError, match="temporal_weight needs temporal"):
         dequantize_video(path, tmp_path / "o.mkv", bits=3, temporal_weight=1.0, client=client)
+    with pytest.raises(ValueError, match="outliers is not available with temporal"):
+        dequantize_video(path, tmp_path / "o.mkv", bits=3, temporal=3, outliers="mask", client=client)
     with pytest.raises(ValueError, match="temporal_jump"):
         dequantize_video(path, tmp_path / "o.mkv", bits=3, temporal=3, temporal_jump=-1, client=client)
     with pytest.raises(ValueError, match="folder .16-bit PNG frames. or a .mkv"):

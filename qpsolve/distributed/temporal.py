@@ -118,7 +118,8 @@ def solve_temporal_block(lower, upper, options, x0=None):
     # cut its CG iterations (294 to 112 on an 8x96x160 chunk)
     grids = np.meshgrid(*[np.arange(n, dtype=np.float64) for n in lower.shape], indexing="ij")
     nns = np.stack([np.ones(lower.size)] + [g.ravel() for g in grids], axis=1)
-    res = solve(BoxQP(P, lower, upper, near_null_space=nns), solver=solver, x0=None if x0 is None else np.ravel(x0), **solver_opts)
+    x0 = None if x0 is None else np.ravel(x0)
+    res = solve(BoxQP(P, lower, upper, near_null_space=nns), solver=solver, x0=x0, **solver_opts)
     res.info["temporal"] = {"weight": options.get("temporal_weight", TEMPORAL_WEIGHT),
                             "continuous": float(keep[1:-1].mean()) if keep.shape[0] > 2 else 0.0}
     return res

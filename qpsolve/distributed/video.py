@@ -7,11 +7,14 @@ so the client holds a bounded number of frames whatever the film's length.
 
 * frame by frame (default): a chunk is one frame; each plane is its own 2-D
   :func:`qpsolve.dequantize`.
-* ``temporal=K``: a chunk is ``K`` frames, and each plane is one 3-D
-  de-quantization of its ``(t, y, x)`` block (the models are N-D: the plate
-  bends in time as in space).  Chunks overlap by ``overlap`` frames and are
-  blended with tent weights (a convex combination, so every frame stays
-  inside its envelopes); slow gradients then stop flickering between frames.
+* ``temporal=K``: a chunk is ``K`` frames, and each plane's ``(t, y, x)``
+  block is one QP (:mod:`qpsolve.distributed.temporal`): each frame's 2-D
+  plate plus a weighted temporal second difference that lets a pixel change
+  linearly in time for free and is dropped where neighbouring frames differ
+  by more than a level (:mod:`qpsolve.model.temporal`).  Chunks overlap by
+  ``overlap`` frames and are blended with tent weights (a convex
+  combination, so every frame stays inside its envelopes); slow gradients
+  then stop flickering between frames.
 
 ``bits`` says how many significant bits the stored samples carry: levels are
 multiples of ``2**(c - bits)`` in the ``c``-bit container (8 or 10 bits per
@@ -24,10 +27,10 @@ overridable: ``bc='even'`` (mirror at the frame's edges, which the spectral
 solvers diagonalise); every 2-D plane starts from a coarse-to-fine point built
 here (:mod:`qpsolve.distributed.start`), which ``pdas`` finishes in a few
 iterations; and for ``temporal`` ``solver='pcg'`` with
-``preconditioner='amg'`` (3-D grids have no ``pdas`` fast inverse; ``admm``
-left chunks uncertified at its iteration limit, and ``pcg``'s exact sparse LU
-fills in badly in 3-D), started from the frames' 2-D answers, in spatial
-tiles on large frames.  Measurements: benchmarks/results/distributed/.
+``preconditioner='amg'`` (the chunk's QP has no ``pdas`` fast inverse and
+no grid for ``admm``; ``pcg``'s exact sparse LU fills in badly in 3-D),
+started from the frames' 2-D plates, in spatial tiles on large frames.
+Measurements: benchmarks/results/distributed/ and the README.
 """
 
 from __future__ import annotations
@@ -156,11 +159,13 @@ def solve_chunk(planes, step, crange, temporal, options, start=True, tile=TEMPOR
 
     Frame by frame each frame of each plane is its own 2-D solve, started
     (``start=True``) from :func:`plane_start`.  With ``temporal`` each
-    plane's block is one 3-D solve, started from its frames' 2-D answers
-    (the 3-D plate differs from them only where time bends it), in spatial
-    tiles of ``tile`` pixels a side (``tile_overlap`` shared) once its frames
-    exceed ``2 * tile**2`` pixels.  Starts change nothing but the time: every
-    answer is the shared certificate's.
+    plane's block is one temporal QP
+    (:func:`~qpsolve.distributed.temporal.solve_temporal_block`), started
+    from its frames' 2-D plates (it differs from them only where time bends
+    it), in spatial tiles of ``tile`` pixels a side (``tile_overlap`` shared,
+    ramp-blended) once its frames exceed ``2 * tile**2`` pixels, then blended
+    with the bin centres by each frame's 2-D ``adaptive`` weights.  Starts
+    change nothing but the time: every solve is the shared certificate's.
 
     Returns ``(results, info)``: float64 blocks in the container's units, and
     ``{'certified': [bool per solve], 'solves': [{'plane', 'shape', 'seconds',
@@ -401,6 +406,8 @@ def dequantize_video(src, out, *, bits, temporal=None, overlap=None, client=None
             if not temporal:
                 raise ValueError(f"{key} needs temporal (it weighs the temporal term of a chunk's QP)")
             check_at_least(dequantize_options[key], key, 0)
+    if temporal and dequantize_options.get("outliers") is not None:
+        raise ValueError("outliers is not available with temporal (frame by frame has it)")
     options = dict(TEMPORAL_DEFAULTS if temporal else VIDEO_DEFAULTS)
     options.update(dequantize_options)
     out = check_output(out, overwrite)
