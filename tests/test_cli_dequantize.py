@@ -178,7 +178,10 @@ def test_ctrl_c_with_worker_processes_leaves_no_file(tmp_path):
     out = tmp_path / "out.png"
     cmd = [sys.executable, "-m", "qpsolve", "dequantize", str(tmp_path / "in.png"), str(out), "--bits", "4",
            "--tile", "32", "--polish", "never", "--jobs", "2", "--progress"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    # A shell starts background jobs with SIGINT ignored, and children inherit that (Python then
+    # installs no KeyboardInterrupt handler): give the CLI the disposition a terminal gives it.
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = b""
     while b"tiles:" not in seen:  # the worker pool is running
         chunk = os.read(proc.stderr.fileno(), 4096)
