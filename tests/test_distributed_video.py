@@ -193,6 +193,30 @@ def test_a_large_temporal_block_is_solved_in_certified_tiles_inside_its_envelope
     np.testing.assert_allclose(x[:, :8, :12], res.x.reshape(4, 16, 16)[:, :8, :12], atol=1e-4)
 
 
+def test_a_one_frame_temporal_chunk_with_temporal_options_is_a_2d_dequantize():
+    q = quantize(moving_scene(1, 20, 24, speed=0.3), 3)[0]
+    opts = {"bc": "even", "temporal_weight": 0.5, "temporal_jump": 2}
+    outs, info = solve_chunk([q], 32.0, (0.0, 255.0), True, opts)
+    assert all(info["certified"]) and len(info["certified"]) == 1
+    expected = qs.dequantize(q[0], step=32.0, data_range=(0.0, 255.0), bc="even")
+    np.testing.assert_allclose(outs[0][0], expected, atol=1e-3)
+
+
+def test_temporal_blend_takes_every_2d_blend_option():
+    from qpsolve.distributed.temporal import frame_blend_weights
+    from qpsolve.imaging.photo import blend_weights, textured
+
+    q = quantize(moving_scene(3, 40, 48, speed=0.5), 3)[0]
+    lo, hi = q.astype(float), q + 32.0
+    opts = {"open_reach": 1e-9, "open_near": 4.0, "open_far": 16.0, "reach": 3.0}
+    w = frame_blend_weights(lo, hi, opts)
+    for t in range(3):
+        ref = blend_weights(lo[t], hi[t], textured_mask=textured(lo[t], hi[t], 9), **opts)
+        np.testing.assert_array_equal(w[t], ref)
+    with pytest.raises(ValueError, match="only the blend options"):
+        frame_blend_weights(lo, hi, {"mode": "pin"})
+
+
 def test_bad_video_requests_write_nothing(client, gray_clip, tmp_path, capsys):
     path, _, _ = gray_clip
     with pytest.raises(ValueError, match="bits must be an integer in 1..8"):

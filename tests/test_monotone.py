@@ -67,6 +67,8 @@ def test_coarse_corrections_never_raise_the_energy_nor_leave_the_box(n, seed, sm
     e = _energy(P, q, x)
     for k in range(levels.levels):
         levels.correct_level(k, P, q, lo, hi, x, sweeps=3)
+        if not smoothed:  # the aggregates' correction itself stays in the box (only round-off is clipped)
+            assert levels.last_violation <= 1e-9 * max(1.0, float(np.max(np.abs(x))))
         assert np.all(x >= lo) and np.all(x <= hi)
         e_new = _energy(P, q, x)
         assert e_new <= e + 1e-10 * max(1.0, abs(e))

@@ -29,7 +29,7 @@ __all__ = ["TEMPORAL_OPTIONS", "frame_envelopes", "frame_blend_weights", "solve_
 TEMPORAL_OPTIONS = ("temporal_weight", "temporal_jump")
 #: options that shape the envelopes and the frames' plates (the rest go to :func:`qpsolve.solve`)
 _MODEL_KEYS = ("model", "bc", "rounding", "alpha", "beta", "adaptive", "outliers") + TEMPORAL_OPTIONS
-_BLEND_KEYS = ("reach", "far_reach", "floor", "texture", "window")
+_BLEND_KEYS = ("reach", "far_reach", "open_reach", "open_near", "open_far", "floor", "texture", "window")
 
 
 def frame_envelopes(block, step, crange, options):
@@ -74,8 +74,7 @@ def frame_blend_weights(lower, upper, adaptive=True):
     out = []
     for lo, hi in zip(lower, upper):
         tex = textured(lo, hi, opts["window"])
-        out.append(blend_weights(lo, hi, reach=opts["reach"], far_reach=opts["far_reach"], floor=opts["floor"],
-                                 texture=opts["texture"], window=opts["window"], textured_mask=tex))
+        out.append(blend_weights(lo, hi, textured_mask=tex, **{k: opts[k] for k in _BLEND_KEYS}))
     return np.stack(out)
 
 

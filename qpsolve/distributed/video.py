@@ -225,7 +225,9 @@ def solve_chunk(planes, step, crange, temporal, options, start=True, tile=TEMPOR
             x = _tiled((lo, hi), x0, lambda b, x, p=p: chunk(b[0], b[1], p, x), tile, tile_overlap)
             outs.append(blend(x, lo, hi, weights))
         else:
-            outs.append(np.stack([frame(f, p, options) for f in block]))
+            # a one-frame chunk is a 2-D dequantize, which knows no temporal options
+            two_d = {k: v for k, v in options.items() if k not in TEMPORAL_OPTIONS}
+            outs.append(np.stack([frame(f, p, two_d) for f in block]))
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return outs, {"certified": certified, "solves": solves, "seconds": time.perf_counter() - t0,
                   "peak_rss_mb": rss, "messages": messages, "pid": os.getpid()}

@@ -1152,6 +1152,8 @@ class MonotoneHierarchy:
     def __init__(self, fine, smooth=1, coarse_sweeps=10):
         self.fine, self.smooth, self.coarse_sweeps = fine, int(smooth), int(coarse_sweeps)
         self.levels, self.transfers = [], []
+        #: how far the last coarse correction left the box before its round-off clip
+        self.last_violation = 0.0
         n, m, R, periodic = fine.n, fine.m, fine.r, fine.periodic
         ones = np.ones(n * m, np.uint8)
         while n * m > COARSEST and min(n, m) >= 16:
@@ -1193,7 +1195,10 @@ class MonotoneHierarchy:
             v = np.zeros_like(x)
             _prolong_add(e, none, ts.n, ts.m, pi, wi, pj, wj, lvl.m, none, v)
             x += v
-            np.clip(x, lower, upper, out=x)  # rounding only: v is feasible by construction
+            # rounding only: v is feasible by construction; how far it strayed is kept for tests
+            with np.errstate(invalid="ignore"):
+                self.last_violation = float(max(np.max(lower - x, initial=0.0), np.max(x - upper, initial=0.0)))
+            np.clip(x, lower, upper, out=x)
         for s in range(self.smooth):
             _fine_pgs(ts.cnt, ts.oa, ts.ob, ts.cv, ts.dg, x, lower, upper, q, ts.n, ts.m, ts.r, ts.periodic,
                       not bool(s % 2))

@@ -105,6 +105,8 @@ class AggregateLevels:
         P = sp.csr_matrix(P)
         n = P.shape[0]
         self.maps, self.counts, self.operators = [], [], []
+        #: how far the last correction left the box before its round-off clip
+        self.last_violation = 0.0
         fine = np.arange(n)
         for a in aggregates:
             a = np.asarray(a, dtype=np.int64)
@@ -149,7 +151,11 @@ class AggregateLevels:
             return 0.0
         change = float(gc @ c + 0.5 * c @ (A @ c))
         s = np.where(agg >= 0, c[np.maximum(agg, 0)], 0.0)
-        np.clip(x + s, lower, upper, out=x)  # exact restriction: the clip only removes round-off
+        x += s
+        # exact restriction: the clip only removes round-off; how far it strayed is kept for tests
+        with np.errstate(invalid="ignore"):
+            self.last_violation = float(max(np.max(lower - x, initial=0.0), np.max(x - upper, initial=0.0)))
+        np.clip(x, lower, upper, out=x)
         return change
 
     def correct(self, P, q, lower, upper, x, sweeps=2, levels=None):
