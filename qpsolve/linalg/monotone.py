@@ -4,7 +4,7 @@ The truncated Newton step of ``pcg`` freezes every variable held at a bound;
 only projected Gauss-Seidel releases them, one layer of pixels per step, so
 the number of steps grows with the mesh.  A *constrained* coarse correction
 (subspace correction with obstacles: Tai 2003, Kornhuber 1994, Bueler and
-Farrell's FASCD 2023) moves a whole coarse function at once, and may lift a
+Farrell's FASCD, 2024) moves a whole coarse function at once, and may lift a
 held region away from its bound.  Both kinds here never raise the energy
 ``1/2 x'Px + q'x`` and never leave the box.
 

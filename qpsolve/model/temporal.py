@@ -32,8 +32,8 @@ from .operators import axis_operator, energy_matrix
 __all__ = ["temporal_energy", "temporal_continuity", "TEMPORAL_WEIGHT", "TEMPORAL_JUMP"]
 
 #: default ``weight`` of the temporal term: 0.1 and 1 gave nearly the same PSNR and flicker on the
-#: drifting synthetic scene (0.05 to 0.08 dB, flicker within 0.002), and 0.1 solves 30 % faster
-#: (README, issue #22)
+#: drifting synthetic scene (0.05 to 0.08 dB, flicker within 0.002), and 0.1 solved 16-32 % faster
+#: in the two runs measured (README, issue #22)
 TEMPORAL_WEIGHT = 0.1
 #: default ``jump``: a temporal row is kept where neighbouring frames differ by at most this many levels
 TEMPORAL_JUMP = 1
@@ -111,6 +111,10 @@ def temporal_energy(shape, model="biharmonic", bc="even", *, weight=TEMPORAL_WEI
     if len(shape) != 3 or min(shape) < 1:
         raise ValueError(f"shape must be (T, h, w) with positive sides, got {shape!r}")
     check_at_least(weight, "weight", 0)
+    if keep is not None:
+        keep = np.asarray(keep, dtype=bool)
+        if keep.shape != shape:
+            raise ValueError(f"keep must have the chunk's shape {shape}, got {keep.shape}")
     T = shape[0]
     P2 = energy_matrix(shape[1:], model, bc, alpha=alpha, beta=beta)
     P = sp.kron(sp.identity(T, format="csr"), sp.csr_matrix(P2), format="csr")
@@ -118,8 +122,5 @@ def temporal_energy(shape, model="biharmonic", bc="even", *, weight=TEMPORAL_WEI
         return P
     D = axis_operator(second_difference(T, "odd"), shape, 0)
     if keep is not None:
-        keep = np.asarray(keep, dtype=bool)
-        if keep.shape != shape:
-            raise ValueError(f"keep must have the chunk's shape {shape}, got {keep.shape}")
         D = sp.diags(keep.ravel().astype(np.float64)) @ D
     return (P + float(weight) * (D.T @ D)).tocsr()
