@@ -1,4 +1,4 @@
-"""``dequantize_video``: a film frame by frame, or as (x, y, t) plates over overlapping chunks, on Dask.
+"""``dequantize_video``: a film frame by frame, or as plates tied in time over overlapping chunks, on Dask.
 
 Frames are decoded on the client (PyAV), cut into chunks and sent to the
 workers, one Dask task per chunk; results come back in order, are blended

@@ -3,7 +3,7 @@
 OUT ending in ``.mkv`` is FFV1 at 16 bits in Matroska (audio and time stamps
 kept); anything else is a folder of 16-bit PNG frames with ``video.json``
 (frame rate, time stamps) and ``audio.mka``.  Frame by frame by default;
-``--temporal K`` solves (x, y, t) plates over overlapping chunks of K frames.
+``--temporal K`` solves the frames' plates tied by a temporal term over overlapping chunks of K frames.
 Exit status 1 when a solve was not certified (the video is written), 2 on
 bad input (nothing written).
 """
@@ -17,7 +17,7 @@ from .batch import add_cluster_options, add_model_options, positive_int
 
 
 def register(sub):
-    p = sub.add_parser("video", help="de-quantize a video (frame by frame or (x, y, t) plates) on Dask",
+    p = sub.add_parser("video", help="de-quantize a video (frame by frame or plates tied in time) on Dask",
                        description="De-quantize every frame of IN and write 16-bit lossless OUT: FFV1 in Matroska "
                                    "for .mkv, else a folder of 16-bit PNG frames.")
     p.add_argument("input", metavar="IN", help="a video PyAV reads (8- to 12-bit gray, YUV or RGB)")
@@ -25,7 +25,7 @@ def register(sub):
     p.add_argument("--bits", type=int, required=True,
                    help="significant bits of the stored samples (up to the video's 8 or 10)")
     p.add_argument("--temporal", type=positive_int, default=None, metavar="K",
-                   help="solve (x, y, t) plates over chunks of K >= 2 frames, each a Dask task")
+                   help="solve the frames' plates tied in time over chunks of K >= 2 frames, each a Dask task")
     p.add_argument("--overlap", type=int, default=None,
                    help="frames shared by neighbouring chunks (default max(1, K // 4))")
     p.add_argument("--temporal-weight", type=float, default=None, metavar="W",
