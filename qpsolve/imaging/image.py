@@ -174,8 +174,9 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
         the plate is 1 on a level transition (where the quantized picture
         changes level: false contours, crossed smoothly by the plate) and
         falls with the distance to it, slowly near clean contours (a smooth
-        picture: the plate interpolates) and near any contour (of 64 transition pixels or more) in an open area
-        (far from texture: a sky whose contours noise frays), fast near
+        picture: the plate interpolates) and near any contour (of 64
+        transition pixels or more) in an open area (far from texture: a sky
+        whose contours noise frays), fast near
         contours frayed by texture, to 0.2 deep inside wide levels and on textured pixels
         (:func:`qpsolve.imaging.photo.textured`: more than two adjacent levels
         in a 9-pixel window, off their plane): see

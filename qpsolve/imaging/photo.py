@@ -55,8 +55,9 @@ COLOR_SPACES = ("rgb", "decorrelated")
 #: smooth ramp of its slope makes), as ``exp(-d_c / open_reach)`` in open
 #: areas (``open_far`` pixels or more from any textured pixel, fading in from
 #: ``open_near``; ``d_c`` is the distance to a contour of at least
-#: :data:`OPEN_CONTOUR_PIXELS` transition pixels, not to an island) -- down to ``floor``; ``texture`` on :func:`textured`
-#: pixels (``window``, grown by ``dilate``).  Why: the quantized data say
+#: :data:`OPEN_CONTOUR_PIXELS` transition pixels, not to an island) -- down
+#: to ``floor``; ``texture`` on :func:`textured` pixels (``window``, grown by
+#: ``dilate``).  Why: the quantized data say
 #: where the picture is only at a transition (there it crosses a bin
 #: boundary); away from a ragged (noisy) one next to texture the plate
 #: extrapolates the noise, and the bin centre is the better guess; between
