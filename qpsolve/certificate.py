@@ -49,7 +49,7 @@ import numpy as np
 
 from .validation import check_vector
 
-__all__ = ["Certificate", "certificate", "combine", "active_set", "DEFAULT_TOL"]
+__all__ = ["Certificate", "certificate", "combine", "active_set", "box_violation", "DEFAULT_TOL"]
 
 DEFAULT_TOL = 1e-8
 
@@ -116,6 +116,19 @@ def _frank_wolfe(g, x, lo, hi):
     return np.where(unbounded, 0.0, np.maximum(term, 0.0)), unbounded
 
 
+def box_violation(x, lower, upper):
+    """How far ``x`` lies outside ``[lower, upper]``: the largest violation, 0.0 inside.
+
+    Examples
+    --------
+    >>> box_violation(np.array([0.5, 2.25, -1.0]), np.zeros(3), np.array([1.0, 2.0, np.inf]))
+    1.0
+    >>> box_violation(np.array([0.5]), np.array([-np.inf]), np.array([1.0]))
+    0.0
+    """
+    return float(max(np.max(lower - x, initial=0.0), np.max(x - upper, initial=0.0)))
+
+
 def certificate(prob, x, tol=DEFAULT_TOL, *, gradient=None, dual_shift=None):
     """Certify a candidate solution ``x`` of ``prob``.
 
@@ -166,7 +179,7 @@ def certificate(prob, x, tol=DEFAULT_TOL, *, gradient=None, dual_shift=None):
     # One pass in blocks of rows: the temporaries stay small on megapixel problems.
     for rows, level in prob._rounding_blocks(x):
         xb, gb, lo, hi = x[rows], g[rows], prob.lower[rows], prob.upper[rows]
-        infeas = max(infeas, float(np.max(lo - xb, initial=0.0)), float(np.max(xb - hi, initial=0.0)))
+        infeas = max(infeas, box_violation(xb, lo, hi))
         db = prob.diag[rows]
         pg = max(pg, float(np.max(np.abs(xb - np.minimum(np.maximum(xb - gb / db, lo), hi)), initial=0.0)))
         # Frank-Wolfe gap: g_i > 0 wants x_i at L_i, g_i < 0 wants it at U_i.

@@ -45,6 +45,8 @@ import numpy as np
 import scipy.linalg as sla
 from numba import njit
 
+from ..certificate import box_violation
+
 __all__ = ["TypedStencil", "TruncatedHierarchy", "MonotoneHierarchy", "typed_stencil_support"]
 
 
@@ -1196,8 +1198,7 @@ class MonotoneHierarchy:
             _prolong_add(e, none, ts.n, ts.m, pi, wi, pj, wj, lvl.m, none, v)
             x += v
             # rounding only: v is feasible by construction; how far it strayed is kept for tests
-            with np.errstate(invalid="ignore"):
-                self.last_violation = float(max(np.max(lower - x, initial=0.0), np.max(x - upper, initial=0.0)))
+            self.last_violation = box_violation(x, lower, upper)
             np.clip(x, lower, upper, out=x)
         for s in range(self.smooth):
             _fine_pgs(ts.cnt, ts.oa, ts.ob, ts.cv, ts.dg, x, lower, upper, q, ts.n, ts.m, ts.r, ts.periodic,

@@ -50,6 +50,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ..certificate import box_violation
+
 __all__ = ["AggregateLevels", "SmoothedLevels", "restrict_box"]
 
 
@@ -153,8 +155,7 @@ class AggregateLevels:
         s = np.where(agg >= 0, c[np.maximum(agg, 0)], 0.0)
         x += s
         # exact restriction: the clip only removes round-off; how far it strayed is kept for tests
-        with np.errstate(invalid="ignore"):
-            self.last_violation = float(max(np.max(lower - x, initial=0.0), np.max(x - upper, initial=0.0)))
+        self.last_violation = box_violation(x, lower, upper)
         np.clip(x, lower, upper, out=x)
         return change
 
