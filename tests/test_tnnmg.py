@@ -265,15 +265,44 @@ def test_monotone_vcycle_never_raises_the_energy_nor_leaves_the_box(seed, pinned
         return 0.5 * x @ (P @ x) + q @ x
 
     mh = gridmg.MonotoneHierarchy(ts, smooth=int(rng.integers(1, 3)))
+    firm = [None, 0.0, 0.1][int(rng.integers(0, 3))]
     E = energy(x)
     for _ in range(3):
-        x = mh.vcycle(x, lo, hi, q)
+        x = mh.vcycle(x, lo, hi, q, firm=firm)
         # the coarse correction itself stays in the box (vcycle clips only round-off after it)
         assert mh.last_violation <= 1e-9 * max(1.0, float(np.max(np.abs(x))))
         assert np.all(x >= lo) and np.all(x <= hi)
         E_new = energy(x)
         assert E_new <= E + 1e-12 * max(1.0, abs(E))
         E = E_new
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_firm_pixels_get_no_room_in_the_coarse_obstacles(seed):
+    # Left: random bins with the plate on their lower bounds, most pixels pressed onto them
+    # (multiplier above a tenth of the bin); right: a load that lifts a flat region off its bound.
+    shape = (48, 40)
+    grid = GridSpec(shape, "biharmonic", "odd")
+    ts = gridmg.TypedStencil(grid.energy())
+    rng = np.random.default_rng(seed)
+    lo = rng.integers(0, 4, size=shape).astype(float)
+    lo[:, 20:] = 0.0
+    lo = lo.ravel()
+    hi = lo + 1.0
+    q = np.zeros(shape)
+    q[:, 24:] = -1.0
+    q = q.ravel()
+    x = lo.copy()
+    g = grid.matrix() @ x + q  # the assembled matrix, not the stencil table
+    firm = (g / grid.matrix().diagonal()) > 0.1  # on the lower bound, pushed down by > 0.1 bin
+    assert firm.sum() > 100
+    # smooth=0: only the coarse corrections act
+    free_run = gridmg.MonotoneHierarchy(ts, smooth=0).vcycle(x.copy(), lo, hi, q)
+    held_run = gridmg.MonotoneHierarchy(ts, smooth=0).vcycle(x.copy(), lo, hi, q, firm=0.1)
+    assert np.count_nonzero(free_run[firm] != x[firm]) > 100  # without the rule they move
+    assert np.array_equal(held_run[firm], x[firm])
+    assert np.count_nonzero(held_run != x) > 100  # the loaded region is still lifted
+    assert np.all(held_run >= lo) and np.all(held_run <= hi)
 
 
 # ----------------------------------------------------------------------------- the solver

@@ -1156,6 +1156,7 @@ class MonotoneHierarchy:
         self.levels, self.transfers = [], []
         #: how far the last coarse correction left the box before its round-off clip
         self.last_violation = 0.0
+        self._diag = None
         n, m, R, periodic = fine.n, fine.m, fine.r, fine.periodic
         ones = np.ones(n * m, np.uint8)
         while n * m > COARSEST and min(n, m) >= 16:
@@ -1173,9 +1174,13 @@ class MonotoneHierarchy:
             self.transfers.append((pi, wi, pj, wj))
             n, m, R = nc, mc, Rc
 
-    def vcycle(self, x, lower, upper, q):
+    def vcycle(self, x, lower, upper, q, firm=None):
         """One V-cycle on ``1/2 x^T P x + q^T x`` over ``lower <= x <= upper`` from a feasible ``x``.
 
+        ``firm`` (optional, >= 0): a pixel on a bound whose multiplier would push it
+        more than ``firm`` times its bin width beyond the bound (one Gauss-Seidel
+        step) gets no room at all in the coarse obstacles, so no coarse correction
+        moves it (the fine smoothing still may).
         Returns the new iterate (``x`` is updated in place as well).
         """
         ts = self.fine
@@ -1192,7 +1197,16 @@ class MonotoneHierarchy:
             N = lvl.n * lvl.m
             b, lo, hi = np.zeros(N), np.full(N, -np.inf), np.full(N, np.inf)
             _restrict(res, none, ts.n, ts.m, pi, wi, pj, wj, lvl.m, none, b)
-            _restrict_obstacles(lower - x, upper - x, ts.n, ts.m, pi, wi, pj, wj, lvl.m, lo, hi)
+            dlo, dhi = lower - x, upper - x
+            if firm is not None:
+                # res = -g: at a lower bound g > 0 holds it there; push g / diag against the bin width
+                if self._diag is None:
+                    self._diag = np.maximum(ts.matvec_diagonal(), 1e-300)
+                push = res / self._diag
+                width = upper - lower
+                dhi[(dlo >= 0) & (-push > firm * width)] = 0.0
+                dlo[(dhi <= 0) & (push > firm * width)] = 0.0
+            _restrict_obstacles(dlo, dhi, ts.n, ts.m, pi, wi, pj, wj, lvl.m, lo, hi)
             e = self._cycle(0, b, lo, hi)
             v = np.zeros_like(x)
             _prolong_add(e, none, ts.n, ts.m, pi, wi, pj, wj, lvl.m, none, v)

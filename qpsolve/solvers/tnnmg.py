@@ -86,12 +86,24 @@ REBUILD = 0.25
 MONOTONE_CYCLES = 1
 #: projected Gauss-Seidel sweeps before and after each coarse correction of those V-cycles
 MONOTONE_SMOOTH = 2
+#: coarse obstacles of those V-cycles give no room to a pixel on a bound whose multiplier pushes it
+#: beyond this fraction of its bin (``None``: room decides alone)
+MONOTONE_FIRM = 0.1
 #: Newton steps on the fine level when the caller gives no max_iter: every step lowers the energy
 #: and the certificate decides, so the cap only has to sit above what large photographs need
 #: (textured 1024^2 needed 226: benchmarks/results/dense/notes.md)
 MAX_STEPS = 500
 #: halvings of the projected Newton step before the Gauss-Seidel sweeps are left to make progress
 ARC_STEPS = 8
+#: on the fine level the certificate is also asked when the gap estimate, below this multiple of
+#: tol, falls under the float64 rounding floor that the certificate accepts (then again after
+#: FLOOR_PAUSE steps if it refused)
+FLOOR_WATCH = 1e3
+FLOOR_PAUSE = 3
+#: after a failed line search, retries with the pixels it clipped first held at their bounds
+RETRY_HOLD = 1
+#: a step this short counts as failed for the retry (the better of the two is kept)
+RETRY_SHORT = 0.0
 
 
 def available():
@@ -183,17 +195,21 @@ def _estimate(x, g, lo, hi, q):
 
 
 def _arc(level, x, d, g, E0):
-    """Armijo search on the energy along the projected path ``clip(x + t d)``; ``(x_t, t)`` or ``(None, t)``."""
+    """Armijo search on the energy along the projected path ``clip(x + t d)``.
+
+    Returns ``(x_t, t, E(x_t))``, or ``(None, t, E0)`` with ``t`` the last step tried.
+    """
     lo, hi, q = level.lower, level.upper, level.q
     t = 1.0
-    for _ in range(ARC_STEPS):
+    for k in range(ARC_STEPS):
+        if k:
+            t *= 0.5
         xt = np.clip(x + t * d, lo, hi)
         gt = level.gradient(xt)
         Et = float(0.5 * xt @ (gt - q) + q @ xt)
         if Et <= E0 + 1e-4 * float(g @ (xt - x)):
-            return xt, t
-        t *= 0.5
-    return None, t
+            return xt, t, Et
+    return None, t, E0
 
 
 def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
@@ -213,6 +229,7 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
     if MONOTONE_CYCLES:
         from ..linalg.gridmg import MonotoneHierarchy
         mh = MonotoneHierarchy(ts, smooth=MONOTONE_SMOOTH)
+    next_floor_check = 0
     for steps in range(1, max_iter + 1):
         if deadline is not None and time.perf_counter() > deadline:
             status = "time_limit"
@@ -222,7 +239,15 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
         g = level.gradient(x)
         gap, E = _estimate(x, g, lo, hi, q)
         rel = gap / max(1.0, abs(E))
-        if rel <= CHECK_FRACTION * tol:
+        ask = rel <= CHECK_FRACTION * tol
+        if not ask and prob is not None and rel <= FLOOR_WATCH * tol and steps >= next_floor_check:
+            # The certificate also accepts a gap below its rounding floor (no float64 point is
+            # provably better); on large flat regions the gap can stall there above tol.
+            with np.errstate(invalid="ignore"):
+                dist = np.where(g > 0, x - lo, np.where(g < 0, hi - x, 0.0))
+            dist[~np.isfinite(dist)] = 0.0
+            ask = gap <= float(prob.rounding_level(x) @ dist)
+        if ask:
             if prob is None:
                 status = "converged"
                 break
@@ -230,38 +255,53 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
             if cert.optimal:
                 status = "optimal"
                 break
+            next_floor_check = steps + FLOOR_PAUSE
         # Semismooth Newton's active set: the pixels a projected gradient step would clip.
         if HOLD == "trial":
             trial = x - g / level.diag
             at_lo, at_hi = trial <= lo, trial >= hi
         else:
             at_lo, at_hi = x <= lo, x >= hi
-        held = at_lo | at_hi
-        free = (~held).astype(np.uint8)
-        d = np.zeros_like(x)
-        d[at_lo] = lo[at_lo] - x[at_lo]
-        d[at_hi] = hi[at_hi] - x[at_hi]
-        b = -(g + ts.matvec(d))
-        b[held] = 0.0
-        if h is None or np.count_nonzero(free != h.free) > REBUILD * level.n:
-            h = TruncatedHierarchy(ts, free, smooth=LINEAR_SWEEPS, order=1, drop=False)
-        else:
-            h = h.update(free)
-        # Inexact Newton: a loose solve while the contacts move, a tight one near the end.
-        moved = 0 if last_held is None else int(np.count_nonzero(held != last_held))
-        last_held = held
-        rtol = min(1e-2, max(1e-13, 0.1 * rel)) if moved <= LOOSE_MOVES * level.n else LOOSE_RTOL
-        v, its = h.pcg(b, rtol=rtol, max_iter=CG_MAX)
-        cg_total += its
-        d += v
-        xt, t = _arc(level, x, d, g, E)
+        best = (None, 0.0, E)
+        for attempt in range(1 + RETRY_HOLD):
+            if attempt:
+                # The search failed (or crept): the step's free set held pixels that must touch
+                # their bounds, and the step moved them through.  As a primal-dual active-set
+                # step would, hold the pixels its path clipped first at those bounds and solve again.
+                y = x + t * d
+                at_lo = at_lo | ((y < lo) & (d < 0))
+                at_hi = at_hi | ((y > hi) & (d > 0))
+            held = at_lo | at_hi
+            free = (~held).astype(np.uint8)
+            d = np.zeros_like(x)
+            d[at_lo] = lo[at_lo] - x[at_lo]
+            d[at_hi] = hi[at_hi] - x[at_hi]
+            b = -(g + ts.matvec(d))
+            b[held] = 0.0
+            if h is None or np.count_nonzero(free != h.free) > REBUILD * level.n:
+                h = TruncatedHierarchy(ts, free, smooth=LINEAR_SWEEPS, order=1, drop=False)
+            else:
+                h = h.update(free)
+            # Inexact Newton: a loose solve while the contacts move, a tight one near the end.
+            moved = 0 if last_held is None else int(np.count_nonzero(held != last_held))
+            last_held = held
+            rtol = min(1e-2, max(1e-13, 0.1 * rel)) if moved <= LOOSE_MOVES * level.n else LOOSE_RTOL
+            v, its = h.pcg(b, rtol=rtol, max_iter=CG_MAX)
+            cg_total += its
+            d += v
+            xt, t, Et = _arc(level, x, d, g, E)
+            if Et < best[2]:
+                best = (xt, t, Et)
+            if xt is not None and t > RETRY_SHORT:
+                break
+        xt, t, _ = best
         if xt is not None:
             x = xt
         if mh is not None:
             # Constrained V-cycles: the truncated step above holds every pixel on a bound, so
             # without them a wrongly held region is released one layer per step (mesh dependence).
             for _ in range(MONOTONE_CYCLES):
-                x = mh.vcycle(x, lo, hi, q)
+                x = mh.vcycle(x, lo, hi, q, firm=MONOTONE_FIRM)
         history.append((float(rel), int(held.sum()), int(its), float(t)))
         if verbose:
             print(f"tnnmg {label}: step {steps}: rel gap {rel:.3e}, held {int(held.sum())}, cg {its}, t {t:.3f}")
