@@ -16,19 +16,27 @@ truncated nonsmooth Newton multigrid, with the linear step taken further):
    moves at every step, so solving further buys nothing (measured in
    benchmarks/results/dense/notes.md); the hierarchy follows the held set
    by updates of its Galerkin products where pixels changed, not rebuilds.
-3. **Projected line search.**  The step is projected into the box,
-   ``d = clip(x + v) - x``, and the exact minimiser of the quadratic
-   along ``d`` in ``[0, 1]`` is taken: every iteration lowers the energy.
+3. **Projected line search.**  An Armijo search on the energy along the
+   projected path ``clip(x + t v)``, halving ``t``: every iteration lowers
+   the energy.  When it fails (a nearly singular free region, such as a
+   sky under mirrored borders, carries the step through pixels that belong
+   on their bounds, and the clipped spikes cost more than the step gains),
+   the step is solved once more with the pixels the path clipped first
+   held at those bounds, as a primal-dual active-set step would.
 4. **Constrained coarse correction.**  One monotone multigrid V-cycle
    (:class:`~qpsolve.linalg.gridmg.MonotoneHierarchy`): projected
    Gauss-Seidel on every level of the whole ``P``'s Galerkin hierarchy
    within monotonically restricted obstacles.  Its coarse levels move held
    regions off their bounds, which the truncated step cannot (it frees
    them one layer of pixels per step); the energy still never rises.
+   Pixels pressed onto a bound (multiplier over a tenth of their bin) get
+   no coarse room, so the coarse levels lift only regions that may leave.
 5. **Coarse-to-fine.**  Problems without a linear term start from the
    solution of the half-resolution problem (2-block min/max envelopes),
    solved the same way.
-6. The shared certificate decides when to stop.
+6. The shared certificate decides when to stop; it is asked once the gap
+   estimate falls below half the tolerance or below the certificate's
+   float64 rounding floor (large flat regions can stall just above tol).
 
 References
 ----------
@@ -265,12 +273,14 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
         best = (None, 0.0, E)
         for attempt in range(1 + RETRY_HOLD):
             if attempt:
-                # The search failed (or crept): the step's free set held pixels that must touch
-                # their bounds, and the step moved them through.  As a primal-dual active-set
+                # The search failed (or crept): the step's free set contained pixels that belong
+                # on their bounds, and the step carried them through.  As a primal-dual active-set
                 # step would, hold the pixels its path clipped first at those bounds and solve again.
                 y = x + t * d
-                at_lo = at_lo | ((y < lo) & (d < 0))
-                at_hi = at_hi | ((y > hi) & (d > 0))
+                push_lo, push_hi = (y < lo) & (d < 0) & ~held, (y > hi) & (d > 0) & ~held
+                if not (push_lo.any() or push_hi.any()):
+                    break  # nothing clipped: the same step again would fail again
+                at_lo, at_hi = at_lo | push_lo, at_hi | push_hi
             held = at_lo | at_hi
             free = (~held).astype(np.uint8)
             d = np.zeros_like(x)
