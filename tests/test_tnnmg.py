@@ -6,6 +6,8 @@ duality gaps); the stencil table and the Galerkin products are compared with the
 and with dense products of explicitly built transfer matrices.
 """
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -325,6 +327,41 @@ def test_textured_photo_crop_matches_pdas_and_pcg(bits):
     res = _tnnmg(prob)
     _same_objective(res, qs.solve(prob, solver="pdas"))
     _same_objective(res, qs.solve(prob, solver="pcg"))
+
+
+@functools.lru_cache(maxsize=None)
+def _sky_problem_and_pdas():
+    import skimage.data
+
+    img = truncate_bits(skimage.data.camera()[0:96, 0:160].copy(), 4)
+    prob = qs.image_problem(img, bits=4)
+    return prob, qs.solve(prob, solver="pdas")
+
+
+@pytest.mark.parametrize("retry", [0, 1])
+def test_a_sky_crop_where_the_line_search_fails(monkeypatch, retry):
+    # camera's sky, 4 bits: a nearly singular free region whose Newton step the projected
+    # search rejects; with or without the retry (held clipped pixels, step solved again) the
+    # answer must be pdas's, and the loop itself must certify it (the rounding-floor check:
+    # before it, camera's 96^2 corner ran into the 500-step cap and was certified only by finalize)
+    from qpsolve.solvers import tnnmg
+
+    failed = []
+    arc = tnnmg._arc
+
+    def counting_arc(*args):
+        out = arc(*args)
+        failed.append(out[0] is None)
+        return out
+
+    monkeypatch.setattr(tnnmg, "_arc", counting_arc)
+    monkeypatch.setattr(tnnmg, "RETRY_HOLD", retry)
+    prob, ref = _sky_problem_and_pdas()
+    res = _tnnmg(prob)
+    assert any(failed), "the case no longer exercises a failed search"
+    fine = res.info["levels"][-1]
+    assert fine["status"] == "optimal" and fine["steps"] < 100
+    _same_objective(res, ref)
 
 
 @pytest.mark.parametrize("bc", ["odd", "even", "periodic"])
