@@ -238,8 +238,16 @@ class FaceInverse:
         self.inv = inv
         self.held = np.flatnonzero(np.asarray(held, dtype=bool))
         Z = inv.nullspace
+        nb = self.held.size
+        if Z.shape[1] and nb:
+            # keep the null directions the held variables see: one they do not (held all in one frame,
+            # or none held) stays free, the face energy is singular along it and d takes no part of it
+            _, sv, wt = np.linalg.svd(Z[self.held], full_matrices=False)
+            Z = Z @ wt[sv > 1e-8 * max(1.0, float(sv.max()))].T
+        else:
+            Z = Z[:, :0]
         self._Z = Z
-        nb, nz = self.held.size, Z.shape[1]
+        nz = Z.shape[1]
         self._ZB = Z[self.held]
         K = np.zeros((nb + nz, nb + nz))
         if nb:
@@ -256,6 +264,7 @@ class FaceInverse:
         r = np.asarray(r, dtype=np.float64)
         ar = self.inv.solve(r)
         if self._lu is None:
+            ar[self.held] = 0.0
             return ar
         rhs = np.concatenate([ar[self.held], -(self._Z.T @ r)])
         sol = sla.lu_solve(self._lu, rhs, check_finite=False)
