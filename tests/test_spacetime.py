@@ -11,6 +11,7 @@ from qpsolve.model.differences import second_difference
 from qpsolve.model.operators import energy_matrix
 from qpsolve.model.temporal import temporal_continuity, temporal_energy
 from qpsolve.solvers import BackendUnavailable
+from qpsolve.solvers.spacetime import SpaceTimeQP
 
 
 def _dense_A(shape, model, weight, alpha=1.0, beta=1.0):
@@ -95,8 +96,8 @@ def test_spacetime_equals_cvxpy_on_a_chunk_with_a_partial_mask(weight):
     lo, hi, keep = _chunk(T=5, h=10, w=14, speed=3.0)
     assert 0 < keep[1:-1].mean() < 1  # the mask has work: the operator is not the separable one
     P = temporal_energy(lo.shape, "biharmonic", "even", weight=weight, keep=keep)
-    prob = qs.BoxQP(P, lo, hi)
-    res = qs.solve(prob, solver="spacetime", spacetime=SpaceTimeGrid(lo.shape, "biharmonic", weight))
+    prob = SpaceTimeQP(P, lo, hi, spacetime=SpaceTimeGrid(lo.shape, "biharmonic", weight))
+    res = qs.solve(prob, solver="spacetime")
     ref = qs.solve(prob, solver="cvxpy")
     assert res.success and ref.success and res.solver == "spacetime"
     assert np.all(res.x >= prob.lower) and np.all(res.x <= prob.upper)
@@ -112,9 +113,9 @@ def test_spacetime_answers_are_certified_inside_the_box_and_no_worse_than_the_st
     lo = np.round(rng.normal(size=shape) * 2)
     hi = lo + rng.choice([0.0, 1.0, 3.0], size=shape)  # some pinned, some loose
     P = temporal_energy(shape, "biharmonic", "even", weight=weight, keep=rng.random(shape) < 0.7)
-    prob = qs.BoxQP(P, lo, hi)
+    prob = SpaceTimeQP(P, lo, hi, spacetime=SpaceTimeGrid(shape, "biharmonic", weight))
     x0 = prob.project(rng.normal(size=prob.n))
-    res = qs.solve(prob, solver="spacetime", x0=x0, spacetime=SpaceTimeGrid(shape, "biharmonic", weight))
+    res = qs.solve(prob, solver="spacetime", x0=x0)
     assert res.success, res.message
     assert np.all(res.x >= prob.lower) and np.all(res.x <= prob.upper)
     assert res.objective <= prob.objective(x0) + 1e-9 * max(1.0, abs(prob.objective(x0)))
@@ -127,11 +128,10 @@ def test_spacetime_with_the_restricted_preconditioner_is_still_exact(monkeypatch
 
     lo, hi, keep = _chunk(T=4, h=8, w=12, speed=2.0)
     P = temporal_energy(lo.shape, "biharmonic", "even", weight=0.1, keep=keep)
-    prob = qs.BoxQP(P, lo, hi)
-    grid = SpaceTimeGrid(lo.shape, "biharmonic", 0.1)
-    exact = qs.solve(prob, solver="spacetime", spacetime=grid)
+    prob = SpaceTimeQP(P, lo, hi, spacetime=SpaceTimeGrid(lo.shape, "biharmonic", 0.1))
+    exact = qs.solve(prob, solver="spacetime")
     monkeypatch.setattr(st_mod, "MAX_HELD", 0)
-    weak = qs.solve(prob, solver="spacetime", spacetime=grid)
+    weak = qs.solve(prob, solver="spacetime")
     assert exact.success and weak.success
     assert weak.info["cg_iterations"] > exact.info["cg_iterations"]
     np.testing.assert_allclose(weak.x, exact.x, atol=1e-4)
@@ -139,10 +139,12 @@ def test_spacetime_with_the_restricted_preconditioner_is_still_exact(monkeypatch
 
 def test_spacetime_needs_its_grid():
     prob = qs.BoxQP(sp.identity(12), np.zeros(12), np.ones(12))
-    with pytest.raises(BackendUnavailable, match="spacetime=SpaceTimeGrid"):
+    with pytest.raises(BackendUnavailable, match="needs a SpaceTimeQP"):
         qs.solve(prob, solver="spacetime")
     with pytest.raises(ValueError, match="does not hold the problem's 12 variables"):
-        qs.solve(prob, solver="spacetime", spacetime=SpaceTimeGrid((2, 2, 2)))
+        SpaceTimeQP(sp.identity(12), np.zeros(12), np.ones(12), spacetime=SpaceTimeGrid((2, 2, 2)))
+    with pytest.raises(TypeError, match="spacetime must be a SpaceTimeGrid"):
+        SpaceTimeQP(sp.identity(12), np.zeros(12), np.ones(12), spacetime=(2, 2, 3))
     with pytest.raises(ValueError, match="shape must be"):
         SpaceTimeGrid((2, 3))
     with pytest.raises(ValueError, match="model"):

@@ -122,6 +122,7 @@ def solve_temporal_block(lower, upper, options, x0=None):
     from ..model.temporal import TEMPORAL_JUMP, TEMPORAL_WEIGHT, temporal_continuity, temporal_energy
     from ..problem import BoxQP
     from ..solvers import solve
+    from ..solvers.spacetime import SpaceTimeQP
 
     lower, upper = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
     keep = temporal_continuity(lower, upper, options.get("temporal_jump", TEMPORAL_JUMP))
@@ -136,7 +137,7 @@ def solve_temporal_block(lower, upper, options, x0=None):
     x0 = None if x0 is None else np.ravel(x0)
     if solver == "spacetime":
         grid = SpaceTimeGrid(lower.shape, model, weight, options.get("alpha", 1.0), options.get("beta", 1.0))
-        res = solve(BoxQP(P, lower, upper), solver=solver, x0=x0, spacetime=grid, **solver_opts)
+        res = solve(SpaceTimeQP(P, lower, upper, spacetime=grid), solver=solver, x0=x0, **solver_opts)
     else:
         if solver == "pcg":
             solver_opts.setdefault("preconditioner", "amg")

@@ -20,9 +20,12 @@ and a ``T x T`` eigenbasis in time).  The method, for
    keeps every step monotone and inside the box.
 4. Stop when the shared certificate says optimal.
 
-``spacetime=SpaceTimeGrid(...)`` tells the backend the chunk's shape, model
-and temporal weight; ``P`` itself may be any symmetric PSD matrix (only the
-speed depends on how close ``A`` is to it).  Nothing is dense.
+A :class:`SpaceTimeQP` (a :class:`~qpsolve.BoxQP` with a
+:class:`~qpsolve.linalg.spacetime.SpaceTimeGrid`) tells the backend the
+chunk's shape, model and temporal weight; ``P`` itself may be any symmetric
+PSD matrix (only the speed depends on how close ``A`` is to it).  The only
+dense matrix is the Schur complement on the binding variables
+(:class:`~qpsolve.linalg.spacetime.FaceInverse`), at most :data:`MAX_HELD` a side.
 """
 
 from __future__ import annotations
@@ -34,7 +37,10 @@ import numpy as np
 from ..certificate import certificate
 from ..linalg.search import projected_search
 from ..linalg.spacetime import FaceInverse, SpaceTimeGrid, SpaceTimeInverse
+from ..problem import BoxQP
 from ._base import BackendOutput, BackendUnavailable
+
+__all__ = ["SpaceTimeQP", "available", "supports", "solve"]
 
 NAME = "spacetime"
 
@@ -62,11 +68,44 @@ class _Restricted:
         return z
 
 
+class SpaceTimeQP(BoxQP):
+    """A video chunk's :class:`~qpsolve.BoxQP` that also says which separable energy approximates its ``P``.
+
+    Parameters
+    ----------
+    P, lower, upper, q
+        As for :class:`~qpsolve.BoxQP`.
+    spacetime : SpaceTimeGrid
+        The chunk's shape, frame model and temporal weight: the ``A`` whose
+        exact inverse preconditions the face solves.
+
+    Examples
+    --------
+    >>> import qpsolve as qs
+    >>> grid = SpaceTimeGrid((3, 4, 5), "biharmonic", 0.1)
+    >>> lo = np.zeros((3, 4, 5)); lo[:, :, 3:] = 1.0
+    >>> prob = SpaceTimeQP(grid.matrix(), lo, lo + 1.0, spacetime=grid)
+    >>> res = qs.solve(prob, solver="spacetime")
+    >>> res.success, res.solver
+    (True, 'spacetime')
+    """
+
+    def __init__(self, P, lower, upper, q=None, *, spacetime):
+        if not isinstance(spacetime, SpaceTimeGrid):
+            raise TypeError(f"spacetime must be a SpaceTimeGrid, got {type(spacetime).__name__}")
+        super().__init__(P, lower, upper, q)
+        if int(np.prod(spacetime.shape)) != self.n:
+            raise ValueError(f"spacetime: shape {spacetime.shape} does not hold the problem's {self.n} variables")
+        self.spacetime = spacetime
+
+
 def available():
     return True
 
 
 def supports(prob):
+    if not isinstance(prob, SpaceTimeQP):
+        return "needs a SpaceTimeQP (a video chunk's QP with the SpaceTimeGrid of its separable energy)"
     return None
 
 
@@ -100,21 +139,18 @@ def _face_cg(prob, face, free, b, rtol, maxiter):
     return d, k
 
 
-def solve(prob, *, tol, max_iter, x0, verbose, time_limit, spacetime=None, cg_maxiter=CG_MAXITER):
-    """Projected Newton with the separable preconditioner (module docstring).
+def solve(prob, *, tol, max_iter, x0, verbose, time_limit, cg_maxiter=CG_MAXITER):
+    """Projected Newton with the separable preconditioner (module docstring) on a :class:`SpaceTimeQP`.
 
     Parameters
     ----------
-    spacetime : SpaceTimeGrid
-        The chunk's shape, frame model and temporal weight (required).
     cg_maxiter : int
         CG iterations per face solve.
     """
-    if not isinstance(spacetime, SpaceTimeGrid):
-        raise BackendUnavailable("solver 'spacetime' needs spacetime=SpaceTimeGrid(shape, model, weight) "
-                                 f"describing the chunk, got {type(spacetime).__name__}")
-    if int(np.prod(spacetime.shape)) != prob.n:
-        raise ValueError(f"spacetime: shape {spacetime.shape} does not hold the problem's {prob.n} variables")
+    why = supports(prob)
+    if why is not None:
+        raise BackendUnavailable(f"solver 'spacetime' {why}")
+    spacetime = prob.spacetime
     t0 = time.perf_counter()
     deadline = None if time_limit is None else t0 + time_limit
     max_iter = 200 if max_iter is None else max_iter
