@@ -90,7 +90,7 @@ def write(out_dir, args, truth, lo, hi, w, xs, seconds, notes, started, uptime):
             continue
         b = blend(x, lo, hi, w)
         lines.append(f"| {name} | {psnr(x, truth, 255):.2f} | {flicker(x, truth):.4f} | {psnr(b, truth, 255):.2f} | "
-                     f"{flicker(b, truth):.4f} | {seconds[name]:.1f} | {notes.get(name, '2-D pdas per frame')} |")
+                     f"{flicker(b, truth):.4f} | {seconds[name]:.1f} | {notes.get(name, '2-D dequantize per frame (auto)')} |")
     lines.append("")
     with atomic_output(out_dir / f"{stem}.md") as tmp:
         Path(tmp).write_text("\n".join(lines))
