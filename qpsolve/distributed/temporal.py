@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TEMPORAL_OPTIONS", "spacetime_fits", "frame_envelopes", "frame_blend_weights", "solve_temporal_block", "blend"]
+__all__ = ["TEMPORAL_OPTIONS", "spacetime_fits", "start_contacts", "default_solver", "frame_envelopes", "frame_blend_weights", "solve_temporal_block", "blend"]
 
 #: options of a temporal chunk's QP that :func:`qpsolve.dequantize` does not know
 TEMPORAL_OPTIONS = ("temporal_weight", "temporal_jump")
@@ -94,11 +94,43 @@ def spacetime_fits(options):
     """Whether the ``spacetime`` backend's separable inverse describes a chunk with these options.
 
     It needs the ``even`` rule in space (a DCT per frame) and one of its
-    frame models; otherwise a chunk goes to ``pcg``.
+    frame models; otherwise a chunk goes to ``pcg`` (:func:`default_solver`).
     """
     from ..linalg.spacetime import MODELS
 
     return options.get("bc", "even") == "even" and options.get("model", "biharmonic") in MODELS
+
+
+def start_contacts(x0, lower, upper):
+    """How many values of a start ``x0`` lie on their bounds: the binding set ``spacetime`` expects."""
+    if x0 is None:
+        return None
+    x0 = np.ravel(x0)
+    return int(np.count_nonzero((x0 <= np.ravel(lower)) | (x0 >= np.ravel(upper))))
+
+
+def default_solver(lower, upper, x0, options):
+    """The backend of a block's temporal QP when ``options`` names none.
+
+    ``spacetime`` when its separable inverse fits (:func:`spacetime_fits`)
+    and the start touches its bounds at most
+    :data:`~qpsolve.solvers.spacetime.MAX_HELD` times (its dense Schur
+    complement stays small); ``pcg`` with AMG otherwise (textured frames:
+    dense contacts, where ``spacetime`` would fall back to a weak
+    preconditioner).
+
+    Examples
+    --------
+    >>> lo = np.zeros((3, 4, 5))
+    >>> default_solver(lo, lo + 1, None, {}), default_solver(lo, lo + 1, None, {"bc": "odd"})
+    ('spacetime', 'pcg')
+    """
+    from ..solvers.spacetime import MAX_HELD
+
+    if not spacetime_fits(options):
+        return "pcg"
+    n = start_contacts(x0, lower, upper)
+    return "spacetime" if n is None or n <= MAX_HELD else "pcg"
 
 
 def solve_temporal_block(lower, upper, options, x0=None):
@@ -118,7 +150,7 @@ def solve_temporal_block(lower, upper, options, x0=None):
     >>> ref.solver, bool(abs(ref.objective - res.objective) < 1e-6)
     ('pcg', True)
     """
-    from ..linalg.spacetime import SpaceTimeGrid
+    from ..linalg.spacetime import MODELS, SpaceTimeGrid
     from ..model.temporal import TEMPORAL_JUMP, TEMPORAL_WEIGHT, temporal_continuity, temporal_energy
     from ..problem import BoxQP
     from ..solvers import solve
@@ -130,11 +162,12 @@ def solve_temporal_block(lower, upper, options, x0=None):
                         weight=options.get("temporal_weight", TEMPORAL_WEIGHT), keep=keep,
                         alpha=options.get("alpha", 1.0), beta=options.get("beta", 1.0))
     solver_opts = {k: v for k, v in options.items() if k not in _MODEL_KEYS}
-    solver = solver_opts.pop("solver", "spacetime")
     model, weight = options.get("model", "biharmonic"), options.get("temporal_weight", TEMPORAL_WEIGHT)
-    if solver == "spacetime" and not spacetime_fits(options):
-        solver = "pcg"  # the separable inverse needs the even rule in space
     x0 = None if x0 is None else np.ravel(x0)
+    solver = solver_opts.pop("solver", None) or default_solver(lower, upper, x0, options)
+    if solver == "spacetime" and not spacetime_fits(options):
+        raise ValueError(f"solver 'spacetime' needs bc='even' and a model in {list(MODELS)}; got bc="
+                         f"{options.get('bc', 'even')!r}, model={model!r} (leave solver unset for pcg)")
     if solver == "spacetime":
         grid = SpaceTimeGrid(lower.shape, model, weight, options.get("alpha", 1.0), options.get("beta", 1.0))
         res = solve(SpaceTimeQP(P, lower, upper, spacetime=grid), solver=solver, x0=x0, **solver_opts)

@@ -30,8 +30,10 @@ iterations; and for ``temporal`` ``solver='spacetime'``
 (:mod:`qpsolve.solvers.spacetime`: projected Newton whose face solves use the
 chunk's separable inverse, a DCT per frame and a ``T x T`` eigenbasis in
 time), started from the frames' 2-D plates, on the whole chunk when those
-touch their bounds at most ``MAX_HELD`` times, else in spatial tiles (and
-``pcg`` with AMG, in tiles, for a rule in space other than ``even``).
+touch their bounds at most ``MAX_HELD`` times, else in spatial tiles, each
+by ``spacetime`` or, when its own start still touches its bounds more often
+or the rule in space is not ``even``, by ``pcg`` with AMG
+(:func:`qpsolve.distributed.temporal.default_solver`).
 Measurements: benchmarks/results/distributed/ and the README.
 """
 
@@ -55,7 +57,7 @@ __all__ = ["dequantize_video", "solve_chunk", "chunk_starts", "tent_weights", "f
            "read_planes", "plane_start"]
 
 VIDEO_DEFAULTS = {"bc": "even"}
-TEMPORAL_DEFAULTS = {"bc": "even", "solver": "spacetime"}
+TEMPORAL_DEFAULTS = {"bc": "even"}  # and the solver of temporal.default_solver
 #: options of a temporal chunk that also shape its frames' 2-D start solves (the rest are the 3-D solver's)
 MODEL_OPTIONS = ("model", "bc", "rounding", "adaptive", "alpha", "beta", "tol", "outliers")
 #: a temporal block is solved whole by ``spacetime`` when its frames' 2-D plates touch their bounds at
@@ -242,12 +244,11 @@ def solve_chunk(planes, step, crange, temporal, options, start=True, tile=TEMPOR
 
 def _whole(lo, hi, x0, options):
     """Whether ``spacetime`` takes a temporal block whole: its start touches the bounds few times."""
-    from ..solvers.spacetime import MAX_HELD
-    from .temporal import spacetime_fits
+    from .temporal import default_solver
 
-    if options.get("solver", "spacetime") != "spacetime" or not spacetime_fits(options) or x0 is None:
+    if x0 is None or options.get("solver") not in (None, "spacetime"):
         return False
-    return int(np.count_nonzero((x0 <= lo) | (x0 >= hi))) <= MAX_HELD
+    return default_solver(lo, hi, x0, options) == "spacetime"
 
 
 def _tiled(block, x0, solve, tile, overlap):
@@ -409,7 +410,8 @@ def dequantize_video(src, out, *, bits, temporal=None, overlap=None, client=None
         solver.  Only the time changes: answers are certified either way.
     **dequantize_options
         Passed to :func:`qpsolve.dequantize` per plane (on top of
-        ``bc='even'``, and ``solver='spacetime'`` with ``temporal``).
+        ``bc='even'``; with ``temporal`` the solver is ``spacetime`` or ``pcg``, see
+        :func:`~qpsolve.distributed.temporal.default_solver`).
 
     Returns
     -------
