@@ -207,6 +207,13 @@ def test_a_temporal_block_with_few_contacts_is_solved_whole_by_spacetime():
     res = qs.solve(prob, solver="cvxpy")
     assert res.success
     np.testing.assert_allclose(outs[0], res.x.reshape(q.shape), atol=1e-4)
+    # a block above TEMPORAL_WHOLE_VALUES is tiled all the same (a worker's memory stays bounded)
+    with pytest.MonkeyPatch.context() as mp:
+        import qpsolve.distributed.video as video_mod
+
+        mp.setattr(video_mod, "TEMPORAL_WHOLE_VALUES", 4 * 24 * 40 - 1)
+        _, tiled = solve_chunk([q], 32.0, (0.0, 255.0), True, opts, tile=16, tile_overlap=4)
+    assert len(tiled["certified"]) == 6 and all(tiled["certified"])
     # a rule in space the separable inverse does not know goes to pcg, and so does a start with more
     # contacts than spacetime's Schur complement takes; asked for by name, spacetime says why it cannot
     lo8, hi8 = lo[:, :8, :8], hi[:, :8, :8]

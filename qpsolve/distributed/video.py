@@ -68,6 +68,9 @@ MODEL_OPTIONS = ("model", "bc", "rounding", "adaptive", "alpha", "beta", "tol", 
 #: contact, and its plate is free: 64-px tiles on a 2x240x427 block gave 31.4 dB against 41.7 whole
 #: (README), 128-px tiles 41.9; so tiles are large and few.
 TEMPORAL_TILE = 256
+#: ... and whole only up to this many values (frames x pixels): a worker's peak grows with them (1.5 GB
+#: measured for one 5 x 480 x 854 plane, 2.05 M values: the assembled P, its checks and the solver)
+TEMPORAL_WHOLE_VALUES = 2**22
 TEMPORAL_TILE_OVERLAP = 32
 
 
@@ -169,7 +172,8 @@ def solve_chunk(planes, step, crange, temporal, options, start=True, tile=TEMPOR
     (:func:`~qpsolve.distributed.temporal.solve_temporal_block`), started
     from its frames' 2-D plates (it differs from them only where time bends
     it), whole by ``spacetime`` when that start touches its bounds at most
-    :data:`~qpsolve.solvers.spacetime.MAX_HELD` times, otherwise in spatial
+    :data:`~qpsolve.solvers.spacetime.MAX_HELD` times and it holds at most
+    :data:`TEMPORAL_WHOLE_VALUES` values, otherwise in spatial
     tiles of ``tile`` pixels a side (``tile_overlap`` shared, ramp-blended)
     once its frames exceed ``2 * tile**2`` pixels, then blended
     with the bin centres by each frame's 2-D ``adaptive`` weights.  Starts
@@ -246,7 +250,7 @@ def _whole(lo, hi, x0, options):
     """Whether ``spacetime`` takes a temporal block whole: its start touches the bounds few times."""
     from .temporal import default_solver
 
-    if x0 is None or options.get("solver") not in (None, "spacetime"):
+    if x0 is None or options.get("solver") not in (None, "spacetime") or lo.size > TEMPORAL_WHOLE_VALUES:
         return False
     return default_solver(lo, hi, x0, options) == "spacetime"
 
