@@ -149,3 +149,16 @@ def test_spacetime_needs_its_grid():
         SpaceTimeGrid((2, 3))
     with pytest.raises(ValueError, match="model"):
         SpaceTimeGrid((2, 3, 3), model="plate")
+
+
+def test_the_schur_complement_built_in_row_blocks_is_the_same(monkeypatch):
+    import qpsolve.linalg.spacetime as st_lin
+
+    inv = SpaceTimeInverse(SpaceTimeGrid((3, 5, 6), weight=0.3))
+    rng = np.random.default_rng(4)
+    held = np.zeros(90, bool)
+    held[rng.choice(90, size=40, replace=False)] = True
+    r = np.where(held, 0.0, rng.normal(size=90))
+    whole = FaceInverse(inv, held).solve(r)
+    monkeypatch.setattr(st_lin, "FACE_BLOCK_ROWS", 7)  # 40 rows: five blocks of 7 and one of 5
+    np.testing.assert_array_equal(FaceInverse(inv, held).solve(r), whole)

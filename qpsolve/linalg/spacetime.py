@@ -35,6 +35,8 @@ from ..validation import check_at_least, check_choice
 
 __all__ = ["SpaceTimeGrid", "SpaceTimeInverse", "FaceInverse", "frame_spectrum"]
 
+#: rows of the Schur complement evaluated at once (bounds the index temporaries of :meth:`SpaceTimeInverse.block`)
+FACE_BLOCK_ROWS = 256
 #: the frame models whose ``even``-rule energy is a polynomial in the Neumann Laplacian
 MODELS = ("laplace", "biharmonic", "thin-plate", "triharmonic", "mixed")
 
@@ -250,8 +252,9 @@ class FaceInverse:
         nz = Z.shape[1]
         self._ZB = Z[self.held]
         K = np.zeros((nb + nz, nb + nz))
-        if nb:
-            K[:nb, :nb] = inv.block(self.held, self.held)
+        for a in range(0, nb, FACE_BLOCK_ROWS):  # row blocks bound the index temporaries of block()
+            rows = self.held[a:a + FACE_BLOCK_ROWS]
+            K[a:a + rows.size, :nb] = inv.block(rows, self.held)
         K[:nb, nb:] = -self._ZB
         K[nb:, :nb] = -self._ZB.T
         self._nb = nb
