@@ -339,7 +339,6 @@ def _plot(out_dir, res):
     ax[0].set_title("batch, 16 smooth 160^2 images")
     v = res.get("v480") or res.get("vsmall")  # the small clip when 480p was not run
     if v:
-        ax[1].set_yscale("log")
         ax[1].bar(["frame by frame", f"temporal {v['temporal_k']}"], [v["frames"]["fps"], v["temporal"]["fps"]],
                   color=["#888", "#37a"])
         ax[1].set_ylabel("frames / s")
