@@ -193,6 +193,43 @@ def test_a_large_temporal_block_is_solved_in_certified_tiles_inside_its_envelope
     np.testing.assert_allclose(x[:, :8, :12], res.x.reshape(4, 16, 16)[:, :8, :12], atol=1e-4)
 
 
+def test_a_temporal_block_with_few_contacts_is_solved_whole_by_spacetime():
+    # the same block as above, with the default solver: one certified solve of the whole block (no
+    # tiles, whatever the tile size), equal to the stated QP solved by cvxpy
+    from qpsolve.distributed.temporal import solve_temporal_block
+
+    truth = moving_scene(4, 24, 40, speed=0.3)
+    q = quantize(truth, 3)[0]
+    opts = {"bc": "even", "adaptive": False, "temporal_weight": 1.0}
+    outs, info = solve_chunk([q], 32.0, (0.0, 255.0), True, opts, tile=16, tile_overlap=4)
+    assert info["certified"] == [True] and info["solves"][0]["shape"] == (4, 24, 40)
+    prob, lo, hi = _temporal_qp(q)
+    res = qs.solve(prob, solver="cvxpy")
+    assert res.success
+    np.testing.assert_allclose(outs[0], res.x.reshape(q.shape), atol=1e-4)
+    # a block above TEMPORAL_WHOLE_VALUES is tiled all the same (a worker's memory stays bounded)
+    with pytest.MonkeyPatch.context() as mp:
+        import qpsolve.distributed.video as video_mod
+
+        mp.setattr(video_mod, "TEMPORAL_WHOLE_VALUES", 4 * 24 * 40 - 1)
+        _, tiled = solve_chunk([q], 32.0, (0.0, 255.0), True, opts, tile=16, tile_overlap=4)
+    assert len(tiled["certified"]) == 6 and all(tiled["certified"])
+    # a rule in space the separable inverse does not know goes to pcg, and so does a start with more
+    # contacts than spacetime's Schur complement takes; asked for by name, spacetime says why it cannot
+    lo8, hi8 = lo[:, :8, :8], hi[:, :8, :8]
+    assert solve_temporal_block(lo8, hi8, {"bc": "odd"}).solver == "pcg"
+    assert solve_temporal_block(lo8, hi8, {"bc": "even"}).solver == "spacetime"
+    assert solve_temporal_block(lo8, hi8, {"bc": "even"}, x0=lo8).solver == "spacetime"  # 256 contacts
+    with pytest.MonkeyPatch.context() as mp:
+        import qpsolve.solvers.spacetime as st_mod
+
+        mp.setattr(st_mod, "MAX_HELD", 255)
+        assert solve_temporal_block(lo8, hi8, {"bc": "even"}, x0=lo8).solver == "pcg"
+        assert solve_temporal_block(lo8, hi8, {"bc": "even"}).solver == "spacetime"  # no start, no count
+    with pytest.raises(ValueError, match="solver 'spacetime' needs bc='even'"):
+        solve_temporal_block(lo8, hi8, {"bc": "odd", "solver": "spacetime"})
+
+
 def test_a_one_frame_temporal_chunk_with_temporal_options_is_a_2d_dequantize():
     q = quantize(moving_scene(1, 20, 24, speed=0.3), 3)[0]
     opts = {"bc": "even", "temporal_weight": 0.5, "temporal_jump": 2}

@@ -10,8 +10,10 @@ with ``L, U`` each frame's quantizer envelopes (exactly those of a 2-D
 plus ``temporal_weight`` times the temporal second difference (``odd`` rule:
 linear change in time is free) on the pixels where the content is continuous
 in time (:func:`~qpsolve.model.temporal.temporal_continuity`, neighbouring
-frames at most ``temporal_jump`` levels apart).  Solved by ``pcg`` with AMG
-from the frames' 2-D answers and certified by the shared certificate.
+frames at most ``temporal_jump`` levels apart).  Solved by ``spacetime``
+(projected Newton preconditioned by the chunk's exact separable inverse;
+``pcg`` with AMG when the rule in space is not ``even``) from the frames' 2-D
+answers and certified by the shared certificate.
 
 With ``adaptive`` (the default, mode ``blend``) the returned block is
 ``c + w (x - c)`` with ``x`` that certified solution, ``c`` the bin centres
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["TEMPORAL_OPTIONS", "frame_envelopes", "frame_blend_weights", "solve_temporal_block", "blend"]
+__all__ = ["TEMPORAL_OPTIONS", "spacetime_fits", "start_contacts", "default_solver", "frame_envelopes", "frame_blend_weights", "solve_temporal_block", "blend"]
 
 #: options of a temporal chunk's QP that :func:`qpsolve.dequantize` does not know
 TEMPORAL_OPTIONS = ("temporal_weight", "temporal_jump")
@@ -88,6 +90,49 @@ def blend(x, lower, upper, weights):
     return np.where(finite, np.clip(out, np.where(finite, lower, out), np.where(finite, upper, out)), x)
 
 
+def spacetime_fits(options):
+    """Whether the ``spacetime`` backend's separable inverse describes a chunk with these options.
+
+    It needs the ``even`` rule in space (a DCT per frame) and one of its
+    frame models; otherwise a chunk goes to ``pcg`` (:func:`default_solver`).
+    """
+    from ..linalg.spacetime import MODELS
+
+    return options.get("bc", "even") == "even" and options.get("model", "biharmonic") in MODELS
+
+
+def start_contacts(x0, lower, upper):
+    """How many values of a start ``x0`` lie on their bounds: the binding set ``spacetime`` expects."""
+    if x0 is None:
+        return None
+    x0 = np.ravel(x0)
+    return int(np.count_nonzero((x0 <= np.ravel(lower)) | (x0 >= np.ravel(upper))))
+
+
+def default_solver(lower, upper, x0, options):
+    """The backend of a block's temporal QP when ``options`` names none.
+
+    ``spacetime`` when its separable inverse fits (:func:`spacetime_fits`)
+    and the start touches its bounds at most
+    :data:`~qpsolve.solvers.spacetime.MAX_HELD` times (its dense Schur
+    complement stays small); ``pcg`` with AMG otherwise (textured frames:
+    dense contacts, where ``spacetime`` would fall back to a weak
+    preconditioner).
+
+    Examples
+    --------
+    >>> lo = np.zeros((3, 4, 5))
+    >>> default_solver(lo, lo + 1, None, {}), default_solver(lo, lo + 1, None, {"bc": "odd"})
+    ('spacetime', 'pcg')
+    """
+    from ..solvers.spacetime import MAX_HELD
+
+    if not spacetime_fits(options):
+        return "pcg"
+    n = start_contacts(x0, lower, upper)
+    return "spacetime" if n is None or n <= MAX_HELD else "pcg"
+
+
 def solve_temporal_block(lower, upper, options, x0=None):
     """Certified solution of a block's temporal QP (see the module docstring): a :class:`~qpsolve.SolveResult`.
 
@@ -98,13 +143,18 @@ def solve_temporal_block(lower, upper, options, x0=None):
     Examples
     --------
     >>> lo = np.zeros((3, 4, 5)); lo[1:, :, 3:] = 32.0
-    >>> res = solve_temporal_block(lo, lo + 32, {"solver": "pcg"})
-    >>> res.success, bool(np.all((res.x >= lo.ravel()) & (res.x <= lo.ravel() + 32)))
-    (True, True)
+    >>> res = solve_temporal_block(lo, lo + 32, {})
+    >>> res.solver, res.success, bool(np.all((res.x >= lo.ravel()) & (res.x <= lo.ravel() + 32)))
+    ('spacetime', True, True)
+    >>> ref = solve_temporal_block(lo, lo + 32, {"solver": "pcg"})
+    >>> ref.solver, bool(abs(ref.objective - res.objective) < 1e-6)
+    ('pcg', True)
     """
+    from ..linalg.spacetime import MODELS, SpaceTimeGrid
     from ..model.temporal import TEMPORAL_JUMP, TEMPORAL_WEIGHT, temporal_continuity, temporal_energy
     from ..problem import BoxQP
     from ..solvers import solve
+    from ..solvers.spacetime import SpaceTimeQP
 
     lower, upper = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
     keep = temporal_continuity(lower, upper, options.get("temporal_jump", TEMPORAL_JUMP))
@@ -112,13 +162,23 @@ def solve_temporal_block(lower, upper, options, x0=None):
                         weight=options.get("temporal_weight", TEMPORAL_WEIGHT), keep=keep,
                         alpha=options.get("alpha", 1.0), beta=options.get("beta", 1.0))
     solver_opts = {k: v for k, v in options.items() if k not in _MODEL_KEYS}
-    solver = solver_opts.pop("solver", "pcg")
-    # constants and the three ramps are what the energy barely sees: given to pcg's multigrid they
-    # cut its CG iterations (294 to 112 on an 8x96x160 chunk)
-    grids = np.meshgrid(*[np.arange(n, dtype=np.float64) for n in lower.shape], indexing="ij")
-    nns = np.stack([np.ones(lower.size)] + [g.ravel() for g in grids], axis=1)
+    model, weight = options.get("model", "biharmonic"), options.get("temporal_weight", TEMPORAL_WEIGHT)
     x0 = None if x0 is None else np.ravel(x0)
-    res = solve(BoxQP(P, lower, upper, near_null_space=nns), solver=solver, x0=x0, **solver_opts)
+    solver = solver_opts.pop("solver", None) or default_solver(lower, upper, x0, options)
+    if solver == "spacetime" and not spacetime_fits(options):
+        raise ValueError(f"solver 'spacetime' needs bc='even' and a model in {list(MODELS)}; got bc="
+                         f"{options.get('bc', 'even')!r}, model={model!r} (leave solver unset for pcg)")
+    if solver == "spacetime":
+        grid = SpaceTimeGrid(lower.shape, model, weight, options.get("alpha", 1.0), options.get("beta", 1.0))
+        res = solve(SpaceTimeQP(P, lower, upper, spacetime=grid), solver=solver, x0=x0, **solver_opts)
+    else:
+        if solver == "pcg":
+            solver_opts.setdefault("preconditioner", "amg")
+        # constants and the three ramps are what the energy barely sees: given to pcg's multigrid they
+        # cut its CG iterations (294 to 112 on an 8x96x160 chunk)
+        grids = np.meshgrid(*[np.arange(n, dtype=np.float64) for n in lower.shape], indexing="ij")
+        nns = np.stack([np.ones(lower.size)] + [g.ravel() for g in grids], axis=1)
+        res = solve(BoxQP(P, lower, upper, near_null_space=nns), solver=solver, x0=x0, **solver_opts)
     res.info["temporal"] = {"weight": options.get("temporal_weight", TEMPORAL_WEIGHT),
                             "continuous": float(keep[1:-1].mean()) if keep.shape[0] > 2 else 0.0}
     return res

@@ -26,10 +26,14 @@ Defaults differ from :func:`qpsolve.dequantize` in three places, all
 overridable: ``bc='even'`` (mirror at the frame's edges, which the spectral
 solvers diagonalise); every 2-D plane starts from a coarse-to-fine point built
 here (:mod:`qpsolve.distributed.start`), which ``pdas`` finishes in a few
-iterations; and for ``temporal`` ``solver='pcg'`` with
-``preconditioner='amg'`` (the chunk's QP has no ``pdas`` fast inverse and
-no grid for ``admm``; ``pcg``'s exact sparse LU fills in badly in 3-D),
-started from the frames' 2-D plates, in spatial tiles on large frames.
+iterations; and for ``temporal`` ``solver='spacetime'``
+(:mod:`qpsolve.solvers.spacetime`: projected Newton whose face solves use the
+chunk's separable inverse, a DCT per frame and a ``T x T`` eigenbasis in
+time), started from the frames' 2-D plates, on the whole chunk when those
+touch their bounds at most ``MAX_HELD`` times, else in spatial tiles, each
+by ``spacetime`` or, when its own start still touches its bounds more often
+or the rule in space is not ``even``, by ``pcg`` with AMG
+(:func:`qpsolve.distributed.temporal.default_solver`).
 Measurements: benchmarks/results/distributed/ and the README.
 """
 
@@ -53,15 +57,20 @@ __all__ = ["dequantize_video", "solve_chunk", "chunk_starts", "tent_weights", "f
            "read_planes", "plane_start"]
 
 VIDEO_DEFAULTS = {"bc": "even"}
-TEMPORAL_DEFAULTS = {"bc": "even", "solver": "pcg", "preconditioner": "amg"}
+TEMPORAL_DEFAULTS = {"bc": "even"}  # and the solver of temporal.default_solver
 #: options of a temporal chunk that also shape its frames' 2-D start solves (the rest are the 3-D solver's)
 MODEL_OPTIONS = ("model", "bc", "rounding", "adaptive", "alpha", "beta", "tol", "outliers")
-#: a temporal block larger than ``2 * TEMPORAL_TILE**2`` pixels per frame is solved in overlapping
-#: spatial tiles of ``TEMPORAL_TILE`` a side (``TEMPORAL_TILE_OVERLAP`` shared), blended with ramps.
-#: A tile much smaller than the scene's smooth features lies inside one band, has no contact, and its
-#: plate is free: 64-px tiles on a 2x240x427 block gave 31.4 dB against 41.7 whole (README), 128-px
-#: tiles 41.9; so tiles are large and few.
+#: a temporal block is solved whole by ``spacetime`` when its frames' 2-D plates touch their bounds at
+#: most :data:`qpsolve.solvers.spacetime.MAX_HELD` times (its dense Schur complement stays small);
+#: otherwise, and for ``pcg``, blocks larger than ``2 * TEMPORAL_TILE**2`` pixels per frame are solved in
+#: overlapping spatial tiles of ``TEMPORAL_TILE`` a side (``TEMPORAL_TILE_OVERLAP`` shared), blended
+#: with ramps.  A tile much smaller than the scene's smooth features lies inside one band, has no
+#: contact, and its plate is free: 64-px tiles on a 2x240x427 block gave 31.4 dB against 41.7 whole
+#: (README), 128-px tiles 41.9; so tiles are large and few.
 TEMPORAL_TILE = 256
+#: ... and whole only up to this many values (frames x pixels): a worker's peak grows with them (1.5 GB
+#: measured for one 5 x 480 x 854 plane, 2.05 M values: the assembled P, its checks and the solver)
+TEMPORAL_WHOLE_VALUES = 2**22
 TEMPORAL_TILE_OVERLAP = 32
 
 
@@ -162,8 +171,11 @@ def solve_chunk(planes, step, crange, temporal, options, start=True, tile=TEMPOR
     plane's block is one temporal QP
     (:func:`~qpsolve.distributed.temporal.solve_temporal_block`), started
     from its frames' 2-D plates (it differs from them only where time bends
-    it), in spatial tiles of ``tile`` pixels a side (``tile_overlap`` shared,
-    ramp-blended) once its frames exceed ``2 * tile**2`` pixels, then blended
+    it), whole by ``spacetime`` when that start touches its bounds at most
+    :data:`~qpsolve.solvers.spacetime.MAX_HELD` times and it holds at most
+    :data:`TEMPORAL_WHOLE_VALUES` values, otherwise in spatial
+    tiles of ``tile`` pixels a side (``tile_overlap`` shared, ramp-blended)
+    once its frames exceed ``2 * tile**2`` pixels, then blended
     with the bin centres by each frame's 2-D ``adaptive`` weights.  Starts
     change nothing but the time: every solve is the shared certificate's.
 
@@ -222,7 +234,8 @@ def solve_chunk(planes, step, crange, temporal, options, start=True, tile=TEMPOR
             # path) start the chunk's solve
             plain = dict(frame_options, adaptive=False)
             x0 = np.stack([frame(f, p, plain, record=False) for f in block]) if start else None
-            x = _tiled((lo, hi), x0, lambda b, x, p=p: chunk(b[0], b[1], p, x), tile, tile_overlap)
+            x = _tiled((lo, hi), x0, lambda b, x, p=p: chunk(b[0], b[1], p, x),
+                       None if _whole(lo, hi, x0, options) else tile, tile_overlap)
             outs.append(blend(x, lo, hi, weights))
         else:
             # a one-frame chunk is a 2-D dequantize, which knows no temporal options
@@ -231,6 +244,15 @@ def solve_chunk(planes, step, crange, temporal, options, start=True, tile=TEMPOR
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     return outs, {"certified": certified, "solves": solves, "seconds": time.perf_counter() - t0,
                   "peak_rss_mb": rss, "messages": messages, "pid": os.getpid()}
+
+
+def _whole(lo, hi, x0, options):
+    """Whether ``spacetime`` takes a temporal block whole: its start touches the bounds few times."""
+    from .temporal import default_solver
+
+    if x0 is None or options.get("solver") not in (None, "spacetime") or lo.size > TEMPORAL_WHOLE_VALUES:
+        return False
+    return default_solver(lo, hi, x0, options) == "spacetime"
 
 
 def _tiled(block, x0, solve, tile, overlap):
@@ -244,7 +266,7 @@ def _tiled(block, x0, solve, tile, overlap):
     from ..imaging.tiles import blend_weights, tile_slices
 
     shape = block[0].shape[1:]
-    if shape[0] * shape[1] <= 2 * tile**2:
+    if tile is None or shape[0] * shape[1] <= 2 * tile**2:
         return solve(block, x0)
     acc = np.zeros(block[0].shape)
     wsum = np.zeros(shape)
@@ -392,7 +414,8 @@ def dequantize_video(src, out, *, bits, temporal=None, overlap=None, client=None
         solver.  Only the time changes: answers are certified either way.
     **dequantize_options
         Passed to :func:`qpsolve.dequantize` per plane (on top of
-        ``bc='even'``, and ``solver='pcg', preconditioner='amg'`` with ``temporal``).
+        ``bc='even'``; with ``temporal`` the solver is ``spacetime`` or ``pcg``, see
+        :func:`~qpsolve.distributed.temporal.default_solver`).
 
     Returns
     -------

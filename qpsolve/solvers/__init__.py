@@ -40,6 +40,7 @@ SOLVERS = {
     "gd-multigrid": "qpsolve.solvers.gd_multigrid",
     "admm": "qpsolve.solvers.admm",
     "tnnmg": "qpsolve.solvers.tnnmg",
+    "spacetime": "qpsolve.solvers.spacetime",
 }
 
 #: tried in this order by ``solver="auto"`` (``tnnmg`` takes the grid problems ``pdas`` refuses:

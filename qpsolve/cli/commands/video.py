@@ -34,7 +34,9 @@ def register(sub):
     add_cluster_options(p)
     add_model_options(p, "even")
     p.add_argument("--solver", default=None, choices=["auto", *SOLVERS],
-                   help="backend (default: auto frame by frame, pcg with an AMG preconditioner with --temporal)")
+                   help="backend (default: auto frame by frame; with --temporal spacetime, projected Newton "
+                        "preconditioned by the chunk's exact separable inverse, or pcg with AMG for a rule in space "
+                        "other than even)")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=True, help="progress bar")
     p.set_defaults(func=run)
 
