@@ -47,7 +47,7 @@ from numba import njit
 
 from ..certificate import box_violation
 
-__all__ = ["TypedStencil", "TruncatedHierarchy", "MonotoneHierarchy", "typed_stencil_support"]
+__all__ = ["TypedStencil", "LatticeStencil", "TruncatedHierarchy", "MonotoneHierarchy", "typed_stencil_support"]
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -784,6 +784,145 @@ class TypedStencil:
         return int(_fine_pgs(self.cnt, self.oa, self.ob, self.cv, self.dg, x, lower, upper, q,
                              self.n, self.m, self.r, self.periodic, reverse))
 
+    # ------------------------------------------------- what the hierarchies ask of a fine level
+    def gauss_seidel(self, v, b, free, reverse=False):
+        """One Gauss-Seidel sweep on ``D P D v = b`` over the free pixels, in place (``v`` zero on held ones)."""
+        _fine_gs(self.cnt, self.oa, self.ob, self.cv, self.dg, v, b, free, self.n, self.m, self.r, self.periodic,
+                 reverse)
+
+    def galerkin(self, free, pi, wi, pj, wj, nc, mc, Rc, alive, out):
+        """``out += T^T D P D T`` on the coarse nodes ``alive`` (``T`` the prolongation ``pi, wi, pj, wj``)."""
+        _fine_galerkin(self.cnt, self.oa, self.ob, self.cv, free, self.n, self.m, self.r, self.periodic,
+                       pi, wi, pj, wj, nc, mc, Rc, self.periodic, alive, out)
+
+    def galerkin_delta(self, old, free, changed, pi, wi, pj, wj, nc, mc, Rc, slots, rows, out):
+        """``T^T (D' P D' - D P D) T`` on the coarse rows it touches (see :func:`_fine_galerkin_delta`)."""
+        return _fine_galerkin_delta(self.cnt, self.oa, self.ob, self.cv, old, free, changed, self.n, self.m,
+                                    self.r, self.periodic, pi, wi, pj, wj, nc, mc, Rc, slots, rows, out)
+
+
+# ----------------------------------------------------------- a variable-stencil fine level
+def _truncated(A, mask, n, m, R, rows=None):
+    """Rows of a variable-stencil ``A`` (all, or ``rows``) of ``D A D``, ``D`` the 0/1 diagonal ``mask``."""
+    W = 2 * R + 1
+    pad = np.zeros((n + 2 * R, m + 2 * R))
+    pad[R:R + n, R:R + m] = mask.reshape(n, m)
+    if rows is None:
+        out = A * mask.reshape(-1, 1)
+        for a in range(W):
+            for b in range(W):
+                out[:, a * W + b] *= pad[a:a + n, b:b + m].ravel()
+        return out
+    out = A[rows] * mask[rows].reshape(-1, 1)
+    i, j = np.divmod(rows, m)
+    for a in range(W):
+        for b in range(W):
+            out[:, a * W + b] *= pad[i + a, j + b]
+    return out
+
+
+class LatticeStencil:
+    """Any operator on a 2-D lattice as a fine level: one stencil per pixel, ``A[p, (di + R)(2R + 1) + dj + R]``.
+
+    What a user's matrix becomes when it lives on a lattice
+    (:func:`qpsolve.linalg.lattice.find_lattice`): the same interface as
+    :class:`TypedStencil` (products, projected Gauss-Seidel, the Galerkin
+    products and their updates that :class:`TruncatedHierarchy` and
+    :class:`MonotoneHierarchy` ask of a fine level), computed by the
+    variable-stencil kernels of the coarse levels.  Truncation to the free
+    pixels ``D A D`` is applied on the fly: a Gauss-Seidel sweep keeps held
+    pixels at zero by projecting them onto ``[0, 0]``, and the Galerkin
+    products are taken of ``D A D`` formed row by row.
+
+    Parameters
+    ----------
+    A : (n m, (2R + 1)^2) array
+        The stencils (:func:`qpsolve.linalg.lattice.stencil_array`).
+    shape : (int, int)
+        ``(n, m)``.
+    radius : int
+        ``R``.
+
+    Examples
+    --------
+    A plate of variable stiffness, as a scipy matrix: the products agree.
+
+    >>> import numpy as np
+    >>> from qpsolve.linalg.lattice import find_lattice, stencil_array
+    >>> from qpsolve.model.plates import smooth_stiffness, weighted_plate
+    >>> P = weighted_plate((24, 20), smooth_stiffness((24, 20)), "even")
+    >>> lat, _ = find_lattice(P)
+    >>> ls = LatticeStencil(stencil_array(P, lat.shape, lat.radius), lat.shape, lat.radius)
+    >>> x = np.random.default_rng(0).normal(size=480)
+    >>> bool(np.allclose(ls.matvec(x), P @ x, rtol=0, atol=1e-12)), ls.r
+    (True, 2)
+    """
+
+    periodic = False
+
+    def __init__(self, A, shape, radius):
+        self.n, self.m = (int(s) for s in shape)
+        self.r = int(radius)
+        self.A = np.ascontiguousarray(A, dtype=np.float64)
+        if self.A.shape != (self.n * self.m, (2 * self.r + 1) ** 2):
+            raise ValueError(f"LatticeStencil: A has shape {self.A.shape}, expected "
+                             f"({self.n * self.m}, {(2 * self.r + 1) ** 2})")
+        self._box = (None, None, None)  # the free mask of the last truncated sweep and its [0, 0] box
+
+    def matvec(self, x, out=None, free=None):
+        """``P x``, or ``D P D x`` with ``D`` the 0/1 diagonal ``free``."""
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        out = np.empty(self.n * self.m) if out is None else out
+        if free is not None:
+            x = x * free
+        _var_matvec(self.A, x, out, self.n, self.m, self.r, False)
+        if free is not None:
+            out *= free
+        return out
+
+    def matvec_diagonal(self):
+        """The diagonal of ``P`` as a new array."""
+        return self.A[:, self.A.shape[1] // 2].copy()
+
+    def projected_gauss_seidel(self, x, lower, upper, q, reverse=False):
+        """One projected Gauss-Seidel sweep on ``x`` in place; returns how many pixels changed face."""
+        before = (x <= lower) | (x >= upper)
+        _var_pgs(self.A, x, -q, lower, upper, self.n, self.m, self.r, False, reverse)
+        return int(np.count_nonzero(before != ((x <= lower) | (x >= upper))))
+
+    def gauss_seidel(self, v, b, free, reverse=False):
+        """One Gauss-Seidel sweep on ``D P D v = b`` over the free pixels, in place (``v`` zero on held ones)."""
+        last, lo, hi = self._box
+        if last is None or not np.array_equal(last, free):
+            lo = np.where(free == 1, -np.inf, 0.0)
+            hi = np.where(free == 1, np.inf, 0.0)
+            self._box = (free.copy(), lo, hi)
+        _var_pgs(self.A, v, b, lo, hi, self.n, self.m, self.r, False, reverse)
+
+    def galerkin(self, free, pi, wi, pj, wj, nc, mc, Rc, alive, out):
+        """``out += T^T D P D T`` on the coarse nodes ``alive`` (``T`` the prolongation ``pi, wi, pj, wj``)."""
+        AF = _truncated(self.A, free, self.n, self.m, self.r)
+        if alive.all():
+            _var_galerkin(AF, self.n, self.m, self.r, False, pi, wi, pj, wj, nc, mc, Rc, out)
+            return
+        full = np.zeros_like(out)
+        _var_galerkin(AF, self.n, self.m, self.r, False, pi, wi, pj, wj, nc, mc, Rc, full)
+        out += _truncated(full, alive, nc, mc, Rc)
+
+    def galerkin_delta(self, old, free, changed, pi, wi, pj, wj, nc, mc, Rc, slots, rows, out):
+        """``T^T (D' P D' - D P D) T`` on the coarse rows it touches, compactly (as :meth:`TypedStencil.galerkin_delta`)."""
+        n, m, R = self.n, self.m, self.r
+        # the fine rows whose truncation changed: the changed pixels and their neighbours
+        i, j = np.divmod(np.asarray(changed, dtype=np.int64), m)
+        near = []
+        for a in range(-R, R + 1):
+            for b in range(-R, R + 1):
+                ok = (i + a >= 0) & (i + a < n) & (j + b >= 0) & (j + b < m)
+                near.append((i[ok] + a) * m + j[ok] + b)
+        S = np.unique(np.concatenate(near))
+        dA = _truncated(self.A, free, n, m, R, S) - _truncated(self.A, old, n, m, R, S)
+        return _var_galerkin_delta(dA, S, S.size, n, m, R, False, pi, wi, pj, wj, nc, mc, Rc, slots, rows, out)
+
 
 # ------------------------------------------------------------------------- the hierarchy
 def _dense_of(lvl):
@@ -865,8 +1004,7 @@ class TruncatedHierarchy:
                     self.alive = np.ascontiguousarray(self.free.reshape(n, m)[::2, ::2].ravel())
                 else:
                     self.alive = np.ones(nc * mc, np.uint8)
-                _fine_galerkin(fine.cnt, fine.oa, fine.ob, fine.cv, self.free, n, m, fine.r, periodic,
-                               pi, wi, pj, wj, nc, mc, Rc, periodic, self.alive, lvl.A)
+                fine.galerkin(self.free, pi, wi, pj, wj, nc, mc, Rc, self.alive, lvl.A)
             else:
                 top = self.levels[-1]
                 _var_galerkin(top.A, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, lvl.A)
@@ -916,8 +1054,8 @@ class TruncatedHierarchy:
             rows = np.empty(N, dtype=np.int64)
             out = np.empty((N, lvl.A.shape[1]))  # rows zeroed as they are first touched
             if k == 0:
-                used = _fine_galerkin_delta(ts.cnt, ts.oa, ts.ob, ts.cv, old, free, changed, n, m, ts.r, periodic,
-                                            pi, wi, pj, wj, lvl.n, lvl.m, lvl.R, lvl.slots, rows, out)
+                used = ts.galerkin_delta(old, free, changed, pi, wi, pj, wj, lvl.n, lvl.m, lvl.R, lvl.slots, rows,
+                                         out)
             else:
                 used = _var_galerkin_delta(dA, drows, nd, n, m, R, periodic, pi, wi, pj, wj, lvl.n, lvl.m, lvl.R,
                                            lvl.slots, rows, out)
@@ -986,7 +1124,7 @@ class TruncatedHierarchy:
             return self._dense_solve(b)
         v = np.zeros_like(b)
         for _ in range(self.smooth):
-            _fine_gs(ts.cnt, ts.oa, ts.ob, ts.cv, ts.dg, v, b, free, ts.n, ts.m, ts.r, ts.periodic, False)
+            ts.gauss_seidel(v, b, free, False)
         res = ts.matvec(v)  # v is zero on held pixels
         np.subtract(b, res, out=res)
         res *= free
@@ -997,7 +1135,7 @@ class TruncatedHierarchy:
         vc = self._cycle(0, bc)
         _prolong_add(vc, free, ts.n, ts.m, pi, wi, pj, wj, lvl.m, self.alive, v)
         for _ in range(self.smooth):
-            _fine_gs(ts.cnt, ts.oa, ts.ob, ts.cv, ts.dg, v, b, free, ts.n, ts.m, ts.r, ts.periodic, True)
+            ts.gauss_seidel(v, b, free, True)
         return v
 
     def _cycle(self, k, b):
@@ -1164,8 +1302,7 @@ class MonotoneHierarchy:
             Rc = max(_coarse_radius(R, n, periodic, 1), _coarse_radius(R, m, periodic, 1))
             lvl = _Level(nc, mc, Rc, periodic)
             if not self.levels:
-                _fine_galerkin(fine.cnt, fine.oa, fine.ob, fine.cv, ones, n, m, fine.r, periodic,
-                               pi, wi, pj, wj, nc, mc, Rc, periodic, np.ones(nc * mc, np.uint8), lvl.A)
+                fine.galerkin(ones, pi, wi, pj, wj, nc, mc, Rc, np.ones(nc * mc, np.uint8), lvl.A)
             else:
                 top = self.levels[-1]
                 _var_galerkin(top.A, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, lvl.A)
@@ -1180,8 +1317,7 @@ class MonotoneHierarchy:
         """
         ts = self.fine
         for s in range(self.smooth):
-            _fine_pgs(ts.cnt, ts.oa, ts.ob, ts.cv, ts.dg, x, lower, upper, q, ts.n, ts.m, ts.r, ts.periodic,
-                      bool(s % 2))
+            ts.projected_gauss_seidel(x, lower, upper, q, bool(s % 2))
         if self.levels:
             none = np.zeros(0, np.uint8)
             res = ts.matvec(x)
@@ -1201,8 +1337,7 @@ class MonotoneHierarchy:
             self.last_violation = box_violation(x, lower, upper)
             np.clip(x, lower, upper, out=x)
         for s in range(self.smooth):
-            _fine_pgs(ts.cnt, ts.oa, ts.ob, ts.cv, ts.dg, x, lower, upper, q, ts.n, ts.m, ts.r, ts.periodic,
-                      not bool(s % 2))
+            ts.projected_gauss_seidel(x, lower, upper, q, not bool(s % 2))
         return x
 
     def _cycle(self, k, b, lo, hi):
