@@ -909,6 +909,22 @@ class LatticeStencil:
         _var_galerkin(AF, self.n, self.m, self.r, False, pi, wi, pj, wj, nc, mc, Rc, full)
         out += _truncated(full, alive, nc, mc, Rc)
 
+    def coarse(self):
+        """The Galerkin operator ``T^T P T`` on the grid twice as coarse, as a :class:`LatticeStencil`.
+
+        ``T`` is the bilinear prolongation with non-negative weights of the
+        monotone V-cycle (cell-centred on even axes, as the 2-block min / max
+        of envelopes), so the coarse energy of ``c`` is the fine energy of
+        ``T c``: the coarse problem of a coarse-to-fine start.
+        """
+        n, m, R = self.n, self.m, self.r
+        nc, pi, wi = _monotone_parents(n, False)
+        mc, pj, wj = _monotone_parents(m, False)
+        Rc = max(_coarse_radius(R, n, False, 1), _coarse_radius(R, m, False, 1))
+        out = np.zeros((nc * mc, (2 * Rc + 1) ** 2))
+        _var_galerkin(self.A, n, m, R, False, pi, wi, pj, wj, nc, mc, Rc, out)
+        return LatticeStencil(out, (nc, mc), Rc)
+
     def galerkin_delta(self, old, free, changed, pi, wi, pj, wj, nc, mc, Rc, slots, rows, out):
         """``T^T (D' P D' - D P D) T`` on the coarse rows it touches, compactly (as :meth:`TypedStencil.galerkin_delta`)."""
         n, m, R = self.n, self.m, self.r

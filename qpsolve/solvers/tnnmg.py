@@ -319,9 +319,15 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
 
     # Coarse-to-fine chain (finest first).
     chain = [fine]
-    if grid is None:
-        pass  # a lattice matrix: no model to coarsen; the fine level starts from the middle of the box
-    elif x0 is None and coarse_to_fine and not np.any(prob.q != 0):
+    start_coarse = x0 is None and coarse_to_fine and not np.any(prob.q != 0)
+    if grid is None and start_coarse:
+        # A lattice matrix has no model to re-discretise: its coarse problems are Galerkin ones.
+        lo, hi, shape = prob.lower, prob.upper, fine.shape
+        while min(shape) // 2 >= MIN_COARSE:
+            ts = chain[-1].ts.coarse()
+            lo, hi, shape = _restrict_envelopes(lo, hi, shape)
+            chain.append(_Level(lo, hi, np.zeros(lo.size), None, ts=ts))
+    elif grid is not None and start_coarse:
         lo, hi, shape = prob.lower, prob.upper, tuple(grid.shape)
         while min(shape) // 2 >= MIN_COARSE:
             lo, hi, shape = _restrict_envelopes(lo, hi, shape)
