@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["Lattice", "find_lattice", "lattice_of", "stencil_array", "RMAX", "MIN_SIDE"]
+__all__ = ["Lattice", "find_lattice", "lattice_of", "stencil_array", "grid_model_of", "RMAX", "MIN_SIDE"]
 
 #: largest stencil radius accepted (a plate is 2; beyond 4 a stencil has 81 entries per pixel)
 RMAX = 4
@@ -279,3 +279,42 @@ def stencil_array(P, shape, radius):
     A = np.zeros((n * m, W * W))
     A[rows, (di + radius) * W + dj + radius] = P.data
     return A
+
+
+def grid_model_of(prob):
+    """The :class:`~qpsolve.model.operators.GridSpec` whose operator a plain matrix is, or ``None``.
+
+    A constant-coefficient grid energy handed over as a matrix (the 2-bit
+    Gaussian as CSR) is one of the models on its lattice; named, it gets the
+    grid solvers (``pdas``'s exact fast inverses).  Checked here by one
+    product with a random vector per candidate model and boundary rule of
+    the lattice's radius (``odd`` and ``even``: a ``periodic`` operator
+    wraps around, so it is no lattice); :class:`~qpsolve.BoxQP` then checks
+    the match exactly when the grid is attached.
+
+    Examples
+    --------
+    >>> import qpsolve as qs
+    >>> from qpsolve.model.operators import energy_matrix
+    >>> prob = qs.BoxQP(energy_matrix((16, 12), "biharmonic", "even"), 0.0, 1.0)
+    >>> g = grid_model_of(prob)
+    >>> g.shape, g.model, g.bc
+    ((16, 12), 'biharmonic', 'even')
+    """
+    from ..model.operators import GridSpec
+
+    lat, _ = lattice_of(prob)
+    if lat is None or lat.order is not None:
+        return None
+    v = np.random.default_rng(0).normal(size=prob.n)
+    Pv = prob.P @ v
+    scale = float(np.abs(Pv).max(initial=0.0)) + 1.0
+    for model in ("laplace", "biharmonic", "triharmonic", "thin-plate"):
+        for bc in ("odd", "even"):
+            grid = GridSpec(lat.shape, model, bc)
+            op = grid.energy()
+            if op.radius != lat.radius:
+                continue
+            if float(np.abs(op.matvec(v) - Pv).max()) <= 1e-12 * scale:
+                return grid
+    return None

@@ -100,6 +100,26 @@ def available_solvers():
     return names
 
 
+def _named_grid(prob):
+    """A plain matrix that is a grid model's energy on its lattice, with that grid attached.
+
+    The same QP (the grid solvers then take it, ``BoxQP`` checks the match
+    exactly), so the certificate is the caller's; any other problem as it is.
+    """
+    if prob.grid is not None:
+        return prob
+    from ..linalg.lattice import grid_model_of
+
+    grid = grid_model_of(prob)
+    if grid is None:
+        return prob
+    try:
+        return BoxQP(prob.P, prob.lower, prob.upper, prob.q, grid=grid, coordinates=prob.coordinates,
+                     near_null_space=prob.near_null_space)
+    except ValueError:
+        return prob
+
+
 def _pick_auto(prob):
     reasons = []
     for name in AUTO_ORDER:
@@ -177,6 +197,8 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
             raise TypeError("x0 must be an array of numbers")
         x0 = prob.project(check_vector(x0, prob.n, "x0"))  # a start point only; the answer is certified separately
 
+    if solver == "auto":
+        prob = _named_grid(prob)
     name = _pick_auto(prob) if solver == "auto" else solver
     mod = backend(name)
     if mod is None or not mod.available():
