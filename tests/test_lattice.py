@@ -228,3 +228,15 @@ def test_a_linear_term_and_the_volume_keep_their_routes():
 
     assert tnnmg.supports(vol) is not None
     assert qs.solve(vol).solver == "pcg"
+
+
+def test_a_grid_models_energy_as_a_matrix_gets_its_grid_under_auto():
+    prob = build_matrix_problem("gaussian2-csr", 48)
+    assert prob.grid is None
+    res = qs.solve(prob)
+    assert res.solver == "pdas" and res.success, res.message
+    _same = qs.solve(prob, solver="pcg")
+    assert abs(res.objective - _same.objective) <= 3 * TOL * max(1.0, abs(_same.objective))
+    # a multiple of a model is no model: it stays on its lattice, with tnnmg
+    scaled = qs.BoxQP(2.5 * prob.P, prob.lower, prob.upper)
+    assert qs.solve(scaled).solver == "tnnmg"

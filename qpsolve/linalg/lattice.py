@@ -24,7 +24,7 @@ The 5-point Laplacian of a 12 x 10 grid, in lexicographic order:
 
 >>> import scipy.sparse as sp
 >>> def lap(k):
-...     return sp.diags([-1, 2, -1], [-1, 0, 1], shape=(k, k))
+...     return sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(k, k))
 >>> P = sp.kronsum(lap(10), lap(12)).tocsr()
 >>> lat, why = find_lattice(P)
 >>> lat.shape, lat.radius, lat.order is None, why
@@ -190,7 +190,7 @@ def find_lattice(P, coordinates=None):
     coordinates, recognised with them.
 
     >>> import numpy as np, scipy.sparse as sp
-    >>> lap = lambda k: sp.diags([-1, 2, -1], [-1, 0, 1], shape=(k, k))
+    >>> lap = lambda k: sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(k, k))
     >>> P = sp.kronsum(lap(9), lap(16)).tocsr()          # 16 rows of 9
     >>> perm = np.random.default_rng(0).permutation(144)
     >>> Q = P[perm][:, perm]
