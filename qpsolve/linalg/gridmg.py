@@ -300,6 +300,17 @@ def _var_matvec(A, x, out, n, m, R, periodic):
 
 
 @njit(cache=True, inline="always")
+def _step(t, lo, hi, p, project):
+    """A Gauss-Seidel value ``t`` of pixel ``p``, clipped to ``[lo[p], hi[p]]`` when ``project``."""
+    if project:
+        if t < lo[p]:
+            return lo[p]
+        if t > hi[p]:
+            return hi[p]
+    return t
+
+
+@njit(cache=True, inline="always")
 def _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, project):
     """One Gauss-Seidel sweep on ``1/2 v^T A v - b^T v``, in place; clipped to ``[lo, hi]`` when ``project``."""
     W = 2 * R + 1
@@ -312,13 +323,7 @@ def _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, project):
             d = A[p, cen]
             if d <= 0.0:
                 continue
-            t = v[p] + (b[p] - _var_dot(A, v, p, i, j, n, m, R, periodic)) / d
-            if project:
-                if t < lo[p]:
-                    t = lo[p]
-                elif t > hi[p]:
-                    t = hi[p]
-            v[p] = t
+            v[p] = _step(v[p] + (b[p] - _var_dot(A, v, p, i, j, n, m, R, periodic)) / d, lo, hi, p, project)
 
 
 @njit(cache=True)
@@ -843,13 +848,7 @@ def _sparse_sweep(A, da, db, cen, v, b, lo, hi, free, n, m, R, reverse, project)
             d = A[p, cen]
             if d <= 0.0:
                 continue
-            t = v[p] + (b[p] - _sparse_dot(A, da, db, v, p, i, j, n, m, R)) / d
-            if project:
-                if t < lo[p]:
-                    t = lo[p]
-                elif t > hi[p]:
-                    t = hi[p]
-            v[p] = t
+            v[p] = _step(v[p] + (b[p] - _sparse_dot(A, da, db, v, p, i, j, n, m, R)) / d, lo, hi, p, project)
 
 
 # ----------------------------------------------------------- a variable-stencil fine level
