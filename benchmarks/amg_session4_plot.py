@@ -1,6 +1,6 @@
 """Issue #20, fourth session: one figure from the benchmark runs' JSON files (nothing is re-run).
 
-``python -m benchmarks.amg_session4_plot`` reads ``benchmarks/results/amg/session4-final-*`` (this
+``python -m benchmarks.amg_session4_plot`` reads ``session4-final-256``, ``session4-quiet-512`` and ``session4-final-1024`` (this
 session's lattice path), ``session4-same-run-256`` (``pcg`` in the same run as the first lattice
 measurements) and ``session3-large`` (``pcg``, the third session) and writes
 ``benchmarks/results/amg/session4-summary.png``: solve seconds of the textured plate against its
@@ -33,7 +33,7 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    final = _runs("session4-final-256") + _runs("session4-final-512") + _runs("session4-final-1024")
+    final = _runs("session4-final-256") + _runs("session4-quiet-512") + _runs("session4-final-1024")
     pcg = _runs("session4-same-run-256") + _runs("session3-large")
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
     for runs, solver, label, style in [(final, "tnnmg", "tnnmg on the lattice (session 4)", "o-"),
@@ -51,7 +51,7 @@ def main():
     names = ["plate-smooth", "plate-textured"]
     width = 0.27
     for k, (runs, solver, label) in enumerate([(final, "tnnmg", "tnnmg (lattice)"),
-                                               (_runs("session4-same-run-256"), "pcg", "pcg (AMG)"),
+                                               (_runs("session4-same-run-256"), "pcg", "pcg (AMG; the first run, 14:24 UTC)"),
                                                (final, "cvxpy", "Clarabel")]):
         vals = []
         for name in names:
@@ -60,7 +60,7 @@ def main():
         bx.bar([i + (k - 1) * width for i in range(len(names))], vals, width, label=label)
     bx.set_xticks(range(len(names)), names)
     bx.set_ylabel("solve s, median of 3")
-    bx.set_title("256²")
+    bx.set_title("256²: tnnmg and Clarabel in the same run (14:47 UTC)")
     bx.legend(fontsize=8)
     fig.tight_layout()
     out = RESULTS / "session4-summary.png"
