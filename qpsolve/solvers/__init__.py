@@ -43,7 +43,8 @@ SOLVERS = {
 }
 
 #: tried in this order by ``solver="auto"`` (``tnnmg`` takes the grid problems ``pdas`` refuses:
-#: many pinned pixels, or a model without a fast inverse under its rule)
+#: many pinned pixels, or a model without a fast inverse under its rule, and plain matrices that
+#: are operators on a 2-D lattice; ``pcg`` every other matrix)
 AUTO_ORDER = ("pdas", "tnnmg", "pcg", "osqp", "lbfgsb")
 #: ``solver="auto"`` re-solves an answer its backend could not certify with these
 #: ``(backend, options, largest n)``, in order, until one certifies.  The two ``pcg`` variants

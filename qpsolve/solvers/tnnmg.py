@@ -30,6 +30,13 @@ truncated nonsmooth Newton multigrid, with the linear step taken further):
    solved the same way.
 6. The shared certificate decides when to stop.
 
+Plain matrices (no grid) that are operators on a 2-D lattice
+(:func:`qpsolve.linalg.lattice.find_lattice`) are taken too: their fine
+level is :class:`~qpsolve.linalg.gridmg.LatticeStencil` (one stencil per
+pixel, read from the matrix), the hierarchies are the Galerkin ones of
+``P`` itself, and the coarse-to-fine start solves Galerkin coarse problems
+``T^T P T`` within 2-block min / max envelopes.
+
 References
 ----------
 C. Graeser, R. Kornhuber, "Multigrid methods for obstacle problems",
