@@ -240,3 +240,16 @@ def test_a_grid_models_energy_as_a_matrix_gets_its_grid_under_auto():
     # a multiple of a model is no model: it stays on its lattice, with tnnmg
     scaled = qs.BoxQP(2.5 * prob.P, prob.lower, prob.upper)
     assert qs.solve(scaled).solver == "tnnmg"
+
+
+def test_a_warm_start_in_the_callers_order_reaches_the_same_answer():
+    prob = build_matrix_problem("plate-textured", 40)
+    perm = np.random.default_rng(4).permutation(prob.n)
+    ij = np.stack(np.divmod(perm, 40), axis=1)
+    shuffled = qs.BoxQP(prob.P[perm][:, perm], prob.lower[perm], prob.upper[perm], coordinates=ij)
+    ref = qs.solve(prob, solver="cvxpy")
+    # Clarabel's optimum, given in the shuffled problem's own order: one Newton step certifies it
+    # (read in the wrong order it would be a poor start: 8 steps, against 9 from cold)
+    res = qs.solve(shuffled, solver="tnnmg", x0=ref.x[perm])
+    _cross_check(shuffled, res, ref)
+    assert res.iterations <= 2 < qs.solve(shuffled, solver="tnnmg", x0=ref.x).iterations
