@@ -31,8 +31,11 @@ def test_pcg_amg_matches_clarabel_on_user_plates(name):
     assert res.info["levels"][-1]["setup_seconds"] > 0  # the hierarchy was built (once: one level)
 
 
-def test_auto_sends_a_large_plain_matrix_to_the_amg_engine():
-    prob = build_matrix_problem("plate-smooth", 72)  # 5184 > GENERAL_LU_MAX_N
+def test_auto_sends_a_large_plain_matrix_off_any_lattice_to_the_amg_engine():
+    plate = build_matrix_problem("plate-smooth", 72)  # 5184 > GENERAL_LU_MAX_N
+    # shuffled, without coordinates: no 2-D lattice to find (in lattice order it goes to tnnmg)
+    perm = np.random.default_rng(0).permutation(plate.n)
+    prob = qs.BoxQP(plate.P[perm][:, perm], plate.lower[perm], plate.upper[perm])
     res = qs.solve(prob)
     assert res.solver == "pcg" and res.success
     assert res.info["levels"][-1]["setup_seconds"] > 0

@@ -167,3 +167,17 @@ def test_entry_points_from_repo_root():
     res = subprocess.run([sys.executable, "-m", "benchmarks", "--solvers", "nope"], cwd=ROOT,
                          capture_output=True, text=True, env=env, timeout=60)
     assert res.returncode == 2 and "unknown solver" in res.stderr
+
+
+def test_auto_is_a_solver_column_that_names_the_backend_it_picked(tmp_path, capsys):
+    # the user-built plate is a matrix on a 2-D lattice: auto gives it to tnnmg, and the table says so
+    code = bench.main(["--solvers", "auto", "--problems", "plate-textured", "--sizes", "32", "--time-limit", "60",
+                       "--out", str(tmp_path)])
+    assert code == 0, capsys.readouterr().err
+    header, rows = _table((tmp_path / "solvers.md").read_text())
+    (row,) = rows
+    cell = dict(zip(header, row))
+    assert cell["solver"] == "auto (tnnmg)" and cell["status"] == "optimal"
+    assert bench.main(["--solvers", "magic", "--problems", "plate-textured", "--sizes", "32",
+                       "--out", str(tmp_path)]) != 0
+    assert "unknown solver 'magic'; choose 'auto' or one of" in capsys.readouterr().err

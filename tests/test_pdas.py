@@ -306,7 +306,8 @@ def _box(shape, **kw):
     (lambda: _box((6, 5, 5)), "3-D"),
     (lambda: _box((12, 12), model="thin-plate", bc="odd"), "thin-plate"),
     (lambda: _box((12, 12), model="triharmonic", bc="odd"), "triharmonic"),
-    (lambda: qs.BoxQP(GridSpec((12, 12)).matrix(), -1.0, np.arange(144.0)), "no grid"),
+    # (a model's own energy without grid= gets its grid back under auto: tests/test_lattice.py)
+    (lambda: qs.BoxQP(2.5 * GridSpec((12, 12)).matrix(), -1.0, np.arange(144.0)), "no grid"),
     (lambda: qs.image_problem(np.ones((64, 64)), lower=np.ones((64, 64)), upper=np.ones((64, 64))), "pinned"),
 ])
 def test_unsupported_problems_are_reported(prob_fn, words):

@@ -47,8 +47,7 @@ def _child(spec):
     t0 = time.perf_counter()
     prob = build_problem(spec["problem"], spec["size"])
     rec["build_time"] = time.perf_counter() - t0
-    mod = backend(spec["solver"])
-    why = mod.supports(prob)
+    why = None if spec["solver"] == "auto" else backend(spec["solver"]).supports(prob)
     if why is not None:
         rec.update(outcome="unsupported", reason=str(why))
         return rec
@@ -62,6 +61,7 @@ def _child(spec):
         gap=float(res.kkt.gap),
         projected_gradient=float(res.kkt.projected_gradient),
         status=str(res.status),
+        backend=str(res.solver),
         success=bool(res.success),
         message=str(res.message),
     )

@@ -161,7 +161,8 @@ def write_markdown(path, records, meta):
     ]
     for r in _table_rows(records):
         ran = r["outcome"] == "ran"
-        vals = [r["problem"], str(r["size"]), str(variables(r["problem"], r["size"])), r["solver"],
+        who = r["solver"] + (f" ({r['backend']})" if r["solver"] == "auto" and r.get("backend") else "")
+        vals = [r["problem"], str(r["size"]), str(variables(r["problem"], r["size"])), who,
                 _fmt(r.get("solve_time") if ran else None, ".3f"),
                 *([] if repeat == 1 else [time_range(r)]),
                 _fmt(r.get("build_time"), ".3f"),

@@ -47,7 +47,7 @@ from numba import njit
 
 from ..certificate import box_violation
 
-__all__ = ["TypedStencil", "TruncatedHierarchy", "MonotoneHierarchy", "typed_stencil_support"]
+__all__ = ["TypedStencil", "LatticeStencil", "TruncatedHierarchy", "MonotoneHierarchy", "typed_stencil_support"]
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -300,6 +300,17 @@ def _var_matvec(A, x, out, n, m, R, periodic):
 
 
 @njit(cache=True, inline="always")
+def _step(t, lo, hi, p, project):
+    """A Gauss-Seidel value ``t`` of pixel ``p``, clipped to ``[lo[p], hi[p]]`` when ``project``."""
+    if project:
+        if t < lo[p]:
+            return lo[p]
+        if t > hi[p]:
+            return hi[p]
+    return t
+
+
+@njit(cache=True, inline="always")
 def _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, project):
     """One Gauss-Seidel sweep on ``1/2 v^T A v - b^T v``, in place; clipped to ``[lo, hi]`` when ``project``."""
     W = 2 * R + 1
@@ -312,13 +323,7 @@ def _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, project):
             d = A[p, cen]
             if d <= 0.0:
                 continue
-            t = v[p] + (b[p] - _var_dot(A, v, p, i, j, n, m, R, periodic)) / d
-            if project:
-                if t < lo[p]:
-                    t = lo[p]
-                elif t > hi[p]:
-                    t = hi[p]
-            v[p] = t
+            v[p] = _step(v[p] + (b[p] - _var_dot(A, v, p, i, j, n, m, R, periodic)) / d, lo, hi, p, project)
 
 
 @njit(cache=True)
@@ -784,6 +789,212 @@ class TypedStencil:
         return int(_fine_pgs(self.cnt, self.oa, self.ob, self.cv, self.dg, x, lower, upper, q,
                              self.n, self.m, self.r, self.periodic, reverse))
 
+    # ------------------------------------------------- what the hierarchies ask of a fine level
+    def gauss_seidel(self, v, b, free, reverse=False):
+        """One Gauss-Seidel sweep on ``D P D v = b`` over the free pixels, in place (``v`` zero on held ones)."""
+        _fine_gs(self.cnt, self.oa, self.ob, self.cv, self.dg, v, b, free, self.n, self.m, self.r, self.periodic,
+                 reverse)
+
+    def galerkin(self, free, pi, wi, pj, wj, nc, mc, Rc, alive, out):
+        """``out += T^T D P D T`` on the coarse nodes ``alive`` (``T`` the prolongation ``pi, wi, pj, wj``)."""
+        _fine_galerkin(self.cnt, self.oa, self.ob, self.cv, free, self.n, self.m, self.r, self.periodic,
+                       pi, wi, pj, wj, nc, mc, Rc, self.periodic, alive, out)
+
+    def galerkin_delta(self, old, free, changed, pi, wi, pj, wj, nc, mc, Rc, slots, rows, out):
+        """``T^T (D' P D' - D P D) T`` on the coarse rows it touches (see :func:`_fine_galerkin_delta`)."""
+        return _fine_galerkin_delta(self.cnt, self.oa, self.ob, self.cv, old, free, changed, self.n, self.m,
+                                    self.r, self.periodic, pi, wi, pj, wj, nc, mc, Rc, slots, rows, out)
+
+
+# ------------------------------------------------- fine-level kernels of a lattice matrix
+# A user's lattice matrix keeps only the offsets its stencils use (a plate: 13 of 25), so its fine
+# level, where nearly all the sweeps and products are spent, reads half the coefficients.
+@njit(cache=True, inline="always")
+def _sparse_dot(A, da, db, x, p, i, j, n, m, R):
+    """Row ``p = (i, j)`` of a stencil stored on the offsets ``(da[k], db[k])`` times ``x``."""
+    s = 0.0
+    if R <= i < n - R and R <= j < m - R:  # the interior: no bounds to check
+        for k in range(da.size):
+            s += A[p, k] * x[p + da[k] * m + db[k]]
+        return s
+    for k in range(da.size):
+        i2 = i + da[k]
+        j2 = j + db[k]
+        if 0 <= i2 < n and 0 <= j2 < m:
+            s += A[p, k] * x[i2 * m + j2]
+    return s
+
+
+@njit(cache=True)
+def _sparse_matvec(A, da, db, x, out, n, m, R):
+    for i in range(n):
+        for j in range(m):
+            p = i * m + j
+            out[p] = _sparse_dot(A, da, db, x, p, i, j, n, m, R)
+
+
+@njit(cache=True)
+def _sparse_sweep(A, da, db, cen, v, b, lo, hi, free, n, m, R, reverse, project):
+    """One Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` in place: over the pixels with ``free`` 1
+    (all when ``free`` is empty), clipped to ``[lo, hi]`` when ``project``."""
+    trunc = free.size > 0
+    for ii in range(n):
+        i = n - 1 - ii if reverse else ii
+        for jj in range(m):
+            j = m - 1 - jj if reverse else jj
+            p = i * m + j
+            if trunc and free[p] == 0:
+                continue
+            d = A[p, cen]
+            if d <= 0.0:
+                continue
+            v[p] = _step(v[p] + (b[p] - _sparse_dot(A, da, db, v, p, i, j, n, m, R)) / d, lo, hi, p, project)
+
+
+# ----------------------------------------------------------- a variable-stencil fine level
+def _truncated(A, mask, n, m, R, rows=None):
+    """Rows of a variable-stencil ``A`` (all, or ``rows``) of ``D A D``, ``D`` the 0/1 diagonal ``mask``."""
+    W = 2 * R + 1
+    pad = np.zeros((n + 2 * R, m + 2 * R))
+    pad[R:R + n, R:R + m] = mask.reshape(n, m)
+    if rows is None:
+        out = A * mask.reshape(-1, 1)
+        for a in range(W):
+            for b in range(W):
+                out[:, a * W + b] *= pad[a:a + n, b:b + m].ravel()
+        return out
+    out = A[rows] * mask[rows].reshape(-1, 1)
+    i, j = np.divmod(rows, m)
+    for a in range(W):
+        for b in range(W):
+            out[:, a * W + b] *= pad[i + a, j + b]
+    return out
+
+
+class LatticeStencil:
+    """Any operator on a 2-D lattice as a fine level: one stencil per pixel, ``A[p, (di + R)(2R + 1) + dj + R]``.
+
+    What a user's matrix becomes when it lives on a lattice
+    (:func:`qpsolve.linalg.lattice.find_lattice`): the same interface as
+    :class:`TypedStencil` (products, projected Gauss-Seidel, the Galerkin
+    products and their updates that :class:`TruncatedHierarchy` and
+    :class:`MonotoneHierarchy` ask of a fine level), computed by the
+    variable-stencil kernels of the coarse levels for the Galerkin products
+    (of ``D A D``, formed row by row) and by kernels that keep only the
+    offsets the stencils use for the products and sweeps (a Gauss-Seidel
+    sweep on ``D A D`` skips the held pixels, where ``v`` is zero).
+
+    Parameters
+    ----------
+    A : (n m, (2R + 1)^2) array
+        The stencils (:func:`qpsolve.linalg.lattice.stencil_array`).
+    shape : (int, int)
+        ``(n, m)``.
+    radius : int
+        ``R``.
+
+    Examples
+    --------
+    A plate of variable stiffness, as a scipy matrix: the products agree.
+
+    >>> import numpy as np
+    >>> from qpsolve.linalg.lattice import find_lattice, stencil_array
+    >>> from qpsolve.model.plates import smooth_stiffness, weighted_plate
+    >>> P = weighted_plate((24, 20), smooth_stiffness((24, 20)), "even")
+    >>> lat, _ = find_lattice(P)
+    >>> ls = LatticeStencil(stencil_array(P, lat.shape, lat.radius), lat.shape, lat.radius)
+    >>> x = np.random.default_rng(0).normal(size=480)
+    >>> bool(np.allclose(ls.matvec(x), P @ x, rtol=0, atol=1e-12)), ls.r
+    (True, 2)
+    """
+
+    periodic = False
+
+    def __init__(self, A, shape, radius):
+        self.n, self.m = (int(s) for s in shape)
+        self.r = int(radius)
+        self.A = np.ascontiguousarray(A, dtype=np.float64)
+        if self.A.shape != (self.n * self.m, (2 * self.r + 1) ** 2):
+            raise ValueError(f"LatticeStencil: A has shape {self.A.shape}, expected "
+                             f"({self.n * self.m}, {(2 * self.r + 1) ** 2})")
+        used = np.flatnonzero(np.any(self.A != 0.0, axis=0))
+        W = 2 * self.r + 1
+        self._da = (used // W - self.r).astype(np.int64)
+        self._db = (used % W - self.r).astype(np.int64)
+        self._Ac = np.ascontiguousarray(self.A[:, used])
+        centre = np.flatnonzero((self._da == 0) & (self._db == 0))
+        self._cen = int(centre[0]) if centre.size else -1
+        self._none = np.zeros(0, np.uint8)
+
+    def matvec(self, x, out=None, free=None):
+        """``P x``, or ``D P D x`` with ``D`` the 0/1 diagonal ``free``."""
+        x = np.ascontiguousarray(x, dtype=np.float64)
+        out = np.empty(self.n * self.m) if out is None else out
+        if free is not None:
+            x = x * free
+        _sparse_matvec(self._Ac, self._da, self._db, x, out, self.n, self.m, self.r)
+        if free is not None:
+            out *= free
+        return out
+
+    def matvec_diagonal(self):
+        """The diagonal of ``P`` as a new array."""
+        return self.A[:, self.A.shape[1] // 2].copy()
+
+    def projected_gauss_seidel(self, x, lower, upper, q, reverse=False):
+        """One projected Gauss-Seidel sweep on ``x`` in place; returns how many pixels changed face."""
+        before = (x <= lower) | (x >= upper)
+        if self._cen >= 0:
+            _sparse_sweep(self._Ac, self._da, self._db, self._cen, x, -q, lower, upper, self._none, self.n, self.m,
+                          self.r, reverse, True)
+        return int(np.count_nonzero(before != ((x <= lower) | (x >= upper))))
+
+    def gauss_seidel(self, v, b, free, reverse=False):
+        """One Gauss-Seidel sweep on ``D P D v = b`` over the free pixels, in place (``v`` zero on held ones)."""
+        if self._cen >= 0:
+            _sparse_sweep(self._Ac, self._da, self._db, self._cen, v, b, b, b, free, self.n, self.m, self.r,
+                          reverse, False)
+
+    def galerkin(self, free, pi, wi, pj, wj, nc, mc, Rc, alive, out):
+        """``out += T^T D P D T`` on the coarse nodes ``alive`` (``T`` the prolongation ``pi, wi, pj, wj``)."""
+        AF = _truncated(self.A, free, self.n, self.m, self.r)
+        if alive.all():
+            _var_galerkin(AF, self.n, self.m, self.r, False, pi, wi, pj, wj, nc, mc, Rc, out)
+            return
+        full = np.zeros_like(out)
+        _var_galerkin(AF, self.n, self.m, self.r, False, pi, wi, pj, wj, nc, mc, Rc, full)
+        out += _truncated(full, alive, nc, mc, Rc)
+
+    def coarse(self):
+        """The Galerkin operator ``T^T P T`` on the grid twice as coarse, as a :class:`LatticeStencil`.
+
+        ``T`` is the bilinear prolongation with non-negative weights of the
+        monotone V-cycle (cell-centred on even axes, as the 2-block min / max
+        of envelopes), so the coarse energy of ``c`` is the fine energy of
+        ``T c``: the coarse problem of a coarse-to-fine start.
+        """
+        n, m, R = self.n, self.m, self.r
+        nc, pi, wi = _monotone_parents(n, False)
+        mc, pj, wj = _monotone_parents(m, False)
+        Rc = max(_coarse_radius(R, n, False, 1), _coarse_radius(R, m, False, 1))
+        out = np.zeros((nc * mc, (2 * Rc + 1) ** 2))
+        _var_galerkin(self.A, n, m, R, False, pi, wi, pj, wj, nc, mc, Rc, out)
+        return LatticeStencil(out, (nc, mc), Rc)
+
+    def galerkin_delta(self, old, free, changed, pi, wi, pj, wj, nc, mc, Rc, slots, rows, out):
+        """``T^T (D' P D' - D P D) T`` on the coarse rows it touches, compactly (as :meth:`TypedStencil.galerkin_delta`)."""
+        n, m, R = self.n, self.m, self.r
+        # the fine rows whose truncation changed: the changed pixels and their neighbours
+        i, j = np.divmod(np.asarray(changed, dtype=np.int64), m)
+        near = []
+        for a in range(-R, R + 1):
+            for b in range(-R, R + 1):
+                ok = (i + a >= 0) & (i + a < n) & (j + b >= 0) & (j + b < m)
+                near.append((i[ok] + a) * m + j[ok] + b)
+        S = np.unique(np.concatenate(near))
+        dA = _truncated(self.A, free, n, m, R, S) - _truncated(self.A, old, n, m, R, S)
+        return _var_galerkin_delta(dA, S, S.size, n, m, R, False, pi, wi, pj, wj, nc, mc, Rc, slots, rows, out)
+
 
 # ------------------------------------------------------------------------- the hierarchy
 def _dense_of(lvl):
@@ -865,8 +1076,7 @@ class TruncatedHierarchy:
                     self.alive = np.ascontiguousarray(self.free.reshape(n, m)[::2, ::2].ravel())
                 else:
                     self.alive = np.ones(nc * mc, np.uint8)
-                _fine_galerkin(fine.cnt, fine.oa, fine.ob, fine.cv, self.free, n, m, fine.r, periodic,
-                               pi, wi, pj, wj, nc, mc, Rc, periodic, self.alive, lvl.A)
+                fine.galerkin(self.free, pi, wi, pj, wj, nc, mc, Rc, self.alive, lvl.A)
             else:
                 top = self.levels[-1]
                 _var_galerkin(top.A, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, lvl.A)
@@ -916,8 +1126,8 @@ class TruncatedHierarchy:
             rows = np.empty(N, dtype=np.int64)
             out = np.empty((N, lvl.A.shape[1]))  # rows zeroed as they are first touched
             if k == 0:
-                used = _fine_galerkin_delta(ts.cnt, ts.oa, ts.ob, ts.cv, old, free, changed, n, m, ts.r, periodic,
-                                            pi, wi, pj, wj, lvl.n, lvl.m, lvl.R, lvl.slots, rows, out)
+                used = ts.galerkin_delta(old, free, changed, pi, wi, pj, wj, lvl.n, lvl.m, lvl.R, lvl.slots, rows,
+                                         out)
             else:
                 used = _var_galerkin_delta(dA, drows, nd, n, m, R, periodic, pi, wi, pj, wj, lvl.n, lvl.m, lvl.R,
                                            lvl.slots, rows, out)
@@ -986,7 +1196,7 @@ class TruncatedHierarchy:
             return self._dense_solve(b)
         v = np.zeros_like(b)
         for _ in range(self.smooth):
-            _fine_gs(ts.cnt, ts.oa, ts.ob, ts.cv, ts.dg, v, b, free, ts.n, ts.m, ts.r, ts.periodic, False)
+            ts.gauss_seidel(v, b, free, False)
         res = ts.matvec(v)  # v is zero on held pixels
         np.subtract(b, res, out=res)
         res *= free
@@ -997,7 +1207,7 @@ class TruncatedHierarchy:
         vc = self._cycle(0, bc)
         _prolong_add(vc, free, ts.n, ts.m, pi, wi, pj, wj, lvl.m, self.alive, v)
         for _ in range(self.smooth):
-            _fine_gs(ts.cnt, ts.oa, ts.ob, ts.cv, ts.dg, v, b, free, ts.n, ts.m, ts.r, ts.periodic, True)
+            ts.gauss_seidel(v, b, free, True)
         return v
 
     def _cycle(self, k, b):
@@ -1165,8 +1375,7 @@ class MonotoneHierarchy:
             Rc = max(_coarse_radius(R, n, periodic, 1), _coarse_radius(R, m, periodic, 1))
             lvl = _Level(nc, mc, Rc, periodic)
             if not self.levels:
-                _fine_galerkin(fine.cnt, fine.oa, fine.ob, fine.cv, ones, n, m, fine.r, periodic,
-                               pi, wi, pj, wj, nc, mc, Rc, periodic, np.ones(nc * mc, np.uint8), lvl.A)
+                fine.galerkin(ones, pi, wi, pj, wj, nc, mc, Rc, np.ones(nc * mc, np.uint8), lvl.A)
             else:
                 top = self.levels[-1]
                 _var_galerkin(top.A, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, lvl.A)
@@ -1185,8 +1394,7 @@ class MonotoneHierarchy:
         """
         ts = self.fine
         for s in range(self.smooth):
-            _fine_pgs(ts.cnt, ts.oa, ts.ob, ts.cv, ts.dg, x, lower, upper, q, ts.n, ts.m, ts.r, ts.periodic,
-                      bool(s % 2))
+            ts.projected_gauss_seidel(x, lower, upper, q, bool(s % 2))
         if self.levels:
             none = np.zeros(0, np.uint8)
             res = ts.matvec(x)
@@ -1215,8 +1423,7 @@ class MonotoneHierarchy:
             self.last_violation = box_violation(x, lower, upper)
             np.clip(x, lower, upper, out=x)
         for s in range(self.smooth):
-            _fine_pgs(ts.cnt, ts.oa, ts.ob, ts.cv, ts.dg, x, lower, upper, q, ts.n, ts.m, ts.r, ts.periodic,
-                      not bool(s % 2))
+            ts.projected_gauss_seidel(x, lower, upper, q, not bool(s % 2))
         return x
 
     def _cycle(self, k, b, lo, hi):

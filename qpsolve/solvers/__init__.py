@@ -44,7 +44,8 @@ SOLVERS = {
 }
 
 #: tried in this order by ``solver="auto"`` (``tnnmg`` takes the grid problems ``pdas`` refuses:
-#: many pinned pixels, or a model without a fast inverse under its rule)
+#: many pinned pixels, or a model without a fast inverse under its rule, and plain matrices that
+#: are operators on a 2-D lattice; ``pcg`` every other matrix)
 AUTO_ORDER = ("pdas", "tnnmg", "pcg", "osqp", "lbfgsb")
 #: ``solver="auto"`` re-solves an answer its backend could not certify with these
 #: ``(backend, options, largest n)``, in order, until one certifies.  The two ``pcg`` variants
@@ -99,6 +100,26 @@ def available_solvers():
         if mod is not None and mod.available():
             names.append(name)
     return names
+
+
+def _named_grid(prob):
+    """A plain matrix that is a grid model's energy on its lattice, with that grid attached.
+
+    The same QP (the grid solvers then take it, ``BoxQP`` checks the match
+    exactly), so the certificate is the caller's; any other problem as it is.
+    """
+    if prob.grid is not None:
+        return prob
+    from ..linalg.lattice import grid_model_of
+
+    grid = grid_model_of(prob)
+    if grid is None:
+        return prob
+    try:
+        return BoxQP(prob.P, prob.lower, prob.upper, prob.q, grid=grid, coordinates=prob.coordinates,
+                     near_null_space=prob.near_null_space)
+    except ValueError:
+        return prob
 
 
 def _pick_auto(prob):
@@ -178,6 +199,8 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
             raise TypeError("x0 must be an array of numbers")
         x0 = prob.project(check_vector(x0, prob.n, "x0"))  # a start point only; the answer is certified separately
 
+    if solver == "auto":
+        prob = _named_grid(prob)
     name = _pick_auto(prob) if solver == "auto" else solver
     mod = backend(name)
     if mod is None or not mod.available():

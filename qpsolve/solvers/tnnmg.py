@@ -38,6 +38,13 @@ truncated nonsmooth Newton multigrid, with the linear step taken further):
    estimate falls below half the tolerance or below the certificate's
    float64 rounding floor (large flat regions can stall just above tol).
 
+Plain matrices (no grid) that are operators on a 2-D lattice
+(:func:`qpsolve.linalg.lattice.find_lattice`) are taken too: their fine
+level is :class:`~qpsolve.linalg.gridmg.LatticeStencil` (one stencil per
+pixel, read from the matrix), the hierarchies are the Galerkin ones of
+``P`` itself, and the coarse-to-fine start solves Galerkin coarse problems
+``T^T P T`` within 2-block min / max envelopes.
+
 References
 ----------
 C. Graeser, R. Kornhuber, "Multigrid methods for obstacle problems",
@@ -120,9 +127,15 @@ def available():
 
 
 def supports(prob):
-    """``None`` for 2-D grid problems (any model and boundary rule), else the reason."""
+    """``None`` for 2-D grid problems (any model and boundary rule) and for plain matrices that are
+    operators on a 2-D lattice (:func:`~qpsolve.linalg.lattice.find_lattice`), else the reason."""
     from ..linalg.gridmg import typed_stencil_support
 
+    if prob.grid is None:
+        from ..linalg.lattice import lattice_of
+
+        lat, why = lattice_of(prob)
+        return None if lat is not None else f"no grid, and P is not an operator on a 2-D lattice: {why}"
     why = typed_stencil_support(prob.grid)
     if why is None and prob.grid.model == "mixed" and not (prob.grid.alpha > 0 or prob.grid.beta > 0):
         return "model 'mixed' with alpha = beta = 0 has P = 0: no stencil to smooth with"
@@ -152,14 +165,15 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
 
 
 class _Level:
-    """Envelopes and the stencil table of one grid."""
+    """Envelopes and the stencil table of one grid (``ts``: a given fine level, e.g. a lattice matrix's)."""
 
-    def __init__(self, lower, upper, q, grid):
+    def __init__(self, lower, upper, q, grid, ts=None):
         from ..linalg.gridmg import TypedStencil
 
         self.lower, self.upper, self.q, self.grid = lower, upper, q, grid
         self.n = lower.size
-        self.ts = TypedStencil(grid.energy())
+        self.ts = TypedStencil(grid.energy()) if ts is None else ts
+        self.shape = (self.ts.n, self.ts.m)
         diag = self.ts.matvec_diagonal()
         diag[diag <= 0] = 1.0
         self.diag = diag
@@ -168,6 +182,23 @@ class _Level:
         g = self.ts.matvec(x)
         g += self.q
         return g
+
+
+def _lattice_level(prob):
+    """``(fine level, problem in lattice order, order)`` of a plain-matrix problem on a 2-D lattice,
+    or ``(None, reason, None)``."""
+    from ..linalg.gridmg import LatticeStencil
+    from ..linalg.lattice import lattice_of, stencil_array
+    from ..problem import BoxQP
+
+    lat, why = lattice_of(prob)
+    if lat is None:
+        return None, f"P is not an operator on a 2-D lattice: {why}", None
+    order = lat.order
+    P = lat.permuted(prob.P)
+    work = prob if order is None else BoxQP(P, prob.lower[order], prob.upper[order], prob.q[order])
+    ts = LatticeStencil(stencil_array(P, lat.shape, lat.radius), lat.shape, lat.radius)
+    return _Level(work.lower, work.upper, work.q, None, ts=ts), work, order
 
 
 def _restrict_envelopes(lower, upper, shape):
@@ -326,7 +357,16 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
     deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
     max_iter = MAX_STEPS if max_iter is None else int(max_iter)
     grid = prob.grid
-    fine = _Level(prob.lower, prob.upper, prob.q, grid)
+    order = None
+    if grid is None:
+        fine, work, order = _lattice_level(prob)
+        if fine is None:
+            return BackendOutput(x=prob.start_point(), failed=True, message=work)
+        if order is not None and x0 is not None:
+            x0 = np.asarray(x0, dtype=np.float64)[order]
+        prob = work
+    else:
+        fine = _Level(prob.lower, prob.upper, prob.q, grid)
     # The table must reproduce this problem's own P (a BoxQP may carry any matrix beside its grid).
     probe = np.random.default_rng(3).normal(size=prob.n)
     ref = prob.matvec(probe)
@@ -336,7 +376,15 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
 
     # Coarse-to-fine chain (finest first).
     chain = [fine]
-    if x0 is None and coarse_to_fine and not np.any(prob.q != 0):
+    start_coarse = x0 is None and coarse_to_fine and not np.any(prob.q != 0)
+    if grid is None and start_coarse:
+        # A lattice matrix has no model to re-discretise: its coarse problems are Galerkin ones.
+        lo, hi, shape = prob.lower, prob.upper, fine.shape
+        while min(shape) // 2 >= MIN_COARSE:
+            ts = chain[-1].ts.coarse()
+            lo, hi, shape = _restrict_envelopes(lo, hi, shape)
+            chain.append(_Level(lo, hi, np.zeros(lo.size), None, ts=ts))
+    elif grid is not None and start_coarse:
         lo, hi, shape = prob.lower, prob.upper, tuple(grid.shape)
         while min(shape) // 2 >= MIN_COARSE:
             lo, hi, shape = _restrict_envelopes(lo, hi, shape)
@@ -353,7 +401,7 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
                              np.clip(0.0, lvl.lower, lvl.upper))
             x = start
         elif x.size != lvl.n:
-            x = np.clip(_prolong(x, tuple(chain[depth + 1].grid.shape), tuple(lvl.grid.shape)), lvl.lower, lvl.upper)
+            x = np.clip(_prolong(x, chain[depth + 1].shape, lvl.shape), lvl.lower, lvl.upper)
         x = np.ascontiguousarray(x, dtype=np.float64)
         finest = depth == 0
         x, status, steps, info, cert = _newton(lvl, x, tol=tol if finest else COARSE_GAP,
@@ -367,6 +415,12 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
     if not reached:
         x = prob.start_point()
     message = f"{status} after {steps} Newton steps on the fine level ({len(levels)} levels)"
+    if grid is None:
+        message += f" of the {fine.shape[0]} x {fine.shape[1]} lattice of P"
+    if order is not None:  # back from lattice order to the caller's
+        back = np.empty_like(x)
+        back[order] = x
+        x, cert = back, None
     return BackendOutput(x=x, iterations=steps, converged=status == "optimal", message=message,
                          hit_time_limit=status == "time_limit", info={"levels": levels},
                          certified=None if cert is None else (x, tol, None, cert))

@@ -1,0 +1,255 @@
+"""Plain matrices on a 2-D lattice: exact detection, the variable-stencil fine level, tnnmg on them.
+
+Expected values come from elsewhere: lattice shapes from the generator of the matrix, products from
+scipy, hierarchies from the constant-stencil fine level (:class:`TypedStencil`, its own kernels),
+linear solves from scipy's sparse LU, optima from Clarabel (cvxpy) and ``pcg``.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import qpsolve as qs
+from qpsolve.bench.matrix_problems import build_matrix_problem
+from qpsolve.linalg.gridmg import LatticeStencil, MonotoneHierarchy, TruncatedHierarchy, TypedStencil
+from qpsolve.linalg.lattice import find_lattice, stencil_array
+from qpsolve.model.operators import GridSpec
+from qpsolve.model.plates import smooth_stiffness, weighted_plate
+
+TOL = 1e-8
+
+
+def lattice_matrix(n, m, R, seed, integer=True):
+    """A symmetric, diagonally dominant operator coupling every pixel with all within ``R`` rows and columns."""
+    rng = np.random.default_rng(seed)
+    N = n * m
+    I, J = np.divmod(np.arange(N), m)
+    rows, cols, vals = [], [], []
+    for a in range(0, R + 1):
+        for b in range(-R, R + 1):
+            if a == 0 and b <= 0:
+                continue  # each pair once; the mirror below
+            ok = (I + a < n) & (J + b >= 0) & (J + b < m)
+            p = np.flatnonzero(ok)
+            c = rng.integers(1, 9, size=p.size) * rng.choice([-1, 1], size=p.size)
+            c = c.astype(float) if integer else c * rng.random(p.size)
+            q = (I[p] + a) * m + J[p] + b
+            rows += [p, q]
+            cols += [q, p]
+            vals += [c, c]
+    rows, cols, vals = (np.concatenate(v) for v in (rows, cols, vals))
+    off = sp.csr_matrix((vals, (rows, cols)), shape=(N, N))
+    diag = np.asarray(abs(off).sum(axis=1)).ravel() + 1.0
+    return (off + sp.diags(diag)).tocsr()
+
+
+def _stencil(P, lat):
+    return LatticeStencil(stencil_array(lat.permuted(P), lat.shape, lat.radius), lat.shape, lat.radius)
+
+
+# ------------------------------------------------------------------------------ detection
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(8, 22), m=st.integers(8, 22), R=st.integers(1, 3), seed=st.integers(0, 10**6))
+def test_a_lattice_matrix_is_found_with_its_shape_and_its_products_are_exact(n, m, R, seed):
+    P = lattice_matrix(n, m, R, seed)
+    lat, why = find_lattice(P)
+    assert why is None and lat.shape == (n, m) and lat.radius == R and lat.order is None
+    x = np.random.default_rng(seed).integers(-50, 50, size=n * m).astype(float)
+    ls = _stencil(P, lat)
+    assert np.array_equal(ls.matvec(x), P @ x)  # integers: both sums exact
+    free = (np.random.default_rng(seed + 1).random(n * m) > 0.3).astype(np.uint8)
+    D = sp.diags(free.astype(float))
+    assert np.array_equal(ls.matvec(x, free=free), D @ (P @ (D @ x)))
+    assert np.array_equal(ls.matvec_diagonal(), P.diagonal())
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(8, 20), m=st.integers(8, 20), R=st.integers(1, 3), seed=st.integers(0, 10**6))
+def test_a_permuted_lattice_is_refused_without_coordinates_and_found_with_them(n, m, R, seed):
+    P = lattice_matrix(n, m, R, seed)
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n * m)
+    Q = P[perm][:, perm].tocsr()  # variable k of Q is lattice point perm[k]
+    lat, why = find_lattice(Q)
+    assert lat is None and why
+    # coordinates in any units, any offset: (row, column) of each variable
+    ij = np.stack(np.divmod(perm, m), axis=1).astype(float)
+    lat, why = find_lattice(Q, coordinates=ij * 0.37 + 5.0)
+    assert why is None and lat.shape == (n, m) and lat.radius == R
+    assert np.array_equal(perm[lat.order], np.arange(n * m))
+    x = rng.integers(-50, 50, size=n * m).astype(float)
+    y = np.empty_like(x)
+    y[lat.order] = _stencil(Q, lat).matvec(x[lat.order])
+    assert np.array_equal(y, Q @ x)
+
+
+@settings(max_examples=30, deadline=None)
+@given(N=st.integers(64, 400), degree=st.integers(2, 6), seed=st.integers(0, 10**6))
+def test_a_random_graph_is_refused_or_read_exactly(N, degree, seed):
+    # a graph Laplacian: whatever the detector says, a lattice it reports must reproduce P exactly
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, N, size=N * degree)
+    b = rng.integers(0, N, size=N * degree)
+    keep = a != b
+    W = sp.csr_matrix((np.ones(keep.sum()), (a[keep], b[keep])), shape=(N, N))
+    W = ((W + W.T) > 0).astype(float)
+    P = (sp.diags(np.asarray(W.sum(axis=1)).ravel() + 1.0) - W).tocsr()
+    lat, why = find_lattice(P)
+    if lat is None:
+        assert why
+        return
+    x = rng.integers(-50, 50, size=N).astype(float)
+    assert np.array_equal(_stencil(P, lat).matvec(x), P @ x)
+
+
+def test_matrices_that_are_no_2d_lattice_are_refused_with_a_reason():
+    def lap(k):
+        return sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(k, k))
+
+    cases = {
+        "1-D chain": lap(400),
+        "3-D volume": build_matrix_problem("volume3d", 12).P,
+        "diagonal": sp.identity(256),
+        # a torus: the row ends are coupled to the row starts (wrap-around)
+        "periodic rows": sp.kronsum(lap(16) + sp.coo_matrix(([-1.0, -1.0], ([0, 15], [15, 0])), shape=(16, 16)),
+                                    lap(16)),
+    }
+    for name, P in cases.items():
+        lat, why = find_lattice(sp.csr_matrix(P))
+        assert lat is None, name
+        assert isinstance(why, str) and why, name
+    # two 8 x 8 grids one above the other are one 16 x 8 lattice with a cut: read exactly
+    P = sp.block_diag([sp.kronsum(lap(8), lap(8))] * 2).tocsr()
+    lat, why = find_lattice(P)
+    x = np.arange(128.0) % 7
+    assert lat.shape == (16, 8) and np.array_equal(_stencil(P, lat).matvec(x), P @ x)
+    lat, why = find_lattice(sp.kronsum(lap(9), lap(12)).tocsr(), coordinates=np.zeros((108, 3)))
+    assert lat is None and "2-D" in why
+    # coordinates that are not a regular lattice
+    X = np.random.default_rng(0).random((108, 2))
+    assert find_lattice(sp.kronsum(lap(9), lap(12)).tocsr(), coordinates=X)[0] is None
+
+
+# ------------------------------------------------------------------ the variable-stencil fine level
+@pytest.mark.parametrize("shape, bc", [((40, 36), "odd"), ((48, 33), "even")])
+def test_lattice_stencil_hierarchies_equal_the_constant_stencil_ones(shape, bc):
+    grid = GridSpec(shape, "biharmonic", bc)
+    ts = TypedStencil(grid.energy())
+    P = grid.matrix().tocsr()
+    lat, why = find_lattice(P)
+    assert why is None and lat.shape == shape
+    ls = _stencil(P, lat)
+    rng = np.random.default_rng(2)
+    N = P.shape[0]
+    f0 = (rng.random(N) > 0.3).astype(np.uint8)
+    f1 = np.where(rng.random(N) < 0.05, 1 - f0, f0).astype(np.uint8)
+    for drop in (False, True):
+        a, b = TruncatedHierarchy(ts, f0, drop=drop), TruncatedHierarchy(ls, f0, drop=drop)
+        assert len(a.levels) == len(b.levels) >= 2
+        assert all(np.allclose(x.A, y.A, rtol=0, atol=1e-11) for x, y in zip(a.levels, b.levels))
+    a = TruncatedHierarchy(ts, f0, drop=False).update(f1)
+    b = TruncatedHierarchy(ls, f0, drop=False).update(f1)
+    assert all(np.allclose(x.A, y.A, rtol=0, atol=1e-11) for x, y in zip(a.levels, b.levels))
+    ma, mb = MonotoneHierarchy(ts, smooth=2), MonotoneHierarchy(ls, smooth=2)
+    assert all(np.allclose(x.A, y.A, rtol=0, atol=1e-11) for x, y in zip(ma.levels, mb.levels))
+    lo = rng.integers(0, 4, size=N).astype(float)
+    hi, q = lo + 1.0, np.zeros(N)
+    x1 = ma.vcycle(0.5 * (lo + hi), lo, hi, q)
+    x2 = mb.vcycle(0.5 * (lo + hi), lo, hi, q)
+    assert np.allclose(x1, x2, rtol=0, atol=1e-10)
+
+
+def test_a_variable_plates_truncated_hierarchy_solves_its_face_and_updates_like_a_rebuild():
+    shape = (48, 40)
+    P = weighted_plate(shape, smooth_stiffness(shape), "even")
+    lat, _ = find_lattice(P)
+    ls = _stencil(P, lat)
+    rng = np.random.default_rng(5)
+    N = P.shape[0]
+    f0 = (rng.random(N) > 0.3).astype(np.uint8)
+    f1 = np.where(rng.random(N) < 0.05, 1 - f0, f0).astype(np.uint8)
+    a = TruncatedHierarchy(ls, f0, drop=False).update(f1)
+    b = TruncatedHierarchy(ls, f1, drop=False)
+    assert all(np.allclose(x.A, y.A, rtol=0, atol=1e-10 * np.abs(y.A).max()) for x, y in zip(a.levels, b.levels))
+    bvec = np.where(f1 == 1, rng.normal(size=N), 0.0)
+    v, its = a.pcg(bvec, rtol=1e-11, max_iter=100)
+    F = np.flatnonzero(f1)
+    ref = spla.spsolve(P[F][:, F].tocsc(), bvec[F])
+    assert its < 60 and np.allclose(v[F], ref, rtol=0, atol=1e-8 * np.abs(ref).max())
+    assert np.all(v[f1 == 0] == 0.0)
+
+
+# ------------------------------------------------------------------------------------ tnnmg
+def _cross_check(prob, res, ref):
+    assert res.solver == "tnnmg" and res.success, res.message
+    assert np.all(res.x >= prob.lower) and np.all(res.x <= prob.upper)
+    assert qs.certificate(prob, res.x, TOL).optimal
+    assert ref.success
+    assert abs(res.objective - ref.objective) <= 3 * TOL * max(1.0, abs(ref.objective))
+
+
+@pytest.mark.filterwarnings("ignore:The default value of raise_error:PendingDeprecationWarning")
+def test_auto_gives_a_variable_plate_to_tnnmg_on_its_lattice_and_clarabel_agrees():
+    prob = build_matrix_problem("plate-textured", 48)
+    res = qs.solve(prob)
+    assert "lattice of P" in res.message and len(res.info["levels"]) == 1  # 48 / 2 < 32: no coarse start
+    _cross_check(prob, res, qs.solve(prob, solver="cvxpy"))
+
+
+def test_a_shuffled_plate_with_coordinates_gets_the_same_answer_in_its_own_order():
+    prob = build_matrix_problem("plate-smooth", 64)
+    res = qs.solve(prob, solver="tnnmg")
+    assert len(res.info["levels"]) == 2  # a Galerkin coarse problem on 32 x 32 gave the start
+    perm = np.random.default_rng(1).permutation(prob.n)
+    ij = np.stack(np.divmod(perm, 64), axis=1)
+    shuffled = qs.BoxQP(prob.P[perm][:, perm], prob.lower[perm], prob.upper[perm], coordinates=ij)
+    res2 = qs.solve(shuffled)
+    _cross_check(shuffled, res2, qs.solve(prob, solver="pcg"))
+    assert np.allclose(res2.x, res.x[perm], rtol=0, atol=1e-3)
+    # without its coordinates the shuffled matrix is no lattice: auto keeps it on pcg
+    plain = qs.BoxQP(shuffled.P, shuffled.lower, shuffled.upper)
+    from qpsolve.solvers import tnnmg
+
+    assert "not an operator on a 2-D lattice" in tnnmg.supports(plain)
+
+
+def test_a_linear_term_and_the_volume_keep_their_routes():
+    P = lattice_matrix(24, 20, 2, 7, integer=False)
+    rng = np.random.default_rng(3)
+    q = rng.normal(size=P.shape[0]) * 10
+    prob = qs.BoxQP(P, -1.0, 1.0, q=q)
+    res = qs.solve(prob)
+    _cross_check(prob, res, qs.solve(prob, solver="cvxpy"))
+    vol = build_matrix_problem("volume3d", 8)
+    from qpsolve.solvers import tnnmg
+
+    assert tnnmg.supports(vol) is not None
+    assert qs.solve(vol).solver == "pcg"
+
+
+def test_a_grid_models_energy_as_a_matrix_gets_its_grid_under_auto():
+    prob = build_matrix_problem("gaussian2-csr", 48)
+    assert prob.grid is None
+    res = qs.solve(prob)
+    assert res.solver == "pdas" and res.success, res.message
+    _same = qs.solve(prob, solver="pcg")
+    assert abs(res.objective - _same.objective) <= 3 * TOL * max(1.0, abs(_same.objective))
+    # a multiple of a model is no model: it stays on its lattice, with tnnmg
+    scaled = qs.BoxQP(2.5 * prob.P, prob.lower, prob.upper)
+    assert qs.solve(scaled).solver == "tnnmg"
+
+
+def test_a_warm_start_in_the_callers_order_reaches_the_same_answer():
+    prob = build_matrix_problem("plate-textured", 40)
+    perm = np.random.default_rng(4).permutation(prob.n)
+    ij = np.stack(np.divmod(perm, 40), axis=1)
+    shuffled = qs.BoxQP(prob.P[perm][:, perm], prob.lower[perm], prob.upper[perm], coordinates=ij)
+    ref = qs.solve(prob, solver="cvxpy")
+    # Clarabel's optimum, given in the shuffled problem's own order: one Newton step certifies it
+    # (read in the wrong order it would be a poor start: 8 steps, against 9 from cold)
+    res = qs.solve(shuffled, solver="tnnmg", x0=ref.x[perm])
+    _cross_check(shuffled, res, ref)
+    assert res.iterations <= 2 < qs.solve(shuffled, solver="tnnmg", x0=ref.x).iterations
