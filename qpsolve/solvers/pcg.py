@@ -58,6 +58,7 @@ import scipy.sparse as sp
 from ..certificate import certificate
 from ..linalg.amg import Hierarchy, near_null_space, projected_gauss_seidel
 from ..linalg.coarse import coarse_envelopes, prolong
+from ..linalg.facecg import face_cg
 from ..linalg.monotone import AggregateLevels, SmoothedLevels
 from ..linalg.search import projected_search
 from ..linalg.threads import blas_threads
@@ -144,39 +145,6 @@ class _FacePreconditioner:
 
     def __call__(self, r, fmask):
         return fmask * self.apply(r)
-
-
-def _face_cg(P, g, fmask, prec, rtol, maxiter, deadline):
-    """CG on ``P_FF d = -g_F`` (vectors kept full length, zero off the face)."""
-    b = -g * fmask
-    bnorm = float(np.linalg.norm(b))
-    d = np.zeros_like(b)
-    if bnorm == 0.0:
-        return d, 0, 0.0
-    r = b.copy()
-    z = prec(r, fmask)
-    p = z.copy()
-    rz = float(r @ z)
-    it = 0
-    for it in range(1, maxiter + 1):
-        Ap = fmask * (P @ p)
-        curv = float(p @ Ap)
-        if curv <= 1e-300 or not np.isfinite(curv):
-            # Flat direction (singular face): step along it is left to the search.
-            if not d.any():
-                d = p
-            break
-        a = rz / curv
-        d += a * p
-        r -= a * Ap
-        rn = float(np.linalg.norm(r))
-        if rn <= rtol * bnorm or (deadline is not None and time.perf_counter() > deadline):
-            break
-        z = prec(r, fmask)
-        rz_new = float(r @ z)
-        p = z + (rz_new / rz) * p
-        rz = rz_new
-    return d, it, float(np.linalg.norm(r)) / bnorm
 
 
 #: at most this many exact active-set steps before the projected Newton iteration (LU-sized levels)
@@ -330,7 +298,8 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, lab
             cg_max = MOVING_CG_MAXITER
         else:
             cg_max = NEARLY_SETTLED_CG_MAXITER
-        d, cg_it, cg_res = _face_cg(P, g, fmask, prec, rtol, cg_max, deadline)
+        d, cg_it, cg_res = face_cg(lambda p: P @ p, lambda r: prec(r, fmask), -g * fmask, fmask, rtol=rtol,
+                                   max_iter=cg_max, deadline=deadline)
         cg_total += cg_it
         step, how = projected_search(prob, x, g, d)
         if step is None:

@@ -35,6 +35,7 @@ import time
 import numpy as np
 
 from ..certificate import certificate
+from ..linalg.facecg import face_cg
 from ..linalg.search import projected_search
 from ..linalg.spacetime import FaceInverse, SpaceTimeGrid, SpaceTimeInverse
 from ..problem import BoxQP
@@ -109,36 +110,6 @@ def supports(prob):
     return None
 
 
-def _face_cg(prob, face, free, b, rtol, maxiter):
-    """Preconditioned CG on ``P_FF d = b_F`` (``b`` zero off the face); ``(d, iterations)``."""
-    d = np.zeros_like(b)
-    r = b.copy()
-    bnorm = float(np.linalg.norm(r))
-    if bnorm == 0.0:
-        return d, 0
-    z = face.solve(r)
-    p = z.copy()
-    rz = float(r @ z)
-    k = 0
-    for k in range(1, maxiter + 1):
-        Ap = prob.matvec(p)
-        Ap[~free] = 0.0
-        curv = float(p @ Ap)
-        if curv <= 0 or rz <= 0:
-            break
-        a = rz / curv
-        d += a * p
-        r -= a * Ap
-        if float(np.linalg.norm(r)) <= rtol * bnorm:
-            break
-        z = face.solve(r)
-        rz_new = float(r @ z)
-        p *= rz_new / rz
-        p += z
-        rz = rz_new
-    return d, k
-
-
 def solve(prob, *, tol, max_iter, x0, verbose, time_limit, cg_maxiter=CG_MAXITER):
     """Projected Newton with the separable preconditioner (module docstring) on a :class:`SpaceTimeQP`.
 
@@ -175,8 +146,8 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, cg_maxiter=CG_MAXITER
         settled = prev is not None and np.array_equal(binding, prev)
         prev = binding
         face = FaceInverse(inv, binding) if binding.sum() <= MAX_HELD else _Restricted(inv, free)
-        d, k = _face_cg(prob, face, free, np.where(free, -g, 0.0), SETTLED_RTOL if settled else MOVING_RTOL,
-                        cg_maxiter)
+        d, k, _ = face_cg(prob.matvec, face.solve, np.where(free, -g, 0.0), free,
+                          rtol=SETTLED_RTOL if settled else MOVING_RTOL, max_iter=cg_maxiter)
         cg_total += k
         s, how = projected_search(prob, x, g, d)
         if verbose:
