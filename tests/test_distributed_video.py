@@ -220,6 +220,8 @@ def test_a_temporal_block_with_few_contacts_is_solved_whole_by_spacetime():
     assert solve_temporal_block(lo8, hi8, {"bc": "odd"}).solver == "pcg"
     assert solve_temporal_block(lo8, hi8, {"bc": "even"}).solver == "spacetime"
     assert solve_temporal_block(lo8, hi8, {"bc": "even"}, x0=lo8).solver == "spacetime"  # 256 contacts
+    # an option only pcg takes names pcg (it was the temporal solver before spacetime)
+    assert solve_temporal_block(lo8, hi8, {"bc": "even", "preconditioner": "amg"}).solver == "pcg"
     with pytest.MonkeyPatch.context() as mp:
         import qpsolve.solvers.spacetime as st_mod
 

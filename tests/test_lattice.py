@@ -253,3 +253,39 @@ def test_a_warm_start_in_the_callers_order_reaches_the_same_answer():
     res = qs.solve(shuffled, solver="tnnmg", x0=ref.x[perm])
     _cross_check(shuffled, res, ref)
     assert res.iterations <= 2 < qs.solve(shuffled, solver="tnnmg", x0=ref.x).iterations
+
+
+def test_stored_zeros_beyond_the_radius_are_ignored_like_absent_entries():
+    # a 5-point operator assembled by radius-2 code: its outer ring stored as explicit zeros
+    P = lattice_matrix(20, 18, 1, 11, integer=False).tolil()
+    N = P.shape[0]
+    for p in range(0, N, 7):
+        for q in (p + 2, p + 2 * 18, p - 37):  # two columns, two rows, and (-2, -1) away
+            if 0 <= q < N:
+                P[p, q] = 1.0  # set, then zeroed below: the structure keeps the slot
+                P[q, p] = 1.0
+    P = P.tocsr()
+    zeroed = P.copy()
+    ring = set()
+    for p in range(0, N, 7):
+        for q in (p + 2, p + 2 * 18, p - 37):
+            if 0 <= q < N:
+                ring |= {(p, q), (q, p)}
+    for r in range(N):
+        for k in range(zeroed.indptr[r], zeroed.indptr[r + 1]):
+            if (r, zeroed.indices[k]) in ring:
+                zeroed.data[k] = 0.0
+    assert zeroed.nnz == P.nnz and (zeroed != 0).nnz < P.nnz  # stored zeros, not removed
+    clean = zeroed.copy()
+    clean.eliminate_zeros()
+    lat, why = find_lattice(zeroed)
+    assert why is None and lat.radius == 1
+    A = stencil_array(zeroed, lat.shape, lat.radius)
+    x = np.random.default_rng(2).normal(size=N)
+    np.testing.assert_allclose(LatticeStencil(A, lat.shape, 1).matvec(x), clean @ x, rtol=1e-13, atol=1e-12)
+    rng = np.random.default_rng(5)
+    lo = rng.normal(size=N)
+    prob = qs.BoxQP(zeroed, lo, lo + 0.5, q=rng.normal(size=N))
+    res = qs.solve(prob, solver="tnnmg")
+    assert res.success, res.message
+    _cross_check(qs.BoxQP(clean, lo, lo + 0.5, q=prob.q), res, qs.solve(prob, solver="pcg"))

@@ -149,6 +149,15 @@ def test_spacetime_needs_its_grid():
         SpaceTimeGrid((2, 3))
     with pytest.raises(ValueError, match="model"):
         SpaceTimeGrid((2, 3, 3), model="plate")
+    with pytest.raises(ValueError, match="alpha must be a finite non-negative number"):
+        SpaceTimeGrid((2, 3, 3), model="mixed", alpha=-1.0)
+    with pytest.raises(ValueError, match="beta must be a finite non-negative number"):
+        SpaceTimeGrid((2, 3, 3), model="mixed", beta=np.nan)
+    grid = SpaceTimeGrid((2, 3, 2))
+    chunk = SpaceTimeQP(grid.matrix(), np.zeros(12), np.ones(12), spacetime=grid)
+    for bad in (0, "x", 2.5):
+        with pytest.raises(ValueError, match="cg_maxiter must be a positive integer"):
+            qs.solve(chunk, solver="spacetime", cg_maxiter=bad)
 
 
 def test_the_schur_complement_built_in_row_blocks_is_the_same(monkeypatch):

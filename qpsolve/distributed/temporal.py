@@ -164,7 +164,11 @@ def solve_temporal_block(lower, upper, options, x0=None):
     solver_opts = {k: v for k, v in options.items() if k not in _MODEL_KEYS}
     model, weight = options.get("model", "biharmonic"), options.get("temporal_weight", TEMPORAL_WEIGHT)
     x0 = None if x0 is None else np.ravel(x0)
-    solver = solver_opts.pop("solver", None) or default_solver(lower, upper, x0, options)
+    solver = solver_opts.pop("solver", None)
+    if solver is None:
+        # options only pcg takes (``preconditioner=``, ...) name it: they were written for it
+        backend_keys = set(solver_opts) - {"tol", "max_iter", "time_limit", "verbose", "cg_maxiter"}
+        solver = "pcg" if backend_keys else default_solver(lower, upper, x0, options)
     if solver == "spacetime" and not spacetime_fits(options):
         raise ValueError(f"solver 'spacetime' needs bc='even' and a model in {list(MODELS)}; got bc="
                          f"{options.get('bc', 'even')!r}, model={model!r} (leave solver unset for pcg)")

@@ -1411,9 +1411,10 @@ class MonotoneHierarchy:
                 if self._diag is None:
                     self._diag = np.maximum(ts.matvec_diagonal(), 1e-300)
                 push = res / self._diag
-                width = upper - lower
-                dhi[(dlo >= 0) & (-push > firm * width)] = 0.0
-                dlo[(dhi <= 0) & (push > firm * width)] = 0.0
+                with np.errstate(invalid="ignore"):  # an infinite bin is never crossed: its pixels are never firm
+                    limit = np.where(np.isfinite(upper - lower), firm * (upper - lower), np.inf)
+                dhi[(dlo >= 0) & (-push > limit)] = 0.0
+                dlo[(dhi <= 0) & (push > limit)] = 0.0
             _restrict_obstacles(dlo, dhi, ts.n, ts.m, pi, wi, pj, wj, lvl.m, lo, hi)
             e = self._cycle(0, b, lo, hi)
             v = np.zeros_like(x)

@@ -136,7 +136,8 @@ def _regular_axis(values, name):
 def _from_coordinates(P, coordinates):
     X = np.asarray(coordinates, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != 2:
-        return None, f"coordinates have {X.shape[1] if X.ndim == 2 else X.ndim} columns: not a 2-D lattice"
+        got = f"shape {X.shape}" if X.ndim != 2 else f"{X.shape[1]} columns"
+        return None, f"coordinates must be an (n, 2) array for a 2-D lattice, got {got}"
     a, na = _regular_axis(X[:, 0], 0)
     if a is None:
         return None, na
@@ -268,10 +269,11 @@ def stencil_array(P, shape, radius):
     >>> A[9].reshape(3, 3).tolist()       # pixel (1, 1): the 5-point stencil
     [[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]]
     """
-    P = sp.csr_matrix(P)
-    if not P.has_canonical_format:  # one entry per (row, column): plain assignment below
-        P = P.copy()
-        P.sum_duplicates()
+    P = sp.csr_matrix(P, copy=True)
+    # one entry per (row, column) for the plain assignment below, and no stored zeros: the
+    # radius was measured on the non-zeros, so a stored zero further out has no slot
+    P.sum_duplicates()
+    P.eliminate_zeros()
     n, m = shape
     W = 2 * radius + 1
     rows = np.repeat(np.arange(P.shape[0], dtype=np.int64), np.diff(P.indptr))

@@ -31,7 +31,7 @@ import scipy.fft as sfft
 
 from ..model.differences import second_difference
 from ..model.spectra import second_difference_eigenvalues
-from ..validation import check_at_least, check_choice
+from ..validation import check_at_least, check_choice, check_weights
 
 __all__ = ["SpaceTimeGrid", "SpaceTimeInverse", "FaceInverse", "frame_spectrum"]
 
@@ -97,6 +97,7 @@ class SpaceTimeGrid:
         object.__setattr__(self, "shape", shape)
         check_choice(self.model, MODELS, "model")
         check_at_least(self.weight, "weight", 0)
+        check_weights(self.alpha, self.beta)
 
     def matrix(self):
         """The assembled ``A`` (CSR): the same as :func:`~qpsolve.model.temporal.temporal_energy` with every

@@ -105,8 +105,9 @@ def available_solvers():
 def _named_grid(prob):
     """A plain matrix that is a grid model's energy on its lattice, with that grid attached.
 
-    The same QP (the grid solvers then take it, ``BoxQP`` checks the match
-    exactly), so the certificate is the caller's; any other problem as it is.
+    The same QP with the same ``P`` (the grid solvers then take it; ``BoxQP``
+    checks the match to round-off), so the certificate judges the caller's
+    matrix; any other problem as it is.
     """
     if prob.grid is not None:
         return prob

@@ -39,6 +39,7 @@ from ..linalg.facecg import face_cg
 from ..linalg.search import projected_search
 from ..linalg.spacetime import FaceInverse, SpaceTimeGrid, SpaceTimeInverse
 from ..problem import BoxQP
+from ..validation import check_positive_int
 from ._base import BackendOutput, BackendUnavailable
 
 __all__ = ["SpaceTimeQP", "available", "supports", "solve"]
@@ -125,6 +126,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, cg_maxiter=CG_MAXITER
     t0 = time.perf_counter()
     deadline = None if time_limit is None else t0 + time_limit
     max_iter = 200 if max_iter is None else max_iter
+    cg_maxiter = check_positive_int(cg_maxiter, "cg_maxiter")
     inv = SpaceTimeInverse(spacetime)
     lo, hi = prob.lower, prob.upper
     x = prob.project(prob.start_point() if x0 is None else np.asarray(x0, dtype=np.float64).copy())
@@ -147,7 +149,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, cg_maxiter=CG_MAXITER
         prev = binding
         face = FaceInverse(inv, binding) if binding.sum() <= MAX_HELD else _Restricted(inv, free)
         d, k, _ = face_cg(prob.matvec, face.solve, np.where(free, -g, 0.0), free,
-                          rtol=SETTLED_RTOL if settled else MOVING_RTOL, max_iter=cg_maxiter)
+                          rtol=SETTLED_RTOL if settled else MOVING_RTOL, max_iter=cg_maxiter, deadline=deadline)
         cg_total += k
         s, how = projected_search(prob, x, g, d)
         if verbose:

@@ -304,6 +304,8 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
         best = (None, 0.0, E)
         for attempt in range(1 + RETRY_HOLD):
             if attempt:
+                if deadline is not None and time.perf_counter() > deadline:
+                    break
                 # The search failed (or crept): the step's free set contained pixels that belong
                 # on their bounds, and the step carried them through.  As a primal-dual active-set
                 # step would, hold the pixels its path clipped first at those bounds and solve again.
@@ -357,7 +359,7 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
     deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
     max_iter = MAX_STEPS if max_iter is None else int(max_iter)
     grid = prob.grid
-    order = None
+    order, caller = None, prob
     if grid is None:
         fine, work, order = _lattice_level(prob)
         if fine is None:
@@ -371,8 +373,8 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
     probe = np.random.default_rng(3).normal(size=prob.n)
     ref = prob.matvec(probe)
     if np.max(np.abs(fine.ts.matvec(probe) - ref)) > 1e-9 * max(1.0, float(np.max(np.abs(ref)))):
-        return BackendOutput(x=prob.start_point(), failed=True,
-                             message="the problem's P is not the energy matrix of its grid")
+        what = "the energy matrix of its grid" if grid is not None else "the lattice operator read from it"
+        return BackendOutput(x=caller.start_point(), failed=True, message=f"the problem's P is not {what}")
 
     # Coarse-to-fine chain (finest first).
     chain = [fine]
