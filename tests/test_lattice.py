@@ -105,6 +105,31 @@ def test_a_random_graph_is_refused_or_read_exactly(N, degree, seed):
     assert np.array_equal(_stencil(P, lat).matvec(x), P @ x)
 
 
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(8, 16), m=st.integers(8, 16), seed=st.integers(0, 10**6), extra=st.integers(1, 6),
+       reach=st.integers(1, 40))
+def test_a_lattice_with_a_few_far_couplings_is_refused_or_read_exactly(n, m, seed, extra, reach):
+    # a 5-point lattice plus a few symmetric couplings up to ``reach`` positions along the ordering:
+    # within 4 rows and columns they widen the radius, further out (or across a row's end) they
+    # must be refused; whichever the detector says, a lattice it reports reproduces P exactly
+    rng = np.random.default_rng(seed)
+    P = lattice_matrix(n, m, 1, seed).tolil()
+    N = n * m
+    for _ in range(extra):
+        a = int(rng.integers(0, N - reach))
+        P[a, a + reach] = P[a + reach, a] = -1.0
+        P[a, a] += 1.0
+        P[a + reach, a + reach] += 1.0
+    P = P.tocsr()
+    lat, why = find_lattice(P)
+    if lat is None:
+        assert why
+        return
+    assert lat.shape == (n, m) and 1 <= lat.radius <= 4
+    x = rng.integers(-50, 50, size=N).astype(float)
+    assert np.array_equal(_stencil(P, lat).matvec(x), P @ x)
+
+
 def test_matrices_that_are_no_2d_lattice_are_refused_with_a_reason():
     def lap(k):
         return sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(k, k))
