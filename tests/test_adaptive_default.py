@@ -229,6 +229,18 @@ def test_default_removes_the_bands_of_a_sky_and_keeps_the_texture():
     assert tex.any() and np.abs(out - c)[tex].mean() <= np.abs(plate - c)[tex].mean() / 3
 
 
+def _brute_nearest(mask):
+    """Euclidean distance (loops over pixels) to the nearest ``True`` pixel of ``mask``; infinite without any."""
+    pts = np.argwhere(mask)
+    h, w = mask.shape
+    out = np.full((h, w), np.inf)
+    for i in range(h):
+        for j in range(w):
+            if len(pts):
+                out[i, j] = np.sqrt(((pts - [i, j]) ** 2).sum(axis=1)).min()
+    return out
+
+
 def _brute_distance(lo, hi):
     """Distance of every pixel to the nearest pixel with a 4-neighbour of other envelopes (loops)."""
     h, w = lo.shape
@@ -238,13 +250,7 @@ def _brute_distance(lo, hi):
             for ii, jj in ((i + 1, j), (i - 1, j), (i, j + 1), (i, j - 1)):
                 if 0 <= ii < h and 0 <= jj < w and (lo[ii, jj] != lo[i, j] or hi[ii, jj] != hi[i, j]):
                     edge[i, j] = True
-    pts = np.argwhere(edge)
-    d = np.full((h, w), np.inf)
-    for i in range(h):
-        for j in range(w):
-            if len(pts):
-                d[i, j] = np.sqrt(((pts - [i, j]) ** 2).sum(axis=1)).min()
-    return d
+    return _brute_nearest(edge)
 
 
 def _brute_clean(c, window, excess):
@@ -337,26 +343,13 @@ def _brute_contour_distance(d, min_size):
                                 group[aa, bb] = group[i, j]
                                 stack.append((aa, bb))
                 sizes.append(n)
-    pts = np.argwhere(edge & (group >= 0) & (np.array(sizes + [0])[group] >= min_size))
-    out = np.full((h, w), np.inf)
-    for i in range(h):
-        for j in range(w):
-            if len(pts):
-                out[i, j] = np.sqrt(((pts - [i, j]) ** 2).sum(axis=1)).min()
-    return out
+    return _brute_nearest(edge & (group >= 0) & (np.array(sizes + [0])[group] >= min_size))
 
 
 def _brute_open(tex, near, far):
     """The open-area factor from its definition: distance (loops) to the nearest textured pixel, ramped."""
-    pts = np.argwhere(tex)
-    h, w = tex.shape
-    out = np.ones((h, w))
-    for i in range(h):
-        for j in range(w):
-            if len(pts):
-                t = np.sqrt(((pts - [i, j]) ** 2).sum(axis=1)).min()
-                out[i, j] = min(1.0, max(0.0, (t - near) / (far - near)))
-    return out
+    t = _brute_nearest(tex)  # infinite without texture: the factor is 1 there
+    return np.clip((t - near) / (far - near), 0.0, 1.0)
 
 
 @settings(max_examples=15, deadline=None)
