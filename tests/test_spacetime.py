@@ -161,7 +161,7 @@ def test_spacetime_needs_its_grid():
 
 
 def test_the_schur_complement_built_in_row_blocks_is_the_same(monkeypatch):
-    import qpsolve.linalg.spacetime as st_lin
+    import qpsolve.linalg.separable as st_lin
 
     inv = SpaceTimeInverse(SpaceTimeGrid((3, 5, 6), weight=0.3))
     rng = np.random.default_rng(4)

@@ -27,16 +27,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import scipy.fft as sfft
 
 from ..model.differences import second_difference
 from ..model.spectra import second_difference_eigenvalues
 from ..validation import check_at_least, check_choice, check_weights
+from .separable import FaceInverse, SeparableInverse
 
 __all__ = ["SpaceTimeGrid", "SpaceTimeInverse", "FaceInverse", "frame_spectrum"]
 
-#: rows of the Schur complement evaluated at once (bounds the index temporaries of :meth:`SpaceTimeInverse.block`)
-FACE_BLOCK_ROWS = 256
 #: the frame models whose ``even``-rule energy is a polynomial in the Neumann Laplacian
 MODELS = ("laplace", "biharmonic", "thin-plate", "triharmonic", "mixed")
 
@@ -107,13 +105,15 @@ class SpaceTimeGrid:
         return temporal_energy(self.shape, self.model, "even", weight=self.weight, alpha=self.alpha, beta=self.beta)
 
 
-class SpaceTimeInverse:
+class SpaceTimeInverse(SeparableInverse):
     """``A^+ v`` for the separable energy ``A`` of a :class:`SpaceTimeGrid`.
 
-    ``A`` is singular (constants in space that change linearly in time cost
-    nothing); :meth:`solve` returns the minimum-norm solution for ``v`` in the
-    range of ``A`` and zeroes the null-space component of any other ``v``.
-    ``shift > 0`` applies ``(A + shift I)^{-1}`` instead.
+    A :class:`~qpsolve.linalg.separable.SeparableInverse` with the temporal
+    eigenbasis on axis 0.  ``A`` is singular (constants in space that change
+    linearly in time cost nothing); :meth:`solve` returns the minimum-norm
+    solution for ``v`` in the range of ``A`` and zeroes the null-space
+    component of any other ``v``.  ``shift > 0`` applies
+    ``(A + shift I)^{-1}`` instead.
 
     Examples
     --------
@@ -121,6 +121,12 @@ class SpaceTimeInverse:
     >>> A, inv = grid.matrix(), SpaceTimeInverse(grid)
     >>> v = A @ np.random.default_rng(0).normal(size=120)    # in the range of A
     >>> bool(np.allclose(A @ inv.solve(v), v))
+    True
+    >>> inv.nullspace.shape                                  # constants in space, 1 and t in time
+    (120, 2)
+    >>> idx = np.array([0, 7, 26, 59])
+    >>> cols = np.stack([inv.solve(np.eye(120)[i]) for i in idx], axis=1)
+    >>> bool(np.allclose(inv.block(idx, idx), cols[idx]))
     True
     """
 
@@ -131,150 +137,8 @@ class SpaceTimeInverse:
         self.grid = grid
         T = grid.shape[0]
         D = second_difference(T, "odd").toarray()
-        tau, self._V = np.linalg.eigh(D.T @ D)
+        tau, V = np.linalg.eigh(D.T @ D)
         tau = np.maximum(tau, 0.0)
         lam = grid.weight * tau[:, None, None] + frame_spectrum(grid.shape[1:], grid.model, grid.alpha,
-                                                                 grid.beta)[None] + shift
-        tiny = 1e-12 * float(lam.max()) if lam.size else 0.0
-        self._inv = np.where(lam > tiny, 1.0 / np.where(lam > tiny, lam, 1.0), 0.0)
-        # the null space: temporal modes k whose spatial constant costs nothing (lam[k, 0, 0] = 0)
-        self._null_modes = np.flatnonzero(lam[:, 0, 0] <= tiny)
-        self._kernels = None  # see block()
-
-    @property
-    def nullspace(self):
-        """Orthonormal basis of the null space of ``A`` (``shift = 0``), ``(T h w, k)``: space constants times
-        the temporal eigenvectors with ``tau = 0`` (``1`` and ``t`` for ``T >= 3`` and ``weight > 0``)."""
-        T, h, w = self.grid.shape
-        cols = [np.repeat(self._V[:, k], h * w) / np.sqrt(h * w) for k in self._null_modes]
-        return np.stack(cols, axis=1) if cols else np.zeros((T * h * w, 0))
-
-    def _kernel_tables(self):
-        """Per temporal mode ``k`` the even kernel ``K_k(a, b)``, ``a = 0..h``, ``b = 0..w``, whose four mirror
-        images give the spatial Green's function of mode ``k`` (DCT-II: ``cos(p (i +- i' [+1]) pi / h)``)."""
-        if self._kernels is None:
-            T, h, w = self.grid.shape
-
-            def cosines(n):
-                c2 = np.full(n, 2.0 / n)
-                c2[0] = 1.0 / n
-                return 0.5 * c2[None, :] * np.cos(np.pi * np.outer(np.arange(n + 1), np.arange(n)) / n)
-
-            ch, cw = cosines(h), cosines(w)
-            self._kernels = np.stack([ch @ self._inv[k] @ cw.T for k in range(T)])
-        return self._kernels
-
-    def block(self, rows, cols):
-        """``E_rows^T A^+ E_cols``: the entries of ``A^+`` between flat indices ``rows`` and ``cols``.
-
-        By the method of images from one ``(h + 1) x (w + 1)`` kernel per
-        temporal mode, ``O(T |rows| |cols|)``; equal to columns of :meth:`solve`
-        up to rounding.
-
-        Examples
-        --------
-        >>> inv = SpaceTimeInverse(SpaceTimeGrid((3, 4, 5), weight=0.5))
-        >>> idx = np.array([0, 7, 26, 59])
-        >>> cols = np.stack([inv.solve(np.eye(60)[i]) for i in idx], axis=1)
-        >>> bool(np.allclose(inv.block(idx, idx), cols[idx]))
-        True
-        """
-        T, h, w = self.grid.shape
-        K = self._kernel_tables()
-        ta, ia, ja = np.unravel_index(np.asarray(rows, dtype=np.int64), (T, h, w))
-        tb, ib, jb = np.unravel_index(np.asarray(cols, dtype=np.int64), (T, h, w))
-
-        def fold(a, n):
-            a = np.abs(a)
-            return np.where(a > n, 2 * n - a, a)
-
-        d1, s1 = fold(ia[:, None] - ib[None, :], h), fold(ia[:, None] + ib[None, :] + 1, h)
-        d2, s2 = fold(ja[:, None] - jb[None, :], w), fold(ja[:, None] + jb[None, :] + 1, w)
-        out = np.zeros((ta.size, tb.size))
-        for k in range(T):
-            if not self._V[ta, k].any() and not self._V[tb, k].any():
-                continue
-            Kk = K[k]
-            g = Kk[d1, d2] + Kk[d1, s2] + Kk[s1, d2] + Kk[s1, s2]
-            g *= self._V[ta, k][:, None]
-            g *= self._V[tb, k][None, :]
-            out += g
-        return out
-
-    def solve(self, v):
-        """``A^+ v`` for a flat vector of ``T h w`` values (time first)."""
-        shape = self.grid.shape
-        v = np.asarray(v, dtype=np.float64).reshape(shape)
-        t = sfft.dctn(v, type=2, norm="ortho", axes=(1, 2))
-        t = np.tensordot(self._V.T, t, axes=1)      # into the temporal eigenbasis
-        t *= self._inv
-        t = np.tensordot(self._V, t, axes=1)
-        return sfft.idctn(t, type=2, norm="ortho", axes=(1, 2), overwrite_x=True).ravel()
-
-
-class FaceInverse:
-    """``(A_FF)^{-1}``: the separable energy with the variables ``held`` fixed, applied exactly.
-
-    For a residual ``r`` (zero on ``held``) :meth:`solve` returns the ``d``
-    that minimises ``1/2 d^T A d - r^T d`` with ``d = 0`` on ``held``: by the
-    fast inverse and a dense Schur complement ``S = E^T A^+ E`` on the held
-    variables, bordered by the null space of ``A`` (``d = A^+ (r - E l) + Z c``
-    with ``E^T d = 0`` and ``Z^T (r - E l) = 0``).  Two fast solves and two
-    dense triangular solves per call; ``O(|held|^2)`` memory, so the held set
-    must be small (contacts of a smooth scene: about 300 per 480p frame).
-
-    Examples
-    --------
-    >>> grid = SpaceTimeGrid((3, 4, 5), weight=0.5)
-    >>> A, inv = grid.matrix().toarray(), SpaceTimeInverse(grid)
-    >>> held = np.zeros(60, bool); held[[3, 30, 44]] = True
-    >>> r = np.where(held, 0.0, np.random.default_rng(1).normal(size=60))
-    >>> d = FaceInverse(inv, held).solve(r)
-    >>> F = ~held
-    >>> bool(np.allclose(d[F], np.linalg.solve(A[np.ix_(F, F)], r[F]))), float(np.abs(d[held]).max())
-    (True, 0.0)
-    """
-
-    def __init__(self, inv, held):
-        import scipy.linalg as sla
-
-        self.inv = inv
-        self.held = np.flatnonzero(np.asarray(held, dtype=bool))
-        Z = inv.nullspace
-        nb = self.held.size
-        if Z.shape[1] and nb:
-            # keep the null directions the held variables see: one they do not (held all in one frame,
-            # or none held) stays free, the face energy is singular along it and d takes no part of it
-            _, sv, wt = np.linalg.svd(Z[self.held], full_matrices=False)
-            Z = Z @ wt[sv > 1e-8 * max(1.0, float(sv.max()))].T
-        else:
-            Z = Z[:, :0]
-        self._Z = Z
-        nz = Z.shape[1]
-        self._ZB = Z[self.held]
-        K = np.zeros((nb + nz, nb + nz))
-        for a in range(0, nb, FACE_BLOCK_ROWS):  # row blocks bound the index temporaries of block()
-            rows = self.held[a:a + FACE_BLOCK_ROWS]
-            K[a:a + rows.size, :nb] = inv.block(rows, self.held)
-        K[:nb, nb:] = -self._ZB
-        K[nb:, :nb] = -self._ZB.T
-        self._nb = nb
-        self._lu = sla.lu_factor(K, check_finite=False) if K.size else None
-
-    def solve(self, r):
-        """``(A_FF)^{-1} r_F`` extended by zeros on the held variables."""
-        import scipy.linalg as sla
-
-        r = np.asarray(r, dtype=np.float64)
-        ar = self.inv.solve(r)
-        if self._lu is None:
-            ar[self.held] = 0.0
-            return ar
-        rhs = np.concatenate([ar[self.held], -(self._Z.T @ r)])
-        sol = sla.lu_solve(self._lu, rhs, check_finite=False)
-        lam, c = sol[:self._nb], sol[self._nb:]
-        e = np.zeros_like(r)
-        e[self.held] = lam
-        d = ar - self.inv.solve(e) + self._Z @ c
-        d[self.held] = 0.0
-        return d
+                                                                 grid.beta)[None]
+        super().__init__(lam, basis=V, shift=shift)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["BackendOutput", "BackendUnavailable", "importable"]
+__all__ = ["BackendOutput", "BackendUnavailable", "importable", "face_newton_output"]
 
 
 def importable(module):
@@ -73,3 +73,23 @@ class BackendOutput:
     certified: tuple | None = None
     handover: bool = False
     handover_x0: np.ndarray | None = None
+
+
+def face_newton_output(run, tol, info=None):
+    """The :class:`BackendOutput` of a :class:`~qpsolve.linalg.facenewton.FaceNewtonRun` at ``tol``.
+
+    ``info`` (optional) is merged into the output's info after the run's CG
+    iterations and gaps.
+    """
+    info = {"cg_iterations": run.cg_iterations, "gaps": run.gaps, "held": run.held, **(info or {})}
+    steps = f"{run.iterations} Newton steps, {run.cg_iterations} CG iterations"
+    if run.status == "optimal":
+        return BackendOutput(x=run.x, iterations=run.iterations, converged=True, certified=(run.x, tol, None, run.cert),
+                             message=steps, info=info)
+    if run.status == "time_limit":
+        return BackendOutput(x=run.x, iterations=run.iterations, hit_time_limit=True, message="time limit; " + steps,
+                             info=info)
+    if run.status == "stalled":
+        return BackendOutput(x=run.x, iterations=run.iterations, stalled=True, message="no descent step; " + steps,
+                             info=info)
+    return BackendOutput(x=run.x, iterations=run.iterations, message=steps, info=info)

@@ -5,27 +5,18 @@ plus a (masked) temporal second difference
 (:func:`qpsolve.model.temporal.temporal_energy`), the separable energy
 without the mask has an exact fast inverse
 (:class:`qpsolve.linalg.spacetime.SpaceTimeInverse`: a 2-D DCT per frame
-and a ``T x T`` eigenbasis in time).  The method, for
-``min 1/2 x^T P x + q^T x`` over a box:
-
-1. With ``g = P x + q`` the *binding* set is the variables held at a bound
-   by their gradient and the pinned ones; the others are the free face.
-2. The face's Newton system ``P_FF d_F = -g_F`` is solved by conjugate
-   gradients preconditioned with ``R_F A^+ R_F^T`` (``A`` the separable
-   energy, ``R_F`` the restriction to the face): a principal block of a
-   positive definite operator on the face, so an SPD preconditioner.  Loose
-   (``MOVING_RTOL``) while the face moves, tight (``SETTLED_RTOL``) once it
-   has stopped.
-3. A projected search along ``d`` (:func:`qpsolve.linalg.search.projected_search`)
-   keeps every step monotone and inside the box.
-4. Stop when the shared certificate says optimal.
+and a ``T x T`` eigenbasis in time).  The method is projected Newton on
+faces, the face systems solved by CG preconditioned with that inverse's face
+inverse (:func:`qpsolve.linalg.facenewton.face_newton`, the loop the
+``volume`` backend shares), stopped when the shared certificate says
+optimal.
 
 A :class:`SpaceTimeQP` (a :class:`~qpsolve.BoxQP` with a
 :class:`~qpsolve.linalg.spacetime.SpaceTimeGrid`) tells the backend the
 chunk's shape, model and temporal weight; ``P`` itself may be any symmetric
 PSD matrix (only the speed depends on how close ``A`` is to it).  The only
 dense matrix is the Schur complement on the binding variables
-(:class:`~qpsolve.linalg.spacetime.FaceInverse`), at most :data:`MAX_HELD` a side.
+(:class:`~qpsolve.linalg.separable.FaceInverse`), at most :data:`MAX_HELD` a side.
 """
 
 from __future__ import annotations
@@ -34,40 +25,22 @@ import time
 
 import numpy as np
 
-from ..certificate import certificate
-from ..linalg.facecg import face_cg
-from ..linalg.search import projected_search
-from ..linalg.spacetime import FaceInverse, SpaceTimeGrid, SpaceTimeInverse
+from ..linalg.facenewton import face_newton
+from ..linalg.spacetime import SpaceTimeGrid, SpaceTimeInverse
 from ..problem import BoxQP
 from ..validation import check_positive_int
-from ._base import BackendOutput, BackendUnavailable
+from ._base import BackendUnavailable, face_newton_output
 
 __all__ = ["SpaceTimeQP", "available", "supports", "solve"]
 
 NAME = "spacetime"
 
-#: relative residual of the face CG while the binding set still changes ...
-MOVING_RTOL = 1e-3
-#: ... and once it has not changed since the last step (Newton's step on the final face)
-SETTLED_RTOL = 1e-11
 #: CG iterations per face solve
 CG_MAXITER = 400
 #: largest binding set whose Schur complement is formed (dense, ``8 n^2`` bytes: 128 MB at 4000);
-#: larger ones (textured frames) fall back to the restricted inverse ``R_F A^+ R_F^T``, a weaker
-#: preconditioner (hundreds of CG iterations per face on a 5 x 48 x 80 chunk with 240 contacts)
+#: larger ones (textured frames) are preconditioned by the face inverse of a subsample of them
+#: (:func:`qpsolve.linalg.facenewton.held_subset`), a weaker preconditioner
 MAX_HELD = 4000
-
-
-class _Restricted:
-    """``R_F A^+ R_F^T``: the separable inverse restricted to the face (SPD there, no Schur complement)."""
-
-    def __init__(self, inv, free):
-        self.inv, self.free = inv, free
-
-    def solve(self, r):
-        z = self.inv.solve(r)
-        z[~self.free] = 0.0
-        return z
 
 
 class SpaceTimeQP(BoxQP):
@@ -127,37 +100,6 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, cg_maxiter=CG_MAXITER
     deadline = None if time_limit is None else t0 + time_limit
     max_iter = 200 if max_iter is None else max_iter
     cg_maxiter = check_positive_int(cg_maxiter, "cg_maxiter")
-    inv = SpaceTimeInverse(spacetime)
-    lo, hi = prob.lower, prob.upper
-    x = prob.project(prob.start_point() if x0 is None else np.asarray(x0, dtype=np.float64).copy())
-    pinned = lo == hi
-    prev, cg_total, history = None, 0, []
-    for it in range(1, max_iter + 1):
-        cert = certificate(prob, x, tol)
-        history.append(cert.relative_gap)
-        if cert.optimal:
-            return BackendOutput(x=x, iterations=it - 1, converged=True, certified=(x, tol, None, cert),
-                                 message=f"{it - 1} Newton steps, {cg_total} CG iterations",
-                                 info={"cg_iterations": cg_total, "gaps": history})
-        if deadline is not None and time.perf_counter() > deadline:
-            return BackendOutput(x=x, iterations=it - 1, hit_time_limit=True, message="time limit",
-                                 info={"cg_iterations": cg_total, "gaps": history})
-        g = prob.matvec(x) + prob.q
-        binding = pinned | ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))
-        free = ~binding
-        settled = prev is not None and np.array_equal(binding, prev)
-        prev = binding
-        face = FaceInverse(inv, binding) if binding.sum() <= MAX_HELD else _Restricted(inv, free)
-        d, k, _ = face_cg(prob.matvec, face.solve, np.where(free, -g, 0.0), free,
-                          rtol=SETTLED_RTOL if settled else MOVING_RTOL, max_iter=cg_maxiter, deadline=deadline)
-        cg_total += k
-        s, how = projected_search(prob, x, g, d)
-        if verbose:
-            print(f"spacetime {it}: gap {cert.relative_gap:.3g}, binding {int(binding.sum())}, "
-                  f"{'settled' if settled else 'moving'}, CG {k}, step {how}")
-        if s is None:
-            return BackendOutput(x=x, iterations=it, stalled=True, message="no descent step",
-                                 info={"cg_iterations": cg_total, "gaps": history})
-        x = prob.project(x + s)
-    return BackendOutput(x=x, iterations=max_iter, message=f"{max_iter} Newton steps",
-                         info={"cg_iterations": cg_total, "gaps": history})
+    run = face_newton(prob, SpaceTimeInverse(spacetime), tol=tol, max_iter=max_iter, x0=x0, deadline=deadline,
+                      max_held=MAX_HELD, cg_maxiter=cg_maxiter, verbose=verbose, label=NAME)
+    return face_newton_output(run, tol)

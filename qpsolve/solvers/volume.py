@@ -1,0 +1,117 @@
+"""``volume``: projected Newton on faces for a 3-D grid model's energy, with its exact 3-D DCT inverse.
+
+A plain matrix that is a 3-D grid model's ``even``-rule energy (recognised
+exactly by :func:`qpsolve.linalg.volume.find_volume`, or declared with a 3-D
+``grid=``) has an exact fast inverse: the 3-D DCT-II diagonalises it.  The
+backend runs the projected Newton loop the ``spacetime`` backend uses
+(:func:`qpsolve.linalg.facenewton.face_newton`): each face's Newton system
+solved by CG preconditioned with the face inverse (a dense Schur complement
+on the binding set up to :data:`MAX_HELD` variables, so one CG iteration;
+above that, the face inverse of a subsample of the binding set), a
+projected search, and the shared certificate to stop.
+
+Coarse-to-fine start: the volume halved along every axis while each side is
+even and at least ``2 * COARSEST_SIDE`` (the 2-block min/max envelopes of
+:func:`qpsolve.linalg.coarse.coarse_envelopes`, the same model on the halved
+box), each level solved to :data:`COARSE_TOL` and its answer prolonged
+(cubic) to start the next.  Without it the binding set of the middle of the
+box is released a layer per Newton step.
+
+Examples
+--------
+>>> import numpy as np, qpsolve as qs
+>>> from qpsolve.model.operators import energy_matrix
+>>> ramp = np.indices((8, 8, 10)).sum(axis=0) ** 1.5
+>>> prob = qs.BoxQP(energy_matrix((8, 8, 10), "biharmonic", "even"), np.floor(ramp), np.floor(ramp) + 1)
+>>> res = qs.solve(prob)
+>>> res.success, res.solver
+(True, 'volume')
+"""
+
+from __future__ import annotations
+
+import time
+
+from ..linalg.coarse import coarse_envelopes, prolong
+from ..linalg.facenewton import face_newton
+from ..linalg.volume import volume_inverse, volume_of
+from ..model.operators import GridSpec
+from ..problem import BoxQP
+from ..validation import check_positive_int
+from ._base import BackendUnavailable, face_newton_output
+
+__all__ = ["available", "supports", "solve"]
+
+NAME = "volume"
+
+#: CG iterations per face solve
+CG_MAXITER = 200
+#: largest binding set whose dense Schur complement is formed (``8 n^2`` bytes and an ``n^3 / 3``
+#: factorisation); larger ones are preconditioned by the face inverse of a subsample of them
+MAX_HELD = 3000
+#: the coarsest level's sides are at least this long
+COARSEST_SIDE = 8
+#: relative gap to which coarse levels are solved (a start, not an answer)
+COARSE_TOL = 1e-6
+#: Newton steps per coarse level at most
+COARSE_STEPS = 30
+
+
+def available():
+    return True
+
+
+def supports(prob):
+    vol, why = volume_of(prob)
+    if vol is None:
+        return f"needs a 3-D grid model's even-rule energy ({why})"
+    return None
+
+
+def _levels(vol, prob):
+    """``(shape, BoxQP)`` of the coarse levels from the coarsest up (the fine one not included)."""
+    levels = []
+    if prob.q.any():
+        return levels  # a linear term has no coarse counterpart here: start on the fine box
+    grid = GridSpec(vol.shape, vol.model, "even", vol.alpha, vol.beta)
+    lo, hi = prob.lower, prob.upper
+    while all(s % 2 == 0 and s >= 2 * COARSEST_SIDE for s in grid.shape):
+        lo, hi, grid = coarse_envelopes(lo, hi, grid, (0, 1, 2))
+        levels.append((grid.shape, BoxQP(vol.matrix(grid.shape), lo.ravel(), hi.ravel())))
+        lo, hi = lo.ravel(), hi.ravel()
+    return levels[::-1]
+
+
+def solve(prob, *, tol, max_iter, x0, verbose, time_limit, cg_maxiter=CG_MAXITER, coarse=True):
+    """Projected Newton on faces with the volume's exact inverse (module docstring).
+
+    Parameters
+    ----------
+    cg_maxiter : int
+        CG iterations per face solve.
+    coarse : bool
+        Start from the coarse-to-fine chain (ignored when ``x0`` is given).
+    """
+    vol, why = volume_of(prob)
+    if vol is None:
+        raise BackendUnavailable(f"solver 'volume' {supports(prob)}")
+    cg_maxiter = check_positive_int(cg_maxiter, "cg_maxiter")
+    t0 = time.perf_counter()
+    deadline = None if time_limit is None else t0 + time_limit
+    max_iter = 200 if max_iter is None else max_iter
+    start, shape, steps = x0, None, []
+    if x0 is None and coarse:
+        for cshape, level in _levels(vol, prob):
+            guess = None if start is None else prolong(start, shape, cshape)
+            run = face_newton(level, volume_inverse(vol, cshape), tol=COARSE_TOL, max_iter=COARSE_STEPS, x0=guess,
+                              deadline=deadline, max_held=MAX_HELD, cg_maxiter=cg_maxiter, verbose=verbose,
+                              label=f"{NAME} {'x'.join(map(str, cshape))}")
+            start, shape = run.x, cshape
+            steps.append({"shape": cshape, "steps": run.iterations, "status": run.status,
+                          "held": run.held[-1] if run.held else 0})
+        if start is not None:
+            start = prolong(start, shape, vol.shape)
+    run = face_newton(prob, volume_inverse(vol), tol=tol, max_iter=max_iter, x0=start, deadline=deadline,
+                      max_held=MAX_HELD, cg_maxiter=cg_maxiter, verbose=verbose, label=NAME)
+    return face_newton_output(run, tol, {"volume": vol, "levels": steps})
+
