@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["block_reduce", "coarse_envelopes", "prolong"]
+__all__ = ["block_reduce", "coarse_envelopes", "inner_envelopes", "prolong"]
 
 
 def block_reduce(a, shape, axes, func):
@@ -39,6 +39,30 @@ def coarse_envelopes(lower, upper, grid, axes):
     """
     lo = block_reduce(lower, grid.shape, axes, np.min)
     hi = block_reduce(upper, grid.shape, axes, np.max)
+    cgrid = type(grid)(shape=lo.shape, model=grid.model, bc=grid.bc, alpha=grid.alpha, beta=grid.beta)
+    return lo, hi, cgrid
+
+
+def inner_envelopes(lower, upper, grid, axes):
+    """Like :func:`coarse_envelopes` with the tightest envelopes instead: 2-block ``max`` of the lower and
+    ``min`` of the upper bounds, both set to their midpoint where they cross.
+
+    The ``volume`` backend's coarse levels: their answer then violates few
+    fine bounds, so the fine level's first binding set is small (see
+    benchmarks/results/amg/notes-session5.md).
+
+    Examples
+    --------
+    >>> from qpsolve.model.operators import GridSpec
+    >>> lo, hi, g = inner_envelopes(np.array([0.0, 1, 2, 3]), np.array([2.0, 3, 2.5, 4]), GridSpec((4,)), (0,))
+    >>> lo.tolist(), hi.tolist(), g.shape
+    ([1.0, 2.75], [2.0, 2.75], (2,))
+    """
+    lo = block_reduce(lower, grid.shape, axes, np.max)
+    hi = block_reduce(upper, grid.shape, axes, np.min)
+    cross = lo > hi
+    mid = 0.5 * (lo + hi)
+    lo, hi = np.where(cross, mid, lo), np.where(cross, mid, hi)
     cgrid = type(grid)(shape=lo.shape, model=grid.model, bc=grid.bc, alpha=grid.alpha, beta=grid.beta)
     return lo, hi, cgrid
 

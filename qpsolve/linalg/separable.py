@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft as sfft
+from numba import njit
 
 from ..validation import check_at_least
 
@@ -61,6 +62,37 @@ def _fold(a, n):
     """Mirror ``a`` in ``0..2n`` into ``0..n`` (``cos(pi p a / n)`` is even about ``a = n``)."""
     a = np.abs(a)
     return np.where(a > n, 2 * n - a, a)
+
+
+@njit(cache=True, nogil=True)
+def _fold_index(a, n):
+    return a if a <= n else 2 * n - a
+
+
+@njit(cache=True, nogil=True)
+def _block3(K, a0, a1, a2, b0, b1, b2, n0, n1, n2, out):
+    """``out[r, c]``: the eight mirror images of ``K`` between row ``r`` and column ``c`` (DCT on every axis)."""
+    for r in range(a0.size):
+        for c in range(b0.size):
+            d0, s0 = abs(a0[r] - b0[c]), _fold_index(a0[r] + b0[c] + 1, n0)
+            d1, s1 = abs(a1[r] - b1[c]), _fold_index(a1[r] + b1[c] + 1, n1)
+            d2, s2 = abs(a2[r] - b2[c]), _fold_index(a2[r] + b2[c] + 1, n2)
+            out[r, c] = (K[d0, d1, d2] + K[d0, d1, s2] + K[d0, s1, d2] + K[d0, s1, s2]
+                         + K[s0, d1, d2] + K[s0, d1, s2] + K[s0, s1, d2] + K[s0, s1, s2])
+
+
+@njit(cache=True, nogil=True)
+def _gram3(K, a0, a1, a2, n0, n1, n2, out):
+    """:func:`_block3` of a set with itself: the upper triangle, mirrored."""
+    for r in range(a0.size):
+        for c in range(r, a0.size):
+            d0, s0 = abs(a0[r] - a0[c]), _fold_index(a0[r] + a0[c] + 1, n0)
+            d1, s1 = abs(a1[r] - a1[c]), _fold_index(a1[r] + a1[c] + 1, n1)
+            d2, s2 = abs(a2[r] - a2[c]), _fold_index(a2[r] + a2[c] + 1, n2)
+            v = (K[d0, d1, d2] + K[d0, d1, s2] + K[d0, s1, d2] + K[d0, s1, s2]
+                 + K[s0, d1, d2] + K[s0, d1, s2] + K[s0, s1, d2] + K[s0, s1, s2])
+            out[r, c] = v
+            out[c, r] = v
 
 
 def _images(a, b, n):
@@ -115,10 +147,12 @@ class SeparableInverse:
         self.shape = lam.shape
         self.basis = basis
         lam = np.maximum(lam, 0.0) + shift
+        self._lam = lam
         tiny = 1e-12 * float(lam.max())
         self._inv = np.where(lam > tiny, 1.0 / np.where(lam > tiny, lam, 1.0), 0.0)
         self._null = np.argwhere(lam <= tiny)
         self._kernels = None  # see _kernel_table()
+        self._nullspace = None
 
     @property
     def n(self):
@@ -144,9 +178,25 @@ class SeparableInverse:
         return self._backward(t)
 
     @property
+    def eigenvalues(self):
+        """``lam`` (plus ``shift``), in the transform's order, ``(n0, n1, n2)``."""
+        return self._lam
+
+    def apply(self, v):
+        """``A v`` (two transforms; equal to the assembled product up to rounding)."""
+        t = self._forward(np.asarray(v, dtype=np.float64))
+        t *= self._lam
+        return self._backward(t)
+
+    @property
     def nullspace(self):
         """Orthonormal basis of the null space of ``A`` (``shift = 0``), ``(n, k)``: its eigenvectors of
         eigenvalue zero (for the energies here, constants along the DCT axes)."""
+        if self._nullspace is None:
+            self._nullspace = self._null_vectors()
+        return self._nullspace
+
+    def _null_vectors(self):
         cols = []
         for idx in self._null:
             e = np.zeros(self.shape)
@@ -167,6 +217,19 @@ class SeparableInverse:
                 t = np.tensordot(_image_weights(n0), t, axes=1)       # (n0 + 1, n1 + 1, n2 + 1)
             self._kernels = np.ascontiguousarray(t)
         return self._kernels
+
+    def gram(self, idx):
+        """``block(idx, idx)`` (dense, symmetric), in row blocks of :data:`FACE_BLOCK_ROWS` with a basis."""
+        idx = np.asarray(idx, dtype=np.int64)
+        out = np.empty((idx.size, idx.size))
+        if self.basis is None:
+            a0, a1, a2 = np.unravel_index(idx, self.shape)
+            _gram3(self._kernel_table(), a0, a1, a2, *self.shape, out)
+            return out
+        for a in range(0, idx.size, FACE_BLOCK_ROWS):  # row blocks bound the index temporaries of block()
+            rows = idx[a:a + FACE_BLOCK_ROWS]
+            out[a:a + rows.size] = self.block(rows, idx)
+        return out
 
     def block(self, rows, cols):
         """``E_rows^T A^+ E_cols``: the entries of ``A^+`` between flat indices ``rows`` and ``cols``.
@@ -189,16 +252,12 @@ class SeparableInverse:
         K = self._kernel_table()
         a0, a1, a2 = np.unravel_index(np.asarray(rows, dtype=np.int64), self.shape)
         b0, b1, b2 = np.unravel_index(np.asarray(cols, dtype=np.int64), self.shape)
+        if self.basis is None:
+            out = np.empty((a0.size, b0.size))
+            _block3(K, a0, a1, a2, b0, b1, b2, n0, n1, n2, out)
+            return out
         d1, s1 = _images(a1, b1, n1)
         d2, s2 = _images(a2, b2, n2)
-        if self.basis is None:
-            d0, s0 = _images(a0, b0, n0)
-            out = np.zeros(d1.shape)
-            for i0 in (d0, s0):
-                for i1 in (d1, s1):
-                    for i2 in (d2, s2):
-                        out += K[i0, i1, i2]
-            return out
         V = self.basis
         out = np.zeros(d1.shape)
         for k in range(n0):
@@ -261,27 +320,53 @@ class FaceInverse:
         self._Z = Z
         nz = Z.shape[1]
         self._ZB = Z[self.held]
-        K = np.zeros((nb + nz, nb + nz))
-        for a in range(0, nb, FACE_BLOCK_ROWS):  # row blocks bound the index temporaries of block()
-            rows = self.held[a:a + FACE_BLOCK_ROWS]
-            K[a:a + rows.size, :nb] = inv.block(rows, self.held)
-        K[:nb, nb:] = -self._ZB
-        K[nb:, :nb] = -self._ZB.T
         self._nb = nb
-        self._lu = sla.lu_factor(K, check_finite=False, overwrite_a=True) if K.size else None
+        self._chol = self._lu = None
+        if not nb:
+            return
+        try:
+            # S = E^T A^+ E is positive definite unless the held set carries a null vector of A:
+            # Cholesky (half LU's work), the null-space border eliminated through its small Schur complement
+            L, _ = self._chol = sla.cho_factor(self._schur(), lower=True, overwrite_a=True, check_finite=False)
+            pivots = np.abs(np.diag(L))
+            if pivots.min() ** 2 <= 1e-10 * float((pivots ** 2).max()):
+                raise np.linalg.LinAlgError("nearly singular")
+            self._SZ = sla.cho_solve(self._chol, self._ZB, check_finite=False)
+            self._border = sla.lu_factor(self._ZB.T @ self._SZ, check_finite=False) if nz else None
+        except np.linalg.LinAlgError:
+            self._chol = None
+            K = np.zeros((nb + nz, nb + nz))
+            K[:nb, :nb] = self._schur()
+            K[:nb, nb:] = -self._ZB
+            K[nb:, :nb] = -self._ZB.T
+            self._lu = sla.lu_factor(K, check_finite=False, overwrite_a=True)
+
+    def _schur(self):
+        """``S = E^T A^+ E`` on the held variables (dense)."""
+        return self.inv.gram(self.held)
+
+    def _schur_solve(self, a, b):
+        """``(l, c)`` with ``S l - Z_B c = a`` and ``-Z_B^T l = b``."""
+        import scipy.linalg as sla
+
+        if self._chol is None:
+            sol = sla.lu_solve(self._lu, np.concatenate([a, b]), check_finite=False)
+            return sol[:self._nb], sol[self._nb:]
+        Sa = sla.cho_solve(self._chol, a, check_finite=False)
+        if self._border is None:
+            return Sa, np.zeros(0)
+        # l = S^{-1} (a + Z_B c) and Z_B^T l = -b  =>  (Z_B^T S^{-1} Z_B) c = -b - Z_B^T S^{-1} a
+        c = sla.lu_solve(self._border, -b - self._ZB.T @ Sa, check_finite=False)
+        return Sa + self._SZ @ c, c
 
     def solve(self, r):
         """``(A_FF)^{-1} r_F`` extended by zeros on the held variables."""
-        import scipy.linalg as sla
-
         r = np.asarray(r, dtype=np.float64)
         ar = self.inv.solve(r)
-        if self._lu is None:
+        if not self._nb:
             ar[self.held] = 0.0
             return ar
-        rhs = np.concatenate([ar[self.held], -(self._Z.T @ r)])
-        sol = sla.lu_solve(self._lu, rhs, check_finite=False)
-        lam, c = sol[:self._nb], sol[self._nb:]
+        lam, c = self._schur_solve(ar[self.held], -(self._Z.T @ r))
         e = np.zeros_like(r)
         e[self.held] = lam
         d = ar - self.inv.solve(e) + self._Z @ c

@@ -45,7 +45,8 @@ from numba import njit
 from ..model.spectra import second_difference_eigenvalues
 from .separable import SeparableInverse
 
-__all__ = ["VolumeModel", "find_volume", "volume_of", "volume_inverse", "RMAX", "MIN_SIDE", "VOLUME_MODELS"]
+__all__ = ["VolumeModel", "SpectralBox", "find_volume", "volume_of", "volume_inverse", "RMAX", "MIN_SIDE",
+           "VOLUME_MODELS"]
 
 #: largest stencil radius accepted (the triharmonic has 3)
 RMAX = 3
@@ -109,6 +110,49 @@ def volume_inverse(model, shape=None):
     True
     """
     return SeparableInverse(model.spectrum(shape))
+
+
+class SpectralBox:
+    """A box QP ``min 1/2 x^T A x`` over ``[lower, upper]`` whose ``A`` is applied by its transform, never assembled.
+
+    What a coarse level of the ``volume`` backend needs from a problem
+    (:func:`qpsolve.linalg.facenewton.face_newton` with ``certify=False``,
+    :func:`qpsolve.linalg.search.projected_search`): bounds, ``q = 0``,
+    products, the projection and a start point.
+
+    Parameters
+    ----------
+    inverse : SeparableInverse
+        The energy's fast inverse (its :meth:`~SeparableInverse.apply` is the product).
+    lower, upper : ndarray
+        Flat bounds.
+
+    Examples
+    --------
+    >>> vm = VolumeModel((4, 5, 6), "biharmonic")
+    >>> box = SpectralBox(volume_inverse(vm), np.zeros(120), np.ones(120))
+    >>> v = np.random.default_rng(0).normal(size=120)
+    >>> bool(np.allclose(box.matvec(v), vm.matrix() @ v)), bool(np.allclose(box.diag, vm.matrix().diagonal().mean()))
+    (True, True)
+    """
+
+    def __init__(self, inverse, lower, upper):
+        self.inverse = inverse
+        self.lower = np.asarray(lower, dtype=np.float64).ravel()
+        self.upper = np.asarray(upper, dtype=np.float64).ravel()
+        self.n = self.lower.size
+        self.q = np.zeros(self.n)
+        # the mean of the diagonal (the spectrum's mean): only the search's fallback scales by it
+        self.diag = np.full(self.n, float(inverse.eigenvalues.mean()) or 1.0)
+
+    def matvec(self, v):
+        return self.inverse.apply(v)
+
+    def project(self, x, out=None):
+        return np.minimum(np.maximum(x, self.lower, out=out), self.upper, out=out)
+
+    def start_point(self):
+        return 0.5 * (self.lower + self.upper)
 
 
 def _split(d, n1, n2):

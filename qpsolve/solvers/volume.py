@@ -11,10 +11,13 @@ above that, the face inverse of a subsample of the binding set), a
 projected search, and the shared certificate to stop.
 
 Coarse-to-fine start: the volume halved along every axis while each side is
-even and at least ``2 * COARSEST_SIDE`` (the 2-block min/max envelopes of
-:func:`qpsolve.linalg.coarse.coarse_envelopes`, the same model on the halved
-box), each level solved to :data:`COARSE_TOL` and its answer prolonged
-(cubic) to start the next.  Without it the binding set of the middle of the
+even and at least ``2 * COARSEST_SIDE`` (the innermost 2-block envelopes of
+:func:`qpsolve.linalg.coarse.inner_envelopes`, the same model on the halved
+box, applied by its transform: :class:`~qpsolve.linalg.volume.SpectralBox`),
+each level solved to a relative gap of :data:`COARSE_TOL` and its answer
+prolonged (cubic) to start the next; on the fine level a few projected
+Gauss-Seidel sweeps (:data:`SMOOTH_SWEEPS`) smooth the prolonged answer
+where it was clipped to the fine bounds.  Without it the binding set of the middle of the
 box is released a layer per Newton step.
 
 Examples
@@ -32,11 +35,11 @@ from __future__ import annotations
 
 import time
 
-from ..linalg.coarse import coarse_envelopes, prolong
+from ..linalg.amg import projected_gauss_seidel
+from ..linalg.coarse import inner_envelopes, prolong
 from ..linalg.facenewton import face_newton
-from ..linalg.volume import volume_inverse, volume_of
+from ..linalg.volume import SpectralBox, volume_inverse, volume_of
 from ..model.operators import GridSpec
-from ..problem import BoxQP
 from ..validation import check_positive_int
 from ._base import BackendUnavailable, face_newton_output
 
@@ -48,13 +51,19 @@ NAME = "volume"
 CG_MAXITER = 200
 #: largest binding set whose dense Schur complement is formed (``8 n^2`` bytes and an ``n^3 / 3``
 #: factorisation); larger ones are preconditioned by the face inverse of a subsample of them
-MAX_HELD = 3000
+MAX_HELD = 5000
 #: the coarsest level's sides are at least this long
 COARSEST_SIDE = 8
 #: relative gap to which coarse levels are solved (a start, not an answer)
 COARSE_TOL = 1e-6
 #: Newton steps per coarse level at most
-COARSE_STEPS = 30
+COARSE_STEPS = 12
+#: projected Gauss-Seidel sweeps on the fine level after the prolongation: they smooth the kinks where the
+#: prolonged answer was clipped to the fine bounds, which otherwise all bind in the first Newton step
+SMOOTH_SWEEPS = 8
+#: relative residual of the face CG while the binding set moves (an inexact Newton step is enough there;
+#: the exact face inverse meets any tolerance in one iteration anyway)
+MOVING_RTOL = 0.1
 
 
 def available():
@@ -69,15 +78,15 @@ def supports(prob):
 
 
 def _levels(vol, prob):
-    """``(shape, BoxQP)`` of the coarse levels from the coarsest up (the fine one not included)."""
+    """``(shape, SpectralBox)`` of the coarse levels from the coarsest up (the fine one not included)."""
     levels = []
     if prob.q.any():
         return levels  # a linear term has no coarse counterpart here: start on the fine box
     grid = GridSpec(vol.shape, vol.model, "even", vol.alpha, vol.beta)
     lo, hi = prob.lower, prob.upper
     while all(s % 2 == 0 and s >= 2 * COARSEST_SIDE for s in grid.shape):
-        lo, hi, grid = coarse_envelopes(lo, hi, grid, (0, 1, 2))
-        levels.append((grid.shape, BoxQP(vol.matrix(grid.shape), lo.ravel(), hi.ravel())))
+        lo, hi, grid = inner_envelopes(lo, hi, grid, (0, 1, 2))
+        levels.append((grid.shape, SpectralBox(volume_inverse(vol, grid.shape), lo, hi)))
         lo, hi = lo.ravel(), hi.ravel()
     return levels[::-1]
 
@@ -103,15 +112,16 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, cg_maxiter=CG_MAXITER
     if x0 is None and coarse:
         for cshape, level in _levels(vol, prob):
             guess = None if start is None else prolong(start, shape, cshape)
-            run = face_newton(level, volume_inverse(vol, cshape), tol=COARSE_TOL, max_iter=COARSE_STEPS, x0=guess,
+            run = face_newton(level, level.inverse, tol=COARSE_TOL, max_iter=COARSE_STEPS, x0=guess,
                               deadline=deadline, max_held=MAX_HELD, cg_maxiter=cg_maxiter, verbose=verbose,
-                              label=f"{NAME} {'x'.join(map(str, cshape))}")
+                              label=f"{NAME} {'x'.join(map(str, cshape))}", certify=False,
+                              moving_rtol=MOVING_RTOL)
             start, shape = run.x, cshape
             steps.append({"shape": cshape, "steps": run.iterations, "status": run.status,
                           "held": run.held[-1] if run.held else 0})
         if start is not None:
-            start = prolong(start, shape, vol.shape)
+            start = prob.project(prolong(start, shape, vol.shape))
+            projected_gauss_seidel(prob.P, prob.q, prob.lower, prob.upper, start, SMOOTH_SWEEPS)
     run = face_newton(prob, volume_inverse(vol), tol=tol, max_iter=max_iter, x0=start, deadline=deadline,
-                      max_held=MAX_HELD, cg_maxiter=cg_maxiter, verbose=verbose, label=NAME)
+                      max_held=MAX_HELD, cg_maxiter=cg_maxiter, verbose=verbose, label=NAME, moving_rtol=MOVING_RTOL)
     return face_newton_output(run, tol, {"volume": vol, "levels": steps})
-
