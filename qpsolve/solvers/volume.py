@@ -57,7 +57,7 @@ COARSEST_SIDE = 8
 #: relative gap to which coarse levels are solved (a start, not an answer)
 COARSE_TOL = 1e-6
 #: Newton steps per coarse level at most
-COARSE_STEPS = 12
+COARSE_STEPS = 30
 #: projected Gauss-Seidel sweeps on the fine level after the prolongation: they smooth the kinks where the
 #: prolonged answer was clipped to the fine bounds, which otherwise all bind in the first Newton step
 SMOOTH_SWEEPS = 8
