@@ -10,9 +10,12 @@ has the energy
     ``A = I_T (x) P2  +  weight * (D^T D) (x) I_s``
 
 whose eigenvectors are ``v_k (x) dct_ij`` with eigenvalues
-``weight * tau_k + f(mu_ij)``.  :class:`SpaceTimeInverse` applies the
-generalised inverse ``A^+`` in ``O(T N log N + T^2 N)`` for ``N = h w``:
-two 2-D DCTs per frame and a ``T x T`` product per pixel.
+``weight * tau_k + f(mu_ij)``.  :class:`SpaceTimeInverse` (a
+:class:`~qpsolve.linalg.separable.SeparableInverse` with the temporal
+eigenbasis on axis 0) applies the generalised inverse ``A^+`` in
+``O(T N log N + T^2 N)`` for ``N = h w``: two 2-D DCTs per frame and a
+``T x T`` product per pixel; :class:`~qpsolve.linalg.separable.FaceInverse`
+(re-exported here) applies it with the binding variables held.
 
 The chunk's QP (:func:`qpsolve.model.temporal.temporal_energy`) keeps the
 temporal rows only where the content is continuous in time, so its ``P``
