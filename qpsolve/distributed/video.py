@@ -241,9 +241,11 @@ def solve_chunk(planes, step, crange, temporal, options, start=True, tile=TEMPOR
                 plates = np.stack([frame(f, p, plain, record=False) if start else one(f, p, plain, record=False)
                                    for f in block])
             x0 = plates if start else None
+            # the weights before the solve, as before: their temporaries are gone by the solver's peak
+            weights = chunk_blend_weights(lo, hi, plates, adaptive)
             x = _tiled((lo, hi), x0, lambda b, x, p=p: chunk(b[0], b[1], p, x),
                        None if _whole(lo, hi, x0, options) else tile, tile_overlap)
-            outs.append(blend(x, lo, hi, chunk_blend_weights(lo, hi, plates, adaptive)))
+            outs.append(blend(x, lo, hi, weights))
         else:
             # a one-frame chunk is a 2-D dequantize, which knows no temporal options
             two_d = {k: v for k, v in options.items() if k not in TEMPORAL_OPTIONS}
