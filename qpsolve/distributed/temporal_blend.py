@@ -25,7 +25,8 @@ per pixel, the same for every frame of the chunk (so ``m`` itself adds no
 flicker), with ``D1`` the plate's mean drift per frame ``|x_{T-1} - x_0| /
 (T - 1)`` and ``D2`` the mean ``|x_{t-1} - 2 x_t + x_{t+1}|`` over the
 interior frames, both in bin widths and smoothed by a Gaussian of ``sigma``
-pixels.  Where the plates stand still (a still shot: the photograph's
+pixels (``m`` is then smoothed over ``smooth`` pixels, so that it never
+makes an edge of its own).  Where the plates stand still (a still shot: the photograph's
 blend), jump (texture, cuts, edges in motion) or wander (noise: a plate
 extrapolating differently in every frame), ``m = 0`` and each frame keeps
 its own 2-D weights.  A chunk of fewer than three frames has no interior
@@ -44,17 +45,22 @@ import numpy as np
 
 from ..validation import check_at_least, check_positive
 
-__all__ = ["DRIFT_RATE", "DRIFT_RATIO", "DRIFT_SIGMA", "drift_evidence", "chunk_blend_weights"]
+__all__ = ["DRIFT_RATE", "DRIFT_RATIO", "DRIFT_SIGMA", "DRIFT_SMOOTH", "drift_evidence", "chunk_blend_weights"]
 
 #: drift (bin widths per frame) at which a straight-line drift of the plates opens the weight fully
 DRIFT_RATE = 0.01
 #: how many times the plates' departure from a straight line (their mean second difference in time)
-#: the drift must exceed before it counts: 30 rejected the textured and noisy real pans measured
-#: (coffee, rocket; an integer pan of coffee opened 1 % of its pixels) and kept the synthetic scene
+#: the drift must exceed before it counts: the conservative end of what was measured -- it keeps the
+#: real pans shut (an exact one-pixel pan of a photograph, whose plates are shifts of each other,
+#: opens least: lower ratios opened more of it and lost PSNR there), so only coherent drift counts
 DRIFT_RATIO = 30.0
 #: spatial smoothing (pixels) of the evidence, so that it never jumps between neighbours
 #: (a jump of the weight where the plate departs from the centres would be a new contour)
 DRIFT_SIGMA = 2.0
+#: smoothing (pixels) of ``m`` itself: the clip makes it rise from 0 to 1 within a few pixels, and
+#: that edge, where the plate is 10 levels off the centre, was a new 2-level step of the error on
+#: the 480p scene; over 8 pixels the error's largest 3-pixel step is the 2-D blend's own
+DRIFT_SMOOTH = 8.0
 
 
 def _bin_width(lower, upper):
@@ -63,7 +69,7 @@ def _bin_width(lower, upper):
     return float(np.median(width[sel])) if sel.any() else None
 
 
-def drift_evidence(plates, step, *, rate=DRIFT_RATE, ratio=DRIFT_RATIO, sigma=DRIFT_SIGMA):
+def drift_evidence(plates, step, *, rate=DRIFT_RATE, ratio=DRIFT_RATIO, sigma=DRIFT_SIGMA, smooth=DRIFT_SMOOTH):
     """How much the frames' plates drift in step, per pixel: ``m`` in ``[0, 1]`` (module docstring).
 
     Parameters
@@ -78,6 +84,8 @@ def drift_evidence(plates, step, *, rate=DRIFT_RATE, ratio=DRIFT_RATIO, sigma=DR
         Weight of the mean second difference against the drift (:data:`DRIFT_RATIO`).
     sigma : float
         Gaussian smoothing of ``D1`` and ``D2`` in space (pixels; 0: none).
+    smooth : float
+        Gaussian smoothing of ``m`` (pixels; 0: none; :data:`DRIFT_SMOOTH`).
 
     Returns
     -------
@@ -105,13 +113,17 @@ def drift_evidence(plates, step, *, rate=DRIFT_RATE, ratio=DRIFT_RATIO, sigma=DR
     rate = check_positive(rate, "rate")
     check_at_least(ratio, "ratio", 0)
     check_at_least(sigma, "sigma", 0)
+    check_at_least(smooth, "smooth", 0)
     x = x / step
     d1 = np.abs(x[-1] - x[0]) / (x.shape[0] - 1)
     d2 = np.abs(np.diff(x, 2, axis=0)).mean(axis=0)
     if sigma > 0:
         d1 = ndimage.gaussian_filter(d1, float(sigma), mode="nearest")
         d2 = ndimage.gaussian_filter(d2, float(sigma), mode="nearest")
-    return np.clip((d1 - float(ratio) * d2) / rate, 0.0, 1.0)
+    m = np.clip((d1 - float(ratio) * d2) / rate, 0.0, 1.0)
+    if smooth > 0:
+        m = np.clip(ndimage.gaussian_filter(m, float(smooth), mode="nearest"), 0.0, 1.0)
+    return m
 
 
 def chunk_blend_weights(lower, upper, plates, adaptive=True):
