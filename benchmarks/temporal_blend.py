@@ -97,8 +97,9 @@ def rows(truth, lo, hi, plates, x, step):
 
     def measure(o):
         e = np.abs(np.diff(o - truth, axis=0))
-        return (psnr(o, truth, 255), flicker(o, truth),
-                psnr(o[sm], truth[sm], 255) if sm.any() else float("nan"), float(e[pair].mean()) if pair.any() else float("nan"))
+        nan = float("nan")
+        return (psnr(o, truth, 255), flicker(o, truth), psnr(o[sm], truth[sm], 255) if sm.any() else nan,
+                float(e[pair].mean()) if pair.any() else nan)
 
     out = [("bin midpoint", measure(0.5 * (lo + hi))),
            ("2-D plates", measure(plates)),

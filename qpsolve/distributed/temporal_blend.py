@@ -26,17 +26,22 @@ flicker), with ``D1`` the plate's mean drift per frame ``|x_{T-1} - x_0| /
 (T - 1)`` and ``D2`` the mean ``|x_{t-1} - 2 x_t + x_{t+1}|`` over the
 interior frames, both in bin widths and smoothed by a Gaussian of ``sigma``
 pixels (``m`` is then smoothed over ``smooth`` pixels, so that it never
-makes an edge of its own).  Where the plates stand still (a still shot: the photograph's
-blend), jump (texture, cuts, edges in motion) or wander (noise: a plate
-extrapolating differently in every frame), ``m = 0`` and each frame keeps
-its own 2-D weights.  A chunk of fewer than three frames has no interior
-frame (and no temporal term): each frame keeps its 2-D weights.
+makes an edge of its own).  Where the plates stand still (a still shot:
+the photograph's blend), jump (texture, cuts, edges in motion) or wander
+(noise: a plate extrapolating differently in every frame), ``m = 0`` and
+each frame keeps its own 2-D weights.  A chunk of fewer than three frames
+has no interior frame (and no temporal term): each frame keeps its 2-D
+weights.
 
-``w'`` is in ``[0, 1]``, so the blend is still a convex combination of two
-points of each frame's envelopes.  Why these numbers, and what it costs
-(the nearly-flat colour planes of the synthetic scene lose some PSNR where
-their coherent plate is farther from the truth than the centre), is in
-``benchmarks/results/distributed/temporal_blend.md``.
+``w'`` is in ``[w, 1]``, so the blend is still a convex combination of two
+points of each frame's envelopes.  Limits, measured (README, issue #22;
+``benchmarks/results/distributed/temporal_blend.md``): the evidence is full
+when a scene moves by whole pixels per frame (the frames' plates are then
+shifts of each other) and small at sub-pixel speeds, where each frame
+samples the contours differently and the plates jitter; and a coherent
+plate is not always a right one (the nearly flat U plane of the synthetic
+scene loses some PSNR where its plate drifts in step but lies farther from
+the truth than the centres).
 """
 
 from __future__ import annotations
