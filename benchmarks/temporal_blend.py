@@ -144,12 +144,16 @@ def main(argv=None):
                   "| method | PSNR dB | flicker | smooth PSNR dB | smooth flicker |", "|---|---|---|---|---|"]
         lines += [f"| {n} | {a:.2f} | {b:.4f} | {c:.2f} | {d:.4f} |" for n, (a, b, c, d) in table]
         lines.append("")
-        print("\n".join(lines[-(len(table) + 6):]), flush=True)
-    out = Path(args.out)
+        print("\n".join(lines[-(len(table) + 7):]), flush=True)
+        _write(args.out, lines)  # after every clip: a run that is stopped keeps its finished clips
+    print(f"wrote {Path(args.out) / 'temporal_blend.md'}")
+
+
+def _write(out, lines):
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with atomic_output(out / "temporal_blend.md") as tmp:
         Path(tmp).write_text("\n".join(lines))
-    print(f"wrote {out / 'temporal_blend.md'}")
 
 
 if __name__ == "__main__":
