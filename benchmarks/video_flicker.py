@@ -5,7 +5,10 @@ to ``--bits``, solved in one process (no Dask) four ways: each frame's 2-D
 plate (started as the video path starts it), the chunk's temporal QP whole
 (``spacetime``), the same QP in the 256-px spatial tiles the temporal mode
 used before (``--tiles``), and each of them with and without the adaptive
-blend with the bin centres that both video modes apply by default.  Writes
+blend with the bin centres: each frame's 2-D weights (what frame by frame
+applies) and, for the temporal rows, the chunk's weights that the temporal
+mode applies (:mod:`qpsolve.distributed.temporal_blend`: opened where the
+frames' plates drift in step).  Writes
 ``benchmarks/results/distributed/flicker_<h>p.md`` and ``.png`` (the error of
 one frame-to-frame change against the truth, per method).
 """
@@ -64,6 +67,8 @@ def solve_all(frames, height, width, speed, bits, weights, tiles):
 
 
 def write(out_dir, args, truth, lo, hi, w, xs, seconds, notes, started, uptime):
+    from qpsolve.distributed.temporal_blend import chunk_blend_weights, drift_evidence
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -74,23 +79,33 @@ def write(out_dir, args, truth, lo, hi, w, xs, seconds, notes, started, uptime):
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"flicker_{args.height}p"
+    stem = f"flicker_{args.height}p" + ("" if args.speed == 2 else f"_speed{args.speed:g}")
+    wc = chunk_blend_weights(lo, hi, xs["frame by frame"])
+    m = drift_evidence(xs["frame by frame"], 2.0 ** (8 - args.bits))
     lines = [f"# Where the flicker comes from ({args.width}x{args.height}, {args.frames} frames)", "",
              f"`python -m benchmarks.video_flicker {' '.join(args.argv)}`, {started} UTC, one process, "
-             f"machine shared with two other helpers (`uptime`: `{uptime}`), so seconds are noisy. Y plane of the "
+             f"machine shared with three other helpers (`uptime`: `{uptime}`), so seconds are noisy. Y plane of the "
              f"video benchmark's moving scene ({args.speed:g} px per frame), {args.bits} bits; flicker = mean "
              "absolute error of the frame differences against the truth, PSNR against the truth, 8-bit units. "
-             "`plain`: the certified plate itself; `blend`: `c + w (x - c)` with each frame's 2-D adaptive blend "
-             f"weights `w` (mean {w.mean():.2f} here), what both video modes return by default.", "",
-             "| method | plain PSNR dB | plain flicker | blend PSNR dB | blend flicker | seconds | solves |",
-             "|---|---|---|---|---|---|---|"]
+             "`plain`: the certified plate itself; `2-D blend`: `c + w (x - c)` with each frame's 2-D adaptive blend "
+             f"weights `w` (mean {w.mean():.2f} here), what frame by frame returns by default; `chunk blend`: the "
+             "same with the chunk's weights `w + (1 - w) m` (`m`: the frames' plates' drift evidence, mean "
+             f"{m.mean():.2f} here), what `--temporal` returns by default (the whole clip is one chunk here).", "",
+             "| method | plain PSNR dB | plain flicker | 2-D blend PSNR dB | 2-D blend flicker | chunk blend PSNR dB "
+             "| chunk blend flicker | seconds | solves |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, x in xs.items():
         if name == "bin midpoint":
-            lines.append(f"| {name} | {psnr(x, truth, 255):.2f} | {flicker(x, truth):.4f} | - | - | - | - |")
+            lines.append(f"| {name} | {psnr(x, truth, 255):.2f} | {flicker(x, truth):.4f} | - | - | - | - | - | - |")
             continue
         b = blend(x, lo, hi, w)
+        chunk = "- | -"
+        if name != "frame by frame":
+            bc = blend(x, lo, hi, wc)
+            chunk = f"{psnr(bc, truth, 255):.2f} | {flicker(bc, truth):.4f}"
         lines.append(f"| {name} | {psnr(x, truth, 255):.2f} | {flicker(x, truth):.4f} | {psnr(b, truth, 255):.2f} | "
-                     f"{flicker(b, truth):.4f} | {seconds[name]:.1f} | {notes.get(name, '2-D dequantize per frame (auto)')} |")
+                     f"{flicker(b, truth):.4f} | {chunk} | {seconds[name]:.1f} | "
+                     f"{notes.get(name, '2-D dequantize per frame (auto)')} |")
     lines.append("")
     with atomic_output(out_dir / f"{stem}.md") as tmp:
         Path(tmp).write_text("\n".join(lines))
@@ -98,7 +113,8 @@ def write(out_dir, args, truth, lo, hi, w, xs, seconds, notes, started, uptime):
     dt = truth[t + 1] - truth[t]
     shown = [(n, x) for n, x in xs.items() if n != "bin midpoint" and ("w=" not in n or n.startswith(
         f"temporal w={args.weights[0]:g}"))]
-    panels = [(f"{n}, plain", x) for n, x in shown] + [(f"{n}, blend", blend(x, lo, hi, w)) for n, x in shown[:2]]
+    panels = ([(f"{n}, plain", x) for n, x in shown] + [(f"{n}, 2-D blend", blend(x, lo, hi, w)) for n, x in shown[:2]]
+              + [(f"{shown[1][0]}, chunk blend", blend(shown[1][1], lo, hi, wc))])
     cols = 3
     rows = (len(panels) + 1 + cols - 1) // cols
     fig, ax = plt.subplots(rows, cols, figsize=(5 * cols, 3 * rows))

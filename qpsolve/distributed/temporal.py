@@ -17,8 +17,10 @@ answers and certified by the shared certificate.
 
 With ``adaptive`` (the default, mode ``blend``) the returned block is
 ``c + w (x - c)`` with ``x`` that certified solution, ``c`` the bin centres
-and ``w`` each frame's 2-D :func:`qpsolve.imaging.photo.blend_weights`, the
-same weights a frame-by-frame :func:`qpsolve.dequantize` applies.
+and ``w`` each frame's 2-D :func:`qpsolve.imaging.photo.blend_weights` (the
+same weights a frame-by-frame :func:`qpsolve.dequantize` applies,
+:func:`frame_blend_weights`), opened towards the plate where the frames'
+plates drift in step (:mod:`qpsolve.distributed.temporal_blend`).
 """
 
 from __future__ import annotations

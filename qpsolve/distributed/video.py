@@ -51,7 +51,8 @@ from ..validation import check_at_least
 from .cluster import check_cluster_args, dask_client, worker_count
 from .frames import frame_planes, plane_format, to_uint16
 from .sinks import check_output, open_sink
-from .temporal import TEMPORAL_OPTIONS, blend, frame_blend_weights, frame_envelopes, solve_temporal_block
+from .temporal import TEMPORAL_OPTIONS, blend, frame_envelopes, solve_temporal_block
+from .temporal_blend import chunk_blend_weights
 
 __all__ = ["dequantize_video", "solve_chunk", "chunk_starts", "tent_weights", "flicker", "psnr", "VideoReport",
            "read_planes", "plane_start"]
@@ -176,7 +177,9 @@ def solve_chunk(planes, step, crange, temporal, options, start=True, tile=TEMPOR
     :data:`TEMPORAL_WHOLE_VALUES` values, otherwise in spatial
     tiles of ``tile`` pixels a side (``tile_overlap`` shared, ramp-blended)
     once its frames exceed ``2 * tile**2`` pixels, then blended
-    with the bin centres by each frame's 2-D ``adaptive`` weights.  Starts
+    with the bin centres by each frame's 2-D ``adaptive`` weights, opened
+    where the frames' plates drift in step
+    (:func:`~qpsolve.distributed.temporal_blend.chunk_blend_weights`).  Starts
     change nothing but the time: every solve is the shared certificate's.
 
     Returns ``(results, info)``: float64 blocks in the container's units, and
@@ -229,11 +232,17 @@ def solve_chunk(planes, step, crange, temporal, options, start=True, tile=TEMPOR
         block = np.asarray(block)
         if temporal and block.shape[0] > 1:
             lo, hi = frame_envelopes(block, step, crange, options)
-            weights = frame_blend_weights(lo, hi, options.get("adaptive", True))
+            adaptive = options.get("adaptive", True)
             # the frames' own 2-D plates (the same QP without the temporal term; auto's fast 2-D
-            # path) start the chunk's solve
+            # path) start the chunk's solve; with the blend they are also its evidence of drift
             plain = dict(frame_options, adaptive=False)
-            x0 = np.stack([frame(f, p, plain, record=False) for f in block]) if start else None
+            plates = None
+            if start or (adaptive and block.shape[0] > 2):
+                plates = np.stack([frame(f, p, plain, record=False) if start else one(f, p, plain, record=False)
+                                   for f in block])
+            x0 = plates if start else None
+            # the weights before the solve, as before: their temporaries are gone by the solver's peak
+            weights = chunk_blend_weights(lo, hi, plates, adaptive)
             x = _tiled((lo, hi), x0, lambda b, x, p=p: chunk(b[0], b[1], p, x),
                        None if _whole(lo, hi, x0, options) else tile, tile_overlap)
             outs.append(blend(x, lo, hi, weights))
