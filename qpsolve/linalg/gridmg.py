@@ -46,7 +46,7 @@ import scipy.linalg as sla
 from numba import njit
 
 from ..certificate import box_violation
-from .rowpool import run_rows, run_tasks
+from .rowpool import MIN_WORK, run_rows, run_tasks, threads
 
 __all__ = ["TypedStencil", "LatticeStencil", "TruncatedHierarchy", "MonotoneHierarchy", "typed_stencil_support"]
 
@@ -509,43 +509,40 @@ def _prolong(vc, free, n, m, tr, mc, alive, v):
     run_rows(_prolong_add_rows, n, vc, free, n, m, tr.pi, tr.wi, tr.pj, tr.wj, mc, alive, v, work=n * m)
 
 
-# The transfers are tensor products (rows times columns), so restrictions run in two passes: the
-# columns of every fine row first, then the rows; each pass writes whole rows, which threads share.
+# Restriction gathers each coarse entry from its fine children in increasing order, which adds the
+# same terms in the same order as the fine-pixel scatter of :func:`_restrict`: the iterates do not
+# change with the thread count or against the serial kernel (tnnmg's Newton step counts react to
+# rounding-level changes: benchmarks/results/dense/notes.md, session 5).  The gather costs about twice
+# the scatter's CPU, so one thread keeps the scatter.
 @njit(cache=True, nogil=True)
-def _restrict_columns_rows(r, free, m, cj, wcj, mc, tmp, i0, i1):
-    """Fine rows ``i0 <= i < i1`` of ``tmp[i, J] = sum_j w_jJ (D r)[i, j]`` (``cj, wcj``: children of ``J``)."""
+def _restrict_gather_rows(r, free, m, ci, wci, cj, wcj, mc, alive, out, I0, I1):
+    """Coarse rows ``I0 <= I < I1`` of ``out += P^T D r``, each entry summed over its fine children in
+    increasing order: the same sums in the same order as the fine-pixel scatter :func:`_restrict`."""
     trunc = free.size > 0
-    for i in range(i0, i1):
-        for J in range(mc):
-            s = 0.0
-            for b in range(cj.shape[1]):
-                j = cj[J, b]
-                if j < 0:
-                    break
-                p = i * m + j
-                if trunc and free[p] == 0:
-                    continue
-                s += wcj[J, b] * r[p]
-            tmp[i * mc + J] = s
-
-
-@njit(cache=True, nogil=True)
-def _restrict_by_rows(tmp, ci, wci, mc, alive, out, I0, I1):
-    """Coarse rows ``I0 <= I < I1`` of ``out += sum_i w_iI tmp[i, :]`` (on the ``alive`` nodes)."""
     for I in range(I0, I1):
         for J in range(mc):
             c = I * mc + J
             if alive.size > 0 and alive[c] == 0:
                 continue
-            s = 0.0
+            s = out[c]
             for a in range(ci.shape[1]):
                 i = ci[I, a]
                 if i < 0:
                     break
-                s += wci[I, a] * tmp[i * mc + J]
-            out[c] += s
+                wa = wci[I, a]
+                base = i * m
+                for b in range(cj.shape[1]):
+                    j = cj[J, b]
+                    if j < 0:
+                        break
+                    if trunc and free[base + j] == 0:
+                        continue
+                    s += wa * wcj[J, b] * r[base + j]
+            out[c] = s
 
 
+# Obstacles restrict as max / min, which is exact in any order, and the transfers are tensor products
+# (rows times columns), so they restrict in two passes: the columns of every fine row, then the rows.
 @njit(cache=True, nogil=True)
 def _obstacle_columns_rows(lo, hi, m, cj, mc, tlo, thi, i0, i1):
     """Fine rows ``i0 <= i < i1`` of the max of ``lo`` and the min of ``hi`` over each coarse column's support."""
@@ -603,7 +600,7 @@ def _children(par, w, nc, positive=False):
 
 class _Transfer:
     """Prolongation ``pi, wi`` (rows) and ``pj, wj`` (columns) between a grid and the one twice as coarse,
-    with the inverse tables of the two-pass restrictions.  Unpacks as the old ``(pi, wi, pj, wj)``."""
+    with the inverse tables (children) the gathering restrictions need.  Unpacks as ``(pi, wi, pj, wj)``."""
 
     def __init__(self, pi, wi, pj, wj, nc, mc):
         self.pi, self.wi, self.pj, self.wj = pi, wi, pj, wj
@@ -617,11 +614,12 @@ class _Transfer:
         return iter((self.pi, self.wi, self.pj, self.wj))
 
     def restrict(self, r, free, m, alive, out):
-        """``out += P^T D r`` (``free`` / ``alive`` empty: no truncation), rows in blocks on the threads."""
-        n = r.size // m
-        tmp = np.empty(n * self.mc)
-        run_rows(_restrict_columns_rows, n, r, free, m, self.cj, self.wcj, self.mc, tmp, work=r.size)
-        run_rows(_restrict_by_rows, self.nc, tmp, self.ci, self.wci, self.mc, alive, out, work=r.size)
+        """``out += P^T D r`` (``free`` / ``alive`` empty: no truncation), coarse rows in blocks on the threads."""
+        if threads() == 1 or r.size < MIN_WORK:
+            _restrict(r, free, r.size // m, m, self.pi, self.wi, self.pj, self.wj, self.mc, alive, out)
+            return
+        run_rows(_restrict_gather_rows, self.nc, r, free, m, self.ci, self.wci, self.cj, self.wcj, self.mc, alive,
+                 out, work=r.size)
 
     def restrict_obstacles(self, lo, hi, m, lo_c, hi_c):
         """:func:`_restrict_obstacles` (``lo_c, hi_c`` preset by the caller), rows in blocks on the threads."""

@@ -1,4 +1,4 @@
-"""Per-kernel wall and CPU ms at 512^2 on 1 and 2 threads (the kernels tnnmg calls per step)."""
+"""Per-kernel wall / CPU ms at 512^2 on 1 and 2 threads (best of 3 x 50 calls): ``python kernels_run.py``."""
 import numpy as np, time, os
 from qpsolve.linalg import gridmg as G, rowpool
 from qpsolve.model.operators import GridSpec

@@ -1,4 +1,9 @@
-"""Grouped cProfile of one tnnmg solve on camera S^2: python prof2.py S BITS [knobs_json]"""
+"""Grouped CPU profile of one tnnmg solve on camera S^2: ``python profile_run.py S BITS [KNOBS_JSON]``.
+
+KNOBS_JSON sets constants of qpsolve.solvers.tnnmg or qpsolve.linalg.gridmg.  cProfile runs on
+``time.process_time`` (CPU of the whole process); kernels run on pool threads are not seen by it, so
+profile with ``QPSOLVE_THREADS=1``.
+"""
 import sys, time, resource, json, cProfile, pstats, io, os
 import numpy as np, skimage.data
 from skimage.transform import resize
@@ -28,16 +33,17 @@ lv = res.info.get("levels", [])
 print(json.dumps({"size": size, "bits": bits, "opts": opts, "status": str(res.status), "cpu": round(cpu, 2), "wall": round(wall, 2), "load": [round(l0,1), round(os.getloadavg()[0],1)],
   "levels": [(l["n"], l["steps"], l["cg"], round(l["seconds"],2)) for l in lv]}))
 st = pstats.Stats(pr).stats
-groups = {
- "projected GS, fine (Newton sweeps + monotone smoothing)": ["_fine_pgs", "_fine_pgs_mc"],
- "GS, fine (V-cycle smoothing in PCG)": ["_fine_gs", "_fine_gs_mc"],
- "GS, coarse levels (V-cycle)": ["_var_gs", "_var_gs_mc"],
- "projected GS, coarse levels (monotone V-cycle)": ["_var_pgs", "_var_pgs_mc"],
- "operator products, fine": ["_fine_matvec"],
- "operator products, coarse": ["_var_matvec"],
+groups = {  # kernel names before (039bd12) and after session 5's row-range kernels
+ "projected GS, fine (Newton sweeps + monotone smoothing)": ["_fine_pgs", "_fine_pgs_rows"],
+ "GS, fine (V-cycle smoothing in PCG)": ["_fine_gs", "_fine_gs_rows"],
+ "GS, coarse levels (V-cycle)": ["_var_gs", "_var_gs_rows"],
+ "projected GS, coarse levels (monotone V-cycle)": ["_var_pgs", "_var_pgs_rows"],
+ "operator products, fine": ["_fine_matvec", "_fine_matvec_rows"],
+ "operator products, coarse": ["_var_matvec", "_var_matvec_rows"],
  "Galerkin incremental updates": ["_fine_galerkin_delta", "_var_galerkin_delta", "_apply_delta"],
  "Galerkin rebuilds": ["_fine_galerkin", "_var_galerkin"],
- "transfers (restrict, prolong, obstacles)": ["_restrict", "_prolong_add", "_restrict_obstacles", "_restrict_gather"],
+ "transfers (restrict, prolong, obstacles)": ["_restrict", "_prolong_add", "_restrict_obstacles", "_prolong_add_rows",
+     "_restrict_gather_rows", "_obstacle_columns_rows", "_obstacle_by_rows"],
  "coarsest dense Cholesky": ["_coarsest"],
  "certificate": ["certificate"],
 }
