@@ -581,20 +581,30 @@ def _obstacle_by_rows(tlo, thi, ci, mc, lo_c, hi_c, I0, I1):
 
 
 def _children(par, w, nc, positive=False):
-    """``(ch, weight)``: for each coarse index the fine indices that have it as a parent (``-1`` past the
-    last) and their weights; only the positive weights when ``positive`` (the supports of monotone obstacles)."""
-    rows, weights = [[] for _ in range(nc)], [[] for _ in range(nc)]
-    for i in range(par.shape[0]):
-        for u in range(par.shape[1]):
-            if par[i, u] >= 0 and (w[i, u] > 0.0 or not positive):
-                rows[par[i, u]].append(i)
-                weights[par[i, u]].append(w[i, u])
-    width = max(1, max((len(c) for c in rows), default=1))
+    """``(ch, weight)``: for each coarse index the fine indices that have it as a parent, in increasing
+    order (``-1`` past the last), and their weights; only the positive weights when ``positive`` (the
+    supports of monotone obstacles).
+
+    >>> par = np.array([[0, -1], [0, 1], [1, -1]]); w = np.array([[1.0, 0.0], [0.5, 0.5], [1.0, 0.0]])
+    >>> _children(par, w, 2)
+    (array([[0, 1],
+           [1, 2]]), array([[1. , 0.5],
+           [0.5, 1. ]]))
+    """
+    ok = par >= 0
+    if positive:
+        ok &= w > 0.0
+    fine, slot = np.nonzero(ok)  # fine index major: each coarse index's children come out increasing
+    coarse = par[fine, slot]
+    order = np.argsort(coarse, kind="stable")
+    fine, coarse, weight = fine[order], coarse[order], w[fine[order], slot[order]]
+    counts = np.bincount(coarse, minlength=nc)
+    width = max(1, int(counts.max(initial=0)))
+    rank = np.arange(coarse.size) - np.repeat(np.cumsum(counts) - counts, counts)
     ch = np.full((nc, width), -1, dtype=np.int64)
     cw = np.zeros((nc, width))
-    for I in range(nc):
-        ch[I, :len(rows[I])] = rows[I]
-        cw[I, :len(weights[I])] = weights[I]
+    ch[coarse, rank] = fine
+    cw[coarse, rank] = weight
     return ch, cw
 
 
@@ -604,14 +614,20 @@ class _Transfer:
 
     def __init__(self, pi, wi, pj, wj, nc, mc):
         self.pi, self.wi, self.pj, self.wj = pi, wi, pj, wj
-        self.ci, self.wci = _children(pi, wi, nc)
-        self.cj, self.wcj = _children(pj, wj, mc)
-        self.ci_pos, _ = _children(pi, wi, nc, positive=True)
-        self.cj_pos, _ = _children(pj, wj, mc, positive=True)
         self.nc, self.mc = nc, mc
 
     def __iter__(self):
         return iter((self.pi, self.wi, self.pj, self.wj))
+
+    def __getattr__(self, name):
+        # the inverse tables, built on first use (a hierarchy is built per level and per Newton run)
+        if name in ("ci", "wci", "cj", "wcj", "ci_pos", "cj_pos"):
+            self.ci, self.wci = _children(self.pi, self.wi, self.nc)
+            self.cj, self.wcj = _children(self.pj, self.wj, self.mc)
+            self.ci_pos = _children(self.pi, self.wi, self.nc, positive=True)[0]
+            self.cj_pos = _children(self.pj, self.wj, self.mc, positive=True)[0]
+            return self.__dict__[name]
+        raise AttributeError(name)
 
     def restrict(self, r, free, m, alive, out):
         """``out += P^T D r`` (``free`` / ``alive`` empty: no truncation), coarse rows in blocks on the threads."""
