@@ -638,7 +638,9 @@ class _Transfer:
                  out, work=r.size)
 
     def restrict_obstacles(self, lo, hi, m, lo_c, hi_c):
-        """:func:`_restrict_obstacles` (``lo_c, hi_c`` preset by the caller), rows in blocks on the threads."""
+        """Monotone restriction of defect obstacles: ``lo_c`` the max, ``hi_c`` the min over each coarse
+        function's support (fine pixels with a positive weight), ``lo_c, hi_c`` preset by the caller
+        (-inf / +inf); rows in blocks on the threads."""
         n = lo.size // m
         tlo, thi = np.empty(n * self.mc), np.empty(n * self.mc)
         run_rows(_obstacle_columns_rows, n, lo, hi, m, self.cj_pos, self.mc, tlo, thi, work=lo.size)
@@ -1495,29 +1497,6 @@ def _var_pgs(A, v, b, lo, hi, n, m, R, periodic, reverse):
     """One projected Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` over ``lo <= v <= hi``, in place
     (in the order of :func:`_sweep_plan`)."""
     _blocked_sweep(_var_pgs_rows, n, R, periodic, reverse, n * m, A, v, b, lo, hi, n, m, R, periodic)
-
-
-@njit(cache=True)
-def _restrict_obstacles(lo, hi, n, m, pi, wi, pj, wj, mc, lo_c, hi_c):
-    """Monotone restriction of defect obstacles: ``lo_c`` the max, ``hi_c`` the min over each coarse
-    function's support (fine pixels with a positive weight); ``lo_c, hi_c`` set to -inf / +inf by the caller."""
-    for i in range(n):
-        for j in range(m):
-            p = i * m + j
-            a, b = lo[p], hi[p]
-            for u in range(pi.shape[1]):
-                I = pi[i, u]
-                if I < 0 or wi[i, u] <= 0.0:
-                    continue
-                for w in range(pj.shape[1]):
-                    J = pj[j, w]
-                    if J < 0 or wj[j, w] <= 0.0:
-                        continue
-                    c = I * mc + J
-                    if a > lo_c[c]:
-                        lo_c[c] = a
-                    if b < hi_c[c]:
-                        hi_c[c] = b
 
 
 @lru_cache(maxsize=64)
