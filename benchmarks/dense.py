@@ -64,8 +64,11 @@ def child(name):
     import qpsolve as qs
     from qpsolve.imaging.data import truncate_bits
 
+    from qpsolve.linalg.rowpool import threads
+
     img, bits = _image(name)
     q = truncate_bits(img, bits)
+    load0 = os.getloadavg()[0]
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     if name.endswith("-default"):
@@ -89,6 +92,7 @@ def child(name):
         "rel_gap": max(float(r.kkt.relative_gap) for r in results),
         "solve_wall": sum(float(r.solve_time) for r in {id(r): r for r in results}.values()),
         "solvers": solvers, "fallback": [str(r.info.get("fallback", "")) for r in results],
+        "threads": threads(), "load": [load0, os.getloadavg()[0]],
     }
     print(json.dumps(out), flush=True)
 
@@ -115,6 +119,15 @@ def _fmt(v):
     return "" if v is None else f"{v:.1f}"
 
 
+def _threads_of(rows):
+    return "/".join(str(t) for t in sorted({r.get("threads", "-") for r in rows}, key=str))
+
+
+def _load_of(rows):
+    loads = [r["load"] for r in rows if "load" in r]
+    return f"{min(a for a, _ in loads):.1f} -> {max(b for _, b in loads):.1f}" if loads else "-"
+
+
 def report(results, out, command):
     out.mkdir(parents=True, exist_ok=True)
     (out / "dense.json").write_text(json.dumps(results, indent=1))
@@ -127,21 +140,24 @@ def report(results, out, command):
         "(user + system of the solving process) are the fairer figure.  ",
         "Every run is a fresh process; medians over the repeats listed. `solver=\"auto\"`, tol 1e-8; "
         "*certified* means every channel's answer passed the shared certificate.", "",
+        "*threads*: the grid kernels' threads (`QPSOLVE_THREADS`; `-` for runs made before it existed); *load*: the "
+        "machine's 1-minute load average at the start and end of the runs (lowest start, highest end).", "",
         "| case | shape | bits | runs | CPU s (median) | wall s (median) | solve s (wall, median) | peak MB | certified "
-        "| max rel. gap | solver |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| max rel. gap | solver | threads | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, rows in results.items():
         ok = [r for r in rows if "error" not in r]
         if not ok:
-            lines.append(f"| {name} | | | 0 | {rows[0].get('error', '')} | | | | | | |")
+            lines.append(f"| {name} | | | 0 | {rows[0].get('error', '')} | | | | | | | | |")
             continue
         shape = "×".join(str(s) for s in ok[0]["shape"])
         cert = "yes" if all(r["certified"] for r in ok) else "NO: " + ", ".join(ok[0]["statuses"])
         lines.append(
             f"| {name} | {shape} | {ok[0]['bits']} | {len(ok)} | {_median(ok, 'cpu'):.1f} | {_median(ok, 'wall'):.1f} "
             f"| {_fmt(_median(ok, 'solve_wall'))} "
-            f"| {_median(ok, 'peak_mb'):.0f} | {cert} | {max(r['rel_gap'] for r in ok):.1e} | {', '.join(ok[0]['solvers'])} |")
+            f"| {_median(ok, 'peak_mb'):.0f} | {cert} | {max(r['rel_gap'] for r in ok):.1e} | {', '.join(ok[0]['solvers'])} "
+            f"| {_threads_of(ok)} | {_load_of(ok)} |")
     (out / "dense.md").write_text("\n".join(lines) + "\n")
     try:
         import matplotlib

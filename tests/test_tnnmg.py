@@ -214,7 +214,7 @@ def test_monotone_obstacles_are_the_max_and_min_over_each_support(bc, shape):
     lo[rng.random(n * m) < 0.3] = 0.0
     hi[rng.random(n * m) < 0.3] = 0.0
     lo_c, hi_c = np.full(nc * mc, -np.inf), np.full(nc * mc, np.inf)
-    gridmg._restrict_obstacles(lo, hi, n, m, pi, wi, pj, wj, mc, lo_c, hi_c)
+    gridmg._Transfer(pi, wi, pj, wj, nc, mc).restrict_obstacles(lo, hi, m, lo_c, hi_c)
     for c in range(nc * mc):
         support = Pr[:, c] > 0
         assert lo_c[c] == lo[support].max() and hi_c[c] == hi[support].min()

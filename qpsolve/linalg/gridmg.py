@@ -46,6 +46,7 @@ import scipy.linalg as sla
 from numba import njit
 
 from ..certificate import box_violation
+from .rowpool import MIN_WORK, run_rows, run_tasks, threads
 
 __all__ = ["TypedStencil", "LatticeStencil", "TruncatedHierarchy", "MonotoneHierarchy", "typed_stencil_support"]
 
@@ -84,14 +85,14 @@ def _neighbour(i, d, n, periodic):
 
 
 # ------------------------------------------------------------------------- fine-level kernels
-@njit(cache=True)
-def _fine_matvec(cnt, oa, ob, cv, x, out, n, m, r, periodic, free):
-    """``out = A x`` (``free`` empty) or ``out = D A D x`` (``free`` a 0/1 mask)."""
+@njit(cache=True, nogil=True)
+def _fine_matvec_rows(cnt, oa, ob, cv, x, out, n, m, r, periodic, free, i0, i1):
+    """Rows ``i0 <= i < i1`` of ``out = A x`` (``free`` empty) or ``out = D A D x`` (``free`` a 0/1 mask)."""
     trunc = free.size > 0
     kc = cnt[r, r]
     fo = oa[r, r, :kc] * m + ob[r, r, :kc]
     ci = cv[r, r, :kc]
-    for i in range(n):
+    for i in range(i0, i1):
         ti = _cls(i, n, r, periodic)
         inner_i = r <= i < n - r
         for j in range(m):
@@ -121,8 +122,15 @@ def _fine_matvec(cnt, oa, ob, cv, x, out, n, m, r, periodic, free):
 
 
 @njit(cache=True)
-def _fine_pgs(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, reverse):
-    """One projected Gauss-Seidel sweep on ``1/2 x^T A x + q^T x`` over the box, in place.
+def _fine_matvec(cnt, oa, ob, cv, x, out, n, m, r, periodic, free):
+    """``out = A x`` (``free`` empty) or ``out = D A D x`` (``free`` a 0/1 mask)."""
+    _fine_matvec_rows(cnt, oa, ob, cv, x, out, n, m, r, periodic, free, 0, n)
+
+
+@njit(cache=True, nogil=True)
+def _fine_pgs_rows(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, reverse, i0, i1):
+    """One projected Gauss-Seidel sweep on ``1/2 x^T A x + q^T x`` over the box, in place, on rows ``i0 <= i < i1``
+    (downwards, or upwards when ``reverse``).
 
     Returns how many pixels changed between free and bound (a measure of
     how much the active set still moves).
@@ -131,8 +139,8 @@ def _fine_pgs(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, reverse):
     kc = cnt[r, r]
     fo = oa[r, r, :kc] * m + ob[r, r, :kc]
     ci = cv[r, r, :kc]
-    for ii in range(n):
-        i = n - 1 - ii if reverse else ii
+    for ii in range(i1 - i0):
+        i = i1 - 1 - ii if reverse else i0 + ii
         ti = _cls(i, n, r, periodic)
         inner_i = r <= i < n - r
         for jj in range(m):
@@ -168,14 +176,14 @@ def _fine_pgs(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, reverse):
     return moved
 
 
-@njit(cache=True)
-def _fine_gs(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, reverse):
-    """One Gauss-Seidel sweep on ``D A D v = b`` over the free pixels, in place."""
+@njit(cache=True, nogil=True)
+def _fine_gs_rows(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, reverse, i0, i1):
+    """One Gauss-Seidel sweep on ``D A D v = b`` over the free pixels of rows ``i0 <= i < i1``, in place."""
     kc = cnt[r, r]
     fo = oa[r, r, :kc] * m + ob[r, r, :kc]
     ci = cv[r, r, :kc]
-    for ii in range(n):
-        i = n - 1 - ii if reverse else ii
+    for ii in range(i1 - i0):
+        i = i1 - 1 - ii if reverse else i0 + ii
         ti = _cls(i, n, r, periodic)
         inner_i = r <= i < n - r
         for jj in range(m):
@@ -291,12 +299,22 @@ def _var_dot(A, x, p, i, j, n, m, R, periodic):
     return s
 
 
-@njit(cache=True)
-def _var_matvec(A, x, out, n, m, R, periodic):
-    for i in range(n):
+@njit(cache=True, nogil=True)
+def _var_matvec_rows(A, x, out, n, m, R, periodic, i0, i1):
+    for i in range(i0, i1):
         for j in range(m):
             p = i * m + j
             out[p] = _var_dot(A, x, p, i, j, n, m, R, periodic)
+
+
+@njit(cache=True)
+def _var_matvec(A, x, out, n, m, R, periodic):
+    _var_matvec_rows(A, x, out, n, m, R, periodic, 0, n)
+
+
+def _var_product(A, x, out, n, m, R, periodic):
+    """``out = A x`` for a variable-stencil ``A``, rows in blocks on the kernel threads."""
+    run_rows(_var_matvec_rows, n, A, x, out, n, m, R, periodic, work=n * m)
 
 
 @njit(cache=True, inline="always")
@@ -311,12 +329,13 @@ def _step(t, lo, hi, p, project):
 
 
 @njit(cache=True, inline="always")
-def _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, project):
-    """One Gauss-Seidel sweep on ``1/2 v^T A v - b^T v``, in place; clipped to ``[lo, hi]`` when ``project``."""
+def _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, project, i0, i1):
+    """One Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` over rows ``i0 <= i < i1``, in place; clipped to
+    ``[lo, hi]`` when ``project``."""
     W = 2 * R + 1
     cen = R * W + R
-    for ii in range(n):
-        i = n - 1 - ii if reverse else ii
+    for ii in range(i1 - i0):
+        i = i1 - 1 - ii if reverse else i0 + ii
         for jj in range(m):
             j = m - 1 - jj if reverse else jj
             p = i * m + j
@@ -326,10 +345,60 @@ def _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, project):
             v[p] = _step(v[p] + (b[p] - _var_dot(A, v, p, i, j, n, m, R, periodic)) / d, lo, hi, p, project)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
+def _var_gs_rows(A, v, b, n, m, R, periodic, reverse, i0, i1):
+    """One (linear) Gauss-Seidel sweep on ``A v = b`` over rows ``i0 <= i < i1``, in place."""
+    _var_sweep(A, v, b, b, b, n, m, R, periodic, reverse, False, i0, i1)
+
+
 def _var_gs(A, v, b, n, m, R, periodic, reverse):
-    """One (linear) Gauss-Seidel sweep on ``A v = b``, in place."""
-    _var_sweep(A, v, b, b, b, n, m, R, periodic, reverse, False)
+    """One (linear) Gauss-Seidel sweep on ``A v = b``, in place (in the order of :func:`_sweep_plan`)."""
+    _blocked_sweep(_var_gs_rows, n, R, periodic, reverse, n * m, A, v, b, n, m, R, periodic)
+
+
+#: rows of a sweep are split into this many blocks, separated by strips of the stencil's radius: the
+#: blocks do not couple, so threads sweep them at once, and the strips follow (reverse sweeps: first).
+#: 1 (lexicographic sweeps, one thread): the changed order cost tnnmg fine Newton steps on every
+#: camera case measured, more than the second core gained (benchmarks/results/dense/notes.md)
+SWEEP_BLOCKS = 1
+
+
+def _sweep_plan(n, r, periodic, blocks=None):
+    """``(blocks, strips)``: row ranges of a Gauss-Seidel sweep on ``n`` rows of a radius-``r`` stencil
+    (``blocks`` blocks, default :data:`SWEEP_BLOCKS`).
+
+    No row of one block (or strip) is within ``r`` of another block's (or
+    strip's), so the blocks can be swept at once, then the strips at once:
+    the sweep is Gauss-Seidel in the order "every block, then every strip",
+    the same whatever the number of threads.  Periodic and short grids get
+    one block (plain lexicographic order).
+
+    Examples
+    --------
+    >>> _sweep_plan(100, 2, False, blocks=4)
+    ([(0, 23), (25, 48), (50, 73), (75, 100)], [(23, 25), (48, 50), (73, 75)])
+    >>> _sweep_plan(100, 2, True, blocks=4)
+    ([(0, 100)], [])
+    """
+    B = SWEEP_BLOCKS if blocks is None else int(blocks)
+    if periodic or B < 2 or n < B * (4 * r + 8):
+        return [(0, n)], []
+    cuts = [n * t // B for t in range(B + 1)]
+    blocks = [(cuts[t], cuts[t + 1] - (r if t < B - 1 else 0)) for t in range(B)]
+    strips = [(cuts[t + 1] - r, cuts[t + 1]) for t in range(B - 1)]
+    return blocks, strips
+
+
+def _blocked_sweep(kernel, n, r, periodic, reverse, work, *args):
+    """``kernel(*args, reverse, i0, i1)`` over the plan of :func:`_sweep_plan`: blocks then strips, or, in
+    reverse, strips then blocks (the exact reverse order, so a forward and a reverse sweep make a
+    symmetric smoother).  Returns the sum of what the kernel returns."""
+    blocks, strips = _sweep_plan(n, r, periodic)
+    total = 0
+    for phase in ((strips, blocks) if reverse else (blocks, strips)):
+        if phase:
+            total += run_tasks(kernel, phase, *args, reverse, work=work)
+    return total
 
 
 @njit(cache=True)
@@ -407,11 +476,11 @@ def _restrict(r, free, n, m, pi, wi, pj, wj, mc, alive, out):
                     out[I * mc + J] += wi[i, u] * wj[j, w] * val
 
 
-@njit(cache=True)
-def _prolong_add(vc, free, n, m, pi, wi, pj, wj, mc, alive, v):
-    """``v += D P vc`` (``free`` empty: no truncation)."""
+@njit(cache=True, nogil=True)
+def _prolong_add_rows(vc, free, n, m, pi, wi, pj, wj, mc, alive, v, i0, i1):
+    """Rows ``i0 <= i < i1`` of ``v += D P vc`` (``free`` empty: no truncation)."""
     trunc = free.size > 0
-    for i in range(n):
+    for i in range(i0, i1):
         for j in range(m):
             p = i * m + j
             if trunc and free[p] == 0:
@@ -427,6 +496,155 @@ def _prolong_add(vc, free, n, m, pi, wi, pj, wj, mc, alive, v):
                         continue
                     s += wi[i, u] * wj[j, w] * vc[I * mc + J]
             v[p] += s
+
+
+@njit(cache=True)
+def _prolong_add(vc, free, n, m, pi, wi, pj, wj, mc, alive, v):
+    """``v += D P vc`` (``free`` empty: no truncation)."""
+    _prolong_add_rows(vc, free, n, m, pi, wi, pj, wj, mc, alive, v, 0, n)
+
+
+def _prolong(vc, free, n, m, tr, mc, alive, v):
+    """:func:`_prolong_add` with the fine rows in blocks on the kernel threads (``tr``: a :class:`_Transfer`)."""
+    run_rows(_prolong_add_rows, n, vc, free, n, m, tr.pi, tr.wi, tr.pj, tr.wj, mc, alive, v, work=n * m)
+
+
+# Restriction gathers each coarse entry from its fine children in increasing order, which adds the
+# same terms in the same order as the fine-pixel scatter of :func:`_restrict`: the iterates do not
+# change with the thread count or against the serial kernel (tnnmg's Newton step counts react to
+# rounding-level changes: benchmarks/results/dense/notes.md, session 5).  The gather costs about twice
+# the scatter's CPU, so one thread keeps the scatter.
+@njit(cache=True, nogil=True)
+def _restrict_gather_rows(r, free, m, ci, wci, cj, wcj, mc, alive, out, I0, I1):
+    """Coarse rows ``I0 <= I < I1`` of ``out += P^T D r``, each entry summed over its fine children in
+    increasing order: the same sums in the same order as the fine-pixel scatter :func:`_restrict`."""
+    trunc = free.size > 0
+    for I in range(I0, I1):
+        for J in range(mc):
+            c = I * mc + J
+            if alive.size > 0 and alive[c] == 0:
+                continue
+            s = out[c]
+            for a in range(ci.shape[1]):
+                i = ci[I, a]
+                if i < 0:
+                    break
+                wa = wci[I, a]
+                base = i * m
+                for b in range(cj.shape[1]):
+                    j = cj[J, b]
+                    if j < 0:
+                        break
+                    if trunc and free[base + j] == 0:
+                        continue
+                    s += wa * wcj[J, b] * r[base + j]
+            out[c] = s
+
+
+# Obstacles restrict as max / min, which is exact in any order, and the transfers are tensor products
+# (rows times columns), so they restrict in two passes: the columns of every fine row, then the rows.
+@njit(cache=True, nogil=True)
+def _obstacle_columns_rows(lo, hi, m, cj, mc, tlo, thi, i0, i1):
+    """Fine rows ``i0 <= i < i1`` of the max of ``lo`` and the min of ``hi`` over each coarse column's support."""
+    for i in range(i0, i1):
+        for J in range(mc):
+            a_max, b_min = -np.inf, np.inf
+            for b in range(cj.shape[1]):
+                j = cj[J, b]
+                if j < 0:
+                    break
+                p = i * m + j
+                if lo[p] > a_max:
+                    a_max = lo[p]
+                if hi[p] < b_min:
+                    b_min = hi[p]
+            tlo[i * mc + J] = a_max
+            thi[i * mc + J] = b_min
+
+
+@njit(cache=True, nogil=True)
+def _obstacle_by_rows(tlo, thi, ci, mc, lo_c, hi_c, I0, I1):
+    """Coarse rows ``I0 <= I < I1`` of the max / min of the column pass over each coarse row's support."""
+    for I in range(I0, I1):
+        for J in range(mc):
+            c = I * mc + J
+            a_max, b_min = lo_c[c], hi_c[c]
+            for a in range(ci.shape[1]):
+                i = ci[I, a]
+                if i < 0:
+                    break
+                if tlo[i * mc + J] > a_max:
+                    a_max = tlo[i * mc + J]
+                if thi[i * mc + J] < b_min:
+                    b_min = thi[i * mc + J]
+            lo_c[c], hi_c[c] = a_max, b_min
+
+
+def _children(par, w, nc, positive=False):
+    """``(ch, weight)``: for each coarse index the fine indices that have it as a parent, in increasing
+    order (``-1`` past the last), and their weights; only the positive weights when ``positive`` (the
+    supports of monotone obstacles).
+
+    >>> par = np.array([[0, -1], [0, 1], [1, -1]]); w = np.array([[1.0, 0.0], [0.5, 0.5], [1.0, 0.0]])
+    >>> _children(par, w, 2)
+    (array([[0, 1],
+           [1, 2]]), array([[1. , 0.5],
+           [0.5, 1. ]]))
+    """
+    ok = par >= 0
+    if positive:
+        ok &= w > 0.0
+    fine, slot = np.nonzero(ok)  # fine index major: each coarse index's children come out increasing
+    coarse = par[fine, slot]
+    order = np.argsort(coarse, kind="stable")
+    fine, coarse, weight = fine[order], coarse[order], w[fine[order], slot[order]]
+    counts = np.bincount(coarse, minlength=nc)
+    width = max(1, int(counts.max(initial=0)))
+    rank = np.arange(coarse.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    ch = np.full((nc, width), -1, dtype=np.int64)
+    cw = np.zeros((nc, width))
+    ch[coarse, rank] = fine
+    cw[coarse, rank] = weight
+    return ch, cw
+
+
+class _Transfer:
+    """Prolongation ``pi, wi`` (rows) and ``pj, wj`` (columns) between a grid and the one twice as coarse,
+    with the inverse tables (children) the gathering restrictions need.  Unpacks as ``(pi, wi, pj, wj)``."""
+
+    def __init__(self, pi, wi, pj, wj, nc, mc):
+        self.pi, self.wi, self.pj, self.wj = pi, wi, pj, wj
+        self.nc, self.mc = nc, mc
+
+    def __iter__(self):
+        return iter((self.pi, self.wi, self.pj, self.wj))
+
+    def __getattr__(self, name):
+        # the inverse tables, built on first use (a hierarchy is built per level and per Newton run)
+        if name in ("ci", "wci", "cj", "wcj", "ci_pos", "cj_pos"):
+            self.ci, self.wci = _children(self.pi, self.wi, self.nc)
+            self.cj, self.wcj = _children(self.pj, self.wj, self.mc)
+            self.ci_pos = _children(self.pi, self.wi, self.nc, positive=True)[0]
+            self.cj_pos = _children(self.pj, self.wj, self.mc, positive=True)[0]
+            return self.__dict__[name]
+        raise AttributeError(name)
+
+    def restrict(self, r, free, m, alive, out):
+        """``out += P^T D r`` (``free`` / ``alive`` empty: no truncation), coarse rows in blocks on the threads."""
+        if threads() == 1 or r.size < MIN_WORK:
+            _restrict(r, free, r.size // m, m, self.pi, self.wi, self.pj, self.wj, self.mc, alive, out)
+            return
+        run_rows(_restrict_gather_rows, self.nc, r, free, m, self.ci, self.wci, self.cj, self.wcj, self.mc, alive,
+                 out, work=r.size)
+
+    def restrict_obstacles(self, lo, hi, m, lo_c, hi_c):
+        """Monotone restriction of defect obstacles: ``lo_c`` the max, ``hi_c`` the min over each coarse
+        function's support (fine pixels with a positive weight), ``lo_c, hi_c`` preset by the caller
+        (-inf / +inf); rows in blocks on the threads."""
+        n = lo.size // m
+        tlo, thi = np.empty(n * self.mc), np.empty(n * self.mc)
+        run_rows(_obstacle_columns_rows, n, lo, hi, m, self.cj_pos, self.mc, tlo, thi, work=lo.size)
+        run_rows(_obstacle_by_rows, self.nc, tlo, thi, self.ci_pos, self.mc, lo_c, hi_c, work=lo.size)
 
 
 # ------------------------------------------------------------- incremental Galerkin updates
@@ -770,7 +988,8 @@ class TypedStencil:
         x = np.ascontiguousarray(x, dtype=np.float64)
         out = np.empty(self.n * self.m) if out is None else out
         f = np.zeros(0, np.uint8) if free is None else free
-        _fine_matvec(self.cnt, self.oa, self.ob, self.cv, x, out, self.n, self.m, self.r, self.periodic, f)
+        run_rows(_fine_matvec_rows, self.n, self.cnt, self.oa, self.ob, self.cv, x, out, self.n, self.m, self.r,
+                 self.periodic, f, work=self.n * self.m)
         return out
 
     def matvec_diagonal(self):
@@ -785,15 +1004,17 @@ class TypedStencil:
         return self.dg[ti[:, None], tj[None, :]].ravel()
 
     def projected_gauss_seidel(self, x, lower, upper, q, reverse=False):
-        """One projected Gauss-Seidel sweep on ``x`` in place; returns how many pixels changed face."""
-        return int(_fine_pgs(self.cnt, self.oa, self.ob, self.cv, self.dg, x, lower, upper, q,
-                             self.n, self.m, self.r, self.periodic, reverse))
+        """One projected Gauss-Seidel sweep on ``x`` in place (in the order of :func:`_sweep_plan`);
+        returns how many pixels changed face."""
+        return int(_blocked_sweep(_fine_pgs_rows, self.n, self.r, self.periodic, reverse, self.n * self.m,
+                                  self.cnt, self.oa, self.ob, self.cv, self.dg, x, lower, upper, q, self.n, self.m,
+                                  self.r, self.periodic))
 
     # ------------------------------------------------- what the hierarchies ask of a fine level
     def gauss_seidel(self, v, b, free, reverse=False):
         """One Gauss-Seidel sweep on ``D P D v = b`` over the free pixels, in place (``v`` zero on held ones)."""
-        _fine_gs(self.cnt, self.oa, self.ob, self.cv, self.dg, v, b, free, self.n, self.m, self.r, self.periodic,
-                 reverse)
+        _blocked_sweep(_fine_gs_rows, self.n, self.r, self.periodic, reverse, self.n * self.m,
+                       self.cnt, self.oa, self.ob, self.cv, self.dg, v, b, free, self.n, self.m, self.r, self.periodic)
 
     def galerkin(self, free, pi, wi, pj, wj, nc, mc, Rc, alive, out):
         """``out += T^T D P D T`` on the coarse nodes ``alive`` (``T`` the prolongation ``pi, wi, pj, wj``)."""
@@ -1081,7 +1302,7 @@ class TruncatedHierarchy:
                 top = self.levels[-1]
                 _var_galerkin(top.A, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, lvl.A)
             self.levels.append(lvl)
-            self.transfers.append((pi, wi, pj, wj))
+            self.transfers.append(_Transfer(pi, wi, pj, wj, nc, mc))
             n, m, R, first = nc, mc, Rc, False
         self._coarsest()
 
@@ -1200,12 +1421,12 @@ class TruncatedHierarchy:
         res = ts.matvec(v)  # v is zero on held pixels
         np.subtract(b, res, out=res)
         res *= free
-        pi, wi, pj, wj = self.transfers[0]
+        tr = self.transfers[0]
         lvl = self.levels[0]
         bc = np.zeros(lvl.n * lvl.m)
-        _restrict(res, free, ts.n, ts.m, pi, wi, pj, wj, lvl.m, self.alive, bc)
+        tr.restrict(res, free, ts.m, self.alive, bc)
         vc = self._cycle(0, bc)
-        _prolong_add(vc, free, ts.n, ts.m, pi, wi, pj, wj, lvl.m, self.alive, v)
+        _prolong(vc, free, ts.n, ts.m, tr, lvl.m, self.alive, v)
         for _ in range(self.smooth):
             ts.gauss_seidel(v, b, free, True)
         return v
@@ -1219,14 +1440,14 @@ class TruncatedHierarchy:
         for _ in range(self.smooth):
             _var_gs(lvl.A, v, b, lvl.n, lvl.m, lvl.R, lvl.periodic, False)
         res = np.empty_like(b)
-        pi, wi, pj, wj = self.transfers[k + 1]
+        tr = self.transfers[k + 1]
         for _ in range(self.gamma if k + 1 < len(self.levels) - 1 else 1):
-            _var_matvec(lvl.A, v, res, lvl.n, lvl.m, lvl.R, lvl.periodic)
+            _var_product(lvl.A, v, res, lvl.n, lvl.m, lvl.R, lvl.periodic)
             np.subtract(b, res, out=res)
             bc = np.zeros(nxt.n * nxt.m)
-            _restrict(res, none, lvl.n, lvl.m, pi, wi, pj, wj, nxt.m, none, bc)
+            tr.restrict(res, none, lvl.m, none, bc)
             vc = self._cycle(k + 1, bc)
-            _prolong_add(vc, none, lvl.n, lvl.m, pi, wi, pj, wj, nxt.m, none, v)
+            _prolong(vc, none, lvl.n, lvl.m, tr, nxt.m, none, v)
         for _ in range(self.smooth):
             _var_gs(lvl.A, v, b, lvl.n, lvl.m, lvl.R, lvl.periodic, True)
         return v
@@ -1266,33 +1487,16 @@ class TruncatedHierarchy:
 
 
 # ------------------------------------------------------------- monotone (constrained) multigrid
-@njit(cache=True)
+@njit(cache=True, nogil=True)
+def _var_pgs_rows(A, v, b, lo, hi, n, m, R, periodic, reverse, i0, i1):
+    """One projected Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` over ``lo <= v <= hi``, rows ``i0 <= i < i1``."""
+    _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, True, i0, i1)
+
+
 def _var_pgs(A, v, b, lo, hi, n, m, R, periodic, reverse):
-    """One projected Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` over ``lo <= v <= hi``, in place."""
-    _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, True)
-
-
-@njit(cache=True)
-def _restrict_obstacles(lo, hi, n, m, pi, wi, pj, wj, mc, lo_c, hi_c):
-    """Monotone restriction of defect obstacles: ``lo_c`` the max, ``hi_c`` the min over each coarse
-    function's support (fine pixels with a positive weight); ``lo_c, hi_c`` set to -inf / +inf by the caller."""
-    for i in range(n):
-        for j in range(m):
-            p = i * m + j
-            a, b = lo[p], hi[p]
-            for u in range(pi.shape[1]):
-                I = pi[i, u]
-                if I < 0 or wi[i, u] <= 0.0:
-                    continue
-                for w in range(pj.shape[1]):
-                    J = pj[j, w]
-                    if J < 0 or wj[j, w] <= 0.0:
-                        continue
-                    c = I * mc + J
-                    if a > lo_c[c]:
-                        lo_c[c] = a
-                    if b < hi_c[c]:
-                        hi_c[c] = b
+    """One projected Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` over ``lo <= v <= hi``, in place
+    (in the order of :func:`_sweep_plan`)."""
+    _blocked_sweep(_var_pgs_rows, n, R, periodic, reverse, n * m, A, v, b, lo, hi, n, m, R, periodic)
 
 
 @lru_cache(maxsize=64)
@@ -1380,7 +1584,7 @@ class MonotoneHierarchy:
                 top = self.levels[-1]
                 _var_galerkin(top.A, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, lvl.A)
             self.levels.append(lvl)
-            self.transfers.append((pi, wi, pj, wj))
+            self.transfers.append(_Transfer(pi, wi, pj, wj, nc, mc))
             n, m, R = nc, mc, Rc
 
     def vcycle(self, x, lower, upper, q, firm=None):
@@ -1401,10 +1605,10 @@ class MonotoneHierarchy:
             res += q
             np.negative(res, out=res)
             lvl = self.levels[0]
-            pi, wi, pj, wj = self.transfers[0]
+            tr = self.transfers[0]
             N = lvl.n * lvl.m
             b, lo, hi = np.zeros(N), np.full(N, -np.inf), np.full(N, np.inf)
-            _restrict(res, none, ts.n, ts.m, pi, wi, pj, wj, lvl.m, none, b)
+            tr.restrict(res, none, ts.m, none, b)
             dlo, dhi = lower - x, upper - x
             if firm is not None:
                 # res = -g: at a lower bound g > 0 holds it there; push g / diag against the bin width
@@ -1415,10 +1619,10 @@ class MonotoneHierarchy:
                     limit = np.where(np.isfinite(upper - lower), firm * (upper - lower), np.inf)
                 dhi[(dlo >= 0) & (-push > limit)] = 0.0
                 dlo[(dhi <= 0) & (push > limit)] = 0.0
-            _restrict_obstacles(dlo, dhi, ts.n, ts.m, pi, wi, pj, wj, lvl.m, lo, hi)
+            tr.restrict_obstacles(dlo, dhi, ts.m, lo, hi)
             e = self._cycle(0, b, lo, hi)
             v = np.zeros_like(x)
-            _prolong_add(e, none, ts.n, ts.m, pi, wi, pj, wj, lvl.m, none, v)
+            _prolong(e, none, ts.n, ts.m, tr, lvl.m, none, v)
             x += v
             # rounding only: v is feasible by construction; how far it strayed is kept for tests
             self.last_violation = box_violation(x, lower, upper)
@@ -1438,17 +1642,17 @@ class MonotoneHierarchy:
             return e
         nxt = self.levels[k + 1]
         none = np.zeros(0, np.uint8)
-        pi, wi, pj, wj = self.transfers[k + 1]
+        tr = self.transfers[k + 1]
         res = np.empty_like(b)
-        _var_matvec(lvl.A, e, res, lvl.n, lvl.m, lvl.R, lvl.periodic)
+        _var_product(lvl.A, e, res, lvl.n, lvl.m, lvl.R, lvl.periodic)
         np.subtract(b, res, out=res)
         N = nxt.n * nxt.m
         bc, loc, hic = np.zeros(N), np.full(N, -np.inf), np.full(N, np.inf)
-        _restrict(res, none, lvl.n, lvl.m, pi, wi, pj, wj, nxt.m, none, bc)
-        _restrict_obstacles(lo - e, hi - e, lvl.n, lvl.m, pi, wi, pj, wj, nxt.m, loc, hic)
+        tr.restrict(res, none, lvl.m, none, bc)
+        tr.restrict_obstacles(lo - e, hi - e, lvl.m, loc, hic)
         ec = self._cycle(k + 1, bc, loc, hic)
         v = np.zeros_like(b)
-        _prolong_add(ec, none, lvl.n, lvl.m, pi, wi, pj, wj, nxt.m, none, v)
+        _prolong(ec, none, lvl.n, lvl.m, tr, nxt.m, none, v)
         e += v
         np.minimum(np.maximum(e, lo), hi, out=e)
         for s in range(sweeps):

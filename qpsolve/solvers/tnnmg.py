@@ -319,7 +319,8 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
             d = np.zeros_like(x)
             d[at_lo] = lo[at_lo] - x[at_lo]
             d[at_hi] = hi[at_hi] - x[at_hi]
-            b = -(g + ts.matvec(d))
+            # d is zero unless a retry holds pixels off their bounds: no product of a zero vector
+            b = -(g + ts.matvec(d)) if d.any() else -g
             b[held] = 0.0
             if h is None or np.count_nonzero(free != h.free) > REBUILD * level.n:
                 h = TruncatedHierarchy(ts, free, smooth=LINEAR_SWEEPS, order=1, drop=False)
