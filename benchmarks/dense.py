@@ -18,7 +18,12 @@ Cases (all ``solver="auto"``, the default tolerance):
   whole call (the default solves the plain plate's problem, then blends it with
   the bin centres; the *solve s* column is the solves' own wall seconds, the
   rest of the row's time is the blend and the calibration around it);
-- ``textured-S``: camera upscaled (bilinear) to ``S²``, 3 bits, plain plate.
+- ``textured-S``: camera upscaled (bilinear) to ``S²``, 3 bits, plain plate;
+- ``cli-coffee-12mp``: coffee upscaled (bilinear) to 4000×3000 RGB, 4 bits, written
+  as a PNG and run as a user runs it, ``python -m qpsolve dequantize IN OUT --bits 4``
+  (all defaults) in its own process: wall, CPU and peak memory are that process's,
+  *certified* is its exit status 0 (the command writes nothing unless every channel
+  is certified); the solver column lists each channel's ``solver`` line.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ import argparse
 import json
 import os
 import platform
+import re
+import signal
 import resource
 import statistics
 import subprocess
@@ -39,8 +46,10 @@ DEFAULT_CASES = (
     "camera-3", "camera-4", "astronaut-3", "astronaut-4", "coffee-3", "coffee-4", "chelsea-3", "chelsea-4",
     "camera-3-default", "camera-4-default", "astronaut-3-default", "astronaut-4-default",
     "coffee-3-default", "coffee-4-default", "chelsea-3-default", "chelsea-4-default",
-    "textured-1024", "textured-2048",
+    "textured-1024", "textured-2048", "cli-coffee-12mp",
 )
+#: the CLI case: (rows, columns) of the upscaled photograph and its bit depth
+CLI_CASES = {"cli-coffee-12mp": ("coffee", (3000, 4000), 4)}
 
 
 def _image(name):
@@ -57,9 +66,59 @@ def _image(name):
     return getattr(skimage.data, photo)(), int(bits)
 
 
+def cli_input(name, path):
+    """Write the input PNG of CLI case ``name`` to ``path``; returns ``(shape, bits)``."""
+    import numpy as np
+    import skimage.data
+    import skimage.io
+    from skimage.transform import resize
+
+    from qpsolve.imaging.data import truncate_bits
+
+    photo, size, bits = CLI_CASES[name]
+    img = getattr(skimage.data, photo)().astype(np.float64)
+    big = resize(img, size + img.shape[2:], order=1, anti_aliasing=False, preserve_range=True)
+    q = truncate_bits(np.clip(np.rint(big), 0, 255).astype(np.uint8), bits)
+    skimage.io.imsave(path, q, check_contrast=False)
+    return q.shape, bits
+
+
+def cli_child(name):
+    """Run CLI case ``name`` through ``python -m qpsolve dequantize`` in a fresh process; print one JSON line."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = os.path.join(tmp, "in.png"), os.path.join(tmp, "out.png")
+        shape, bits = cli_input(name, src)
+        cmd = [sys.executable, "-m", "qpsolve", "dequantize", src, dst, "--bits", str(bits)]
+        r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wrote = os.path.exists(dst)
+    lines = p.stdout.splitlines()
+    solvers = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("solver ")]
+    statuses = [ln.split(":", 1)[1].split("(")[0].strip() for ln in lines if ln.startswith("status ")]
+    gaps = [float(m.group(1)) for ln in lines if ln.startswith("certificate")
+            for m in [re.search(r"\(relative ([-+0-9.eE]+)\)", ln)] if m]
+    out = {
+        "case": name, "shape": list(shape), "pixels": int(shape[0] * shape[1]), "bits": bits,
+        "wall": wall, "cpu": (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime),
+        "peak_mb": r1.ru_maxrss / 1024.0, "certified": p.returncode == 0 and wrote,
+        "statuses": statuses or [f"exit {p.returncode}: " + ((p.stderr.strip().splitlines() or [""])[-1])],
+        "rel_gap": max(gaps) if gaps else float("nan"), "solve_wall": None,
+        "solvers": sorted(set(solvers)), "fallback": [], "command": " ".join(cmd[1:3] + ["IN", "OUT"] + cmd[5:]),
+    }
+    print(json.dumps(out), flush=True)
+
+
 def child(name):
     """Solve one case; print one JSON line."""
     import numpy as np
+
+    if name in CLI_CASES:
+        return cli_child(name)
 
     import qpsolve as qs
     from qpsolve.imaging.data import truncate_bits
@@ -99,15 +158,19 @@ def child(name):
 
 def _run(name, timeout):
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    # its own process group, so that a timeout also ends the CLI process a CLI case starts
+    p = subprocess.Popen([sys.executable, "-m", "benchmarks.dense", "--child", name], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
     try:
-        p = subprocess.run([sys.executable, "-m", "benchmarks.dense", "--child", name], capture_output=True,
-                           text=True, timeout=timeout, env=env)
+        stdout, stderr = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
         return {"case": name, "error": f"timed out after {timeout:.0f} s"}
-    for line in reversed(p.stdout.splitlines()):
+    for line in reversed(stdout.splitlines()):
         if line.startswith("{"):
             return json.loads(line)
-    return {"case": name, "error": (p.stderr.strip().splitlines() or ["no output"])[-1]}
+    return {"case": name, "error": (stderr.strip().splitlines() or ["no output"])[-1]}
 
 
 def _median(rows, key):
@@ -205,7 +268,7 @@ def main(argv=None):
         report(results, out, "python -m benchmarks.dense " + " ".join(argv if argv is not None else sys.argv[1:]))
         return 0
     for name in args.cases:
-        if not (name.startswith("textured-") or name.split("-")[0] in PHOTOS):
+        if not (name.startswith("textured-") or name.split("-")[0] in PHOTOS or name in CLI_CASES):
             ap.error(f"--cases: unknown case {name!r}")
     out = Path(args.out)
     path = out / "dense.json"

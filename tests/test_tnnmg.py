@@ -116,6 +116,37 @@ def test_transfers_reproduce_constants_and_ramps_at_both_ends(n, order):
     assert nc == (n + 1) // 2
 
 
+def test_short_steps_retried_keep_the_answer(monkeypatch):
+    # RETRY_SHORT = 1: every accepted step is also tried again with its first-clipped pixels held
+    # (the better of the two kept); the answer must still be certified by the loop and be the
+    # optimum as pdas finds it, on an upscaled crop (wide flat bins, where short steps occur)
+    import skimage.data
+    from skimage.transform import resize
+
+    from qpsolve.solvers import tnnmg
+
+    img = resize(skimage.data.camera()[150:214, 100:164].astype(float), (128, 128), order=1,
+                 anti_aliasing=False, preserve_range=True)
+    q = truncate_bits(np.clip(np.rint(img), 0, 255).astype(np.uint8), 3)
+    prob = qs.image_problem(q, bits=3)
+    searches = []
+    arc = tnnmg._arc
+
+    def counting_arc(level, *args):
+        out = arc(level, *args)
+        if level.n == prob.n:
+            searches.append(out[1])
+        return out
+
+    monkeypatch.setattr(tnnmg, "_arc", counting_arc)
+    monkeypatch.setattr(tnnmg, "RETRY_SHORT", 1.0)
+    res = _tnnmg(prob)
+    fine = res.info["levels"][-1]
+    assert fine["status"] == "optimal"
+    assert len(searches) > fine["steps"], "no step was retried"
+    _same_objective(res, qs.solve(prob, solver="pdas"))
+
+
 @pytest.mark.parametrize("bc", ["odd", "even", "periodic"])
 @pytest.mark.parametrize("order", [1, 3])
 @pytest.mark.parametrize("shape", [(24, 24), (21, 18)])

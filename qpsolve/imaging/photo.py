@@ -39,6 +39,7 @@ from ..problem import BoxQP
 from ..solvers import solve
 from ..validation import check_at_least, check_choice, check_int_at_least, check_positive
 from .bounds import image_envelopes, restore, split_channels
+from .smoothing import gaussian_nearest
 from .tiles import GridBounds, solve_tiled
 
 __all__ = ["COLOR_SPACES", "ADAPTIVE_DEFAULTS", "PhotoReport", "dequantize_photo", "color_energy", "textured",
@@ -500,8 +501,8 @@ def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], far_reach=A
         # (far from every transition both sums fade: the 1e-6 takes k smoothly to 0 there
         # instead of dividing tails, and the kernel reaches 6 spreads so that its cut is far below it)
         spread = 0.5 * float(far_reach)
-        num = ndimage.gaussian_filter(np.where(edge, clean, 0.0), spread, mode="nearest", truncate=6.0)
-        den = ndimage.gaussian_filter(edge.astype(np.float64), spread, mode="nearest", truncate=6.0)
+        num = gaussian_nearest(np.where(edge, clean, 0.0), spread, truncate=6.0)
+        den = gaussian_nearest(edge.astype(np.float64), spread, truncate=6.0)
         k = num / (den + 1e-6)
         near = np.maximum(np.exp(-d / float(reach)), np.clip(k, 0.0, 1.0) * np.exp(-d / float(far_reach)))
     else:
@@ -574,12 +575,13 @@ def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
         blend = opts["mode"] == "blend"
         held = "pin" if blend else opts["mode"]
         keep = ctx.mask if ctx.mask is not None else np.ones(shape, dtype=bool)
-        lo2, hi2, smooth = adaptive_envelopes(lo, hi, mode=held, dilate=opts["dilate"], data_range=drange)
         if opts["window"] > 2:  # the window test contains the neighbour test
             # pixels the outlier treatment relaxed are its business (dither near an edge
             # would otherwise be pinned flat, the artefact of paper section 6.1)
             smooth = _grow(~textured(lo, hi, opts["window"]), opts["dilate"]) | touched
             lo2, hi2 = _pinned_or_freed(lo, hi, held, drange)
+        else:
+            lo2, hi2, smooth = adaptive_envelopes(lo, hi, mode=held, dilate=opts["dilate"], data_range=drange)
         smooth |= ~keep  # outside the user's mask nothing is pinned
         rep.textured = int((~smooth).sum())
         if blend:

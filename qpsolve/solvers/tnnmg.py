@@ -22,7 +22,10 @@ truncated nonsmooth Newton multigrid, with the linear step taken further):
    sky under mirrored borders, carries the step through pixels that belong
    on their bounds, and the clipped spikes cost more than the step gains),
    the step is solved once more with the pixels the path clipped first
-   held at those bounds, as a primal-dual active-set step would.
+   held at those bounds, as a primal-dual active-set step would.  A step
+   shorter than :data:`RETRY_SHORT` is retried the same way (on upscaled
+   photographs contact areas form in wide flat bins, where the plate
+   hovers within 1e-6 of a bound and most accepted steps were 1/128 long).
 4. **Constrained coarse correction.**  One monotone multigrid V-cycle
    (:class:`~qpsolve.linalg.gridmg.MonotoneHierarchy`): projected
    Gauss-Seidel on every level of the whole ``P``'s Galerkin hierarchy
@@ -84,11 +87,15 @@ MIN_COARSE = 32
 COARSE_GAP = 1e-3
 #: and after at most this many Newton steps (they only give the next level its start)
 COARSE_STEPS = 8
-#: the certificate is asked once the float64 gap estimate is below this fraction of tol
-CHECK_FRACTION = 0.5
+#: the certificate is asked once the float64 gap estimate is below this fraction of tol (the estimate
+#: is the certificate's own formula in float64; on textured 1024^2 the tail gains ~5 % per step, so
+#: waiting for half of tol cost about ten steps)
+CHECK_FRACTION = 1.0
 #: while more than this fraction of the pixels changed between held and free since the last
-#: Newton step, its linear solve stops at this relative residual (the contacts will move again)
-LOOSE_MOVES = 1e-4
+#: Newton step, its linear solve stops at this relative residual (the contacts will move again).
+#: 1 (never loose): on upscaled photographs thousands of pixels hovering within 1e-6 of a bound
+#: flip at every step, and the loose 1-iteration solves made the tail crawl (notes, session 5)
+LOOSE_MOVES = 1.0
 LOOSE_RTOL = 0.1
 #: conjugate-gradient iterations per Newton step at most (the held set moves at every step:
 #: more iterations cost more than the steps they save, see benchmarks/results/dense/notes.md)
@@ -117,8 +124,10 @@ FLOOR_WATCH = 1e3
 FLOOR_PAUSE = 3
 #: after a failed line search, retries with the pixels it clipped first held at their bounds
 RETRY_HOLD = 1
-#: a step this short counts as failed for the retry (the better of the two is kept)
-RETRY_SHORT = 0.0
+#: a step this short counts as failed for the retry (the better of the two is kept): on upscaled
+#: photographs most accepted steps were 1/128-1/32, their paths clipped at contact areas forming
+#: in wide flat bins (textured 1024^2: 175 fine steps without, notes session 5)
+RETRY_SHORT = 0.125
 
 
 def available():
