@@ -124,4 +124,5 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, cg_maxiter=CG_MAXITER
             projected_gauss_seidel(prob.P, prob.q, prob.lower, prob.upper, start, SMOOTH_SWEEPS)
     run = face_newton(prob, volume_inverse(vol), tol=tol, max_iter=max_iter, x0=start, deadline=deadline,
                       max_held=MAX_HELD, cg_maxiter=cg_maxiter, verbose=verbose, label=NAME, moving_rtol=MOVING_RTOL)
-    return face_newton_output(run, tol, {"volume": vol, "levels": steps})
+    described = {"shape": vol.shape, "model": vol.model, "scale": vol.scale}
+    return face_newton_output(run, tol, {"volume": described, "levels": steps})
