@@ -11,6 +11,8 @@ import pytest
 from qpsolve.linalg import gridmg, rowpool
 from qpsolve.model.operators import GridSpec
 
+from grid_transfers import dense_transfer
+
 MODELS = [("biharmonic", "odd"), ("biharmonic", "even"), ("thin-plate", "odd"), ("laplace", "odd"),
           ("triharmonic", "odd"), ("mixed", "even"), ("biharmonic", "periodic"), ("laplace", "periodic")]
 
@@ -137,22 +139,12 @@ def test_coarse_sweeps_are_textbook_gauss_seidel_in_plan_order(reverse, blocks):
     assert np.allclose(v, ref, rtol=0, atol=1e-12)
 
 
-def _dense_prolongation(n, periodic, order, monotone=False):
-    nc, par, w = gridmg._monotone_parents(n, periodic) if monotone else gridmg._parents(n, periodic, order)
-    M = np.zeros((n, nc))
-    for i in range(n):
-        for k in range(par.shape[1]):
-            if par[i, k] >= 0:
-                M[i, par[i, k]] += w[i, k]
-    return nc, par, w, M
-
-
 @pytest.mark.parametrize("shape,periodic,order", [((24, 30), False, 1), ((21, 18), False, 3), ((24, 24), True, 3),
                                                   ((33, 16), False, 1)])
 def test_gathering_transfers_equal_dense_products(shape, periodic, order):
     n, m = shape
-    nc, pi, wi, Mi = _dense_prolongation(n, periodic, order)
-    mc, pj, wj, Mj = _dense_prolongation(m, periodic, order)
+    nc, pi, wi, Mi = dense_transfer(n, periodic, order)
+    mc, pj, wj, Mj = dense_transfer(m, periodic, order)
     T = np.kron(Mi, Mj)  # fine (i, j) from coarse (I, J), row-major
     tr = gridmg._Transfer(pi, wi, pj, wj, nc, mc)
     rng = np.random.default_rng(6)
@@ -174,8 +166,8 @@ def test_gathering_transfers_equal_dense_products(shape, periodic, order):
 @pytest.mark.parametrize("shape", [(24, 30), (21, 18)])
 def test_gathered_obstacles_are_the_max_and_min_over_each_support(shape):
     n, m = shape
-    nc, pi, wi, Mi = _dense_prolongation(n, False, 1, monotone=True)
-    mc, pj, wj, Mj = _dense_prolongation(m, False, 1, monotone=True)
+    nc, pi, wi, Mi = dense_transfer(n, False, 1, monotone=True)
+    mc, pj, wj, Mj = dense_transfer(m, False, 1, monotone=True)
     T = np.kron(Mi, Mj)
     tr = gridmg._Transfer(pi, wi, pj, wj, nc, mc)
     rng = np.random.default_rng(7)

@@ -19,6 +19,8 @@ from qpsolve.linalg import gridmg
 from qpsolve.model.operators import GridSpec
 from qpsolve.result import Status
 
+from grid_transfers import dense_transfer
+
 TOL = 1e-8
 
 pytestmark = pytest.mark.filterwarnings("ignore:The default value of raise_error:PendingDeprecationWarning")
@@ -92,24 +94,13 @@ def test_projected_gauss_seidel_sweep_matches_a_scalar_loop():
     assert np.allclose(x, ref, rtol=0, atol=1e-12)
 
 
-def _transfer(n, periodic, order, parents=None):
-    """``(nc, parents, weights, M)``: the kernel's parent table and its dense prolongation matrix."""
-    nc, par, w = gridmg._parents(n, periodic, order) if parents is None else parents
-    M = np.zeros((n, nc))
-    for i in range(n):
-        for k in range(par.shape[1]):
-            if par[i, k] >= 0:
-                M[i, par[i, k]] += w[i, k]
-    return nc, par, w, M
-
-
 @pytest.mark.parametrize("order", [1, 3])
 @pytest.mark.parametrize("n", [16, 17, 30, 33])
 def test_transfers_reproduce_constants_and_ramps_at_both_ends(n, order):
     # A mirrored plate gives ramps no energy: a coarse space that bends them near either end
     # leaves near-null modes to the smoother.  Least squares on the coarse grid must reproduce
     # 1 and i exactly, every fine index included.
-    nc, par, w, M = _transfer(n, False, order)
+    nc, par, w, M = dense_transfer(n, False, order)
     for target in (np.ones(n), np.arange(n, dtype=float)):
         c = np.linalg.lstsq(M, target, rcond=None)[0]
         assert np.allclose(M @ c, target, atol=1e-10)
@@ -157,8 +148,8 @@ def test_galerkin_products_equal_dense_triple_products(bc, order, shape):
     per = bc == "periodic"
     P = grid.matrix().toarray()
     free = (np.random.default_rng(0).random(n * m) > 0.3).astype(np.uint8)
-    nc, pi, wi, Mi = _transfer(n, per, order)
-    mc, pj, wj, Mj = _transfer(m, per, order)
+    nc, pi, wi, Mi = dense_transfer(n, per, order)
+    mc, pj, wj, Mj = dense_transfer(m, per, order)
     Pr = np.kron(Mi, Mj)
     D = np.diag(free.astype(float))
     expected = Pr.T @ D @ P @ D @ Pr
@@ -217,16 +208,12 @@ def test_truncated_pcg_solves_the_held_system(model, bc):
 # ------------------------------------------------------------------- the constrained V-cycle
 
 
-def _monotone_transfer(n, periodic):
-    return _transfer(n, periodic, None, parents=gridmg._monotone_parents(n, periodic))
-
-
 @pytest.mark.parametrize("periodic", [False, True])
 @pytest.mark.parametrize("n", [16, 17, 30, 33])
 def test_monotone_transfers_are_a_partition_of_unity_without_negative_weights(n, periodic):
     # Non-negative weights summing to one are what make a correction within the coarse obstacles
     # feasible on the fine grid (a convex combination of values within the fine pixel's room).
-    nc, par, w, M = _monotone_transfer(n, periodic)
+    nc, par, w, M = dense_transfer(n, periodic, monotone=True)
     assert np.all(M >= 0.0)
     assert np.allclose(M.sum(axis=1), 1.0, rtol=0, atol=1e-15)
     assert np.linalg.matrix_rank(M) == nc
@@ -237,8 +224,8 @@ def test_monotone_transfers_are_a_partition_of_unity_without_negative_weights(n,
 def test_monotone_obstacles_are_the_max_and_min_over_each_support(bc, shape):
     n, m = shape
     per = bc == "periodic"
-    nc, pi, wi, Mi = _monotone_transfer(n, per)
-    mc, pj, wj, Mj = _monotone_transfer(m, per)
+    nc, pi, wi, Mi = dense_transfer(n, per, monotone=True)
+    mc, pj, wj, Mj = dense_transfer(m, per, monotone=True)
     Pr = np.kron(Mi, Mj)
     rng = np.random.default_rng(3)
     lo, hi = -rng.exponential(size=n * m), rng.exponential(size=n * m)

@@ -5,21 +5,15 @@ KNOBS_JSON sets constants of qpsolve.solvers.tnnmg or qpsolve.linalg.gridmg.  cP
 profile with ``QPSOLVE_THREADS=1``.
 """
 import sys, time, resource, json, cProfile, pstats, io, os
-import numpy as np, skimage.data
-from skimage.transform import resize
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import qpsolve as qs
 from qpsolve.imaging.data import truncate_bits
+from steps_run import camera_case, set_knobs
 size, bits = int(sys.argv[1]), int(sys.argv[2])
 opts = json.loads(sys.argv[3]) if len(sys.argv) > 3 else {}
-img = skimage.data.camera().astype(np.float64)
-if size != 512:
-    img = resize(img, (size, size), order=1, anti_aliasing=False, preserve_range=True)
-img = np.clip(np.rint(img), 0, 255).astype(np.uint8)
-q = truncate_bits(img, bits)
-prob = qs.image_problem(q, bits=bits)
+img, prob = camera_case(size, bits)
 import qpsolve.solvers.tnnmg as T, qpsolve.linalg.gridmg as G
-for k, v in opts.items():
-    setattr(T if hasattr(T, k) else G, k, v)
+set_knobs(opts, T, G)
 qs.solve(qs.image_problem(truncate_bits(img[:64,:64].copy(), bits), bits=bits), solver="tnnmg")
 pr = cProfile.Profile(time.process_time)
 r0 = resource.getrusage(resource.RUSAGE_SELF); t0 = time.perf_counter(); l0 = os.getloadavg()[0]
