@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from .model.operators import GridSpec
 from .model.stencil import GridOperator
 
-__all__ = ["BoxQP"]
+__all__ = ["BoxQP", "box_start"]
 
 
 def _as_bound(value, n, name):
@@ -175,6 +175,23 @@ def _check_grid_matrix(P, grid):
         if diff > allowed:
             raise ValueError(f"grid: P is not the operator of {grid} (P @ v differs from it by up to "
                              f"{diff:.2g} for a random integer v); pass P without grid=, or the grid that built it")
+
+
+def box_start(lower, upper):
+    """A point of the box ``[lower, upper]``: the centre where both bounds are finite, the finite
+    bound or 0 (whichever is inside) where one is, and 0 where neither is.
+
+    Examples
+    --------
+    >>> box_start(np.array([0.0, 1.0, -np.inf, -np.inf]), np.array([2.0, np.inf, -3.0, np.inf])).tolist()
+    [1.0, 1.0, -3.0, 0.0]
+    """
+    lo, hi = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+    flo, fhi = np.isfinite(lo), np.isfinite(hi)
+    with np.errstate(invalid="ignore"):
+        x = np.where(flo & fhi, 0.5 * (lo + hi), 0.0)
+    x = np.where(flo & ~fhi, np.maximum(lo, 0.0), x)
+    return np.where(~flo & fhi, np.minimum(hi, 0.0), x)
 
 
 class BoxQP:
@@ -474,12 +491,8 @@ class BoxQP:
         return float(0.5 * x @ self.matvec(x) + self.q @ x)
 
     def start_point(self):
-        """A feasible point: the centre of finite boxes, the finite bound or 0 otherwise."""
-        lo, hi = self.lower, self.upper
-        x = np.where(np.isfinite(lo) & np.isfinite(hi), 0.5 * (lo + hi), 0.0)
-        x = np.where(np.isfinite(lo) & ~np.isfinite(hi), np.maximum(lo, 0.0), x)
-        x = np.where(~np.isfinite(lo) & np.isfinite(hi), np.minimum(hi, 0.0), x)
-        return x
+        """A feasible point: :func:`box_start` of the bounds."""
+        return box_start(self.lower, self.upper)
 
     def __repr__(self):
         pinned = int((self.lower == self.upper).sum())

@@ -201,3 +201,27 @@ def test_volume_options_are_checked():
     for bad in (0, "x", 2.5):
         with pytest.raises(ValueError, match="cg_maxiter must be a positive integer"):
             qs.solve(prob, solver="volume", cg_maxiter=bad)
+    for bad in ("no", 1, None):
+        with pytest.raises(ValueError, match="coarse must be True or False"):
+            qs.solve(prob, solver="volume", coarse=bad)
+
+
+@pytest.mark.parametrize("sides", ["lower only", "upper only", "some unbounded"])
+def test_infinite_bounds_through_the_coarse_chain_agree_with_pcg(sides):
+    # whole coarse blocks with an infinite bound: the coarse levels' start and envelopes must stay finite
+    shape = (16, 16, 16)
+    ramp = np.indices(shape).sum(axis=0).astype(float) ** 1.5
+    lo, hi = np.floor(ramp).ravel(), np.floor(ramp).ravel() + 8.0
+    if sides == "lower only":
+        hi[:] = np.inf
+    elif sides == "upper only":
+        lo[:] = -np.inf
+    else:
+        lo[:1024], hi[:1024] = -np.inf, np.inf
+    prob = qs.BoxQP(energy_matrix(shape, "biharmonic", "even"), lo, hi)
+    res = qs.solve(prob)
+    assert res.solver == "volume" and res.success, res.message
+    assert np.all(res.x >= lo) and np.all(res.x <= hi)
+    ref = qs.solve(prob, solver="pcg")
+    assert ref.success
+    assert abs(res.objective - ref.objective) <= 1e-7 * max(1.0, abs(ref.objective))

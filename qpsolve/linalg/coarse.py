@@ -60,8 +60,8 @@ def inner_envelopes(lower, upper, grid, axes):
     """
     lo = block_reduce(lower, grid.shape, axes, np.max)
     hi = block_reduce(upper, grid.shape, axes, np.min)
-    cross = lo > hi
-    mid = 0.5 * (lo + hi)
+    cross = lo > hi  # both bounds are finite where they cross
+    mid = np.where(cross, 0.5 * (np.where(cross, lo, 0.0) + np.where(cross, hi, 0.0)), 0.0)
     lo, hi = np.where(cross, mid, lo), np.where(cross, mid, hi)
     cgrid = type(grid)(shape=lo.shape, model=grid.model, bc=grid.bc, alpha=grid.alpha, beta=grid.beta)
     return lo, hi, cgrid

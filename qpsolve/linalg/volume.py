@@ -43,6 +43,7 @@ import scipy.sparse as sp
 from numba import njit
 
 from ..model.spectra import second_difference_eigenvalues
+from ..problem import box_start
 from .separable import SeparableInverse
 
 __all__ = ["VolumeModel", "SpectralBox", "find_volume", "volume_of", "volume_inverse", "RMAX", "MIN_SIDE",
@@ -152,7 +153,7 @@ class SpectralBox:
         return np.minimum(np.maximum(x, self.lower, out=out), self.upper, out=out)
 
     def start_point(self):
-        return 0.5 * (self.lower + self.upper)
+        return box_start(self.lower, self.upper)
 
 
 def _split(d, n1, n2):

@@ -35,6 +35,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from ..linalg.amg import projected_gauss_seidel
 from ..linalg.coarse import inner_envelopes, prolong
 from ..linalg.facenewton import face_newton
@@ -105,12 +107,16 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, cg_maxiter=CG_MAXITER
     if vol is None:
         raise BackendUnavailable(f"solver 'volume' {supports(prob)}")
     cg_maxiter = check_positive_int(cg_maxiter, "cg_maxiter")
+    if not isinstance(coarse, (bool, np.bool_)):
+        raise ValueError(f"coarse must be True or False, got {coarse!r}")
     t0 = time.perf_counter()
     deadline = None if time_limit is None else t0 + time_limit
     max_iter = 200 if max_iter is None else max_iter
     start, shape, steps = x0, None, []
     if x0 is None and coarse:
         for cshape, level in _levels(vol, prob):
+            if deadline is not None and time.perf_counter() > deadline:
+                break  # the fine level returns at once with the best start so far
             guess = None if start is None else prolong(start, shape, cshape)
             run = face_newton(level, level.inverse, tol=COARSE_TOL, max_iter=COARSE_STEPS, x0=guess,
                               deadline=deadline, max_held=MAX_HELD, cg_maxiter=cg_maxiter, verbose=verbose,
@@ -121,7 +127,8 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, cg_maxiter=CG_MAXITER
                           "held": run.held[-1] if run.held else 0})
         if start is not None:
             start = prob.project(prolong(start, shape, vol.shape))
-            projected_gauss_seidel(prob.P, prob.q, prob.lower, prob.upper, start, SMOOTH_SWEEPS)
+            if deadline is None or time.perf_counter() <= deadline:
+                projected_gauss_seidel(prob.P, prob.q, prob.lower, prob.upper, start, SMOOTH_SWEEPS)
     run = face_newton(prob, volume_inverse(vol), tol=tol, max_iter=max_iter, x0=start, deadline=deadline,
                       max_held=MAX_HELD, cg_maxiter=cg_maxiter, verbose=verbose, label=NAME, moving_rtol=MOVING_RTOL)
     described = {"shape": vol.shape, "model": vol.model, "scale": vol.scale}
