@@ -98,6 +98,17 @@ def test_a_still_clip_through_the_temporal_path_is_the_photograph_default():
         np.testing.assert_allclose(f, photo, atol=1e-3)
 
 
+@pytest.mark.parametrize("start", [True, False])
+def test_an_empty_options_dict_is_the_default_blend_with_or_without_the_plates_start(start):
+    # adaptive={} means the blend with its default options (as in frame_blend_weights), also when
+    # the chunk's solve does not start from the frames' plates
+    _, q, _, _ = _scene(4, 24, 32, 1.0)
+    ref, _ = solve_chunk([q], STEP, (0.0, 255.0), True, {"bc": "even", "adaptive": True}, start=start)
+    got, info = solve_chunk([q], STEP, (0.0, 255.0), True, {"bc": "even", "adaptive": {}}, start=start)
+    assert all(info["certified"])
+    np.testing.assert_allclose(got[0], ref[0], atol=1e-6)
+
+
 def test_temporal_output_is_smoother_in_time_than_frame_by_frame_on_a_moving_clip():
     # 5 frames of 120 x 214 drifting 1 px per frame: the frames' plates drift in step over most of the
     # picture (drift evidence mean ~0.6), so the temporal mode's blend leans to its plate there

@@ -237,7 +237,8 @@ def solve_chunk(planes, step, crange, temporal, options, start=True, tile=TEMPOR
             # path) start the chunk's solve; with the blend they are also its evidence of drift
             plain = dict(frame_options, adaptive=False)
             plates = None
-            if start or (adaptive and block.shape[0] > 2):
+            # any dict (even {}) asks for the blend, as in frame_blend_weights
+            if start or (adaptive is not None and adaptive is not False and block.shape[0] > 2):
                 plates = np.stack([frame(f, p, plain, record=False) if start else one(f, p, plain, record=False)
                                    for f in block])
             x0 = plates if start else None
