@@ -139,9 +139,15 @@ def test_coarse_sweeps_are_textbook_gauss_seidel_in_plan_order(reverse, blocks):
     assert np.allclose(v, ref, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("nthreads", [1, 2])
 @pytest.mark.parametrize("shape,periodic,order", [((24, 30), False, 1), ((21, 18), False, 3), ((24, 24), True, 3),
                                                   ((33, 16), False, 1)])
-def test_gathering_transfers_equal_dense_products(shape, periodic, order):
+def test_gathering_transfers_equal_dense_products(shape, periodic, order, nthreads, threads, monkeypatch):
+    # small grids take the threaded kernels only below the hand-over threshold: one thread is the
+    # serial scatter, two the gathering restriction
+    monkeypatch.setattr(gridmg, "MIN_WORK", 0)
+    monkeypatch.setattr(rowpool, "MIN_WORK", 0)
+    threads(nthreads)
     n, m = shape
     nc, pi, wi, Mi = dense_transfer(n, periodic, order)
     mc, pj, wj, Mj = dense_transfer(m, periodic, order)
