@@ -41,6 +41,7 @@ MIN_WORK = 1 << 15
 
 _lock = threading.Lock()
 _pool = None
+_pool_size = 0
 _threads = None
 
 
@@ -89,12 +90,12 @@ def set_threads(n):
 
 
 def _get_pool(k):
-    global _pool
+    global _pool, _pool_size
     with _lock:
-        if _pool is None or _pool._max_workers < k:
+        if _pool is None or _pool_size < k:
             if _pool is not None:
                 _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=k, thread_name_prefix="qpsolve-rows")
+            _pool, _pool_size = ThreadPoolExecutor(max_workers=k, thread_name_prefix="qpsolve-rows"), k
         return _pool
 
 
