@@ -228,6 +228,14 @@ def test_a_temporal_block_with_few_contacts_is_solved_whole_by_spacetime():
         mp.setattr(st_mod, "MAX_HELD", 255)
         assert solve_temporal_block(lo8, hi8, {"bc": "even"}, x0=lo8).solver == "pcg"
         assert solve_temporal_block(lo8, hi8, {"bc": "even"}).solver == "spacetime"  # no start, no count
+        # a start already optimal goes to spacetime however many contacts it has (it returns it at
+        # once; pcg would build its hierarchy first): a flat plane on the edge between two bins, as
+        # a chroma plane's frames give, touches its bounds everywhere
+        edge_lo = np.where((np.indices(lo8.shape).sum(axis=0) % 3) == 0, 96.0, 128.0)
+        flat = np.full(lo8.shape, 128.0)
+        res = solve_temporal_block(edge_lo, edge_lo + 32.0, {"bc": "even"}, x0=flat)
+        assert res.solver == "spacetime" and res.success
+        np.testing.assert_array_equal(res.x, flat.ravel())
     with pytest.raises(ValueError, match="solver 'spacetime' needs bc='even'"):
         solve_temporal_block(lo8, hi8, {"bc": "odd", "solver": "spacetime"})
 

@@ -111,13 +111,19 @@ def start_contacts(x0, lower, upper):
     return int(np.count_nonzero((x0 <= np.ravel(lower)) | (x0 >= np.ravel(upper))))
 
 
-def default_solver(lower, upper, x0, options):
+def default_solver(lower, upper, x0, options, P=None):
     """The backend of a block's temporal QP when ``options`` names none.
 
     ``spacetime`` when its separable inverse fits (:func:`spacetime_fits`)
     and the start touches its bounds at most
     :data:`~qpsolve.solvers.spacetime.MAX_HELD` times (its dense Schur
-    complement stays small); ``pcg`` with AMG otherwise (textured frames:
+    complement stays small), or when the start is already optimal for the
+    block's energy ``P`` (the shared certificate, at the options' ``tol``):
+    ``spacetime`` returns such a start at its first check, where ``pcg``
+    would first build its multigrid hierarchy (a flat chroma plane on the
+    edge between two bins touches its bounds everywhere: 1 GB and 35-49 s
+    per 480p chunk, benchmarks/results/distributed/merged-session5/
+    temporal-peak-memory.md).  ``pcg`` with AMG otherwise (textured frames:
     dense contacts, where ``spacetime`` would fall back to a weak
     preconditioner).
 
@@ -132,7 +138,15 @@ def default_solver(lower, upper, x0, options):
     if not spacetime_fits(options):
         return "pcg"
     n = start_contacts(x0, lower, upper)
-    return "spacetime" if n is None or n <= MAX_HELD else "pcg"
+    if n is None or n <= MAX_HELD:
+        return "spacetime"
+    if P is not None:
+        from ..certificate import DEFAULT_TOL, certificate
+        from ..problem import BoxQP
+
+        if certificate(BoxQP(P, lower, upper), np.ravel(x0), options.get("tol", DEFAULT_TOL)).optimal:
+            return "spacetime"
+    return "pcg"
 
 
 def solve_temporal_block(lower, upper, options, x0=None):
@@ -170,7 +184,7 @@ def solve_temporal_block(lower, upper, options, x0=None):
     if solver is None:
         # options only pcg takes (``preconditioner=``, ...) name it: they were written for it
         backend_keys = set(solver_opts) - {"tol", "max_iter", "time_limit", "verbose", "cg_maxiter"}
-        solver = "pcg" if backend_keys else default_solver(lower, upper, x0, options)
+        solver = "pcg" if backend_keys else default_solver(lower, upper, x0, options, P)
     if solver == "spacetime" and not spacetime_fits(options):
         raise ValueError(f"solver 'spacetime' needs bc='even' and a model in {list(MODELS)}; got bc="
                          f"{options.get('bc', 'even')!r}, model={model!r} (leave solver unset for pcg)")
