@@ -4,7 +4,7 @@ import os, resource, sys, time, json
 import numpy as np
 
 adaptive = sys.argv[1] == "adaptive"
-trace = len(sys.argv) > 2 and sys.argv[2] == "trace"
+trace = "trace" in sys.argv[2:]
 if trace:
     import tracemalloc; tracemalloc.start()
 
@@ -45,7 +45,13 @@ if hasattr(V, "frame_blend_weights"):
     wrap(V, "frame_blend_weights", "frame blend weights")
 wrap(V, "blend", "blend")
 
-truth = moving_scene(5, 480, 854, colour=True, speed=2.0)
+# `frames=A:B` (e.g. frames=4:8, the benchmark's second chunk, frames 5-8): that slice of the 8-frame clip
+span = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("frames=")), None)
+if span is None:
+    truth = moving_scene(5, 480, 854, colour=True, speed=2.0)
+else:
+    a, b = (int(v) for v in span.split(":"))
+    truth = [p[a:b] for p in moving_scene(8, 480, 854, colour=True, speed=2.0)]
 q = quantize(truth, 3)
 print("code", qpsolve.__file__, "adaptive", adaptive, "maxrss at start MB", round(rss()), flush=True)
 opts = dict(V.TEMPORAL_DEFAULTS)
