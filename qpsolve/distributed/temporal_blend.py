@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..imaging.photo import level_step
 from ..validation import check_at_least, check_positive
 
 __all__ = ["DRIFT_RATE", "DRIFT_RATIO", "DRIFT_SIGMA", "DRIFT_SMOOTH", "drift_evidence", "chunk_blend_weights"]
@@ -66,12 +67,6 @@ DRIFT_SIGMA = 2.0
 #: that edge, where the plate is 10 levels off the centre, was a new 2-level step of the error on
 #: the 480p scene; over 8 pixels the error's largest 3-pixel step is the 2-D blend's own
 DRIFT_SMOOTH = 8.0
-
-
-def _bin_width(lower, upper):
-    width = np.asarray(upper, dtype=np.float64) - np.asarray(lower, dtype=np.float64)
-    sel = np.isfinite(width) & (width > 0)
-    return float(np.median(width[sel])) if sel.any() else None
 
 
 def drift_evidence(plates, step, *, rate=DRIFT_RATE, ratio=DRIFT_RATIO, sigma=DRIFT_SIGMA, smooth=DRIFT_SMOOTH):
@@ -160,7 +155,7 @@ def chunk_blend_weights(lower, upper, plates, adaptive=True):
         return w
     if np.shape(plates) != lower.shape:
         raise ValueError(f"plates has shape {np.shape(plates)}; the envelopes have {lower.shape}")
-    step = _bin_width(lower, upper)
+    step = level_step(lower, upper)
     if step is None:
         return w
     m = drift_evidence(plates, step)

@@ -43,7 +43,7 @@ from .smoothing import gaussian_nearest
 from .tiles import GridBounds, solve_tiled
 
 __all__ = ["COLOR_SPACES", "ADAPTIVE_DEFAULTS", "PhotoReport", "dequantize_photo", "color_energy", "textured",
-           "transitions", "clean_transitions", "blend_weights"]
+           "transitions", "clean_transitions", "blend_weights", "level_step"]
 
 COLOR_SPACES = ("rgb", "decorrelated")
 
@@ -533,8 +533,18 @@ def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], far_reach=A
     return np.where(finite, np.clip(w, 0.0, 1.0), 1.0)
 
 
-def _level_step(lo, hi, mask):
-    width = hi - lo
+def level_step(lo, hi, mask=None):
+    """The quantization step of envelopes: the median width of the finite, open bins (``None`` if there
+    are none), over ``mask`` where given.
+
+    Examples
+    --------
+    >>> level_step(np.array([0.0, 32, 64, 5]), np.array([32.0, 64, 96, 5]))
+    32.0
+    >>> level_step(np.zeros(2), np.array([0.0, np.inf])) is None
+    True
+    """
+    width = np.asarray(hi, dtype=np.float64) - np.asarray(lo, dtype=np.float64)
     sel = np.isfinite(width) & (width > 0)
     if mask is not None:
         sel &= mask
@@ -554,7 +564,7 @@ def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
     shape = ctx.shape
     mid = 0.5 * (lo + hi)  # the quantizer's bin centres
     rep = PhotoReport()
-    step = _level_step(lo, hi, ctx.mask)
+    step = level_step(lo, hi, ctx.mask)
     drange = kw.get("data_range") or container_range(np.asarray(image).dtype)
     gain = ctx.gain
     if drange is not None and gain is not None:
