@@ -382,6 +382,25 @@ def test_a_sky_crop_where_the_line_search_fails(monkeypatch, retry):
     _same_objective(res, ref)
 
 
+def test_several_constrained_cycles_per_step_cut_the_fine_steps(monkeypatch):
+    # camera's sky, 4 bits: the plate lies on its flat envelope with multipliers near zero and
+    # lifts off in blisters whose contact rims creep by about a pixel per Newton step.  Several
+    # monotone V-cycles per step move those rims (their coarse levels lift whole regions):
+    # fewer fine steps than with one cycle, and the same optimum as pdas.
+    from qpsolve.solvers import tnnmg
+
+    prob, ref = _sky_problem_and_pdas()
+    assert tnnmg.MONOTONE_CYCLES > 1
+    several = _tnnmg(prob)
+    monkeypatch.setattr(tnnmg, "MONOTONE_CYCLES", 1)
+    one = _tnnmg(prob)
+    for res in (several, one):
+        assert res.info["levels"][-1]["status"] == "optimal"
+    assert several.info["levels"][-1]["steps"] < one.info["levels"][-1]["steps"]
+    _same_objective(several, ref)
+    _same_objective(one, ref)
+
+
 @pytest.mark.parametrize("bc", ["odd", "even", "periodic"])
 def test_masked_and_pinned_pixels(bc):
     img = truncate_bits(_texture((24, 30), seed=11), 3)
