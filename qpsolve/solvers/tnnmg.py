@@ -27,7 +27,8 @@ truncated nonsmooth Newton multigrid, with the linear step taken further):
    photographs contact areas form in wide flat bins, where the plate
    hovers within 1e-6 of a bound and most accepted steps were 1/128 long).
 4. **Constrained coarse corrections.**  A few monotone multigrid V-cycles
-   (:data:`MONOTONE_CYCLES`, :class:`~qpsolve.linalg.gridmg.MonotoneHierarchy`): projected
+   (:data:`MONOTONE_CYCLES`, one on lattice matrices;
+   :class:`~qpsolve.linalg.gridmg.MonotoneHierarchy`): projected
    Gauss-Seidel on every level of the whole ``P``'s Galerkin hierarchy
    within monotonically restricted obstacles.  Its coarse levels move held
    regions off their bounds, which the truncated step cannot (it frees
@@ -109,6 +110,9 @@ REBUILD = 0.25
 #: pixel per Newton step; each cycle costs about a seventh of a step and moves them too
 #: (camera 512^2, 3 bits: 15 -> 11 fine steps with 4; textured 1024^2: 56 -> 31; notes, session 6)
 MONOTONE_CYCLES = 4
+#: the same for plain matrices on a lattice (``grid=None``): one, because four cost issue #20's
+#: variable-stiffness textured plate at 1024^2 69 fine steps instead of 16 (notes, session 6)
+LATTICE_MONOTONE_CYCLES = 1
 #: projected Gauss-Seidel sweeps before and after each coarse correction of those V-cycles
 MONOTONE_SMOOTH = 2
 #: coarse obstacles of those V-cycles give no room to a pixel on a bound whose multiplier pushes it
@@ -277,7 +281,8 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
     steps = 0
     h = None
     mh = None
-    if MONOTONE_CYCLES:
+    cycles = MONOTONE_CYCLES if level.grid is not None else LATTICE_MONOTONE_CYCLES
+    if cycles:
         from ..linalg.gridmg import MonotoneHierarchy
         mh = MonotoneHierarchy(ts, smooth=MONOTONE_SMOOTH)
     next_floor_check = 0
@@ -356,7 +361,7 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
         if mh is not None:
             # Constrained V-cycles: the truncated step above holds every pixel on a bound, so
             # without them a wrongly held region is released one layer per step (mesh dependence).
-            for _ in range(MONOTONE_CYCLES):
+            for _ in range(cycles):
                 x = mh.vcycle(x, lo, hi, q, firm=MONOTONE_FIRM)
         history.append((float(rel), int(held.sum()), int(its), float(t)))
         if verbose:
