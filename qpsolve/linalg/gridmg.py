@@ -46,6 +46,7 @@ import scipy.linalg as sla
 from numba import njit
 
 from ..certificate import box_violation
+from .galerkin import children, galerkin_fine, galerkin_var
 from .rowpool import MIN_WORK, run_rows, run_tasks, threads
 
 __all__ = ["TypedStencil", "LatticeStencil", "TruncatedHierarchy", "MonotoneHierarchy", "typed_stencil_support"]
@@ -276,6 +277,24 @@ def _var_dot(A, x, p, i, j, n, m, R, periodic):
     """Row ``p = (i, j)`` of a variable-stencil ``A`` times ``x``."""
     W = 2 * R + 1
     s = 0.0
+    if R == 2 and 2 <= i < n - 2 and 2 <= j < m - 2:
+        # The usual coarse stencil (5 x 5): one partial sum per stencil row, so the 25 products do
+        # not form one chain of dependent additions (the coarse sweeps and products ran at the
+        # latency of that chain: benchmarks/results/dense/notes.md, session 6).
+        a = (i - 2) * m + j - 2
+        s0 = A[p, 0] * x[a] + A[p, 1] * x[a + 1] + A[p, 2] * x[a + 2] + A[p, 3] * x[a + 3] + A[p, 4] * x[a + 4]
+        a += m
+        s1 = A[p, 5] * x[a] + A[p, 6] * x[a + 1] + A[p, 7] * x[a + 2] + A[p, 8] * x[a + 3] + A[p, 9] * x[a + 4]
+        a += m
+        s2 = (A[p, 10] * x[a] + A[p, 11] * x[a + 1] + A[p, 12] * x[a + 2] + A[p, 13] * x[a + 3]
+              + A[p, 14] * x[a + 4])
+        a += m
+        s3 = (A[p, 15] * x[a] + A[p, 16] * x[a + 1] + A[p, 17] * x[a + 2] + A[p, 18] * x[a + 3]
+              + A[p, 19] * x[a + 4])
+        a += m
+        s4 = (A[p, 20] * x[a] + A[p, 21] * x[a + 1] + A[p, 22] * x[a + 2] + A[p, 23] * x[a + 3]
+              + A[p, 24] * x[a + 4])
+        return ((s0 + s1) + (s3 + s4)) + s2
     if R <= i < n - R and R <= j < m - R:  # the interior: no bounds to check
         base = (i - R) * m + j - R
         for a in range(W):
@@ -401,56 +420,11 @@ def _blocked_sweep(kernel, n, r, periodic, reverse, work, *args):
     return total
 
 
-@njit(cache=True)
 def _var_galerkin(A, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, out):
-    """``out += P^T A P`` for a variable-stencil ``A`` (``out`` zeroed by the caller)."""
-    W = 2 * R + 1
-    Wc = 2 * Rc + 1
-    for i in range(n):
-        for j in range(m):
-            p = i * m + j
-            for a in range(W):
-                i2 = _neighbour(i, a - R, n, periodic)
-                if i2 < 0:
-                    continue
-                for bb in range(W):
-                    c = A[p, a * W + bb]
-                    if c == 0.0:
-                        continue
-                    j2 = _neighbour(j, bb - R, m, periodic)
-                    if j2 < 0:
-                        continue
-                    for u in range(pi.shape[1]):
-                        I = pi[i, u]
-                        if I < 0:
-                            continue
-                        for w in range(pj.shape[1]):
-                            J = pj[j, w]
-                            if J < 0:
-                                continue
-                            row = I * mc + J
-                            cIJ = c * wi[i, u] * wj[j, w]
-                            for u2 in range(pi.shape[1]):
-                                I2 = pi[i2, u2]
-                                if I2 < 0:
-                                    continue
-                                dI = I2 - I
-                                if periodic:
-                                    if dI > nc // 2:
-                                        dI -= nc
-                                    elif dI < -(nc // 2):
-                                        dI += nc
-                                for w2 in range(pj.shape[1]):
-                                    J2 = pj[j2, w2]
-                                    if J2 < 0:
-                                        continue
-                                    dJ = J2 - J
-                                    if periodic:
-                                        if dJ > mc // 2:
-                                            dJ -= mc
-                                        elif dJ < -(mc // 2):
-                                            dJ += mc
-                                    out[row, (dI + Rc) * Wc + dJ + Rc] += cIJ * wi[i2, u2] * wj[j2, w2]
+    """``out += P^T A P`` for a variable-stencil ``A`` (``out`` zeroed by the caller), one axis at a time
+    (:func:`qpsolve.linalg.galerkin.galerkin_var`)."""
+    ci, wci = children(pi, wi, nc)
+    galerkin_var(A, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out)
 
 
 @njit(cache=True)
@@ -581,31 +555,17 @@ def _obstacle_by_rows(tlo, thi, ci, mc, lo_c, hi_c, I0, I1):
 
 
 def _children(par, w, nc, positive=False):
-    """``(ch, weight)``: for each coarse index the fine indices that have it as a parent, in increasing
-    order (``-1`` past the last), and their weights; only the positive weights when ``positive`` (the
+    """:func:`qpsolve.linalg.galerkin.children`, or only the positive weights when ``positive`` (the
     supports of monotone obstacles).
 
-    >>> par = np.array([[0, -1], [0, 1], [1, -1]]); w = np.array([[1.0, 0.0], [0.5, 0.5], [1.0, 0.0]])
-    >>> _children(par, w, 2)
-    (array([[0, 1],
-           [1, 2]]), array([[1. , 0.5],
-           [0.5, 1. ]]))
+    >>> par = np.array([[0, 1], [0, 1], [1, -1]]); w = np.array([[1.0, 0.0], [0.5, 0.5], [1.0, 0.0]])
+    >>> _children(par, w, 2, positive=True)[0]
+    array([[0, 1],
+           [1, 2]])
     """
-    ok = par >= 0
     if positive:
-        ok &= w > 0.0
-    fine, slot = np.nonzero(ok)  # fine index major: each coarse index's children come out increasing
-    coarse = par[fine, slot]
-    order = np.argsort(coarse, kind="stable")
-    fine, coarse, weight = fine[order], coarse[order], w[fine[order], slot[order]]
-    counts = np.bincount(coarse, minlength=nc)
-    width = max(1, int(counts.max(initial=0)))
-    rank = np.arange(coarse.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    ch = np.full((nc, width), -1, dtype=np.int64)
-    cw = np.zeros((nc, width))
-    ch[coarse, rank] = fine
-    cw[coarse, rank] = weight
-    return ch, cw
+        par = np.where(w > 0.0, par, -1)
+    return children(par, w, nc)
 
 
 class _Transfer:
@@ -1018,6 +978,11 @@ class TypedStencil:
 
     def galerkin(self, free, pi, wi, pj, wj, nc, mc, Rc, alive, out):
         """``out += T^T D P D T`` on the coarse nodes ``alive`` (``T`` the prolongation ``pi, wi, pj, wj``)."""
+        if alive.all():  # one axis at a time (the direct loop below is ~2x the work)
+            ci, wci = children(pi, wi, nc)
+            galerkin_fine(self.cnt, self.oa, self.ob, self.cv, free, self.n, self.m, self.r, self.periodic,
+                          pi, wi, pj, wj, ci, wci, nc, mc, Rc, out)
+            return
         _fine_galerkin(self.cnt, self.oa, self.ob, self.cv, free, self.n, self.m, self.r, self.periodic,
                        pi, wi, pj, wj, nc, mc, Rc, self.periodic, alive, out)
 
