@@ -134,3 +134,20 @@ def test_coarse_product_equals_a_sparse_product(n, m, R, periodic):
     gridmg._var_product(A, x, out, n, m, R, periodic)
     ref = S @ x
     assert np.allclose(out, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
+
+
+@pytest.mark.parametrize("rebuild", [0.0, np.inf], ids=["coarse-levels-rebuilt", "difference-carried"])
+@pytest.mark.parametrize("flip", [0.002, 0.05])
+def test_update_equals_a_rebuild_either_way(monkeypatch, rebuild, flip):
+    # TruncatedHierarchy.update carries the Galerkin difference down or rebuilds the coarse levels from the
+    # updated one above (gridmg.UPDATE_REBUILD); both must give what a hierarchy built on the new set has
+    monkeypatch.setattr(gridmg, "UPDATE_REBUILD", rebuild)
+    ts = gridmg.TypedStencil(GridSpec((70, 64), "biharmonic", "odd").energy())
+    rng = np.random.default_rng(5)
+    f0 = (rng.random(70 * 64) > 0.3).astype(np.uint8)
+    f1 = np.where(rng.random(70 * 64) < flip, 1 - f0, f0).astype(np.uint8)
+    upd = gridmg.TruncatedHierarchy(ts, f0, smooth=2, order=1, drop=False).update(f1)
+    ref = gridmg.TruncatedHierarchy(ts, f1, smooth=2, order=1, drop=False)
+    assert len(upd.levels) == len(ref.levels) >= 3
+    for a, b in zip(upd.levels, ref.levels):
+        assert np.allclose(a.A, b.A, rtol=0, atol=1e-11 * max(1.0, float(np.abs(b.A).max())))

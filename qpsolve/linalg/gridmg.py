@@ -1210,6 +1210,10 @@ class _Level:
 
 #: the coarsest grid is solved by a dense pseudo-inverse once it has at most this many pixels
 COARSEST = 300
+#: :meth:`TruncatedHierarchy.update` rebuilds a coarse level from the one above (instead of carrying the
+#: difference down) once the difference touches more than this fraction of the rows above: per row the
+#: difference's scatter cost about 9x the row of a rebuild at 512^2 (benchmarks/results/dense/notes.md, session 6)
+UPDATE_REBUILD = 0.1
 
 
 class TruncatedHierarchy:
@@ -1306,6 +1310,13 @@ class TruncatedHierarchy:
         drows, dA, nd = None, None, 0
         for k, lvl in enumerate(self.levels):
             pi, wi, pj, wj = self.transfers[k]
+            if k > 0 and nd > UPDATE_REBUILD * n * m:
+                # The difference covers many rows: carrying it down costs more than building this level
+                # and the ones below from the updated level above.
+                for top, low, tr in zip(self.levels[k - 1:], self.levels[k:], self.transfers[k:]):
+                    low.A[:] = 0.0
+                    _var_galerkin(top.A, top.n, top.m, top.R, top.periodic, *tr, low.n, low.m, low.R, low.A)
+                break
             N = lvl.n * lvl.m
             if not hasattr(lvl, "slots"):
                 lvl.slots = np.full(N, -1, dtype=np.int64)
