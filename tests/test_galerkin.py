@@ -142,10 +142,10 @@ def test_update_equals_a_rebuild_either_way(monkeypatch, rebuild, flip):
     # TruncatedHierarchy.update carries the Galerkin difference down or rebuilds the coarse levels from the
     # updated one above (gridmg.UPDATE_REBUILD); both must give what a hierarchy built on the new set has
     monkeypatch.setattr(gridmg, "UPDATE_REBUILD", rebuild)
-    ts = gridmg.TypedStencil(GridSpec((70, 64), "biharmonic", "odd").energy())
+    ts = gridmg.TypedStencil(GridSpec((140, 128), "biharmonic", "odd").energy())
     rng = np.random.default_rng(5)
-    f0 = (rng.random(70 * 64) > 0.3).astype(np.uint8)
-    f1 = np.where(rng.random(70 * 64) < flip, 1 - f0, f0).astype(np.uint8)
+    f0 = (rng.random(140 * 128) > 0.3).astype(np.uint8)
+    f1 = np.where(rng.random(140 * 128) < flip, 1 - f0, f0).astype(np.uint8)
     upd = gridmg.TruncatedHierarchy(ts, f0, smooth=2, order=1, drop=False).update(f1)
     ref = gridmg.TruncatedHierarchy(ts, f1, smooth=2, order=1, drop=False)
     assert len(upd.levels) == len(ref.levels) >= 3
