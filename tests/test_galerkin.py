@@ -151,3 +151,22 @@ def test_update_equals_a_rebuild_either_way(monkeypatch, rebuild, flip):
     assert len(upd.levels) == len(ref.levels) >= 3
     for a, b in zip(upd.levels, ref.levels):
         assert np.allclose(a.A, b.A, rtol=0, atol=1e-11 * max(1.0, float(np.abs(b.A).max())))
+
+
+@pytest.mark.parametrize("R", [1, 2, 3])
+@pytest.mark.parametrize("n", [8, 9, 16, 21, 64, 97])
+@pytest.mark.parametrize("periodic", [False, True])
+@pytest.mark.parametrize("order", [1, 3])
+def test_coarse_radius_is_the_band_of_the_one_dimensional_triple_product(R, n, periodic, order):
+    nc, _, _, M = dense_transfer(n, periodic, order)
+    i = np.arange(n)
+    d = np.abs(i[:, None] - i[None, :])
+    if periodic:
+        d = np.minimum(d, n - d)
+    band = (d <= R).astype(float)  # every coupling within radius R, all positive: nothing cancels
+    C = np.abs(M).T @ band @ np.abs(M)
+    I, J = np.nonzero(C > 0)
+    dc = np.abs(I - J)
+    if periodic:
+        dc = np.minimum(dc, nc - dc)
+    assert gridmg._coarse_radius(R, n, periodic, order) == dc.max()

@@ -832,22 +832,27 @@ def _parents(n, periodic, order=3):
 
 @lru_cache(maxsize=64)
 def _coarse_radius(R, n, periodic, order):
-    """Stencil radius of ``P^T A P`` on the coarse grid along an axis of length ``n`` (``A`` of radius ``R``)."""
+    """Stencil radius of ``P^T A P`` on the coarse grid along an axis of length ``n`` (``A`` of radius ``R``).
+
+    >>> _coarse_radius(2, 512, False, 1), _coarse_radius(1, 9, True, 3)
+    (2, 2)
+    """
     nc, par, _ = _parents(n, periodic, order)
-    reach = 0
-    for i in range(n):
-        for i2 in range(i - R, i + R + 1):
-            if periodic:
-                i2 %= n
-            elif i2 < 0 or i2 >= n:
-                continue
-            for a in par[i][par[i] >= 0]:
-                for b in par[i2][par[i2] >= 0]:
-                    d = abs(int(b) - int(a))
-                    if periodic:
-                        d = min(d, nc - d)
-                    reach = max(reach, d)
-    return reach
+    i = np.arange(n)[:, None]
+    i2 = i + np.arange(-R, R + 1)[None, :]  # every fine pair (i, i2) within the stencil
+    if periodic:
+        ok = np.ones(i2.shape, bool)
+        i2 = i2 % n
+    else:
+        ok = (i2 >= 0) & (i2 < n)
+        i2 = np.clip(i2, 0, n - 1)
+    a = par[np.broadcast_to(i, i2.shape)][:, :, :, None]  # parents of i
+    b = par[i2][:, :, None, :]  # parents of i2
+    d = np.abs(b - a)
+    if periodic:
+        d = np.minimum(d, nc - d)
+    use = ok[:, :, None, None] & (a >= 0) & (b >= 0)
+    return int(d[use].max(initial=0))
 
 
 class TypedStencil:
