@@ -164,15 +164,11 @@ def _fine_pgs_rows(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, reverse
                         j2 = _wrap(j2, m)
                     s += cv[ti, tj, k] * x[i2 * m + j2]
             old = x[p]
-            v = old - s / d
-            if v <= lo[p]:
-                v = lo[p]
-            elif v >= hi[p]:
-                v = hi[p]
-            was = old <= lo[p] or old >= hi[p]
-            now = v <= lo[p] or v >= hi[p]
-            if was != now:
-                moved += 1
+            low, high = lo[p], hi[p]
+            # min / max and bitwise "or": no branches on which pixels touch a bound (they are hard to
+            # predict along contact edges: the sweep ran about 25 % slower with them, same bits)
+            v = min(max(old - s / d, low), high)
+            moved += ((old <= low) | (old >= high)) != ((v <= low) | (v >= high))
             x[p] = v
     return moved
 
@@ -340,10 +336,7 @@ def _var_product(A, x, out, n, m, R, periodic):
 def _step(t, lo, hi, p, project):
     """A Gauss-Seidel value ``t`` of pixel ``p``, clipped to ``[lo[p], hi[p]]`` when ``project``."""
     if project:
-        if t < lo[p]:
-            return lo[p]
-        if t > hi[p]:
-            return hi[p]
+        return min(max(t, lo[p]), hi[p])  # no branch on the bound (see _fine_pgs_rows)
     return t
 
 
