@@ -170,3 +170,34 @@ def test_coarse_radius_is_the_band_of_the_one_dimensional_triple_product(R, n, p
     if periodic:
         dc = np.minimum(dc, nc - dc)
     assert gridmg._coarse_radius(R, n, periodic, order) == dc.max()
+
+
+@pytest.mark.parametrize("model,bc", [("biharmonic", "odd"), ("thin-plate", "even"), ("triharmonic", "odd"),
+                                      ("laplace", "periodic"), ("mixed", "periodic")])
+@pytest.mark.parametrize("blocks", [1, 4])
+def test_sweeps_from_zero_skip_only_zeros(monkeypatch, model, bc, blocks):
+    # A first forward sweep from v = 0 may skip the pixels it has not reached (gridmg._zero_ahead):
+    # the result must be the full sweep's, bit for bit, in either sweep order
+    monkeypatch.setattr(gridmg, "SWEEP_BLOCKS", blocks)
+    n, m = 61, 47
+    ts = gridmg.TypedStencil(GridSpec((n, m), model, bc).energy())
+    rng = np.random.default_rng(9)
+    free = (rng.random(n * m) > 0.3).astype(np.uint8)
+    b = rng.normal(size=n * m) * free
+    full, skip = np.zeros(n * m), np.zeros(n * m)
+    ts.gauss_seidel(full, b, free)
+    ts.gauss_seidel(skip, b, free, zero=True)
+    assert np.array_equal(full, skip)
+    per = bc == "periodic"
+    for R in (1, 2):
+        A = _random_stencil(n, m, R, per, rng)
+        A[:, A.shape[1] // 2] = np.abs(A).sum(axis=1) + 1.0  # a positive diagonal: every pixel is swept
+        rhs, lo, hi = rng.normal(size=n * m), -rng.random(n * m), rng.random(n * m)
+        full, skip = np.zeros(n * m), np.zeros(n * m)
+        gridmg._var_gs(A, full, rhs, n, m, R, per, False)
+        gridmg._var_gs(A, skip, rhs, n, m, R, per, False, zero=True)
+        assert np.array_equal(full, skip)
+        full, skip = np.zeros(n * m), np.zeros(n * m)
+        gridmg._var_pgs(A, full, rhs, lo, hi, n, m, R, per, False)
+        gridmg._var_pgs(A, skip, rhs, lo, hi, n, m, R, per, False, zero=True)
+        assert np.array_equal(full, skip)

@@ -174,11 +174,20 @@ def _fine_pgs_rows(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, reverse
 
 
 @njit(cache=True, nogil=True)
-def _fine_gs_rows(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, reverse, i0, i1):
-    """One Gauss-Seidel sweep on ``D A D v = b`` over the free pixels of rows ``i0 <= i < i1``, in place."""
+def _fine_gs_rows(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, zero, reverse, i0, i1):
+    """One Gauss-Seidel sweep on ``D A D v = b`` over the free pixels of rows ``i0 <= i < i1``, in place.
+
+    ``zero``: a forward lexicographic sweep from ``v = 0``, whose terms on pixels after ``p`` are
+    zero and skipped (the same sum: the skipped products are exact zeros).
+    """
     kc = cnt[r, r]
     fo = oa[r, r, :kc] * m + ob[r, r, :kc]
     ci = cv[r, r, :kc]
+    kz = kc
+    if zero:
+        kz = 0
+        while kz < kc and fo[kz] < 0:  # the table's entries are in increasing column order
+            kz += 1
     for ii in range(i1 - i0):
         i = i1 - 1 - ii if reverse else i0 + ii
         ti = _cls(i, n, r, periodic)
@@ -194,7 +203,7 @@ def _fine_gs_rows(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, reverse, i
                 continue
             s = b[p]
             if inner_i and r <= j < m - r:
-                for k in range(kc):
+                for k in range(kz):
                     s -= ci[k] * v[p + fo[k]]  # v is zero on bound pixels
                 v[p] += s / d
                 continue
@@ -204,6 +213,8 @@ def _fine_gs_rows(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, reverse, i
                 if periodic:
                     i2 = _wrap(i2, n)
                     j2 = _wrap(j2, m)
+                if zero and i2 * m + j2 >= p:
+                    continue
                 s -= cv[ti, tj, k] * v[i2 * m + j2]  # v is zero on bound pixels
             v[p] += s / d
 
@@ -314,6 +325,34 @@ def _var_dot(A, x, p, i, j, n, m, R, periodic):
     return s
 
 
+@njit(cache=True, inline="always")
+def _var_dot_behind(A, x, p, i, j, n, m, R, periodic):
+    """:func:`_var_dot` when ``x`` is zero from ``p`` on (a forward sweep from zero): the terms of the
+    pixels before ``p`` only, summed as :func:`_var_dot` sums them (the others are exact zeros there)."""
+    W = 2 * R + 1
+    if R == 2 and 2 <= i < n - 2 and 2 <= j < m - 2:
+        a = (i - 2) * m + j - 2
+        s0 = A[p, 0] * x[a] + A[p, 1] * x[a + 1] + A[p, 2] * x[a + 2] + A[p, 3] * x[a + 3] + A[p, 4] * x[a + 4]
+        a += m
+        s1 = A[p, 5] * x[a] + A[p, 6] * x[a + 1] + A[p, 7] * x[a + 2] + A[p, 8] * x[a + 3] + A[p, 9] * x[a + 4]
+        a += m
+        return (s0 + s1) + (A[p, 10] * x[a] + A[p, 11] * x[a + 1])
+    s = 0.0
+    for a in range(W):
+        i2 = _neighbour(i, a - R, n, periodic)
+        if i2 < 0:
+            continue
+        for bb in range(W):
+            c = A[p, a * W + bb]
+            if c == 0.0:
+                continue
+            j2 = _neighbour(j, bb - R, m, periodic)
+            if j2 < 0 or i2 * m + j2 >= p:
+                continue
+            s += c * x[i2 * m + j2]
+    return s
+
+
 @njit(cache=True, nogil=True)
 def _var_matvec_rows(A, x, out, n, m, R, periodic, i0, i1):
     for i in range(i0, i1):
@@ -341,9 +380,10 @@ def _step(t, lo, hi, p, project):
 
 
 @njit(cache=True, inline="always")
-def _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, project, i0, i1):
+def _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, project, zero, i0, i1):
     """One Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` over rows ``i0 <= i < i1``, in place; clipped to
-    ``[lo, hi]`` when ``project``."""
+    ``[lo, hi]`` when ``project``; ``zero``: a forward lexicographic sweep from ``v = 0`` (see
+    :func:`_var_dot_behind`)."""
     W = 2 * R + 1
     cen = R * W + R
     for ii in range(i1 - i0):
@@ -354,18 +394,24 @@ def _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, project, i0, i1):
             d = A[p, cen]
             if d <= 0.0:
                 continue
-            v[p] = _step(v[p] + (b[p] - _var_dot(A, v, p, i, j, n, m, R, periodic)) / d, lo, hi, p, project)
+            if zero:
+                v[p] = _step(v[p] + (b[p] - _var_dot_behind(A, v, p, i, j, n, m, R, periodic)) / d, lo, hi, p,
+                             project)
+            else:
+                v[p] = _step(v[p] + (b[p] - _var_dot(A, v, p, i, j, n, m, R, periodic)) / d, lo, hi, p, project)
 
 
 @njit(cache=True, nogil=True)
-def _var_gs_rows(A, v, b, n, m, R, periodic, reverse, i0, i1):
+def _var_gs_rows(A, v, b, n, m, R, periodic, zero, reverse, i0, i1):
     """One (linear) Gauss-Seidel sweep on ``A v = b`` over rows ``i0 <= i < i1``, in place."""
-    _var_sweep(A, v, b, b, b, n, m, R, periodic, reverse, False, i0, i1)
+    _var_sweep(A, v, b, b, b, n, m, R, periodic, reverse, False, zero, i0, i1)
 
 
-def _var_gs(A, v, b, n, m, R, periodic, reverse):
-    """One (linear) Gauss-Seidel sweep on ``A v = b``, in place (in the order of :func:`_sweep_plan`)."""
-    _blocked_sweep(_var_gs_rows, n, R, periodic, reverse, n * m, A, v, b, n, m, R, periodic)
+def _var_gs(A, v, b, n, m, R, periodic, reverse, zero=False):
+    """One (linear) Gauss-Seidel sweep on ``A v = b``, in place (in the order of :func:`_sweep_plan`);
+    ``zero``: ``v`` is zero on entry (see :func:`_zero_ahead`)."""
+    _blocked_sweep(_var_gs_rows, n, R, periodic, reverse, n * m, A, v, b, n, m, R, periodic,
+                   _zero_ahead(zero, reverse, n, R, periodic))
 
 
 #: rows of a sweep are split into this many blocks, separated by strips of the stencil's radius: the
@@ -418,6 +464,16 @@ def _var_galerkin(A, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, out):
     (:func:`qpsolve.linalg.galerkin.galerkin_var`)."""
     ci, wci = children(pi, wi, nc)
     galerkin_var(A, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out)
+
+
+def _zero_ahead(zero, reverse, n, r, periodic):
+    """Whether a sweep from ``v = 0`` may skip the pixels ahead of it: only a forward sweep in plain
+    lexicographic order (one block; in the blocked order a strip follows the block below it).
+
+    >>> _zero_ahead(True, False, 100, 2, False), _zero_ahead(True, True, 100, 2, False)
+    (True, False)
+    """
+    return bool(zero) and not reverse and not _sweep_plan(n, r, periodic)[1]
 
 
 @njit(cache=True)
@@ -969,10 +1025,15 @@ class TypedStencil:
                                   self.r, self.periodic))
 
     # ------------------------------------------------- what the hierarchies ask of a fine level
-    def gauss_seidel(self, v, b, free, reverse=False):
-        """One Gauss-Seidel sweep on ``D P D v = b`` over the free pixels, in place (``v`` zero on held ones)."""
+    def gauss_seidel(self, v, b, free, reverse=False, zero=False):
+        """One Gauss-Seidel sweep on ``D P D v = b`` over the free pixels, in place (``v`` zero on held ones).
+
+        ``zero``: ``v`` is zero on entry; a forward lexicographic sweep then skips the products with
+        the pixels it has not reached (the same result, half the work)."""
+        zero = _zero_ahead(zero, reverse, self.n, self.r, self.periodic)
         _blocked_sweep(_fine_gs_rows, self.n, self.r, self.periodic, reverse, self.n * self.m,
-                       self.cnt, self.oa, self.ob, self.cv, self.dg, v, b, free, self.n, self.m, self.r, self.periodic)
+                       self.cnt, self.oa, self.ob, self.cv, self.dg, v, b, free, self.n, self.m, self.r, self.periodic,
+                       zero)
 
     def galerkin(self, free, pi, wi, pj, wj, nc, mc, Rc, alive, out):
         """``out += T^T D P D T`` on the coarse nodes ``alive`` (``T`` the prolongation ``pi, wi, pj, wj``)."""
@@ -1133,8 +1194,9 @@ class LatticeStencil:
                           self.r, reverse, True)
         return int(np.count_nonzero(before != ((x <= lower) | (x >= upper))))
 
-    def gauss_seidel(self, v, b, free, reverse=False):
-        """One Gauss-Seidel sweep on ``D P D v = b`` over the free pixels, in place (``v`` zero on held ones)."""
+    def gauss_seidel(self, v, b, free, reverse=False, zero=False):
+        """One Gauss-Seidel sweep on ``D P D v = b`` over the free pixels, in place (``v`` zero on held ones;
+        ``zero``, that ``v`` is zero on entry, is not used here)."""
         if self._cen >= 0:
             _sparse_sweep(self._Ac, self._da, self._db, self._cen, v, b, b, b, free, self.n, self.m, self.r,
                           reverse, False)
@@ -1390,8 +1452,8 @@ class TruncatedHierarchy:
         if not self.levels:
             return self._dense_solve(b)
         v = np.zeros_like(b)
-        for _ in range(self.smooth):
-            ts.gauss_seidel(v, b, free, False)
+        for s in range(self.smooth):
+            ts.gauss_seidel(v, b, free, False, zero=s == 0)
         res = ts.matvec(v)  # v is zero on held pixels
         np.subtract(b, res, out=res)
         res *= free
@@ -1411,8 +1473,8 @@ class TruncatedHierarchy:
         lvl, nxt = self.levels[k], self.levels[k + 1]
         none = np.zeros(0, np.uint8)
         v = np.zeros_like(b)
-        for _ in range(self.smooth):
-            _var_gs(lvl.A, v, b, lvl.n, lvl.m, lvl.R, lvl.periodic, False)
+        for s in range(self.smooth):
+            _var_gs(lvl.A, v, b, lvl.n, lvl.m, lvl.R, lvl.periodic, False, zero=s == 0)
         res = np.empty_like(b)
         tr = self.transfers[k + 1]
         for _ in range(self.gamma if k + 1 < len(self.levels) - 1 else 1):
@@ -1462,15 +1524,16 @@ class TruncatedHierarchy:
 
 # ------------------------------------------------------------- monotone (constrained) multigrid
 @njit(cache=True, nogil=True)
-def _var_pgs_rows(A, v, b, lo, hi, n, m, R, periodic, reverse, i0, i1):
+def _var_pgs_rows(A, v, b, lo, hi, n, m, R, periodic, zero, reverse, i0, i1):
     """One projected Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` over ``lo <= v <= hi``, rows ``i0 <= i < i1``."""
-    _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, True, i0, i1)
+    _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, True, zero, i0, i1)
 
 
-def _var_pgs(A, v, b, lo, hi, n, m, R, periodic, reverse):
+def _var_pgs(A, v, b, lo, hi, n, m, R, periodic, reverse, zero=False):
     """One projected Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` over ``lo <= v <= hi``, in place
-    (in the order of :func:`_sweep_plan`)."""
-    _blocked_sweep(_var_pgs_rows, n, R, periodic, reverse, n * m, A, v, b, lo, hi, n, m, R, periodic)
+    (in the order of :func:`_sweep_plan`); ``zero``: ``v`` is zero on entry (see :func:`_zero_ahead`)."""
+    _blocked_sweep(_var_pgs_rows, n, R, periodic, reverse, n * m, A, v, b, lo, hi, n, m, R, periodic,
+                   _zero_ahead(zero, reverse, n, R, periodic))
 
 
 @lru_cache(maxsize=64)
@@ -1611,7 +1674,7 @@ class MonotoneHierarchy:
         last = k == len(self.levels) - 1
         sweeps = self.coarse_sweeps if last else self.smooth
         for s in range(sweeps):
-            _var_pgs(lvl.A, e, b, lo, hi, lvl.n, lvl.m, lvl.R, lvl.periodic, bool(s % 2))
+            _var_pgs(lvl.A, e, b, lo, hi, lvl.n, lvl.m, lvl.R, lvl.periodic, bool(s % 2), zero=s == 0)
         if last:
             return e
         nxt = self.levels[k + 1]
