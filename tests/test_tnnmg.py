@@ -351,7 +351,9 @@ def test_textured_photo_crop_matches_pdas_and_pcg(bits):
 def _sky_problem_and_pdas():
     import skimage.data
 
-    img = truncate_bits(skimage.data.camera()[0:96, 0:160].copy(), 4)
+    # 128 rows: the 96-row crop's optimum has an energy of ~1e-18 (flat sky), and its failed searches
+    # were rounding-level events that vanished when the coarse operators' summation order changed
+    img = truncate_bits(skimage.data.camera()[0:128, 0:160].copy(), 4)
     prob = qs.image_problem(img, bits=4)
     return prob, qs.solve(prob, solver="pdas")
 

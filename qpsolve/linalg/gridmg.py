@@ -46,6 +46,7 @@ import scipy.linalg as sla
 from numba import njit
 
 from ..certificate import box_violation
+from .galerkin import children, galerkin_fine, galerkin_var
 from .rowpool import MIN_WORK, run_rows, run_tasks, threads
 
 __all__ = ["TypedStencil", "LatticeStencil", "TruncatedHierarchy", "MonotoneHierarchy", "typed_stencil_support"]
@@ -163,25 +164,30 @@ def _fine_pgs_rows(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, reverse
                         j2 = _wrap(j2, m)
                     s += cv[ti, tj, k] * x[i2 * m + j2]
             old = x[p]
-            v = old - s / d
-            if v <= lo[p]:
-                v = lo[p]
-            elif v >= hi[p]:
-                v = hi[p]
-            was = old <= lo[p] or old >= hi[p]
-            now = v <= lo[p] or v >= hi[p]
-            if was != now:
-                moved += 1
+            low, high = lo[p], hi[p]
+            # min / max and bitwise "or": no branches on which pixels touch a bound (they are hard to
+            # predict along contact edges: the sweep ran about 25 % slower with them, same bits)
+            v = min(max(old - s / d, low), high)
+            moved += ((old <= low) | (old >= high)) != ((v <= low) | (v >= high))
             x[p] = v
     return moved
 
 
 @njit(cache=True, nogil=True)
-def _fine_gs_rows(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, reverse, i0, i1):
-    """One Gauss-Seidel sweep on ``D A D v = b`` over the free pixels of rows ``i0 <= i < i1``, in place."""
+def _fine_gs_rows(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, zero, reverse, i0, i1):
+    """One Gauss-Seidel sweep on ``D A D v = b`` over the free pixels of rows ``i0 <= i < i1``, in place.
+
+    ``zero``: a forward lexicographic sweep from ``v = 0``, whose terms on pixels after ``p`` are
+    zero and skipped (the same sum: the skipped products are exact zeros).
+    """
     kc = cnt[r, r]
     fo = oa[r, r, :kc] * m + ob[r, r, :kc]
     ci = cv[r, r, :kc]
+    kz = kc
+    if zero:
+        kz = 0
+        while kz < kc and fo[kz] < 0:  # the table's entries are in increasing column order
+            kz += 1
     for ii in range(i1 - i0):
         i = i1 - 1 - ii if reverse else i0 + ii
         ti = _cls(i, n, r, periodic)
@@ -197,7 +203,7 @@ def _fine_gs_rows(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, reverse, i
                 continue
             s = b[p]
             if inner_i and r <= j < m - r:
-                for k in range(kc):
+                for k in range(kz):
                     s -= ci[k] * v[p + fo[k]]  # v is zero on bound pixels
                 v[p] += s / d
                 continue
@@ -207,6 +213,8 @@ def _fine_gs_rows(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, reverse, i
                 if periodic:
                     i2 = _wrap(i2, n)
                     j2 = _wrap(j2, m)
+                if zero and i2 * m + j2 >= p:
+                    continue
                 s -= cv[ti, tj, k] * v[i2 * m + j2]  # v is zero on bound pixels
             v[p] += s / d
 
@@ -276,6 +284,24 @@ def _var_dot(A, x, p, i, j, n, m, R, periodic):
     """Row ``p = (i, j)`` of a variable-stencil ``A`` times ``x``."""
     W = 2 * R + 1
     s = 0.0
+    if R == 2 and 2 <= i < n - 2 and 2 <= j < m - 2:
+        # The usual coarse stencil (5 x 5): one partial sum per stencil row, so the 25 products do
+        # not form one chain of dependent additions (the coarse sweeps and products ran at the
+        # latency of that chain: benchmarks/results/dense/notes.md, session 6).
+        a = (i - 2) * m + j - 2
+        s0 = A[p, 0] * x[a] + A[p, 1] * x[a + 1] + A[p, 2] * x[a + 2] + A[p, 3] * x[a + 3] + A[p, 4] * x[a + 4]
+        a += m
+        s1 = A[p, 5] * x[a] + A[p, 6] * x[a + 1] + A[p, 7] * x[a + 2] + A[p, 8] * x[a + 3] + A[p, 9] * x[a + 4]
+        a += m
+        s2 = (A[p, 10] * x[a] + A[p, 11] * x[a + 1] + A[p, 12] * x[a + 2] + A[p, 13] * x[a + 3]
+              + A[p, 14] * x[a + 4])
+        a += m
+        s3 = (A[p, 15] * x[a] + A[p, 16] * x[a + 1] + A[p, 17] * x[a + 2] + A[p, 18] * x[a + 3]
+              + A[p, 19] * x[a + 4])
+        a += m
+        s4 = (A[p, 20] * x[a] + A[p, 21] * x[a + 1] + A[p, 22] * x[a + 2] + A[p, 23] * x[a + 3]
+              + A[p, 24] * x[a + 4])
+        return ((s0 + s1) + (s3 + s4)) + s2
     if R <= i < n - R and R <= j < m - R:  # the interior: no bounds to check
         base = (i - R) * m + j - R
         for a in range(W):
@@ -294,6 +320,34 @@ def _var_dot(A, x, p, i, j, n, m, R, periodic):
                 continue
             j2 = _neighbour(j, bb - R, m, periodic)
             if j2 < 0:
+                continue
+            s += c * x[i2 * m + j2]
+    return s
+
+
+@njit(cache=True, inline="always")
+def _var_dot_behind(A, x, p, i, j, n, m, R, periodic):
+    """:func:`_var_dot` when ``x`` is zero from ``p`` on (a forward sweep from zero): the terms of the
+    pixels before ``p`` only, summed as :func:`_var_dot` sums them (the others are exact zeros there)."""
+    W = 2 * R + 1
+    if R == 2 and 2 <= i < n - 2 and 2 <= j < m - 2:
+        a = (i - 2) * m + j - 2
+        s0 = A[p, 0] * x[a] + A[p, 1] * x[a + 1] + A[p, 2] * x[a + 2] + A[p, 3] * x[a + 3] + A[p, 4] * x[a + 4]
+        a += m
+        s1 = A[p, 5] * x[a] + A[p, 6] * x[a + 1] + A[p, 7] * x[a + 2] + A[p, 8] * x[a + 3] + A[p, 9] * x[a + 4]
+        a += m
+        return (s0 + s1) + (A[p, 10] * x[a] + A[p, 11] * x[a + 1])
+    s = 0.0
+    for a in range(W):
+        i2 = _neighbour(i, a - R, n, periodic)
+        if i2 < 0:
+            continue
+        for bb in range(W):
+            c = A[p, a * W + bb]
+            if c == 0.0:
+                continue
+            j2 = _neighbour(j, bb - R, m, periodic)
+            if j2 < 0 or i2 * m + j2 >= p:
                 continue
             s += c * x[i2 * m + j2]
     return s
@@ -321,17 +375,15 @@ def _var_product(A, x, out, n, m, R, periodic):
 def _step(t, lo, hi, p, project):
     """A Gauss-Seidel value ``t`` of pixel ``p``, clipped to ``[lo[p], hi[p]]`` when ``project``."""
     if project:
-        if t < lo[p]:
-            return lo[p]
-        if t > hi[p]:
-            return hi[p]
+        return min(max(t, lo[p]), hi[p])  # no branch on the bound (see _fine_pgs_rows)
     return t
 
 
 @njit(cache=True, inline="always")
-def _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, project, i0, i1):
+def _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, project, zero, i0, i1):
     """One Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` over rows ``i0 <= i < i1``, in place; clipped to
-    ``[lo, hi]`` when ``project``."""
+    ``[lo, hi]`` when ``project``; ``zero``: a forward lexicographic sweep from ``v = 0`` (see
+    :func:`_var_dot_behind`)."""
     W = 2 * R + 1
     cen = R * W + R
     for ii in range(i1 - i0):
@@ -342,18 +394,24 @@ def _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, project, i0, i1):
             d = A[p, cen]
             if d <= 0.0:
                 continue
-            v[p] = _step(v[p] + (b[p] - _var_dot(A, v, p, i, j, n, m, R, periodic)) / d, lo, hi, p, project)
+            if zero:
+                v[p] = _step(v[p] + (b[p] - _var_dot_behind(A, v, p, i, j, n, m, R, periodic)) / d, lo, hi, p,
+                             project)
+            else:
+                v[p] = _step(v[p] + (b[p] - _var_dot(A, v, p, i, j, n, m, R, periodic)) / d, lo, hi, p, project)
 
 
 @njit(cache=True, nogil=True)
-def _var_gs_rows(A, v, b, n, m, R, periodic, reverse, i0, i1):
+def _var_gs_rows(A, v, b, n, m, R, periodic, zero, reverse, i0, i1):
     """One (linear) Gauss-Seidel sweep on ``A v = b`` over rows ``i0 <= i < i1``, in place."""
-    _var_sweep(A, v, b, b, b, n, m, R, periodic, reverse, False, i0, i1)
+    _var_sweep(A, v, b, b, b, n, m, R, periodic, reverse, False, zero, i0, i1)
 
 
-def _var_gs(A, v, b, n, m, R, periodic, reverse):
-    """One (linear) Gauss-Seidel sweep on ``A v = b``, in place (in the order of :func:`_sweep_plan`)."""
-    _blocked_sweep(_var_gs_rows, n, R, periodic, reverse, n * m, A, v, b, n, m, R, periodic)
+def _var_gs(A, v, b, n, m, R, periodic, reverse, zero=False):
+    """One (linear) Gauss-Seidel sweep on ``A v = b``, in place (in the order of :func:`_sweep_plan`);
+    ``zero``: ``v`` is zero on entry (see :func:`_zero_ahead`)."""
+    _blocked_sweep(_var_gs_rows, n, R, periodic, reverse, n * m, A, v, b, n, m, R, periodic,
+                   _zero_ahead(zero, reverse, n, R, periodic))
 
 
 #: rows of a sweep are split into this many blocks, separated by strips of the stencil's radius: the
@@ -401,56 +459,21 @@ def _blocked_sweep(kernel, n, r, periodic, reverse, work, *args):
     return total
 
 
-@njit(cache=True)
 def _var_galerkin(A, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, out):
-    """``out += P^T A P`` for a variable-stencil ``A`` (``out`` zeroed by the caller)."""
-    W = 2 * R + 1
-    Wc = 2 * Rc + 1
-    for i in range(n):
-        for j in range(m):
-            p = i * m + j
-            for a in range(W):
-                i2 = _neighbour(i, a - R, n, periodic)
-                if i2 < 0:
-                    continue
-                for bb in range(W):
-                    c = A[p, a * W + bb]
-                    if c == 0.0:
-                        continue
-                    j2 = _neighbour(j, bb - R, m, periodic)
-                    if j2 < 0:
-                        continue
-                    for u in range(pi.shape[1]):
-                        I = pi[i, u]
-                        if I < 0:
-                            continue
-                        for w in range(pj.shape[1]):
-                            J = pj[j, w]
-                            if J < 0:
-                                continue
-                            row = I * mc + J
-                            cIJ = c * wi[i, u] * wj[j, w]
-                            for u2 in range(pi.shape[1]):
-                                I2 = pi[i2, u2]
-                                if I2 < 0:
-                                    continue
-                                dI = I2 - I
-                                if periodic:
-                                    if dI > nc // 2:
-                                        dI -= nc
-                                    elif dI < -(nc // 2):
-                                        dI += nc
-                                for w2 in range(pj.shape[1]):
-                                    J2 = pj[j2, w2]
-                                    if J2 < 0:
-                                        continue
-                                    dJ = J2 - J
-                                    if periodic:
-                                        if dJ > mc // 2:
-                                            dJ -= mc
-                                        elif dJ < -(mc // 2):
-                                            dJ += mc
-                                    out[row, (dI + Rc) * Wc + dJ + Rc] += cIJ * wi[i2, u2] * wj[j2, w2]
+    """``out += P^T A P`` for a variable-stencil ``A`` (``out`` zeroed by the caller), one axis at a time
+    (:func:`qpsolve.linalg.galerkin.galerkin_var`)."""
+    ci, wci = children(pi, wi, nc)
+    galerkin_var(A, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out)
+
+
+def _zero_ahead(zero, reverse, n, r, periodic):
+    """Whether a sweep from ``v = 0`` may skip the pixels ahead of it: only a forward sweep in plain
+    lexicographic order (one block; in the blocked order a strip follows the block below it).
+
+    >>> _zero_ahead(True, False, 100, 2, False), _zero_ahead(True, True, 100, 2, False)
+    (True, False)
+    """
+    return bool(zero) and not reverse and not _sweep_plan(n, r, periodic)[1]
 
 
 @njit(cache=True)
@@ -581,31 +604,17 @@ def _obstacle_by_rows(tlo, thi, ci, mc, lo_c, hi_c, I0, I1):
 
 
 def _children(par, w, nc, positive=False):
-    """``(ch, weight)``: for each coarse index the fine indices that have it as a parent, in increasing
-    order (``-1`` past the last), and their weights; only the positive weights when ``positive`` (the
+    """:func:`qpsolve.linalg.galerkin.children`, or only the positive weights when ``positive`` (the
     supports of monotone obstacles).
 
-    >>> par = np.array([[0, -1], [0, 1], [1, -1]]); w = np.array([[1.0, 0.0], [0.5, 0.5], [1.0, 0.0]])
-    >>> _children(par, w, 2)
-    (array([[0, 1],
-           [1, 2]]), array([[1. , 0.5],
-           [0.5, 1. ]]))
+    >>> par = np.array([[0, 1], [0, 1], [1, -1]]); w = np.array([[1.0, 0.0], [0.5, 0.5], [1.0, 0.0]])
+    >>> _children(par, w, 2, positive=True)[0]
+    array([[0, 1],
+           [1, 2]])
     """
-    ok = par >= 0
     if positive:
-        ok &= w > 0.0
-    fine, slot = np.nonzero(ok)  # fine index major: each coarse index's children come out increasing
-    coarse = par[fine, slot]
-    order = np.argsort(coarse, kind="stable")
-    fine, coarse, weight = fine[order], coarse[order], w[fine[order], slot[order]]
-    counts = np.bincount(coarse, minlength=nc)
-    width = max(1, int(counts.max(initial=0)))
-    rank = np.arange(coarse.size) - np.repeat(np.cumsum(counts) - counts, counts)
-    ch = np.full((nc, width), -1, dtype=np.int64)
-    cw = np.zeros((nc, width))
-    ch[coarse, rank] = fine
-    cw[coarse, rank] = weight
-    return ch, cw
+        par = np.where(w > 0.0, par, -1)
+    return children(par, w, nc)
 
 
 class _Transfer:
@@ -872,22 +881,27 @@ def _parents(n, periodic, order=3):
 
 @lru_cache(maxsize=64)
 def _coarse_radius(R, n, periodic, order):
-    """Stencil radius of ``P^T A P`` on the coarse grid along an axis of length ``n`` (``A`` of radius ``R``)."""
+    """Stencil radius of ``P^T A P`` on the coarse grid along an axis of length ``n`` (``A`` of radius ``R``).
+
+    >>> _coarse_radius(2, 512, False, 1), _coarse_radius(1, 9, True, 3)
+    (2, 2)
+    """
     nc, par, _ = _parents(n, periodic, order)
-    reach = 0
-    for i in range(n):
-        for i2 in range(i - R, i + R + 1):
-            if periodic:
-                i2 %= n
-            elif i2 < 0 or i2 >= n:
-                continue
-            for a in par[i][par[i] >= 0]:
-                for b in par[i2][par[i2] >= 0]:
-                    d = abs(int(b) - int(a))
-                    if periodic:
-                        d = min(d, nc - d)
-                    reach = max(reach, d)
-    return reach
+    i = np.arange(n)[:, None]
+    i2 = i + np.arange(-R, R + 1)[None, :]  # every fine pair (i, i2) within the stencil
+    if periodic:
+        ok = np.ones(i2.shape, bool)
+        i2 = i2 % n
+    else:
+        ok = (i2 >= 0) & (i2 < n)
+        i2 = np.clip(i2, 0, n - 1)
+    a = par[np.broadcast_to(i, i2.shape)][:, :, :, None]  # parents of i
+    b = par[i2][:, :, None, :]  # parents of i2
+    d = np.abs(b - a)
+    if periodic:
+        d = np.minimum(d, nc - d)
+    use = ok[:, :, None, None] & (a >= 0) & (b >= 0)
+    return int(d[use].max(initial=0))
 
 
 class TypedStencil:
@@ -1011,13 +1025,23 @@ class TypedStencil:
                                   self.r, self.periodic))
 
     # ------------------------------------------------- what the hierarchies ask of a fine level
-    def gauss_seidel(self, v, b, free, reverse=False):
-        """One Gauss-Seidel sweep on ``D P D v = b`` over the free pixels, in place (``v`` zero on held ones)."""
+    def gauss_seidel(self, v, b, free, reverse=False, zero=False):
+        """One Gauss-Seidel sweep on ``D P D v = b`` over the free pixels, in place (``v`` zero on held ones).
+
+        ``zero``: ``v`` is zero on entry; a forward lexicographic sweep then skips the products with
+        the pixels it has not reached (the same result, half the work)."""
+        zero = _zero_ahead(zero, reverse, self.n, self.r, self.periodic)
         _blocked_sweep(_fine_gs_rows, self.n, self.r, self.periodic, reverse, self.n * self.m,
-                       self.cnt, self.oa, self.ob, self.cv, self.dg, v, b, free, self.n, self.m, self.r, self.periodic)
+                       self.cnt, self.oa, self.ob, self.cv, self.dg, v, b, free, self.n, self.m, self.r, self.periodic,
+                       zero)
 
     def galerkin(self, free, pi, wi, pj, wj, nc, mc, Rc, alive, out):
         """``out += T^T D P D T`` on the coarse nodes ``alive`` (``T`` the prolongation ``pi, wi, pj, wj``)."""
+        if alive.all():  # one axis at a time (the direct loop below is ~2x the work)
+            ci, wci = children(pi, wi, nc)
+            galerkin_fine(self.cnt, self.oa, self.ob, self.cv, free, self.n, self.m, self.r, self.periodic,
+                          pi, wi, pj, wj, ci, wci, nc, mc, Rc, out)
+            return
         _fine_galerkin(self.cnt, self.oa, self.ob, self.cv, free, self.n, self.m, self.r, self.periodic,
                        pi, wi, pj, wj, nc, mc, Rc, self.periodic, alive, out)
 
@@ -1170,8 +1194,9 @@ class LatticeStencil:
                           self.r, reverse, True)
         return int(np.count_nonzero(before != ((x <= lower) | (x >= upper))))
 
-    def gauss_seidel(self, v, b, free, reverse=False):
-        """One Gauss-Seidel sweep on ``D P D v = b`` over the free pixels, in place (``v`` zero on held ones)."""
+    def gauss_seidel(self, v, b, free, reverse=False, zero=False):
+        """One Gauss-Seidel sweep on ``D P D v = b`` over the free pixels, in place (``v`` zero on held ones;
+        ``zero``, that ``v`` is zero on entry, is not used here)."""
         if self._cen >= 0:
             _sparse_sweep(self._Ac, self._da, self._db, self._cen, v, b, b, b, free, self.n, self.m, self.r,
                           reverse, False)
@@ -1245,6 +1270,10 @@ class _Level:
 
 #: the coarsest grid is solved by a dense pseudo-inverse once it has at most this many pixels
 COARSEST = 300
+#: :meth:`TruncatedHierarchy.update` rebuilds a coarse level from the one above (instead of carrying the
+#: difference down) once the difference touches more than this fraction of the rows above: per row the
+#: difference's scatter cost about 9x the row of a rebuild at 512^2 (benchmarks/results/dense/notes.md, session 6)
+UPDATE_REBUILD = 0.1
 
 
 class TruncatedHierarchy:
@@ -1341,6 +1370,13 @@ class TruncatedHierarchy:
         drows, dA, nd = None, None, 0
         for k, lvl in enumerate(self.levels):
             pi, wi, pj, wj = self.transfers[k]
+            if k > 0 and nd > UPDATE_REBUILD * n * m:
+                # The difference covers many rows: carrying it down costs more than building this level
+                # and the ones below from the updated level above.
+                for top, low, tr in zip(self.levels[k - 1:], self.levels[k:], self.transfers[k:]):
+                    low.A[:] = 0.0
+                    _var_galerkin(top.A, top.n, top.m, top.R, top.periodic, *tr, low.n, low.m, low.R, low.A)
+                break
             N = lvl.n * lvl.m
             if not hasattr(lvl, "slots"):
                 lvl.slots = np.full(N, -1, dtype=np.int64)
@@ -1416,8 +1452,8 @@ class TruncatedHierarchy:
         if not self.levels:
             return self._dense_solve(b)
         v = np.zeros_like(b)
-        for _ in range(self.smooth):
-            ts.gauss_seidel(v, b, free, False)
+        for s in range(self.smooth):
+            ts.gauss_seidel(v, b, free, False, zero=s == 0)
         res = ts.matvec(v)  # v is zero on held pixels
         np.subtract(b, res, out=res)
         res *= free
@@ -1437,8 +1473,8 @@ class TruncatedHierarchy:
         lvl, nxt = self.levels[k], self.levels[k + 1]
         none = np.zeros(0, np.uint8)
         v = np.zeros_like(b)
-        for _ in range(self.smooth):
-            _var_gs(lvl.A, v, b, lvl.n, lvl.m, lvl.R, lvl.periodic, False)
+        for s in range(self.smooth):
+            _var_gs(lvl.A, v, b, lvl.n, lvl.m, lvl.R, lvl.periodic, False, zero=s == 0)
         res = np.empty_like(b)
         tr = self.transfers[k + 1]
         for _ in range(self.gamma if k + 1 < len(self.levels) - 1 else 1):
@@ -1488,15 +1524,16 @@ class TruncatedHierarchy:
 
 # ------------------------------------------------------------- monotone (constrained) multigrid
 @njit(cache=True, nogil=True)
-def _var_pgs_rows(A, v, b, lo, hi, n, m, R, periodic, reverse, i0, i1):
+def _var_pgs_rows(A, v, b, lo, hi, n, m, R, periodic, zero, reverse, i0, i1):
     """One projected Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` over ``lo <= v <= hi``, rows ``i0 <= i < i1``."""
-    _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, True, i0, i1)
+    _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, True, zero, i0, i1)
 
 
-def _var_pgs(A, v, b, lo, hi, n, m, R, periodic, reverse):
+def _var_pgs(A, v, b, lo, hi, n, m, R, periodic, reverse, zero=False):
     """One projected Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` over ``lo <= v <= hi``, in place
-    (in the order of :func:`_sweep_plan`)."""
-    _blocked_sweep(_var_pgs_rows, n, R, periodic, reverse, n * m, A, v, b, lo, hi, n, m, R, periodic)
+    (in the order of :func:`_sweep_plan`); ``zero``: ``v`` is zero on entry (see :func:`_zero_ahead`)."""
+    _blocked_sweep(_var_pgs_rows, n, R, periodic, reverse, n * m, A, v, b, lo, hi, n, m, R, periodic,
+                   _zero_ahead(zero, reverse, n, R, periodic))
 
 
 @lru_cache(maxsize=64)
@@ -1637,7 +1674,7 @@ class MonotoneHierarchy:
         last = k == len(self.levels) - 1
         sweeps = self.coarse_sweeps if last else self.smooth
         for s in range(sweeps):
-            _var_pgs(lvl.A, e, b, lo, hi, lvl.n, lvl.m, lvl.R, lvl.periodic, bool(s % 2))
+            _var_pgs(lvl.A, e, b, lo, hi, lvl.n, lvl.m, lvl.R, lvl.periodic, bool(s % 2), zero=s == 0)
         if last:
             return e
         nxt = self.levels[k + 1]

@@ -35,7 +35,7 @@ groups = {  # kernel names before (039bd12) and after session 5's row-range kern
  "operator products, fine": ["_fine_matvec", "_fine_matvec_rows"],
  "operator products, coarse": ["_var_matvec", "_var_matvec_rows"],
  "Galerkin incremental updates": ["_fine_galerkin_delta", "_var_galerkin_delta", "_apply_delta"],
- "Galerkin rebuilds": ["_fine_galerkin", "_var_galerkin"],
+ "Galerkin rebuilds": ["_fine_galerkin", "_var_galerkin", "_fine_rows", "_var_rows"],
  "transfers (restrict, prolong, obstacles)": ["_restrict", "_prolong_add", "_restrict_obstacles", "_prolong_add_rows",
      "_restrict_gather_rows", "_obstacle_columns_rows", "_obstacle_by_rows"],
  "coarsest dense Cholesky": ["_coarsest"],
@@ -44,7 +44,7 @@ groups = {  # kernel names before (039bd12) and after session 5's row-range kern
 tot = {}
 for (f, l, name), (cc, nc, tt, ct, callers) in st.items():
     for g, names in groups.items():
-        if name in names and ("gridmg" in f or "certificate" in f):
+        if name in names and ("gridmg" in f or "galerkin" in f or "certificate" in f):
             key = g
             val = ct if name in ("_coarsest", "certificate") else tt
             tot[key] = tot.get(key, 0.0) + val
