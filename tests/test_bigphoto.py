@@ -71,6 +71,39 @@ def test_cli_case_runs_the_command_and_reports_it(tmp_path):
     assert row["certified"] is True, row
     assert row["statuses"] == ["optimal"] * 3 and 0 <= row["rel_gap"] <= 1e-8
     assert row["cpu"] > 0 and row["peak_mb"] > 10 and row["solvers"]
+    # the per-channel split, read off the command's verbose lines: each part took some time, the
+    # probe is inside the solve, and the parts fit in the process's wall time
+    assert len(row["channels"]) == 3
+    for ch in row["channels"]:
+        assert set(ch) == {"pipeline", "probe", "solve", "blend"}
+        assert 0 <= ch["probe"] <= ch["solve"] and ch["pipeline"] >= 0 and ch["blend"] >= 0
+    assert sum(ch["pipeline"] + ch["solve"] + ch["blend"] for ch in row["channels"]) <= row["wall"]
+
+
+def test_cli_case_stopped_at_its_limit_reports_what_it_got_to(tmp_path, capsys):
+    # a run longer than its limit is interrupted like Ctrl-C: nothing written, the row says so
+    import benchmarks.dense as dense
+
+    dense.CLI_CASES["cli-test-stop"] = ("coffee", (40, 56), 4)
+    try:
+        dense.cli_child("cli-test-stop", limit=0.5)
+    finally:
+        del dense.CLI_CASES["cli-test-stop"]
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["certified"] is False and row["statuses"][0].startswith("stopped after")
+    assert row["wall"] >= 0.5
+
+
+def test_channel_splits_read_the_verbose_lines():
+    from benchmarks.dense import channel_splits
+
+    lines = ["[photo] channel 0: envelopes and weights in 20.5 s", "tnnmg n=4: step 1: ...",
+             "[photo] channel 0: solved (optimal) in 100.0 s", "[photo] channel 0: blended in 0.4 s",
+             "[photo] channel 1: envelopes and weights in 19.0 s",
+             "[pdas] hands over to tnnmg after 9.0 s: too_many_active on a coarse level of 750000 pixels"]
+    assert channel_splits(lines) == [{"pipeline": 20.5, "solve": 100.0, "probe": 0.0, "blend": 0.4},
+                                     {"pipeline": 19.0, "probe": 9.0}]
+
 
 
 # ------------------------------------------------------------ exact distance transforms (blend weights)
@@ -224,3 +257,18 @@ def test_verbose_says_when_pdas_hands_over(capsys):
     assert "[pdas] hands over to pcg after " in said and "too_many_active" in said
     qs.solve(prob, solver="pdas", verbose=True)  # no hand-over, nothing said about one
     assert "hands over" not in capsys.readouterr().out
+
+
+def test_report_lists_the_cli_splits_under_the_table(tmp_path):
+    from benchmarks.dense import report
+
+    row = {"case": "cli-x", "shape": [30, 40, 3], "pixels": 1200, "bits": 4, "wall": 130.0, "cpu": 120.0,
+           "peak_mb": 900.0, "certified": False, "statuses": ["stopped after 130 s"], "rel_gap": float("nan"),
+           "solve_wall": None, "solvers": [], "fallback": [],
+           "channels": [{"pipeline": 20.5, "probe": 9.0, "solve": 100.0, "blend": 0.4}, {"pipeline": 19.0}]}
+    report({"cli-x": [row]}, tmp_path, "cmd")
+    text = (tmp_path / "dense.md").read_text()
+    assert "| cli-x | 30×40×3 | 4 | 1 |" in text and "NO: stopped after 130 s" in text
+    assert ("cli-x, run 1 (130 s wall, 120 CPU s, 900 MB, stopped after 130 s)" in text
+            and "channel 0: pipeline 20.5 s, probe 9.0 s, solve 100.0 s, blend 0.4 s; channel 1: pipeline 19.0 s"
+            in text)
