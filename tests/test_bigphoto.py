@@ -184,7 +184,7 @@ def test_tnnmg_on_the_coarsest_level_gives_the_same_certified_answer(monkeypatch
     from qpsolve.imaging.data import truncate_bits
     from qpsolve.solvers.pdas import constants
 
-    img = resize(skimage.data.camera().astype(float), (56, 72), order=1, anti_aliasing=False, preserve_range=True)
+    img = resize(skimage.data.camera().astype(float), (28, 36), order=1, anti_aliasing=False, preserve_range=True)
     prob = qs.image_problem(truncate_bits(np.rint(img).astype(np.uint8), 3), bits=3)
     ref = qs.solve(prob, solver="pdas")
     monkeypatch.setattr(constants, "COARSEST_MULTIGRID", 200)
