@@ -20,10 +20,14 @@ Cases (all ``solver="auto"``, the default tolerance):
   rest of the row's time is the blend and the calibration around it);
 - ``textured-S``: camera upscaled (bilinear) to ``S²``, 3 bits, plain plate;
 - ``cli-coffee-12mp``: coffee upscaled (bilinear) to 4000×3000 RGB, 4 bits, written
-  as a PNG and run as a user runs it, ``python -m qpsolve dequantize IN OUT --bits 4``
-  (all defaults) in its own process: wall, CPU and peak memory are that process's,
-  *certified* is its exit status 0 (the command writes nothing unless every channel
-  is certified); the solver column lists each channel's ``solver`` line.
+  as a PNG and run as a user runs it, ``python -m qpsolve dequantize IN OUT --bits 4
+  --verbose`` (all defaults) in its own process: wall, CPU and peak memory are that
+  process's, *certified* is its exit status 0 (the command writes nothing unless every
+  channel is certified); the solver column lists each channel's ``solver`` line.  The
+  verbose lines give each channel's split (:func:`channel_splits`: the photo pipeline
+  before the solve, ``auto``'s ``pdas`` probe until its hand-over, the whole solve, the
+  blend), listed under the table; a run that reaches ``--timeout`` is stopped (Ctrl-C)
+  30 s before it and reported with the splits it got to.
 """
 
 from __future__ import annotations
@@ -50,6 +54,8 @@ DEFAULT_CASES = (
 )
 #: the CLI case: (rows, columns) of the upscaled photograph and its bit depth
 CLI_CASES = {"cli-coffee-12mp": ("coffee", (3000, 4000), 4)}
+#: seconds before ``--timeout`` at which a CLI case interrupts its command (it then reports its splits)
+CLI_MARGIN = 30.0
 
 
 def _image(name):
@@ -83,20 +89,68 @@ def cli_input(name, path):
     return q.shape, bits
 
 
-def cli_child(name):
-    """Run CLI case ``name`` through ``python -m qpsolve dequantize`` in a fresh process; print one JSON line."""
+_SPLIT = re.compile(r"^\[photo\] channel (\d+): (envelopes and weights|solved|blended)\b.* in ([0-9.]+) s$")
+_PROBE = re.compile(r"^\[pdas\] hands over to \S+ after ([0-9.]+) s")
+
+
+def channel_splits(lines):
+    """Per-channel wall seconds from the verbose lines of ``qpsolve dequantize``.
+
+    Returns one dict per channel that got as far as its pipeline, with
+    ``pipeline`` (envelopes and weights), ``probe`` (``pdas`` until it handed
+    over; 0 without a hand-over), ``solve`` (the whole solve, probe included)
+    and ``blend``, each present once its line was printed.
+
+    Examples
+    --------
+    >>> channel_splits(["[photo] channel 0: envelopes and weights in 20.1 s",
+    ...                 "[pdas] hands over to tnnmg after 9.5 s: too_many_active ...",
+    ...                 "[photo] channel 0: solved (optimal) in 150.0 s"])
+    [{'pipeline': 20.1, 'probe': 9.5, 'solve': 150.0}]
+    """
+    out = []
+    for line in lines:
+        m = _SPLIT.match(line.strip())
+        if m:
+            c, what, sec = int(m.group(1)), m.group(2), float(m.group(3))
+            while len(out) <= c:
+                out.append({})
+            key = {"envelopes and weights": "pipeline", "solved": "solve", "blended": "blend"}[what]
+            out[c][key] = sec
+            if key == "solve":
+                out[c].setdefault("probe", 0.0)
+            continue
+        m = _PROBE.match(line.strip())
+        if m and out and "solve" not in out[-1]:
+            out[-1]["probe"] = float(m.group(1))
+    return out
+
+
+def cli_child(name, limit=None):
+    """Run CLI case ``name`` through ``python -m qpsolve dequantize`` in a fresh process; print one JSON line.
+
+    With ``limit`` (seconds) the command is interrupted (SIGINT, as Ctrl-C) when it runs longer.
+    """
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = os.path.join(tmp, "in.png"), os.path.join(tmp, "out.png")
         shape, bits = cli_input(name, src)
-        cmd = [sys.executable, "-m", "qpsolve", "dequantize", src, dst, "--bits", str(bits)]
+        cmd = [sys.executable, "-m", "qpsolve", "dequantize", src, dst, "--bits", str(bits), "--verbose"]
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        p = subprocess.run(cmd, capture_output=True, text=True)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stopped = False
+        try:
+            stdout, stderr = proc.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGINT)  # the command's own Ctrl-C path: nothing written
+            stdout, stderr = proc.communicate()
+            stopped = True
         wall = time.perf_counter() - t0
         r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         wrote = os.path.exists(dst)
+    p = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     lines = p.stdout.splitlines()
     solvers = [ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("solver ")]
     statuses = [ln.split(":", 1)[1].split("(")[0].strip() for ln in lines if ln.startswith("status ")]
@@ -106,19 +160,21 @@ def cli_child(name):
         "case": name, "shape": list(shape), "pixels": int(shape[0] * shape[1]), "bits": bits,
         "wall": wall, "cpu": (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime),
         "peak_mb": r1.ru_maxrss / 1024.0, "certified": p.returncode == 0 and wrote,
-        "statuses": statuses or [f"exit {p.returncode}: " + ((p.stderr.strip().splitlines() or [""])[-1])],
+        "statuses": ([f"stopped after {wall:.0f} s"] if stopped else [])
+        + (statuses or [f"exit {p.returncode}: " + ((p.stderr.strip().splitlines() or [""])[-1])]),
+        "channels": channel_splits(lines), "last_line": lines[-1] if lines else "",
         "rel_gap": max(gaps) if gaps else float("nan"), "solve_wall": None,
         "solvers": sorted(set(solvers)), "fallback": [], "command": " ".join(cmd[1:3] + ["IN", "OUT"] + cmd[5:]),
     }
     print(json.dumps(out), flush=True)
 
 
-def child(name):
-    """Solve one case; print one JSON line."""
+def child(name, limit=None):
+    """Solve one case; print one JSON line (``limit``: seconds a CLI case may run, see :func:`cli_child`)."""
     import numpy as np
 
     if name in CLI_CASES:
-        return cli_child(name)
+        return cli_child(name, limit)
 
     import qpsolve as qs
     from qpsolve.imaging.data import truncate_bits
@@ -159,7 +215,8 @@ def child(name):
 def _run(name, timeout):
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     # its own process group, so that a timeout also ends the CLI process a CLI case starts
-    p = subprocess.Popen([sys.executable, "-m", "benchmarks.dense", "--child", name], stdout=subprocess.PIPE,
+    p = subprocess.Popen([sys.executable, "-m", "benchmarks.dense", "--child", name, "--timeout", str(timeout)],
+                         stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
     try:
         stdout, stderr = p.communicate(timeout=timeout)
@@ -221,6 +278,14 @@ def report(results, out, command):
             f"| {_fmt(_median(ok, 'solve_wall'))} "
             f"| {_median(ok, 'peak_mb'):.0f} | {cert} | {max(r['rel_gap'] for r in ok):.1e} | {', '.join(ok[0]['solvers'])} "
             f"| {_threads_of(ok)} | {_load_of(ok)} |")
+    for name, rows in results.items():
+        for k, r in enumerate(row for row in rows if row.get("channels")):
+            parts = [f"channel {c}: " + ", ".join(f"{key} {ch[key]:.1f} s" for key in ("pipeline", "probe", "solve", "blend")
+                                                 if key in ch) for c, ch in enumerate(r["channels"])]
+            lines.append("")
+            lines.append(f"{name}, run {k + 1} ({r['wall']:.0f} s wall, {r['cpu']:.0f} CPU s, {r['peak_mb']:.0f} MB"
+                         f"{', ' + r['statuses'][0] if not r['certified'] else ''}), wall seconds per channel "
+                         "(*probe*: `pdas` until its hand-over, inside *solve*): " + "; ".join(parts))
     (out / "dense.md").write_text("\n".join(lines) + "\n")
     try:
         import matplotlib
@@ -256,7 +321,8 @@ def main(argv=None):
                     "(made in parallel) to --out's and write the report; nothing is run")
     args = ap.parse_args(argv)
     if args.child:
-        child(args.child)
+        # a CLI case stops itself (Ctrl-C) before the parent's timeout, so its row keeps the splits it got to
+        child(args.child, limit=max(args.timeout - CLI_MARGIN, 1.0))
         return 0
     if args.merge:
         out = Path(args.out)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import skimage.io
 from hypothesis import given, settings, strategies as st
 from scipy import ndimage
@@ -42,8 +43,6 @@ def test_gaussian_nearest_takes_the_fft_path_on_long_kernels():
 
 
 def test_gaussian_nearest_refuses_a_nonpositive_sigma():
-    import pytest
-
     with pytest.raises(ValueError, match="sigma"):
         gaussian_nearest(np.zeros((3, 3)), 0.0)
 
@@ -72,3 +71,204 @@ def test_cli_case_runs_the_command_and_reports_it(tmp_path):
     assert row["certified"] is True, row
     assert row["statuses"] == ["optimal"] * 3 and 0 <= row["rel_gap"] <= 1e-8
     assert row["cpu"] > 0 and row["peak_mb"] > 10 and row["solvers"]
+    # the per-channel split, read off the command's verbose lines: each part took some time, the
+    # probe is inside the solve, and the parts fit in the process's wall time
+    assert len(row["channels"]) == 3
+    for ch in row["channels"]:
+        assert set(ch) == {"pipeline", "probe", "solve", "blend"}
+        assert 0 <= ch["probe"] <= ch["solve"] and ch["pipeline"] >= 0 and ch["blend"] >= 0
+    assert sum(ch["pipeline"] + ch["solve"] + ch["blend"] for ch in row["channels"]) <= row["wall"]
+
+
+def test_cli_case_stopped_at_its_limit_reports_what_it_got_to(tmp_path, capsys):
+    # a run longer than its limit is interrupted like Ctrl-C: nothing written, the row says so
+    import benchmarks.dense as dense
+
+    dense.CLI_CASES["cli-test-stop"] = ("coffee", (40, 56), 4)
+    try:
+        dense.cli_child("cli-test-stop", limit=0.5)
+    finally:
+        del dense.CLI_CASES["cli-test-stop"]
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert row["certified"] is False and row["statuses"][0].startswith("stopped after")
+    assert row["wall"] >= 0.5
+
+
+def test_channel_splits_read_the_verbose_lines():
+    from benchmarks.dense import channel_splits
+
+    lines = ["[photo] channel 0: envelopes and weights in 20.5 s", "tnnmg n=4: step 1: ...",
+             "[photo] channel 0: solved (optimal) in 100.0 s", "[photo] channel 0: blended in 0.4 s",
+             "[photo] channel 1: envelopes and weights in 19.0 s",
+             "[pdas] hands over to tnnmg after 9.0 s: too_many_active on a coarse level of 750000 pixels"]
+    assert channel_splits(lines) == [{"pipeline": 20.5, "solve": 100.0, "probe": 0.0, "blend": 0.4},
+                                     {"pipeline": 19.0, "probe": 9.0}]
+
+
+
+# ------------------------------------------------------------ exact distance transforms (blend weights)
+
+@settings(max_examples=60, deadline=None)
+@given(shape=st.lists(st.integers(1, 12), min_size=1, max_size=3), density=st.floats(0.0, 1.0),
+       seed=st.integers(0, 2**16))
+def test_distance_to_is_scipys_edt(shape, density, seed):
+    # scipy.ndimage's exact transform is the reference, bit for bit, in 1-D to 3-D
+    from qpsolve.imaging.distance import distance_to
+
+    feat = np.random.default_rng(seed).random(shape) < density
+    got = distance_to(feat)
+    if feat.any():
+        assert np.array_equal(got, ndimage.distance_transform_edt(~feat))
+    else:
+        assert got.shape == feat.shape and np.all(np.isinf(got))
+
+
+def test_distance_to_on_a_large_sparse_mask():
+    # long lines with features far apart and a whole empty row band: the envelope's long reach
+    from qpsolve.imaging.distance import distance_to
+
+    feat = np.zeros((300, 700), bool)
+    feat[7, 650] = feat[290, 3] = feat[150, 350] = True
+    assert np.array_equal(distance_to(feat), ndimage.distance_transform_edt(~feat))
+
+
+def test_distance_to_refuses_a_scalar():
+    from qpsolve.imaging.distance import distance_to
+
+    with pytest.raises(ValueError, match="features"):
+        distance_to(np.bool_(True))
+
+
+def test_blend_weights_match_the_scipy_distance_transforms(monkeypatch):
+    # the photo pipeline's weights on a real photograph, against the same formula with scipy's EDT
+    import skimage.data
+
+    from qpsolve.imaging import photo
+    from qpsolve.imaging.data import truncate_bits
+
+    img = truncate_bits(skimage.data.camera()[100:260, 60:300], 4).astype(np.float64)
+    lo, hi = img, img + 16.0
+    got = photo.blend_weights(lo, hi)
+    monkeypatch.setattr(photo, "distance_to", lambda m: ndimage.distance_transform_edt(~np.asarray(m)) if np.any(m)
+                        else np.full(np.shape(m), np.inf))
+    ref = photo.blend_weights(lo, hi)
+    assert np.array_equal(got, ref)
+    assert 0.2 <= float(got.min()) < float(got.max()) <= 1.0  # the test is not vacuous
+
+
+# ----------------------------------------------------- pdas's coarsest level: who measures the contacts
+
+def test_a_large_coarsest_level_is_solved_by_tnnmg():
+    # 3000 x 4000 stops halving at 375 x 500: 187 500 pixels, where pcg took tens of seconds
+    from qpsolve.model.operators import GridSpec
+    from qpsolve.solvers.pdas.multilevel import GridLevel, coarsest_solver, level_chain
+
+    big = GridLevel(np.zeros(375 * 500), np.ones(375 * 500), GridSpec(shape=(375, 500)))
+    assert coarsest_solver(big.boxqp())[0] == "tnnmg"
+    # the smooth benchmark problems (2-bit Gaussian, 256^2 .. 2048^2) halve down to a few pixels: pcg, as before
+    from qpsolve.bench.harness import build_problem
+
+    for size in (256, 2048):
+        chain = level_chain(build_problem("gaussian2", size), 8)
+        assert chain[-1].n <= 256 and coarsest_solver(chain[-1].boxqp())[0] == "pcg"
+
+
+@pytest.mark.filterwarnings("ignore:The default value of raise_error:PendingDeprecationWarning")
+def test_tnnmg_on_the_coarsest_level_gives_the_same_certified_answer(monkeypatch):
+    # a textured photograph whose chain stops at 14 x 18 pixels; with the threshold lowered the
+    # coarsest level goes to tnnmg, and the answer is the one pcg's coarsest level leads to
+    import skimage.data
+    from skimage.transform import resize
+
+    import qpsolve as qs
+    from qpsolve.imaging.data import truncate_bits
+    from qpsolve.solvers.pdas import constants
+
+    img = resize(skimage.data.camera().astype(float), (28, 36), order=1, anti_aliasing=False, preserve_range=True)
+    prob = qs.image_problem(truncate_bits(np.rint(img).astype(np.uint8), 3), bits=3)
+    ref = qs.solve(prob, solver="pdas")
+    monkeypatch.setattr(constants, "COARSEST_MULTIGRID", 200)
+    res = qs.solve(prob, solver="pdas")
+    assert ref.info["levels"][0]["solver"] == "pcg" and ref.info["levels"][0]["n"] == 252
+    assert res.info["levels"][0]["solver"] == "tnnmg" and res.info["levels"][0]["n"] == 252
+    assert res.info["levels"][0]["status"] == "optimal"
+    assert ref.success and res.success
+    osqp = qs.solve(prob, solver="osqp")  # an independent solver
+    for r in (ref, res):
+        assert abs(r.objective - osqp.objective) <= 3e-8 * max(1.0, abs(osqp.objective)) + osqp.kkt.gap
+
+
+# ------------------------------------------------------ the colour pipeline: one channel's problem at a time
+
+def test_channels_are_built_solved_and_released_one_at_a_time(monkeypatch, capsys):
+    # a 12-Mpx channel's envelopes, weights and solver arrays are gigabytes: channel c + 1 is built
+    # only after channel c is solved (before, all three were built first), and verbose says how long each took
+    import skimage.data
+
+    import qpsolve as qs
+    from qpsolve.imaging import photo
+    from qpsolve.imaging.data import truncate_bits
+
+    events = []
+    build, solve = photo._channel_problem, photo._solve_prob
+
+    def logged_build(*a, **k):
+        events.append("build")
+        return build(*a, **k)
+
+    def logged_solve(*a, **k):
+        events.append("solve")
+        return solve(*a, **k)
+
+    monkeypatch.setattr(photo, "_channel_problem", logged_build)
+    monkeypatch.setattr(photo, "_solve_prob", logged_solve)
+    img = truncate_bits(skimage.data.astronaut()[200:240, 180:228], 3)
+    out, res = qs.dequantize(img, bits=3, channel_axis=-1, return_result=True, verbose=True)
+    assert events == ["build", "solve"] * 3
+    assert [r.success for r in res] == [True] * 3 and out.shape == img.shape
+    said = capsys.readouterr().out
+    for c in range(3):
+        for step in ("envelopes and weights", "solved (optimal)", "blended"):
+            assert f"[photo] channel {c}: {step} in " in said
+
+
+def test_one_at_a_time_gives_what_each_channel_gives_alone():
+    # the loop changes the order of the work, not the answer: each channel as a grey image
+    import skimage.data
+
+    import qpsolve as qs
+    from qpsolve.imaging.data import truncate_bits
+
+    img = truncate_bits(skimage.data.coffee()[100:140, 300:350], 4)
+    out = qs.dequantize(img, bits=4, channel_axis=-1)
+    for c in range(3):
+        assert np.array_equal(out[..., c], qs.dequantize(img[..., c], bits=4))
+
+
+def test_verbose_says_when_pdas_hands_over(capsys):
+    # the hand-over is part of the time a user waits; verbose names the successor and the seconds
+    import qpsolve as qs
+    from qpsolve.bench.harness import build_problem
+
+    prob = build_problem("gaussian2", 32)
+    res = qs.solve(prob, solver="pdas", max_active=1, verbose=True)  # too small a Schur complement: pcg
+    said = capsys.readouterr().out
+    assert res.success and res.info["fallback"]["solver"] == "pcg"
+    assert "[pdas] hands over to pcg after " in said and "too_many_active" in said
+    qs.solve(prob, solver="pdas", verbose=True)  # no hand-over, nothing said about one
+    assert "hands over" not in capsys.readouterr().out
+
+
+def test_report_lists_the_cli_splits_under_the_table(tmp_path):
+    from benchmarks.dense import report
+
+    row = {"case": "cli-x", "shape": [30, 40, 3], "pixels": 1200, "bits": 4, "wall": 130.0, "cpu": 120.0,
+           "peak_mb": 900.0, "certified": False, "statuses": ["stopped after 130 s"], "rel_gap": float("nan"),
+           "solve_wall": None, "solvers": [], "fallback": [],
+           "channels": [{"pipeline": 20.5, "probe": 9.0, "solve": 100.0, "blend": 0.4}, {"pipeline": 19.0}]}
+    report({"cli-x": [row]}, tmp_path, "cmd")
+    text = (tmp_path / "dense.md").read_text()
+    assert "| cli-x | 30×40×3 | 4 | 1 |" in text and "NO: stopped after 130 s" in text
+    assert ("cli-x, run 1 (130 s wall, 120 CPU s, 900 MB, stopped after 130 s)" in text
+            and "channel 0: pipeline 20.5 s, probe 9.0 s, solve 100.0 s, blend 0.4 s; channel 1: pipeline 19.0 s"
+            in text)

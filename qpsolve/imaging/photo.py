@@ -27,6 +27,7 @@ envelopes of the stored channels whatever the colour space.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,6 +40,7 @@ from ..problem import BoxQP
 from ..solvers import solve
 from ..validation import check_at_least, check_choice, check_int_at_least, check_positive
 from .bounds import image_envelopes, restore, split_channels
+from .distance import distance_to
 from .smoothing import gaussian_nearest
 from .tiles import GridBounds, solve_tiled
 
@@ -493,7 +495,7 @@ def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], far_reach=A
     open_contour = check_int_at_least(open_contour, "open_contour", 1)
     edge = transitions(lo, hi)
     if edge.any():
-        d = ndimage.distance_transform_edt(~edge)
+        d = distance_to(edge)
         clean = clean_transitions(lo, hi, window if not _is_two(window) else 3)
         # the cleanness of the transitions nearby, as a smooth field (a Gaussian-weighted mean over
         # the transition pixels): taking that of the nearest one jumps at the boundaries of its
@@ -516,14 +518,14 @@ def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], far_reach=A
     if d is not None:
         # the open-area term: the distance to texture fades it in linearly, so the weight
         # never jumps where it starts (a jump of the weight would be a contour)
-        t = ndimage.distance_transform_edt(~textured_mask) if textured_mask.any() else np.full(lo.shape, np.inf)
+        t = distance_to(textured_mask)  # inf without texture
         o = np.clip((t - float(open_near)) / (float(open_far) - float(open_near)), 0.0, 1.0)
         groups, _ = ndimage.label(edge, structure=np.ones((3,) * lo.ndim))
         size = np.bincount(groups.ravel())
         size[0] = 0
         contour = size[groups] >= open_contour
         if contour.any():
-            dc = ndimage.distance_transform_edt(~contour)
+            dc = distance_to(contour)
             near = np.maximum(near, o * np.exp(-dc / float(open_reach)))
     w = floor + (1.0 - floor) * near
     w = np.where(textured_mask, texture, w)
@@ -659,6 +661,12 @@ def _pinned_or_freed(lo, hi, mode, drange):
     return np.full(lo.shape, rmin), np.full(hi.shape, rmax)
 
 
+def _say(verbose, what, t0):
+    """With ``verbose``, one line on a step of the pipeline and its wall seconds since ``t0``."""
+    if verbose:
+        print(f"[photo] {what} in {time.perf_counter() - t0:.1f} s", flush=True)
+
+
 def _solve_prob(bounds, shape, solver, tol, max_iter, verbose, options, tile, progress, rep):
     if tile is None:
         res = solve(bounds.problem(), solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
@@ -699,21 +707,34 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
     if channel_axis is None:
         if color_space != "rgb":
             raise ValueError("color_space='decorrelated' needs channel_axis (a colour image)")
+        t0 = time.perf_counter()
         prob, ctx, rep, extra, weights = _channel_problem(arr, bits, model, bc, mask, kw, adaptive, outliers)
+        _say(verbose, "envelopes and weights", t0)
+        t0 = time.perf_counter()
         res = _solve_prob(prob, ctx.shape, solver, tol, max_iter, verbose, options, tile, progress, rep)
+        _say(verbose, f"solved ({res.status})", t0)
         out = restore(_record(res, *_blend(res.x, prob, weights)), ctx, *extra)
         return (out, res) if return_result else out
 
     axis, planes = split_channels(arr, channel_axis, kw)
-    built = [_channel_problem(plane, bits, model, bc, mask, ckw, adaptive, outliers) for plane, ckw in planes]
-
     if color_space == "rgb":
+        # One channel at a time, built, solved and blended before the next is built: the
+        # envelopes, weights and the solver's work arrays of a 12-Mpx channel are gigabytes.
         outs, results = [], []
-        for prob, ctx, rep, extra, weights in built:
+        for c, (plane, ckw) in enumerate(planes):
+            t0 = time.perf_counter()
+            prob, ctx, rep, extra, weights = _channel_problem(plane, bits, model, bc, mask, ckw, adaptive, outliers)
+            _say(verbose, f"channel {c}: envelopes and weights", t0)
+            t0 = time.perf_counter()
             res = _solve_prob(prob, ctx.shape, solver, tol, max_iter, verbose, options, tile, progress, rep)
+            _say(verbose, f"channel {c}: solved ({res.status})", t0)
+            t0 = time.perf_counter()
             outs.append(restore(_record(res, *_blend(res.x, prob, weights)), ctx, *extra))
+            _say(verbose, f"channel {c}: blended", t0)
             results.append(res)
+            del prob, ctx, extra, weights  # before the next channel's are built
     else:
+        built = [_channel_problem(plane, bits, model, bc, mask, ckw, adaptive, outliers) for plane, ckw in planes]
         nc = len(built)
         if nc != 3:
             raise ValueError(f"color_space='decorrelated' needs 3 colour channels, got {nc} "

@@ -230,6 +230,9 @@ def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, a
     if not out.handover:
         return out
     successor = _successor(prob, name, out, auto)
+    if verbose:
+        print(f"[{name}] hands over to {successor} after {time.perf_counter() - start:.1f} s: {out.message}",
+              flush=True)
     remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
     with blas_threads(getattr(mod, "BLAS_THREADS", None)):
         nxt = backend(successor).solve(prob, tol=tol, max_iter=max_iter, x0=out.handover_x0, verbose=verbose,

@@ -30,7 +30,8 @@ not the area).  This backend works on that small active set ``A`` only:
    exactly) with the contacts held on their bounds, multipliers are read off
    its exact gradient, and the shared certificate may end the iteration.
 4. **Coarse-to-fine:** the active set of the half-resolution problem (2-block
-   min/max envelopes, solved by this same method; the coarsest by ``pcg``)
+   min/max envelopes, solved by this same method; the coarsest by ``pcg``, or
+   by ``tnnmg`` when it is large, see :func:`~qpsolve.solvers.pdas.multilevel.coarsest_solver`)
    seeds the fine one, one child pixel per coarse contact, so the fine level
    needs only a few updates.
 5. **Safeguards:** a contact set denser than ``DENSE_FRACTION`` of a level

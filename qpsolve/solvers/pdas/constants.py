@@ -44,6 +44,9 @@ DENSE_MIN_PIXELS = 1024
 COARSE_VIOLATION = 1e-4
 #: coarsen while both axes are even and at least this long after halving (pcg solves the last)
 MIN_COARSE = 8
+#: ... unless the last has at least this many pixels (sides that stop halving early): then tnnmg
+#: solves it (:func:`~qpsolve.solvers.pdas.multilevel.coarsest_solver`)
+COARSEST_MULTIGRID = 2**15
 
 # -- the saddle factor -------------------------------------------------------------------------
 #: BLAS threads inside a solve (:mod:`qpsolve.linalg.threads`); the registry's hand-over to ``pcg``

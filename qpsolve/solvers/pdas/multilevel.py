@@ -18,7 +18,7 @@ from .iteration import run_level
 from .level import Level
 from .newton import projected_newton
 
-__all__ = ["GridLevel", "level_chain", "seed_from_coarse", "active_of", "solve_multilevel"]
+__all__ = ["GridLevel", "level_chain", "seed_from_coarse", "active_of", "coarsest_solver", "solve_multilevel"]
 
 
 class GridLevel:
@@ -82,6 +82,34 @@ def active_of(prob, x):
     return act, hi[act]
 
 
+def coarsest_solver(cprob):
+    """``(name, module)`` of the backend that solves the coarsest level ``cprob`` of the chain.
+
+    A small coarsest level (sides that halve down to ``MIN_COARSE``) goes to
+    ``pcg``, whose exact sparse-LU Newton steps find its active set at once.
+    Sides that stop halving early leave a large one (3000 x 4000 stops at
+    375 x 500, 187 500 pixels), and on a textured photograph ``pcg`` takes
+    tens of seconds there only for the next level to find the contacts too
+    many (benchmarks/results/dense/notes.md, session 6): from
+    ``COARSEST_MULTIGRID`` pixels ``tnnmg`` solves it, when it can.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from qpsolve.model.operators import GridSpec
+    >>> from qpsolve.solvers.pdas.multilevel import GridLevel
+    >>> small = GridLevel(np.zeros(64), np.ones(64), GridSpec(shape=(8, 8))).boxqp()
+    >>> coarsest_solver(small)[0]
+    'pcg'
+    """
+    if cprob.n >= constants.COARSEST_MULTIGRID:
+        from .. import tnnmg
+
+        if tnnmg.available() and tnnmg.supports(cprob) is None:
+            return "tnnmg", tnnmg
+    return "pcg", pcg
+
+
 def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, max_active=None,
                      fallback=True, **options):
     """The whole ``pdas`` solve (the parameters are :func:`qpsolve.solvers.pdas.solve`'s).
@@ -89,7 +117,8 @@ def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_
     1. A stationary start point ends the solve at once.
     2. The seed: the contacts of ``x0``; else, on a grid problem without a
        linear term, the coarsest level of :func:`level_chain` solved by
-       ``pcg``; else the pinned pixels.
+       ``pcg`` (``tnnmg`` when it is large: :func:`coarsest_solver`); else
+       the pinned pixels.
     3. Coarsest to finest, each level runs :func:`~qpsolve.solvers.pdas.iteration.run_level`
        from the set seeded by the level below (:func:`seed_from_coarse`);
        coarse levels stop early, the fine one is polished.  A fine level that
@@ -129,15 +158,15 @@ def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_
     if x0 is not None:
         act, upper = active_of(prob, x0)
     elif len(chain) > 1:
-        # The coarsest level is small: pcg (exact sparse-LU Newton) finds its active set.
         parent = chain.pop()
         t0 = time.perf_counter()
         cprob = parent.boxqp()
-        out = pcg.solve(cprob, tol=max(tol, 1e-8), max_iter=None, x0=None, verbose=False,
+        name, mod = coarsest_solver(cprob)
+        out = mod.solve(cprob, tol=max(tol, 1e-8), max_iter=None, x0=None, verbose=False,
                         time_limit=None if deadline is None else max(deadline - t0, 1e-3))
         x_parent = cprob.project(out.x)
         act, upper = active_of(cprob, x_parent)
-        levels.append({"n": parent.n, "solver": "pcg", "iterations": out.iterations, "active": int(act.size),
+        levels.append({"n": parent.n, "solver": name, "iterations": out.iterations, "active": int(act.size),
                        "status": "optimal" if out.converged else "not_converged",
                        "seconds": time.perf_counter() - t0})
     else:
