@@ -186,7 +186,7 @@ def _fine_gs_rows(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, zero, reve
     kz = kc
     if zero:
         kz = 0
-        while kz < kc and fo[kz] < 0:  # the table's entries are in increasing column order
+        while kz < kc and fo[kz] < 0:  # TypedStencil sorts each class's entries by offset
             kz += 1
     for ii in range(i1 - i0):
         i = i1 - 1 - ii if reverse else i0 + ii
@@ -961,6 +961,7 @@ class TypedStencil:
             for tj in range(w):
                 i, j = probe_index(ti, pn), probe_index(tj, pm)
                 row = P.getrow(i * pm + j)
+                entries = []
                 for col, val in zip(row.indices, row.data):
                     if val == 0.0:
                         continue
@@ -971,6 +972,10 @@ class TypedStencil:
                         db = (db + pm // 2) % pm - pm // 2
                     if abs(da) > r or abs(db) > r:
                         raise ValueError(f"TypedStencil: row ({i}, {j}) reaches ({i2}, {j2}), beyond radius {r}")
+                    entries.append((da, db, val))
+                # Offsets in increasing (row, column) order, whatever order the CSR row came in: the
+                # sweeps from zero (_fine_gs_rows, zero=True) count the entries behind a pixel from the front.
+                for da, db, val in sorted(entries, key=lambda e: (e[0], e[1])):
                     k = cnt[ti, tj]
                     oa[ti, tj, k], ob[ti, tj, k], cv[ti, tj, k] = da, db, val
                     if da == 0 and db == 0:
@@ -1270,6 +1275,8 @@ class _Level:
 
 #: the coarsest grid is solved by a dense pseudo-inverse once it has at most this many pixels
 COARSEST = 300
+#: hierarchies coarsen while both sides are at least this long
+MIN_SIDE = 16
 #: :meth:`TruncatedHierarchy.update` rebuilds a coarse level from the one above (instead of carrying the
 #: difference down) once the difference touches more than this fraction of the rows above: per row the
 #: difference's scatter cost about 9x the row of a rebuild at 512^2 (benchmarks/results/dense/notes.md, session 6)
@@ -1313,7 +1320,7 @@ class TruncatedHierarchy:
         self.levels, self.transfers = [], []
         n, m, R, periodic = fine.n, fine.m, fine.r, fine.periodic
         first = True
-        while n * m > COARSEST and min(n, m) >= 16:
+        while n * m > COARSEST and min(n, m) >= MIN_SIDE:
             nc, pi, wi = _parents(n, periodic, self.order)
             mc, pj, wj = _parents(m, periodic, self.order)
             Rc = max(_coarse_radius(R, n, periodic, self.order), _coarse_radius(R, m, periodic, self.order))
@@ -1397,9 +1404,12 @@ class TruncatedHierarchy:
 
     def _coarsest(self):
         if not self.levels:
-            # No coarse grid at all: the fine operator, densely (tiny grids).
+            # No coarse grid at all: the fine operator, densely (tiny grids) ...
             ts = self.fine
             N = ts.n * ts.m
+            if N > 2 * COARSEST:  # ... but a strip under 16 pixels wide is smoothed instead (N^2 memory)
+                self._dense = None
+                return
             A = np.empty((N, N))
             e = np.zeros(N)
             for k in range(N):
@@ -1439,8 +1449,13 @@ class TruncatedHierarchy:
     def _solve_coarsest(self, k, b):
         if self._dense is not None:
             return self._dense_solve(b)
-        lvl = self.levels[k]
         v = np.zeros_like(b)
+        if not self.levels:  # a strip with no coarse grid: symmetric Gauss-Seidel on the fine level
+            for _ in range(50):
+                self.fine.gauss_seidel(v, b, self.free, False)
+                self.fine.gauss_seidel(v, b, self.free, True)
+            return v
+        lvl = self.levels[k]
         for _ in range(50):
             _var_gs(lvl.A, v, b, lvl.n, lvl.m, lvl.R, lvl.periodic, False)
             _var_gs(lvl.A, v, b, lvl.n, lvl.m, lvl.R, lvl.periodic, True)
@@ -1450,7 +1465,7 @@ class TruncatedHierarchy:
         """One symmetric V-cycle for ``D P D v = b`` from ``v = 0`` (``b`` zero on held pixels)."""
         ts, free = self.fine, self.free
         if not self.levels:
-            return self._dense_solve(b)
+            return self._solve_coarsest(0, b)
         v = np.zeros_like(b)
         for s in range(self.smooth):
             ts.gauss_seidel(v, b, free, False, zero=s == 0)
@@ -1610,7 +1625,7 @@ class MonotoneHierarchy:
         self._diag = None
         n, m, R, periodic = fine.n, fine.m, fine.r, fine.periodic
         ones = np.ones(n * m, np.uint8)
-        while n * m > COARSEST and min(n, m) >= 16:
+        while n * m > COARSEST and min(n, m) >= MIN_SIDE:
             nc, pi, wi = _monotone_parents(n, periodic)
             mc, pj, wj = _monotone_parents(m, periodic)
             Rc = max(_coarse_radius(R, n, periodic, 1), _coarse_radius(R, m, periodic, 1))

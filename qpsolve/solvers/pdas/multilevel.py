@@ -101,8 +101,18 @@ def coarsest_solver(cprob):
     >>> small = GridLevel(np.zeros(64), np.ones(64), GridSpec(shape=(8, 8))).boxqp()
     >>> coarsest_solver(small)[0]
     'pcg'
+    >>> big = GridLevel(np.zeros(256 * 256), np.ones(256 * 256), GridSpec(shape=(256, 256))).boxqp()
+    >>> coarsest_solver(big)[0]
+    'tnnmg'
+    >>> strip = GridLevel(np.zeros(15 * 2200), np.ones(15 * 2200), GridSpec(shape=(15, 2200))).boxqp()
+    >>> coarsest_solver(strip)[0]
+    'pcg'
     """
-    if cprob.n >= constants.COARSEST_MULTIGRID:
+    from ...linalg.gridmg import MIN_SIDE
+
+    # tnnmg's hierarchies coarsen only while both sides are at least MIN_SIDE long: a strip (30 x 4400
+    # halves to 15 x 2200) would get no coarse grid, so it stays on pcg.
+    if cprob.n >= constants.COARSEST_MULTIGRID and min(cprob.grid.shape) >= MIN_SIDE:
         from .. import tnnmg
 
         if tnnmg.available() and tnnmg.supports(cprob) is None:
