@@ -7,8 +7,8 @@ one axis, then, along each further axis, the lower envelope of the parabolas
 ``(q - v)**2 + f(v)``.  Every squared distance is an integer and the envelope
 is exact at integer points, so the result equals scipy's bit for bit.  The
 photo pipeline's blend weights take three transforms per channel; scipy
-computes the nearest feature's indices on the way, which at 12 Mpx cost a
-quarter of the pipeline (benchmarks/results/dense/notes.md, session 6).
+computes the nearest feature's indices on the way, which this one skips
+(timings: benchmarks/results/dense/notes.md, session 6).
 
 References
 ----------

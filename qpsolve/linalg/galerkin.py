@@ -60,7 +60,7 @@ from numba import njit
 
 from .rowpool import run_rows
 
-__all__ = ["children", "galerkin_var", "galerkin_fine"]
+__all__ = ["children", "galerkin_var", "galerkin_fine", "neighbour", "short_offset"]
 
 
 def children(par, w, nc):
@@ -88,7 +88,7 @@ def children(par, w, nc):
 
 
 @njit(cache=True, inline="always")
-def _near(i, d, n, periodic):
+def neighbour(i, d, n, periodic):
     """``i + d`` on an axis of length ``n`` (wrapped when periodic), or -1 off a border."""
     k = i + d
     if periodic:
@@ -103,7 +103,7 @@ def _near(i, d, n, periodic):
 
 
 @njit(cache=True, inline="always")
-def _offset(d, nc, periodic):
+def short_offset(d, nc, periodic):
     """A coarse offset ``d``, the short way round a periodic axis of ``nc`` nodes."""
     if periodic:
         if d > nc // 2:
@@ -122,7 +122,7 @@ def _columns(H, I, m, Rf, periodic, pj, wj, mc, Rc, out):
     Wc = 2 * Rc + 1
     for j in range(m):
         for b in range(Wf):
-            j2 = _near(j, b - Rf, m, periodic)
+            j2 = neighbour(j, b - Rf, m, periodic)
             if j2 < 0:
                 continue
             for w in range(pj.shape[1]):
@@ -135,7 +135,7 @@ def _columns(H, I, m, Rf, periodic, pj, wj, mc, Rc, out):
                     J2 = pj[j2, w2]
                     if J2 < 0:
                         continue
-                    dJ = _offset(J2 - J, mc, periodic) + Rc
+                    dJ = short_offset(J2 - J, mc, periodic) + Rc
                     coef = ww * wj[j2, w2]
                     for dI in range(Wc):
                         out[row, dI * Wc + dJ] += coef * H[j, dI * Wf + b]
@@ -155,7 +155,7 @@ def _var_rows(A, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out, I0
                 break
             wI = wci[I, k]
             for a in range(W):
-                i2 = _near(i, a - R, n, periodic)
+                i2 = neighbour(i, a - R, n, periodic)
                 if i2 < 0:
                     continue
                 for u2 in range(pi.shape[1]):
@@ -163,7 +163,7 @@ def _var_rows(A, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out, I0
                     if I2 < 0:
                         continue
                     coef = wI * wi[i2, u2]
-                    h = (_offset(I2 - I, nc, periodic) + Rc) * W
+                    h = (short_offset(I2 - I, nc, periodic) + Rc) * W
                     src = a * W
                     for j in range(m):
                         p = i * m + j
@@ -207,8 +207,8 @@ def _fine_rows(cnt, oa, ob, cv, free, n, m, r, periodic, pi, wi, pj, wj, ci, wci
                     b = ob[ti, tj, e]
                     j2 = j + b
                     if periodic:
-                        i2 = _near(i2, 0, n, True)
-                        j2 = _near(j2, 0, m, True)
+                        i2 = neighbour(i2, 0, n, True)
+                        j2 = neighbour(j2, 0, m, True)
                     if free[i2 * m + j2] == 0:
                         continue
                     c = wI * cv[ti, tj, e]
@@ -217,7 +217,7 @@ def _fine_rows(cnt, oa, ob, cv, free, n, m, r, periodic, pi, wi, pj, wj, ci, wci
                         I2 = pi[i2, u2]
                         if I2 < 0:
                             continue
-                        H[j, (_offset(I2 - I, nc, periodic) + Rc) * W + col] += c * wi[i2, u2]
+                        H[j, (short_offset(I2 - I, nc, periodic) + Rc) * W + col] += c * wi[i2, u2]
         _columns(H, I, m, r, periodic, pj, wj, mc, Rc, out)
 
 

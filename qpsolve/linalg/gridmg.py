@@ -46,7 +46,7 @@ import scipy.linalg as sla
 from numba import njit
 
 from ..certificate import box_violation
-from .galerkin import children, galerkin_fine, galerkin_var
+from .galerkin import children, galerkin_fine, galerkin_var, neighbour, short_offset
 from .rowpool import MIN_WORK, run_rows, run_tasks, threads
 
 __all__ = ["TypedStencil", "LatticeStencil", "TruncatedHierarchy", "MonotoneHierarchy", "typed_stencil_support"]
@@ -72,17 +72,6 @@ def _wrap(i, n):
     if i >= n:
         return i - n
     return i
-
-
-@njit(cache=True, inline="always")
-def _neighbour(i, d, n, periodic):
-    """Index ``i + d`` on an axis of length ``n`` (wrapped when periodic), or -1 off a border."""
-    k = i + d
-    if periodic:
-        return _wrap(k, n)
-    if k < 0 or k >= n:
-        return -1
-    return k
 
 
 # ------------------------------------------------------------------------- fine-level kernels
@@ -166,7 +155,7 @@ def _fine_pgs_rows(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, reverse
             old = x[p]
             low, high = lo[p], hi[p]
             # min / max and bitwise "or": no branches on which pixels touch a bound (they are hard to
-            # predict along contact edges: the sweep ran about 25 % slower with them, same bits)
+            # predict along contact edges; benchmarks/results/dense/notes.md, session 6, same bits)
             v = min(max(old - s / d, low), high)
             moved += ((old <= low) | (old >= high)) != ((v <= low) | (v >= high))
             x[p] = v
@@ -311,14 +300,14 @@ def _var_dot(A, x, p, i, j, n, m, R, periodic):
                 s += A[p, k + bb] * x[row + bb]
         return s
     for a in range(W):
-        i2 = _neighbour(i, a - R, n, periodic)
+        i2 = neighbour(i, a - R, n, periodic)
         if i2 < 0:
             continue
         for bb in range(W):
             c = A[p, a * W + bb]
             if c == 0.0:
                 continue
-            j2 = _neighbour(j, bb - R, m, periodic)
+            j2 = neighbour(j, bb - R, m, periodic)
             if j2 < 0:
                 continue
             s += c * x[i2 * m + j2]
@@ -339,14 +328,14 @@ def _var_dot_behind(A, x, p, i, j, n, m, R, periodic):
         return (s0 + s1) + (A[p, 10] * x[a] + A[p, 11] * x[a + 1])
     s = 0.0
     for a in range(W):
-        i2 = _neighbour(i, a - R, n, periodic)
+        i2 = neighbour(i, a - R, n, periodic)
         if i2 < 0:
             continue
         for bb in range(W):
             c = A[p, a * W + bb]
             if c == 0.0:
                 continue
-            j2 = _neighbour(j, bb - R, m, periodic)
+            j2 = neighbour(j, bb - R, m, periodic)
             if j2 < 0 or i2 * m + j2 >= p:
                 continue
             s += c * x[i2 * m + j2]
@@ -672,16 +661,6 @@ def _slot(row, slots, rows, used, out):
 
 
 @njit(cache=True, inline="always")
-def _wrapped(d, nc, periodic):
-    if periodic:
-        if d > nc // 2:
-            d -= nc
-        elif d < -(nc // 2):
-            d += nc
-    return d
-
-
-@njit(cache=True, inline="always")
 def _scatter(c, a_i, a_j, b_i, b_j, pi, wi, pj, wj, nc, mc, Rc, periodic, slots, rows, used, out):
     """Add ``c * P[(a_i, a_j), :]^T P[(b_i, b_j), :]`` (one fine entry at row a, column b) to the
     compact coarse rows; returns ``used``.  The one triple loop both Galerkin updates share."""
@@ -700,12 +679,12 @@ def _scatter(c, a_i, a_j, b_i, b_j, pi, wi, pj, wj, nc, mc, Rc, periodic, slots,
                 I2 = pi[b_i, u2]
                 if I2 < 0:
                     continue
-                dI = _wrapped(I2 - I, nc, periodic)
+                dI = short_offset(I2 - I, nc, periodic)
                 for w2 in range(pj.shape[1]):
                     J2 = pj[b_j, w2]
                     if J2 < 0:
                         continue
-                    dJ = _wrapped(J2 - J, mc, periodic)
+                    dJ = short_offset(J2 - J, mc, periodic)
                     out[s, (dI + Rc) * Wc + dJ + Rc] += cIJ * wi[b_i, u2] * wj[b_j, w2]
     return used
 
@@ -757,14 +736,14 @@ def _var_galerkin_delta(dA, drows, nd, n, m, R, periodic, pi, wi, pj, wj, nc, mc
         i = p // m
         j = p - i * m
         for a in range(W):
-            i2 = _neighbour(i, a - R, n, periodic)
+            i2 = neighbour(i, a - R, n, periodic)
             if i2 < 0:
                 continue
             for bb in range(W):
                 c = dA[t, a * W + bb]
                 if c == 0.0:
                     continue
-                j2 = _neighbour(j, bb - R, m, periodic)
+                j2 = neighbour(j, bb - R, m, periodic)
                 if j2 < 0:
                     continue
                 used = _scatter(c, i, j, i2, j2, pi, wi, pj, wj, nc, mc, Rc, periodic, slots, rows, used, out)
@@ -1279,7 +1258,7 @@ COARSEST = 300
 MIN_SIDE = 16
 #: :meth:`TruncatedHierarchy.update` rebuilds a coarse level from the one above (instead of carrying the
 #: difference down) once the difference touches more than this fraction of the rows above: per row the
-#: difference's scatter cost about 9x the row of a rebuild at 512^2 (benchmarks/results/dense/notes.md, session 6)
+#: difference's scatter costs several rows of a rebuild (benchmarks/results/dense/notes.md, session 6)
 UPDATE_REBUILD = 0.1
 
 

@@ -106,12 +106,12 @@ CG_MAX = 3
 REBUILD = 0.25
 #: constrained (monotone multigrid) V-cycles after each Newton step's line search: their coarse
 #: levels move whole regions off their bounds, which the truncated step cannot (0 turns them off).
-#: Several per step: the tail's error sits in free "blisters" whose contact rims creep by about a
-#: pixel per Newton step; each cycle costs about a seventh of a step and moves them too
-#: (camera 512^2, 3 bits: 15 -> 11 fine steps with 4; textured 1024^2: 56 -> 31; notes, session 6)
+#: Several per step: the tail's error sits in free "blisters" whose contact rims creep at every
+#: Newton step; a cycle costs a fraction of a step and moves them too (benchmarks/results/dense/notes.md,
+#: session 6)
 MONOTONE_CYCLES = 4
-#: the same for plain matrices on a lattice (``grid=None``): one, because four cost issue #20's
-#: variable-stiffness textured plate at 1024^2 69 fine steps instead of 16 (notes, session 6)
+#: the same for plain matrices on a lattice (``grid=None``): one, because four made issue #20's
+#: variable-stiffness textured plate at 1024^2 need several times the fine steps (notes, session 6)
 LATTICE_MONOTONE_CYCLES = 1
 #: projected Gauss-Seidel sweeps before and after each coarse correction of those V-cycles
 MONOTONE_SMOOTH = 2
