@@ -199,7 +199,9 @@ def certificate(prob, x, tol=DEFAULT_TOL, *, gradient=None, dual_shift=None):
         E += float(0.5 * xb @ (gb - qb) + qb @ xb)
     gap = min(plain, shifted) if use_shift else plain
     rel = gap / max(1.0, abs(E))
-    optimal = bool(infeas == 0.0 and (rel <= tol or gap <= floor) and pg <= np.sqrt(tol) * prob.scale)
+    # A non-finite energy or gap (a gradient that overflowed) proves nothing.
+    optimal = bool(np.isfinite(E) and np.isfinite(gap) and infeas == 0.0 and (rel <= tol or gap <= floor)
+                   and pg <= np.sqrt(tol) * prob.scale)
     return Certificate(
         objective=E,
         infeasibility=infeas,

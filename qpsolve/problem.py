@@ -411,7 +411,9 @@ class BoxQP:
             last = self._exact_products
             if last is not None and last[0].shape == x.shape and np.array_equal(last[0], x):
                 return last[1].copy()
-            quantum = 2.0 ** (np.ceil(np.log2(top)) - 52)
+            # Never below the smallest subnormal (every float64 is a multiple of it): for x near 1e-300
+            # the grid's spacing would underflow to 0 and x / quantum be inf.
+            quantum = 2.0 ** max(np.ceil(np.log2(top)) - 52, -1074)
             hi = np.round(x / quantum)
             hi *= quantum
             a = self.matvec(hi)

@@ -483,3 +483,16 @@ def test_lsq_time_limit_does_not_change_the_answer():
     assert free.info["method"] == timed.info["method"] == "trf"
     assert timed.success and timed.iterations == free.iterations
     np.testing.assert_array_equal(timed.x, free.x)
+
+
+def test_exact_gradient_of_a_subnormal_point():
+    # x = 2.2e-313 made the exact split's grid spacing underflow to 0: the gradient was NaN, the
+    # energy NaN, the gap 0, and a point 0.5 above the optimum was certified (found by hypothesis)
+    prob = qs.BoxQP(np.array([[1.0]]), lower=[0.0], upper=[2.0], q=[-1.0])
+    x = np.array([2.2250738585e-313])
+    assert prob.exact_gradient
+    g = prob.gradient(x, precise=True)
+    assert g[0] == -1.0  # 1 * x - 1 rounds to -1
+    cert = qs.certificate(prob, x)
+    assert cert.gap >= 0.5 - 1e-12  # E(x) - E* = 0.5: min of x^2/2 - x on [0, 2] is -1/2 at x = 1
+    assert not cert.optimal
