@@ -213,6 +213,7 @@ def child(name, limit=None):
 
 
 def _run(name, timeout):
+    load0 = os.getloadavg()[0]
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     # its own process group, so that a timeout also ends the CLI process a CLI case starts
     p = subprocess.Popen([sys.executable, "-m", "benchmarks.dense", "--child", name, "--timeout", str(timeout)],
@@ -226,7 +227,9 @@ def _run(name, timeout):
         return {"case": name, "error": f"timed out after {timeout:.0f} s"}
     for line in reversed(stdout.splitlines()):
         if line.startswith("{"):
-            return json.loads(line)
+            row = json.loads(line)
+            row.setdefault("load", [load0, os.getloadavg()[0]])
+            return row
     return {"case": name, "error": (stderr.strip().splitlines() or ["no output"])[-1]}
 
 
@@ -248,16 +251,66 @@ def _load_of(rows):
     return f"{min(a for a, _ in loads):.1f} -> {max(b for _, b in loads):.1f}" if loads else "-"
 
 
+#: a 1-minute load average above this (on the runs' own records) means the machine was shared
+SHARED_LOAD = 1.5
+
+
+def provenance(results, command):
+    """Header lines saying which commands made the rows, when, and how loaded the machine was.
+
+    Every row carries its own ``run`` record (command, UTC time) and ``load``
+    (:func:`_run`, :func:`child`), so a table merged from several commands
+    (``--merge``) or grown case by case names each of them, and says the
+    machine was shared only when the recorded load says so.  Rows made
+    before these records existed are counted as "not recorded".
+
+    Examples
+    --------
+    >>> rows = {"a": [{"run": {"command": "python -m benchmarks.dense --cases a", "date": "2026-12-06 22:00 UTC"},
+    ...                "load": [0.4, 2.5]}]}
+    >>> for line in provenance(rows, "python -m benchmarks.dense --cases a"):
+    ...     print(line)
+    Commands (date, cases):  
+    - `python -m benchmarks.dense --cases a` (2026-12-06 22:00 UTC: a)  
+    Load: 1-minute load average 0.4-2.5 while the runs ran (2 cores): **shared**, wall seconds are inflated; CPU seconds (user + system of the solving process) are the fairer figure.  
+    """
+    made, dates, loads, unrecorded = {}, {}, [], 0
+    for name, rows in results.items():
+        for r in rows:
+            run = r.get("run")
+            if run is None:
+                unrecorded += 1
+            else:
+                made.setdefault(run["command"], []).append(name)
+                dates.setdefault(run["command"], set()).add(run["date"])
+            loads.extend(r.get("load") or [])
+    lines = ["Commands (date, cases):  "]
+    for cmd, names in made.items():
+        span = sorted(dates[cmd])
+        when = span[0] if len(span) == 1 else f"{span[0]} to {span[-1]}"
+        lines.append(f"- `{cmd}` ({when}: {', '.join(dict.fromkeys(names))})  ")
+    if unrecorded:
+        lines.append(f"- {unrecorded} run(s) made before runs recorded their command; "
+                     f"the last command writing this table: `{command}`  ")
+    if loads:
+        lo, hi = min(loads), max(loads)
+        shared = (f"**shared**, wall seconds are inflated; CPU seconds (user + system of the solving process) "
+                  f"are the fairer figure." if hi > SHARED_LOAD else "quiet.")
+        lines.append(f"Load: 1-minute load average {lo:.1f}-{hi:.1f} while the runs ran "
+                     f"({os.cpu_count()} cores): {shared}  ")
+    else:
+        lines.append("Load: not recorded.  ")
+    return lines
+
+
 def report(results, out, command):
     out.mkdir(parents=True, exist_ok=True)
     (out / "dense.json").write_text(json.dumps(results, indent=1))
     lines = [
         "# Dense contact sets: photographs whole, certified", "",
-        f"Command: `{command}`  ",
-        f"Date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
-        f"Machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}; "
-        "**shared with three other sessions while this ran**: wall seconds are inflated, CPU seconds "
-        "(user + system of the solving process) are the fairer figure.  ",
+        *provenance(results, command),
+        f"Written: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
+        f"Machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}.  ",
         "Every run is a fresh process; medians over the repeats listed. `solver=\"auto\"`, tol 1e-8; "
         "*certified* means every channel's answer passed the shared certificate.", "",
         "*threads*: the grid kernels' threads (`QPSOLVE_THREADS`; `-` for runs made before it existed); *load*: the "
@@ -303,7 +356,7 @@ def report(results, out, command):
         ax.axhline(3.0, color="grey", lw=0.8, ls="--")
         ax.set_xlabel("pixels (all channels)")
         ax.set_ylabel("CPU seconds (median)")
-        ax.set_title("dense contact sets, solver='auto' (shared machine)")
+        ax.set_title("dense contact sets, solver='auto'")
         fig.tight_layout()
         fig.savefig(out / "dense.png", dpi=110)
     except ImportError:  # pragma: no cover - matplotlib is a test dependency
@@ -344,6 +397,7 @@ def main(argv=None):
         rows = []
         for k in range(args.repeats):
             row = _run(name, args.timeout)
+            row["run"] = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
             rows.append(row)
             print(json.dumps(row), flush=True)
             if "error" in row:

@@ -181,3 +181,19 @@ def test_auto_is_a_solver_column_that_names_the_backend_it_picked(tmp_path, caps
     assert bench.main(["--solvers", "magic", "--problems", "plate-textured", "--sizes", "32",
                        "--out", str(tmp_path)]) != 0
     assert "unknown solver 'magic'; choose 'auto' or one of" in capsys.readouterr().err
+
+
+def test_summary_speaks_for_auto_rows_when_the_run_has_them():
+    from qpsolve.bench.report import _summary
+
+    def rec(solver, size, t):
+        return {"solver": solver, "problem": "gaussian2", "size": size, "outcome": "ran", "success": True,
+                "status": "optimal", "solve_time": t, "relative_gap": 1e-9, "peak_mb": 500.0, "baseline_mb": 100.0}
+
+    lines = "\n".join(_summary([rec("auto", 1024, 2.0), rec("auto", 2048, 9.0), rec("auto", 128, 0.1),
+                                rec("osqp", 128, 5.0)]))
+    assert "Default solver (`solver='auto'` on these problems): `auto` (its own rows)." in lines
+    assert "auto at 1024^2, `gaussian2`: **2.00 s**" in lines
+    assert "auto time ratio 2048^2 / 1024^2, `gaussian2`: **4.50**" in lines
+    assert "speed-up of auto over osqp at 128^2: **50.0x**" in lines
+    assert "not measured" in lines  # gaussian2-even was not run: said, not hidden

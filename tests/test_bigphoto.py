@@ -274,3 +274,30 @@ def test_report_lists_the_cli_splits_under_the_table(tmp_path):
     assert ("cli-x, run 1 (130 s wall, 120 CPU s, 900 MB, stopped after 130 s)" in text
             and "channel 0: pipeline 20.5 s, probe 9.0 s, solve 100.0 s, blend 0.4 s; channel 1: pipeline 19.0 s"
             in text)
+
+
+def test_report_header_names_every_command_and_says_shared_only_from_recorded_load(tmp_path):
+    from benchmarks.dense import report
+
+    def row(case, command, date, load):
+        r = {"case": case, "shape": [8, 8], "pixels": 64, "bits": 3, "wall": 1.0, "cpu": 1.0, "peak_mb": 10.0,
+             "certified": True, "statuses": ["optimal"], "rel_gap": 1e-9, "solve_wall": 0.5, "solvers": ["tnnmg"],
+             "fallback": [""], "load": load}
+        if command is not None:
+            r["run"] = {"command": command, "date": date}
+        return r
+
+    quiet = {"a": [row("a", "cmd-A", "2026-12-06 22:00 UTC", [0.3, 0.9])],
+             "b": [row("b", "cmd-B", "2026-12-06 23:00 UTC", [0.5, 1.2]),
+                   row("b", "cmd-B", "2026-12-06 23:05 UTC", [0.6, 1.1])]}
+    report(quiet, tmp_path, "cmd-B")
+    text = (tmp_path / "dense.md").read_text()
+    assert "- `cmd-A` (2026-12-06 22:00 UTC: a)" in text
+    assert "- `cmd-B` (2026-12-06 23:00 UTC to 2026-12-06 23:05 UTC: b)" in text
+    assert "load average 0.3-1.2" in text and "quiet." in text and "**shared**" not in text
+
+    loaded = dict(quiet, c=[row("c", None, None, [3.0, 4.5])])
+    report(loaded, tmp_path, "cmd-C")
+    text = (tmp_path / "dense.md").read_text()
+    assert "1 run(s) made before runs recorded their command; the last command writing this table: `cmd-C`" in text
+    assert "load average 0.3-4.5" in text and "**shared**" in text
