@@ -86,6 +86,24 @@ def test_warm_start_from_solution_is_immediate(capsys):
     assert cold.iterations > again.iterations
 
 
+def test_certified_warm_start_builds_no_amg_hierarchy(monkeypatch):
+    import qpsolve.solvers.pcg as pcg
+
+    img = truncate_bits(to_uint8(gaussian(32)), 2)
+    prob = qs.image_problem(img, bits=2)
+    first = qs.solve(prob, solver="pdas")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the hierarchy was built for a start that was already certified")
+
+    monkeypatch.setattr(pcg, "Hierarchy", refuse)
+    again = qs.solve(prob, solver="pcg", preconditioner="amg", x0=first.x)
+    assert again.success and again.iterations == 0
+    assert again.info["levels"][-1]["setup_seconds"] == 0.0
+    with pytest.raises(AssertionError, match="already certified"):  # an uncertified start still builds it
+        qs.solve(prob, solver="pcg", preconditioner="amg", x0=first.x + 0.3 * (prob.upper - first.x))
+
+
 def test_rejects_unknown_options():
     prob = qs.image_problem(np.zeros((4, 4)), lower=np.zeros((4, 4)), upper=np.ones((4, 4)))
     with pytest.raises(TypeError, match="unknown option"):
