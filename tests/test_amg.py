@@ -134,6 +134,26 @@ def test_grid_argument_refuses_a_single_changed_entry():
         qs.BoxQP(P.tocsr(), 0.0, 1.0, grid=GridSpec((16, 16), "laplace", "periodic"))
 
 
+@pytest.mark.parametrize("shape", [(6, 5, 7), (40,), (1, 30)])
+@pytest.mark.parametrize("model,bc,weights", [
+    ("biharmonic", "even", {}), ("biharmonic", "odd", {}), ("laplace", "periodic", {}),
+    ("thin-plate", "even", {}), ("mixed", "odd", {"alpha": 0.3, "beta": 1.7}),
+])
+def test_grid_argument_off_the_2d_stencil_accepts_its_matrix_and_refuses_others(shape, model, bc, weights):
+    # 3-D and 1-D grids are checked through the factor D (P = D'D), not an assembled copy of P:
+    # the matrix the grid builds passes, a changed entry and another model do not.
+    grid = GridSpec(shape, model, bc, **weights)
+    P = energy_matrix(shape, model, bc, **weights)
+    assert qs.BoxQP(P, 0.0, 1.0, grid=grid).grid == grid
+    changed = P.tolil()
+    changed[3, 3] += 1e-3 * abs(P[3, 3])
+    with pytest.raises(ValueError, match="grid: P is not the operator"):
+        qs.BoxQP(changed.tocsr(), 0.0, 1.0, grid=grid)
+    other = "laplace" if model != "laplace" else "biharmonic"
+    with pytest.raises(ValueError, match="grid: P is not the operator"):
+        qs.BoxQP(energy_matrix(shape, other, bc), 0.0, 1.0, grid=grid)
+
+
 def test_coordinates_and_near_null_space_are_validated_and_used():
     prob = build_matrix_problem("plate-smooth", 40)
     yy, xx = np.mgrid[:40, :40]
