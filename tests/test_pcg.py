@@ -159,3 +159,16 @@ def test_time_limit_on_a_coarse_level_returns_a_fine_feasible_point():
     assert np.all(res.x >= prob.lower) and np.all(res.x <= prob.upper)
     # Not the registry's fallback (the box centre): the coarse point carries the solve's work.
     assert not np.array_equal(res.x, prob.start_point())
+
+
+def test_a_smooth_solve_does_not_load_numba():
+    # numba's tens of MB resident belong to the solvers that run its kernels (tnnmg, pcg's sweeps,
+    # the photo pipeline), not to every import of qpsolve or every smooth pdas solve
+    import subprocess
+    import sys
+
+    code = ("import sys, qpsolve as qs; from qpsolve.imaging.data import gaussian, to_uint8, truncate_bits; "
+            "r = qs.solve(qs.image_problem(truncate_bits(to_uint8(gaussian(96)), 2), bits=2)); "
+            "print(r.solver, r.success, 'numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["pdas", "True", "False"]

@@ -40,7 +40,6 @@ from ..problem import BoxQP
 from ..solvers import solve
 from ..validation import check_at_least, check_choice, check_int_at_least, check_positive
 from .bounds import image_envelopes, restore, split_channels
-from .distance import distance_to
 from .smoothing import gaussian_nearest
 from .tiles import GridBounds, solve_tiled
 
@@ -482,6 +481,10 @@ def blend_weights(lower, upper, *, reach=ADAPTIVE_DEFAULTS["reach"], far_reach=A
     [0.21, 0.2, 0.38, 1.0]
     """
     from scipy import ndimage
+
+    # numba (tens of MB resident) is loaded only by the photo path that needs it, not by
+    # ``import qpsolve`` for every smooth-problem or plain-matrix user
+    from .distance import distance_to
 
     lo = np.asarray(lower, dtype=np.float64)
     hi = np.asarray(upper, dtype=np.float64)

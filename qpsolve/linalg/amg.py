@@ -33,6 +33,8 @@ from contextlib import contextmanager
 import numpy as np
 import scipy.sparse as sp
 
+from .lazyjit import lazy_njit
+
 __all__ = ["Hierarchy", "near_null_space", "graph_distance_fields", "projected_gauss_seidel"]
 
 #: symmetric strength threshold: keeps the 9 nearest couplings of the 13-point plate stencil
@@ -386,9 +388,5 @@ def _pgs_py(indptr, indices, data, diag, q, lo, hi, x, sweeps):
             x[i] = v
 
 
-try:
-    import numba
-
-    _pgs = numba.njit(cache=True, nogil=True)(_pgs_py)
-except ImportError:  # pragma: no cover - numba is a runtime dependency
-    _pgs = _pgs_py
+# compiled on first use: pdas imports this module for its hand-over (see qpsolve.linalg.lazyjit)
+_pgs = lazy_njit(_pgs_py, cache=True, nogil=True)

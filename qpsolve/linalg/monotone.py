@@ -51,6 +51,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..certificate import box_violation
+from .lazyjit import lazy_njit
 
 __all__ = ["AggregateLevels", "SmoothedLevels", "restrict_box"]
 
@@ -221,12 +222,8 @@ def _descent_py(colptr, rows, vals, aptr, aind, adat, gc, lo, hi, x, sweeps):
     return total
 
 
-try:
-    import numba
-
-    _descent = numba.njit(cache=True, nogil=True)(_descent_py)
-except ImportError:  # pragma: no cover - numba is a runtime dependency
-    _descent = _descent_py
+# compiled on first use: pdas imports this module through pcg (see qpsolve.linalg.lazyjit)
+_descent = lazy_njit(_descent_py, cache=True, nogil=True)
 
 
 class SmoothedLevels:

@@ -108,11 +108,13 @@ def coarsest_solver(cprob):
     >>> coarsest_solver(strip)[0]
     'pcg'
     """
+    if cprob.n < constants.COARSEST_MULTIGRID:
+        return "pcg", pcg  # before importing gridmg: a smooth solve need not load numba
     from ...linalg.gridmg import MIN_SIDE
 
     # tnnmg's hierarchies coarsen only while both sides are at least MIN_SIDE long: a strip (30 x 4400
     # halves to 15 x 2200) would get no coarse grid, so it stays on pcg.
-    if cprob.n >= constants.COARSEST_MULTIGRID and min(cprob.grid.shape) >= MIN_SIDE:
+    if min(cprob.grid.shape) >= MIN_SIDE:
         from .. import tnnmg
 
         if tnnmg.available() and tnnmg.supports(cprob) is None:
