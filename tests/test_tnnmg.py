@@ -107,6 +107,27 @@ def test_transfers_reproduce_constants_and_ramps_at_both_ends(n, order):
     assert nc == (n + 1) // 2
 
 
+def test_coarse_envelopes_hull_and_overlap_of_hand_made_blocks():
+    # Three 2 x 2 blocks side by side (plus an odd column padded by its neighbour): bins that
+    # overlap, bins that are apart, and a masked pixel (infinite bin) beside finite ones.
+    from qpsolve.solvers.tnnmg import _restrict_envelopes
+
+    inf = np.inf
+    lower = np.array([[0.0, 1.0, 0.0, 4.0, -inf, 2.0, 5.0],
+                      [0.5, 0.0, 2.0, 6.0, 1.0, 1.0, 5.0]])
+    upper = lower + np.array([[2.0, 2.0, 1.0, 1.0, inf, 2.0, 1.0],
+                              [2.0, 2.0, 1.0, 1.0, 2.0, 2.0, 1.0]])
+    upper[0, 4] = inf
+    lo, hi, shape = _restrict_envelopes(lower.ravel(), upper.ravel(), (2, 7), rule="hull")
+    assert shape == (1, 4)
+    assert lo.tolist() == [0.0, 0.0, -inf, 5.0] and hi.tolist() == [3.0, 7.0, inf, 6.0]
+    lo, hi, shape = _restrict_envelopes(lower.ravel(), upper.ravel(), (2, 7), rule="overlap")
+    # block 1: bins [0,2] [1,3] [0.5,2.5] [0,2] meet in [1, 2]; block 2: [0,1] [4,5] [2,3] [6,7] are
+    # apart, so the means (3, 4); block 3: the infinite bin does not narrow [2,4] [1,3] [1,3] -> [2, 3];
+    # block 4 (the column padded by itself): [5, 6]
+    assert lo.tolist() == [1.0, 3.0, 2.0, 5.0] and hi.tolist() == [2.0, 4.0, 3.0, 6.0]
+
+
 def test_short_steps_retried_keep_the_answer(monkeypatch):
     # RETRY_SHORT = 1: every accepted step is also tried again with its first-clipped pixels held
     # (the better of the two kept); the answer must still be certified by the loop and be the
