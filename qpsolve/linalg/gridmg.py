@@ -1666,10 +1666,20 @@ class MonotoneHierarchy:
             e = self._cycle(0, b, lo, hi, levels, transfers)
             v = np.zeros_like(x)
             _prolong(e, free, ts.n, ts.m, tr, lvl.m, alive, v)
+            if truncated is not None:
+                E0 = 0.5 * float(x @ (q - res))  # res = -(P x + q)
+                before = x.copy()
             x += v
-            # rounding only: v is feasible by construction; how far it strayed is kept for tests
+            # without ``truncated`` rounding only (v is feasible by construction); how far it strayed is
+            # kept for tests
             self.last_violation = box_violation(x, lower, upper)
             np.clip(x, lower, upper, out=x)
+            if truncated is not None:
+                # A truncated hierarchy's transfers extrapolate at the ends of even axes (a negative
+                # weight), where the correction can leave the box; clipped, it could cost energy:
+                # then it is dropped, so the energy still never rises.
+                if 0.5 * float(x @ ts.matvec(x)) + float(q @ x) > E0:
+                    x[:] = before
         for s in range(self.smooth):
             ts.projected_gauss_seidel(x, lower, upper, q, not bool(s % 2))
         return x

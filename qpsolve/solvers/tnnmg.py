@@ -35,9 +35,14 @@ truncated nonsmooth Newton multigrid, with the linear step taken further):
    them one layer of pixels per step); the energy still never rises.
    Pixels pressed onto a bound (multiplier over a tenth of their bin) get
    no coarse room, so the coarse levels lift only regions that may leave.
+   The first :data:`MONOTONE_TRUNCATED` cycles take their coarse levels
+   from the Newton step's truncated hierarchy instead (held pixels get no
+   coarse correction, so they no longer block the free ones beside them):
+   free regions next to contact rims move at coarse scale too.
 5. **Coarse-to-fine.**  Problems without a linear term start from the
-   solution of the half-resolution problem (2-block min/max envelopes),
-   solved the same way.
+   solution of the half-resolution problem (2 x 2 blocks: the bins'
+   intersection where they overlap, their means elsewhere), solved the
+   same way.
 6. The shared certificate decides when to stop; it is asked once the gap
    estimate falls below half the tolerance or below the certificate's
    float64 rounding floor (large flat regions can stall just above tol).
@@ -86,7 +91,9 @@ LINEAR_SWEEPS = 2
 MIN_COARSE = 32
 #: coarse envelopes of a 2 x 2 block (:func:`_restrict_envelopes`): "hull" (min of the lowers, max of
 #: the uppers) or "overlap" (the bins' intersection where they overlap, their means elsewhere)
-COARSE_ENVELOPES = "hull"
+#: "overlap": in textured regions the hull is far wider than the fine bins, and the coarse solution
+#: said little about the fine contacts (textured 1024^2: 30 -> 23 fine steps; notes, session 7)
+COARSE_ENVELOPES = "overlap"
 #: coarse levels stop once their relative gap estimate is below this
 COARSE_GAP = 1e-3
 #: and after at most this many Newton steps (they only give the next level its start)
@@ -114,8 +121,11 @@ REBUILD = 0.25
 #: session 6)
 MONOTONE_CYCLES = 4
 #: how many of those cycles (the first) take their coarse levels from the Newton step's truncated
-#: hierarchy (held pixels get no coarse correction and so do not limit their free neighbours' room)
-MONOTONE_TRUNCATED = 0
+#: hierarchy (Kornhuber's truncated monotone multigrid): held pixels get no coarse correction, so
+#: they no longer pin the coarse functions over the free pixels beside them, and a free region
+#: touching a contact moves as a whole; the other cycles still lift held regions.  Two of four:
+#: textured 1024^2 23 -> 16 fine steps (notes, session 7); all four lost the lifting (34 at 512^2)
+MONOTONE_TRUNCATED = 2
 #: the same for plain matrices on a lattice (``grid=None``): one, because four made issue #20's
 #: variable-stiffness textured plate at 1024^2 need several times the fine steps (notes, session 6)
 LATTICE_MONOTONE_CYCLES = 1
