@@ -1618,28 +1618,37 @@ class MonotoneHierarchy:
             self.transfers.append(_Transfer(pi, wi, pj, wj, nc, mc))
             n, m, R = nc, mc, Rc
 
-    def vcycle(self, x, lower, upper, q, firm=None):
+    def vcycle(self, x, lower, upper, q, firm=None, truncated=None):
         """One V-cycle on ``1/2 x^T P x + q^T x`` over ``lower <= x <= upper`` from a feasible ``x``.
 
         ``firm`` (optional, >= 0): a pixel on a bound whose multiplier would push it
         more than ``firm`` times its bin width beyond the bound (one Gauss-Seidel
         step) gets no room at all in the coarse obstacles, so no coarse correction
         moves it (the fine smoothing still may).
+        ``truncated`` (optional): a :class:`TruncatedHierarchy` whose coarse levels
+        replace this hierarchy's (Kornhuber's truncated monotone cycle): its held
+        pixels get no coarse correction, so they no longer limit the coarse
+        obstacles of the free pixels around them (a free region touching a contact
+        can then move as a whole).
         Returns the new iterate (``x`` is updated in place as well).
         """
         ts = self.fine
         for s in range(self.smooth):
             ts.projected_gauss_seidel(x, lower, upper, q, bool(s % 2))
-        if self.levels:
+        levels, transfers = (self.levels, self.transfers) if truncated is None else \
+            (truncated.levels, truncated.transfers)
+        if levels:
             none = np.zeros(0, np.uint8)
+            free = none if truncated is None else truncated.free
+            alive = none if truncated is None else truncated.alive
             res = ts.matvec(x)
             res += q
             np.negative(res, out=res)
-            lvl = self.levels[0]
-            tr = self.transfers[0]
+            lvl = levels[0]
+            tr = transfers[0]
             N = lvl.n * lvl.m
             b, lo, hi = np.zeros(N), np.full(N, -np.inf), np.full(N, np.inf)
-            tr.restrict(res, none, ts.m, none, b)
+            tr.restrict(res, free, ts.m, alive, b)
             dlo, dhi = lower - x, upper - x
             if firm is not None:
                 # res = -g: at a lower bound g > 0 holds it there; push g / diag against the bin width
@@ -1650,30 +1659,43 @@ class MonotoneHierarchy:
                     limit = np.where(np.isfinite(upper - lower), firm * (upper - lower), np.inf)
                 dhi[(dlo >= 0) & (-push > limit)] = 0.0
                 dlo[(dhi <= 0) & (push > limit)] = 0.0
+            if truncated is not None:
+                held = free == 0
+                dlo[held], dhi[held] = -np.inf, np.inf
             tr.restrict_obstacles(dlo, dhi, ts.m, lo, hi)
-            e = self._cycle(0, b, lo, hi)
+            e = self._cycle(0, b, lo, hi, levels, transfers)
             v = np.zeros_like(x)
-            _prolong(e, none, ts.n, ts.m, tr, lvl.m, none, v)
+            _prolong(e, free, ts.n, ts.m, tr, lvl.m, alive, v)
+            if truncated is not None:
+                E0 = 0.5 * float(x @ (q - res))  # res = -(P x + q)
+                before = x.copy()
             x += v
-            # rounding only: v is feasible by construction; how far it strayed is kept for tests
+            # without ``truncated`` rounding only (v is feasible by construction); how far it strayed is
+            # kept for tests
             self.last_violation = box_violation(x, lower, upper)
             np.clip(x, lower, upper, out=x)
+            if truncated is not None:
+                # A truncated hierarchy's transfers extrapolate at the ends of even axes (a negative
+                # weight), where the correction can leave the box; clipped, it could cost energy:
+                # then it is dropped, so the energy still never rises.
+                if 0.5 * float(x @ ts.matvec(x)) + float(q @ x) > E0:
+                    x[:] = before
         for s in range(self.smooth):
             ts.projected_gauss_seidel(x, lower, upper, q, not bool(s % 2))
         return x
 
-    def _cycle(self, k, b, lo, hi):
-        lvl = self.levels[k]
+    def _cycle(self, k, b, lo, hi, levels, transfers):
+        lvl = levels[k]
         e = np.zeros_like(b)
-        last = k == len(self.levels) - 1
+        last = k == len(levels) - 1
         sweeps = self.coarse_sweeps if last else self.smooth
         for s in range(sweeps):
             _var_pgs(lvl.A, e, b, lo, hi, lvl.n, lvl.m, lvl.R, lvl.periodic, bool(s % 2), zero=s == 0)
         if last:
             return e
-        nxt = self.levels[k + 1]
+        nxt = levels[k + 1]
         none = np.zeros(0, np.uint8)
-        tr = self.transfers[k + 1]
+        tr = transfers[k + 1]
         res = np.empty_like(b)
         _var_product(lvl.A, e, res, lvl.n, lvl.m, lvl.R, lvl.periodic)
         np.subtract(b, res, out=res)
@@ -1681,7 +1703,7 @@ class MonotoneHierarchy:
         bc, loc, hic = np.zeros(N), np.full(N, -np.inf), np.full(N, np.inf)
         tr.restrict(res, none, lvl.m, none, bc)
         tr.restrict_obstacles(lo - e, hi - e, lvl.m, loc, hic)
-        ec = self._cycle(k + 1, bc, loc, hic)
+        ec = self._cycle(k + 1, bc, loc, hic, levels, transfers)
         v = np.zeros_like(b)
         _prolong(ec, none, lvl.n, lvl.m, tr, nxt.m, none, v)
         e += v

@@ -35,9 +35,14 @@ truncated nonsmooth Newton multigrid, with the linear step taken further):
    them one layer of pixels per step); the energy still never rises.
    Pixels pressed onto a bound (multiplier over a tenth of their bin) get
    no coarse room, so the coarse levels lift only regions that may leave.
+   The first :data:`MONOTONE_TRUNCATED` cycles take their coarse levels
+   from the Newton step's truncated hierarchy instead (held pixels get no
+   coarse correction, so they no longer block the free ones beside them):
+   free regions next to contact rims move at coarse scale too.
 5. **Coarse-to-fine.**  Problems without a linear term start from the
-   solution of the half-resolution problem (2-block min/max envelopes),
-   solved the same way.
+   solution of the half-resolution problem (2 x 2 blocks: the bins'
+   intersection where they overlap, their means elsewhere), solved the
+   same way.
 6. The shared certificate decides when to stop; it is asked once the gap
    estimate falls below half the tolerance or below the certificate's
    float64 rounding floor (large flat regions can stall just above tol).
@@ -84,6 +89,11 @@ HOLD = "bound"
 LINEAR_SWEEPS = 2
 #: coarse-to-fine start while both axes stay at least this long after halving
 MIN_COARSE = 32
+#: coarse envelopes of a 2 x 2 block (:func:`_restrict_envelopes`): "hull" (min of the lowers, max of
+#: the uppers) or "overlap" (the bins' intersection where they overlap, their means elsewhere)
+#: "overlap": in textured regions the hull is far wider than the fine bins, and the coarse solution
+#: said little about the fine contacts (textured 1024^2: 30 -> 23 fine steps; notes, session 7)
+COARSE_ENVELOPES = "overlap"
 #: coarse levels stop once their relative gap estimate is below this
 COARSE_GAP = 1e-3
 #: and after at most this many Newton steps (they only give the next level its start)
@@ -110,6 +120,12 @@ REBUILD = 0.25
 #: Newton step; a cycle costs a fraction of a step and moves them too (benchmarks/results/dense/notes.md,
 #: session 6)
 MONOTONE_CYCLES = 4
+#: how many of those cycles (the first) take their coarse levels from the Newton step's truncated
+#: hierarchy (Kornhuber's truncated monotone multigrid): held pixels get no coarse correction, so
+#: they no longer pin the coarse functions over the free pixels beside them, and a free region
+#: touching a contact moves as a whole; the other cycles still lift held regions.  Two of four:
+#: textured 1024^2 23 -> 16 fine steps (notes, session 7); all four lost the lifting (34 at 512^2)
+MONOTONE_TRUNCATED = 2
 #: the same for plain matrices on a lattice (``grid=None``): one, because four made issue #20's
 #: variable-stiffness textured plate at 1024^2 need several times the fine steps (notes, session 6)
 LATTICE_MONOTONE_CYCLES = 1
@@ -217,17 +233,34 @@ def _lattice_level(prob):
     return _Level(work.lower, work.upper, work.q, None, ts=ts), work, order
 
 
-def _restrict_envelopes(lower, upper, shape):
-    """2-block min / max of the envelopes (odd axes padded by their last row or column)."""
+def _restrict_envelopes(lower, upper, shape, rule=None):
+    """Coarse envelopes of 2 x 2 blocks (odd axes padded by their last row or column).
+
+    ``rule`` (default :data:`COARSE_ENVELOPES`): ``"hull"`` takes the block's min of the lowers
+    and max of the uppers; ``"overlap"`` takes the intersection of the block's bins (max of the
+    lowers, min of the uppers) where they overlap and their means elsewhere.
+    """
+    rule = COARSE_ENVELOPES if rule is None else rule
     n, m = shape
     lo, hi = lower.reshape(shape), upper.reshape(shape)
     pad = ((0, n % 2), (0, m % 2))
     if n % 2 or m % 2:
         lo, hi = np.pad(lo, pad, mode="edge"), np.pad(hi, pad, mode="edge")
     cn, cm = lo.shape[0] // 2, lo.shape[1] // 2
-    lo = lo.reshape(cn, 2, cm, 2).min(axis=(1, 3))
-    hi = hi.reshape(cn, 2, cm, 2).max(axis=(1, 3))
-    return lo.ravel(), hi.ravel(), (cn, cm)
+    lo, hi = lo.reshape(cn, 2, cm, 2), hi.reshape(cn, 2, cm, 2)
+    if rule == "hull":
+        clo, chi = lo.min(axis=(1, 3)), hi.max(axis=(1, 3))
+    else:
+        clo, chi = lo.max(axis=(1, 3)), hi.min(axis=(1, 3))
+        apart = clo > chi
+        if apart.any():
+            with np.errstate(invalid="ignore"):  # infinite envelopes: their mean is infinite or NaN
+                mlo, mhi = lo.mean(axis=(1, 3)), hi.mean(axis=(1, 3))
+            clo[apart], chi[apart] = mlo[apart], mhi[apart]
+            bad = ~(clo <= chi)
+            # a NaN mean (an infinite lower beside an infinite upper): the block's hull instead
+            clo[bad], chi[bad] = lo.min(axis=(1, 3))[bad], hi.max(axis=(1, 3))[bad]
+    return clo.ravel(), chi.ravel(), (cn, cm)
 
 
 def _prolong(xc, cshape, shape):
@@ -361,8 +394,9 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
         if mh is not None:
             # Constrained V-cycles: the truncated step above holds every pixel on a bound, so
             # without them a wrongly held region is released one layer per step (mesh dependence).
-            for _ in range(cycles):
-                x = mh.vcycle(x, lo, hi, q, firm=MONOTONE_FIRM)
+            for k in range(cycles):
+                trunc = h if k < MONOTONE_TRUNCATED and level.grid is not None else None
+                x = mh.vcycle(x, lo, hi, q, firm=MONOTONE_FIRM, truncated=trunc)
         history.append((float(rel), int(held.sum()), int(its), float(t)))
         if verbose:
             print(f"tnnmg {label}: step {steps}: rel gap {rel:.3e}, held {int(held.sum())}, cg {its}, t {t:.3f}")
@@ -402,7 +436,7 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
         lo, hi, shape = prob.lower, prob.upper, fine.shape
         while min(shape) // 2 >= MIN_COARSE:
             ts = chain[-1].ts.coarse()
-            lo, hi, shape = _restrict_envelopes(lo, hi, shape)
+            lo, hi, shape = _restrict_envelopes(lo, hi, shape, rule="hull")
             chain.append(_Level(lo, hi, np.zeros(lo.size), None, ts=ts))
     elif grid is not None and start_coarse:
         lo, hi, shape = prob.lower, prob.upper, tuple(grid.shape)
