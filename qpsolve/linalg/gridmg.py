@@ -883,6 +883,54 @@ def _coarse_radius(R, n, periodic, order):
     return int(d[use].max(initial=0))
 
 
+@lru_cache(maxsize=16)
+def _stencil_table(probe, r):
+    """``(cnt, oa, ob, cv, dg)`` of :class:`TypedStencil`: the rows of ``probe`` (a grid at most
+    ``4 r + 6`` long per axis) sorted into border classes."""
+    pn, pm = (int(s) for s in probe.shape)
+    periodic = probe.bc == "periodic"
+    w = 2 * r + 1
+    P = probe.matrix().tocsr()
+
+    def probe_index(t, length):
+        if t < r:
+            return t
+        if t > r:
+            return length - 1 - (2 * r - t)
+        return length // 2
+
+    cnt = np.zeros((w, w), dtype=np.int64)
+    oa = np.zeros((w, w, w * w), dtype=np.int64)
+    ob = np.zeros((w, w, w * w), dtype=np.int64)
+    cv = np.zeros((w, w, w * w))
+    dg = np.zeros((w, w))
+    for ti in range(w):
+        for tj in range(w):
+            i, j = probe_index(ti, pn), probe_index(tj, pm)
+            row = P.getrow(i * pm + j)
+            entries = []
+            for col, val in zip(row.indices, row.data):
+                if val == 0.0:
+                    continue
+                i2, j2 = divmod(int(col), pm)
+                da, db = i2 - i, j2 - j
+                if periodic:  # back to the shortest offset around the torus
+                    da = (da + pn // 2) % pn - pn // 2
+                    db = (db + pm // 2) % pm - pm // 2
+                if abs(da) > r or abs(db) > r:
+                    raise ValueError(f"TypedStencil: row ({i}, {j}) reaches ({i2}, {j2}), beyond radius {r}")
+                entries.append((da, db, val))
+            # Offsets in increasing (row, column) order, whatever order the CSR row came in: the
+            # sweeps from zero (_fine_gs_rows, zero=True) count the entries behind a pixel from the front.
+            for da, db, val in sorted(entries, key=lambda e: (e[0], e[1])):
+                k = cnt[ti, tj]
+                oa[ti, tj, k], ob[ti, tj, k], cv[ti, tj, k] = da, db, val
+                if da == 0 and db == 0:
+                    dg[ti, tj] = val
+                cnt[ti, tj] = k + 1
+    return cnt, oa, ob, cv, dg
+
+
 class TypedStencil:
     """A 2-D grid model's ``P`` as a table of border-class stencils (module docstring).
 
@@ -919,49 +967,40 @@ class TypedStencil:
         r = int(op.radius)
         self.grid, self.n, self.m, self.r = grid, n, m, r
         self.periodic = grid.bc == "periodic"
-        w = 2 * r + 1
-        # Rows read from a probe grid just big enough to hold every class apart.
+        # Rows read from a probe grid just big enough to hold every class apart (one table per
+        # model and probe grid in a process: colour channels and coarse levels share it).
         pn, pm = min(n, 4 * r + 6), min(m, 4 * r + 6)
-        P = replace(grid, shape=(pn, pm)).matrix().tocsr()
-
-        def probe_index(t, length):
-            if t < r:
-                return t
-            if t > r:
-                return length - 1 - (2 * r - t)
-            return length // 2
-
-        cnt = np.zeros((w, w), dtype=np.int64)
-        oa = np.zeros((w, w, w * w), dtype=np.int64)
-        ob = np.zeros((w, w, w * w), dtype=np.int64)
-        cv = np.zeros((w, w, w * w))
-        dg = np.zeros((w, w))
-        for ti in range(w):
-            for tj in range(w):
-                i, j = probe_index(ti, pn), probe_index(tj, pm)
-                row = P.getrow(i * pm + j)
-                entries = []
-                for col, val in zip(row.indices, row.data):
-                    if val == 0.0:
-                        continue
-                    i2, j2 = divmod(int(col), pm)
-                    da, db = i2 - i, j2 - j
-                    if self.periodic:  # back to the shortest offset around the torus
-                        da = (da + pn // 2) % pn - pn // 2
-                        db = (db + pm // 2) % pm - pm // 2
-                    if abs(da) > r or abs(db) > r:
-                        raise ValueError(f"TypedStencil: row ({i}, {j}) reaches ({i2}, {j2}), beyond radius {r}")
-                    entries.append((da, db, val))
-                # Offsets in increasing (row, column) order, whatever order the CSR row came in: the
-                # sweeps from zero (_fine_gs_rows, zero=True) count the entries behind a pixel from the front.
-                for da, db, val in sorted(entries, key=lambda e: (e[0], e[1])):
-                    k = cnt[ti, tj]
-                    oa[ti, tj, k], ob[ti, tj, k], cv[ti, tj, k] = da, db, val
-                    if da == 0 and db == 0:
-                        dg[ti, tj] = val
-                    cnt[ti, tj] = k + 1
+        cnt, oa, ob, cv, dg = _stencil_table(replace(grid, shape=(pn, pm)), r)
         self.cnt, self.oa, self.ob, self.cv, self.dg = cnt, oa, ob, cv, dg
         self._check(op)
+
+    def resized(self, shape):
+        """The same model's table on a grid of ``shape``, without building its operator.
+
+        A grid at least ``4 r + 6`` long per axis has the same border classes
+        and stencils at any size (the table is read from a probe grid of that
+        size), so a coarse level of the same model needs only its size
+        (``tnnmg``'s coarse-to-fine chain).  Both this grid and ``shape`` must
+        be that long; else a ``ValueError``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from qpsolve.model.operators import GridSpec
+        >>> ts = TypedStencil(GridSpec((64, 48), "biharmonic", "odd").energy()).resized((32, 24))
+        >>> x = np.random.default_rng(2).normal(size=32 * 24)
+        >>> bool(np.allclose(ts.matvec(x), GridSpec((32, 24), "biharmonic", "odd").matrix() @ x, rtol=0, atol=1e-12))
+        True
+        """
+        n, m = (int(s) for s in shape)
+        least = 4 * self.r + 6
+        if min(self.n, self.m, n, m) < least:
+            raise ValueError(f"TypedStencil.resized: both grids need axes of at least {least} pixels, "
+                             f"got {(self.n, self.m)} -> {(n, m)}")
+        ts = TypedStencil.__new__(TypedStencil)
+        ts.grid, ts.n, ts.m, ts.r, ts.periodic = replace(self.grid, shape=(n, m)), n, m, self.r, self.periodic
+        ts.cnt, ts.oa, ts.ob, ts.cv, ts.dg = self.cnt, self.oa, self.ob, self.cv, self.dg
+        return ts
 
     def _check(self, op):
         # On the real grid when it is small, else on a 64 x 64 grid of the same model: the

@@ -216,6 +216,14 @@ class _Level:
         return g
 
 
+def _resized(ts, shape):
+    """The fine table at a coarse level's ``shape`` (no operator to build), or ``None`` (build one)."""
+    try:
+        return ts.resized(shape)
+    except ValueError:
+        return None
+
+
 def _lattice_level(prob):
     """``(fine level, problem in lattice order, order)`` of a plain-matrix problem on a 2-D lattice,
     or ``(None, reason, None)``."""
@@ -443,7 +451,7 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
         while min(shape) // 2 >= MIN_COARSE:
             lo, hi, shape = _restrict_envelopes(lo, hi, shape)
             g2 = type(grid)(shape=shape, model=grid.model, bc=grid.bc, alpha=grid.alpha, beta=grid.beta)
-            chain.append(_Level(lo, hi, np.zeros(lo.size), g2))
+            chain.append(_Level(lo, hi, np.zeros(lo.size), g2, ts=_resized(chain[-1].ts, shape)))
     levels = []
     x = prob.project(np.array(x0, dtype=np.float64)) if x0 is not None else None
     status, steps, cert = "max_iter", 0, None

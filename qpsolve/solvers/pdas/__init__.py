@@ -35,6 +35,7 @@ not the area).  This backend works on that small active set ``A`` only:
    seeds the fine one, one child pixel per coarse contact, so the fine level
    needs only a few updates.
 5. **Safeguards:** a contact set denser than ``DENSE_FRACTION`` of a level
+   (the coarsest included; :func:`~qpsolve.solvers.pdas.constants.is_dense`)
    whose fine level would then exceed ``max_active`` (textured photographs,
    noise, many pinned pixels: contacts that grow up to eightfold per level)
    or larger than ``max_active`` hands the problem to ``pcg`` from its

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["default_max_active"]
+__all__ = ["default_max_active", "is_dense"]
 
 # -- limits of the dense Schur complement ------------------------------------------------------
 #: the dense Schur complement is limited to this many active pixels by default ...
@@ -39,14 +39,39 @@ DENSE_GROWTH = 8
 #: ... once the level has at least this many pixels (the coarsest grids are all contact)
 DENSE_MIN_PIXELS = 1024
 
+
+def is_dense(active, n, growth, max_fine):
+    """The dense-contact rule: ``active`` contacts on a level of ``n`` pixels are too many for ``pdas``.
+
+    True when the level has at least ``DENSE_MIN_PIXELS`` pixels, more than
+    ``DENSE_FRACTION`` of them are contacts, and the contacts multiplied by
+    ``growth`` (``DENSE_GROWTH ** depth`` on a coarse level) would exceed
+    ``max_fine`` (the fine level's ``max_active``).  ``pdas`` applies it on
+    every level of its chain, the coarsest included; a dense level hands
+    the problem over (under ``solver="auto"`` to
+    :data:`qpsolve.solvers.DENSE_HANDOVER`).
+
+    Examples
+    --------
+    >>> is_dense(376, 3750, DENSE_GROWTH ** 3, 4000)   # coffee's coarsest level, 3 halvings down
+    True
+    >>> is_dense(40, 3750, DENSE_GROWTH ** 3, 4000)    # a few contact lines
+    False
+    >>> is_dense(600, 4096, 1, 4000)                   # the fine level itself: the Schur complement fits
+    False
+    """
+    return n >= DENSE_MIN_PIXELS and active > DENSE_FRACTION * n and active * growth > max_fine
+
+
 # -- coarse-to-fine ----------------------------------------------------------------------------
 #: coarse levels stop once violations are below this fraction of the envelope span
 COARSE_VIOLATION = 1e-4
 #: coarsen while both axes are even and at least this long after halving (pcg solves the last)
 MIN_COARSE = 8
 #: ... unless the last has at least this many pixels (sides that stop halving early): then tnnmg
-#: solves it (:func:`~qpsolve.solvers.pdas.multilevel.coarsest_solver`)
-COARSEST_MULTIGRID = 2**15
+#: solves it (:func:`~qpsolve.solvers.pdas.multilevel.coarsest_solver`; pcg took ~1 CPU s on
+#: coffee's 50 x 75, tnnmg 0.15: benchmarks/results/dense/notes.md, session 7)
+COARSEST_MULTIGRID = 2**11
 
 # -- the saddle factor -------------------------------------------------------------------------
 #: BLAS threads inside a solve (:mod:`qpsolve.linalg.threads`); the registry's hand-over to ``pcg``

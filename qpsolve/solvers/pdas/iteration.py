@@ -109,8 +109,7 @@ def run_level(level, act, upper, *, max_iter, max_active, deadline, verbose, lab
         if act.size > max_active:
             status = "too_many_active"
             break
-        if (prob.n >= constants.DENSE_MIN_PIXELS and act.size > constants.DENSE_FRACTION * prob.n
-                and act.size * growth > max_fine):
+        if constants.is_dense(act.size, prob.n, growth, max_fine):
             status = "dense"
             break
         x, mu = level.equality_solve(act, upper)

@@ -87,11 +87,14 @@ def coarsest_solver(cprob):
 
     A small coarsest level (sides that halve down to ``MIN_COARSE``) goes to
     ``pcg``, whose exact sparse-LU Newton steps find its active set at once.
-    Sides that stop halving early leave a large one (3000 x 4000 stops at
-    375 x 500, 187 500 pixels), and on a textured photograph ``pcg`` takes
-    tens of seconds there only for the next level to find the contacts too
-    many (benchmarks/results/dense/notes.md, session 6): from
-    ``COARSEST_MULTIGRID`` pixels ``tnnmg`` solves it, when it can.
+    Sides that stop halving early leave a large one (coffee's 400 x 600
+    stops at 50 x 75, 3 750 pixels; 3000 x 4000 at 375 x 500, 187 500),
+    where ``pcg`` takes about a CPU second (coffee) to tens of seconds, on
+    textured and smooth images alike: from ``COARSEST_MULTIGRID`` pixels
+    ``tnnmg`` solves it, when it can, in a fraction of that
+    (benchmarks/results/dense/notes.md, sessions 6 and 7).  Its contacts
+    are then judged by the density rule
+    (:func:`~qpsolve.solvers.pdas.constants.is_dense`) like every level's.
 
     Examples
     --------
@@ -103,6 +106,9 @@ def coarsest_solver(cprob):
     'pcg'
     >>> big = GridLevel(np.zeros(256 * 256), np.ones(256 * 256), GridSpec(shape=(256, 256))).boxqp()
     >>> coarsest_solver(big)[0]
+    'tnnmg'
+    >>> coffee = GridLevel(np.zeros(50 * 75), np.ones(50 * 75), GridSpec(shape=(50, 75))).boxqp()
+    >>> coarsest_solver(coffee)[0]
     'tnnmg'
     >>> strip = GridLevel(np.zeros(15 * 2200), np.ones(15 * 2200), GridSpec(shape=(15, 2200))).boxqp()
     >>> coarsest_solver(strip)[0]
@@ -131,7 +137,10 @@ def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_
        linear term, the coarsest level of :func:`level_chain` solved by
        ``pcg`` (``tnnmg`` when it is large: :func:`coarsest_solver`); else
        the pinned pixels.
-    3. Coarsest to finest, each level runs :func:`~qpsolve.solvers.pdas.iteration.run_level`
+    3. A coarsest level whose contacts are dense
+       (:func:`~qpsolve.solvers.pdas.constants.is_dense`) ends the solve
+       there (status ``dense``): no PDAS level runs.
+       Coarsest to finest, each level runs :func:`~qpsolve.solvers.pdas.iteration.run_level`
        from the set seeded by the level below (:func:`seed_from_coarse`);
        coarse levels stop early, the fine one is polished.  A fine level that
        stalls or cycles continues with :func:`~qpsolve.solvers.pdas.newton.projected_newton`;
@@ -167,6 +176,7 @@ def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_
     chain = level_chain(prob, constants.MIN_COARSE) if use_chain else [prob]
     levels = []
     parent = None  # the level whose active set seeds the next finer one
+    dense = False
     if x0 is not None:
         act, upper = active_of(prob, x0)
     elif len(chain) > 1:
@@ -178,14 +188,19 @@ def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_
                         time_limit=None if deadline is None else max(deadline - t0, 1e-3))
         x_parent = cprob.project(out.x)
         act, upper = active_of(cprob, x_parent)
+        # The density rule holds on the coarsest level too: a textured photograph whose sides stop
+        # halving early (coffee: 50 x 75) shows its dense contacts here, before any PDAS level.
+        dense = constants.is_dense(act.size, parent.n, constants.DENSE_GROWTH ** len(chain), max_active)
         levels.append({"n": parent.n, "solver": name, "iterations": out.iterations, "active": int(act.size),
-                       "status": "optimal" if out.converged else "not_converged",
+                       "status": "dense" if dense else "optimal" if out.converged else "not_converged",
                        "seconds": time.perf_counter() - t0})
+        if dense:
+            chain = []  # no PDAS level runs: the registry hands over (solvers.DENSE_HANDOVER under auto)
     else:
         act = np.flatnonzero(prob.lower == prob.upper)
         upper = np.zeros(act.size, bool)
 
-    x, status, it, shift = None, "max_iter", 0, None
+    x, status, it, shift = None, "dense" if dense else "max_iter", 0, None
     for depth in range(len(chain) - 1, -1, -1):
         lvl = chain[depth]
         if parent is not None:

@@ -1,0 +1,81 @@
+"""``solver="auto"``'s route on grid problems (issue #18 point 2): sparse contacts stay on ``pdas``,
+dense ones reach ``tnnmg`` after measuring them on the coarsest level, by one rule."""
+
+import numpy as np
+import pytest
+import skimage.data
+from skimage.transform import resize
+
+import qpsolve as qs
+from qpsolve.bench.problems import build_problem
+from qpsolve.imaging.data import truncate_bits
+from qpsolve.solvers.pdas import constants
+
+
+def _textured(shape, bits=3):
+    img = resize(skimage.data.camera().astype(float), shape, order=1, anti_aliasing=False, preserve_range=True)
+    return qs.image_problem(truncate_bits(np.rint(img).astype(np.uint8), bits), bits=bits)
+
+
+def _active(prob, x):
+    # contacts counted here from the answer's own gradient, not from the solver's bookkeeping
+    g = prob.gradient(x)
+    return int(np.count_nonzero(((x <= prob.lower) & (g > 0)) | ((x >= prob.upper) & (g < 0))))
+
+
+def test_a_textured_photo_goes_to_tnnmg_from_the_coarsest_level():
+    # 200 x 300 halves to 50 x 75 and stops (75 is odd): 3 750 pixels, where the contacts of a
+    # textured photograph already cover more than DENSE_FRACTION; no PDAS level may run
+    prob = _textured((200, 300))
+    res = qs.solve(prob)
+    assert res.success
+    assert res.solver == "pdas" and res.info["fallback"]["solver"] == "tnnmg"
+    levels = res.info["levels"]
+    assert [(lv["n"], lv["solver"], lv["status"]) for lv in levels] == [(3750, "tnnmg", "dense")]
+    assert levels[0]["active"] > constants.DENSE_FRACTION * 3750
+    # the answer's own contacts are dense too: the rule measured what the fine level has
+    assert _active(prob, res.x) > constants.DENSE_FRACTION * prob.n
+
+
+def test_the_old_route_through_a_pdas_level_finds_the_same_optimum(monkeypatch):
+    # before the rule held on the coarsest level, pcg solved it and PDAS measured the contacts one
+    # level up; both routes end at the same certified optimum
+    prob = _textured((200, 300))
+    new = qs.solve(prob)
+    monkeypatch.setattr(constants, "COARSEST_MULTIGRID", 2**15)
+    monkeypatch.setattr(constants, "DENSE_MIN_PIXELS", 4000)  # the coarsest level (3 750) is not judged
+    old = qs.solve(prob)
+    assert [lv["solver"] for lv in old.info["levels"]] == ["pcg", "pdas"]
+    assert old.info["levels"][-1]["status"] == "dense"
+    assert new.success and old.success
+    assert abs(new.objective - old.objective) <= 2e-8 * abs(old.objective) + new.kkt.gap + old.kkt.gap
+
+
+def test_a_smooth_image_stays_on_pdas_with_a_large_coarsest_level():
+    # 600 x 600 halves to 75 x 75: tnnmg solves that coarsest level (5 625 pixels), its contacts are
+    # lines, and PDAS climbs to the fine level and certifies there
+    prob = build_problem("gaussian2", 600)
+    res = qs.solve(prob)
+    assert res.success and res.solver == "pdas" and "fallback" not in res.info
+    levels = res.info["levels"]
+    assert levels[0]["solver"] == "tnnmg" and levels[0]["n"] == 75 * 75 and levels[0]["status"] == "optimal"
+    assert [lv["solver"] for lv in levels[1:]] == ["pdas"] * 3 and levels[-1]["n"] == prob.n
+    assert _active(prob, res.x) < constants.DENSE_FRACTION * prob.n
+
+
+@pytest.mark.parametrize("size", [64, 256])
+def test_smooth_power_of_two_problems_keep_their_route(size):
+    # sides that halve down to 8 x 8: pcg solves the 64 pixels, PDAS every level above
+    res = qs.solve(build_problem("gaussian2", size))
+    assert res.success and res.solver == "pdas" and "fallback" not in res.info
+    assert [lv["solver"] for lv in res.info["levels"]] == ["pcg"] + ["pdas"] * (len(res.info["levels"]) - 1)
+    assert res.info["levels"][0]["n"] == 64
+
+
+def test_the_dense_rule_counts_growth_and_size():
+    # the rule's three conditions, each the one that fails
+    rule = constants.is_dense
+    assert rule(300, 4096, 8, 2000)
+    assert not rule(300, constants.DENSE_MIN_PIXELS - 1, 8, 2000)  # too small a level to judge
+    assert not rule(int(constants.DENSE_FRACTION * 4096), 4096, 8, 100)  # not more than the fraction
+    assert not rule(300, 4096, 4, 2000)  # would still fit on the fine level
