@@ -115,9 +115,9 @@ def test_coarse_envelopes_hull_and_overlap_of_hand_made_blocks():
     inf = np.inf
     lower = np.array([[0.0, 1.0, 0.0, 4.0, -inf, 2.0, 5.0],
                       [0.5, 0.0, 2.0, 6.0, 1.0, 1.0, 5.0]])
-    upper = lower + np.array([[2.0, 2.0, 1.0, 1.0, inf, 2.0, 1.0],
+    upper = lower + np.array([[2.0, 2.0, 1.0, 1.0, 0.0, 2.0, 1.0],
                               [2.0, 2.0, 1.0, 1.0, 2.0, 2.0, 1.0]])
-    upper[0, 4] = inf
+    upper[0, 4] = inf  # the masked pixel
     lo, hi, shape = _restrict_envelopes(lower.ravel(), upper.ravel(), (2, 7), rule="hull")
     assert shape == (1, 4)
     assert lo.tolist() == [0.0, 0.0, -inf, 5.0] and hi.tolist() == [3.0, 7.0, inf, 6.0]
