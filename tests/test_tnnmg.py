@@ -126,6 +126,8 @@ def test_coarse_envelopes_hull_and_overlap_of_hand_made_blocks():
     # apart, so the means (3, 4); block 3: the infinite bin does not narrow [2,4] [1,3] [1,3] -> [2, 3];
     # block 4 (the column padded by itself): [5, 6]
     assert lo.tolist() == [1.0, 3.0, 2.0, 5.0] and hi.tolist() == [2.0, 4.0, 3.0, 6.0]
+    with pytest.raises(ValueError, match="rule must be 'hull' or 'overlap'"):
+        _restrict_envelopes(lower.ravel(), upper.ravel(), (2, 7), rule="mean")
 
 
 def test_short_steps_retried_keep_the_answer(monkeypatch):
