@@ -115,9 +115,9 @@ def test_coarse_envelopes_hull_and_overlap_of_hand_made_blocks():
     inf = np.inf
     lower = np.array([[0.0, 1.0, 0.0, 4.0, -inf, 2.0, 5.0],
                       [0.5, 0.0, 2.0, 6.0, 1.0, 1.0, 5.0]])
-    upper = lower + np.array([[2.0, 2.0, 1.0, 1.0, inf, 2.0, 1.0],
+    upper = lower + np.array([[2.0, 2.0, 1.0, 1.0, 0.0, 2.0, 1.0],
                               [2.0, 2.0, 1.0, 1.0, 2.0, 2.0, 1.0]])
-    upper[0, 4] = inf
+    upper[0, 4] = inf  # the masked pixel
     lo, hi, shape = _restrict_envelopes(lower.ravel(), upper.ravel(), (2, 7), rule="hull")
     assert shape == (1, 4)
     assert lo.tolist() == [0.0, 0.0, -inf, 5.0] and hi.tolist() == [3.0, 7.0, inf, 6.0]
@@ -126,6 +126,8 @@ def test_coarse_envelopes_hull_and_overlap_of_hand_made_blocks():
     # apart, so the means (3, 4); block 3: the infinite bin does not narrow [2,4] [1,3] [1,3] -> [2, 3];
     # block 4 (the column padded by itself): [5, 6]
     assert lo.tolist() == [1.0, 3.0, 2.0, 5.0] and hi.tolist() == [2.0, 4.0, 3.0, 6.0]
+    with pytest.raises(ValueError, match="rule must be 'hull' or 'overlap'"):
+        _restrict_envelopes(lower.ravel(), upper.ravel(), (2, 7), rule="mean")
 
 
 def test_short_steps_retried_keep_the_answer(monkeypatch):

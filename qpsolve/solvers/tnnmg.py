@@ -90,9 +90,9 @@ LINEAR_SWEEPS = 2
 #: coarse-to-fine start while both axes stay at least this long after halving
 MIN_COARSE = 32
 #: coarse envelopes of a 2 x 2 block (:func:`_restrict_envelopes`): "hull" (min of the lowers, max of
-#: the uppers) or "overlap" (the bins' intersection where they overlap, their means elsewhere)
-#: "overlap": in textured regions the hull is far wider than the fine bins, and the coarse solution
-#: said little about the fine contacts (textured 1024^2: 30 -> 23 fine steps; notes, session 7)
+#: the uppers) or "overlap" (the bins' intersection where they overlap, their means elsewhere).
+#: "overlap", because in textured regions the hull is far wider than the fine bins and the coarse
+#: solution said little about the fine contacts (textured 1024^2: 30 -> 23 fine steps; notes, session 7)
 COARSE_ENVELOPES = "overlap"
 #: coarse levels stop once their relative gap estimate is below this
 COARSE_GAP = 1e-3
@@ -249,6 +249,8 @@ def _restrict_envelopes(lower, upper, shape, rule=None):
     lowers, min of the uppers) where they overlap and their means elsewhere.
     """
     rule = COARSE_ENVELOPES if rule is None else rule
+    if rule not in ("hull", "overlap"):
+        raise ValueError(f"rule must be 'hull' or 'overlap', got {rule!r}")
     n, m = shape
     lo, hi = lower.reshape(shape), upper.reshape(shape)
     pad = ((0, n % 2), (0, m % 2))
@@ -262,11 +264,11 @@ def _restrict_envelopes(lower, upper, shape, rule=None):
         clo, chi = lo.max(axis=(1, 3)), hi.min(axis=(1, 3))
         apart = clo > chi
         if apart.any():
-            with np.errstate(invalid="ignore"):  # infinite envelopes: their mean is infinite or NaN
+            with np.errstate(invalid="ignore"):  # infinite envelopes give infinite means
                 mlo, mhi = lo.mean(axis=(1, 3)), hi.mean(axis=(1, 3))
             clo[apart], chi[apart] = mlo[apart], mhi[apart]
+            # never reached with lower <= upper and no lower at +inf; kept so that no coarse bin is empty
             bad = ~(clo <= chi)
-            # a NaN mean (an infinite lower beside an infinite upper): the block's hull instead
             clo[bad], chi[bad] = lo.min(axis=(1, 3))[bad], hi.max(axis=(1, 3))[bad]
     return clo.ravel(), chi.ravel(), (cn, cm)
 
