@@ -69,8 +69,8 @@ COARSE_VIOLATION = 1e-4
 #: coarsen while both axes are even and at least this long after halving (pcg solves the last)
 MIN_COARSE = 8
 #: ... unless the last has at least this many pixels (sides that stop halving early): then tnnmg
-#: solves it (:func:`~qpsolve.solvers.pdas.multilevel.coarsest_solver`; pcg took ~1 CPU s on
-#: coffee's 50 x 75, tnnmg 0.15: benchmarks/results/dense/notes.md, session 7)
+#: solves it (:func:`~qpsolve.solvers.pdas.multilevel.coarsest_solver`): from a few thousand pixels
+#: pcg's exact steps cost more than tnnmg's cycles (benchmarks/results/dense/notes.md, session 7)
 COARSEST_MULTIGRID = 2**11
 
 # -- the saddle factor -------------------------------------------------------------------------

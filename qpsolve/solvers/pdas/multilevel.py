@@ -89,10 +89,10 @@ def coarsest_solver(cprob):
     ``pcg``, whose exact sparse-LU Newton steps find its active set at once.
     Sides that stop halving early leave a large one (coffee's 400 x 600
     stops at 50 x 75, 3 750 pixels; 3000 x 4000 at 375 x 500, 187 500),
-    where ``pcg`` takes about a CPU second (coffee) to tens of seconds, on
+    where ``pcg``'s sparse-LU steps cost several times ``tnnmg``'s cycles, on
     textured and smooth images alike: from ``COARSEST_MULTIGRID`` pixels
-    ``tnnmg`` solves it, when it can, in a fraction of that
-    (benchmarks/results/dense/notes.md, sessions 6 and 7).  Its contacts
+    ``tnnmg`` solves it, when it can (benchmarks/results/dense/notes.md,
+    sessions 6 and 7).  Its contacts
     are then judged by the density rule
     (:func:`~qpsolve.solvers.pdas.constants.is_dense`) like every level's.
 
