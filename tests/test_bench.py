@@ -36,11 +36,13 @@ def test_quick_run_writes_reports_and_skips_over_budget(tmp_path, capsys):
     assert {(r["solver"], r["size"]) for r in ran} == {("pcg", 32), ("osqp", 32)}
     for r in ran:
         assert r["success"] and r["peak_mb"] > 10 and r["solve_time"] > 0 and r["build_time"] >= 0
+        # a single-threaded solve's CPU seconds cannot exceed its wall seconds by more than clock granularity
+        assert 0 <= r["solve_cpu"] <= r["solve_time"] + 0.05
 
     md = (out / "solvers.md").read_text()
     assert "Command: `python -m benchmarks --quick" in md and "cores" in md and "numpy" in md
     header, rows = _table(md)
-    for col in ("problem", "size", "solver", "solve s", "build s", "iterations", "objective",
+    for col in ("problem", "size", "solver", "solve s", "CPU s", "build s", "iterations", "objective",
                 "rel. gap", "proj. grad", "status", "peak MB"):
         assert col in header
     assert len(rows) == 4
@@ -190,10 +192,20 @@ def test_summary_speaks_for_auto_rows_when_the_run_has_them():
         return {"solver": solver, "problem": "gaussian2", "size": size, "outcome": "ran", "success": True,
                 "status": "optimal", "solve_time": t, "relative_gap": 1e-9, "peak_mb": 500.0, "baseline_mb": 100.0}
 
-    lines = "\n".join(_summary([rec("auto", 1024, 2.0), rec("auto", 2048, 9.0), rec("auto", 128, 0.1),
-                                rec("osqp", 128, 5.0)]))
+    lines = "\n".join(_summary([dict(rec("auto", 1024, 2.0), solve_cpu=1.5), dict(rec("auto", 2048, 9.0), solve_cpu=6.3),
+                                rec("auto", 128, 0.1), rec("osqp", 128, 5.0)]))
     assert "Default solver (`solver='auto'` on these problems): `auto` (its own rows)." in lines
     assert "auto at 1024^2, `gaussian2`: **2.00 s**" in lines
     assert "auto time ratio 2048^2 / 1024^2, `gaussian2`: **4.50**" in lines
+    assert "CPU seconds 6.30 / 1.50 = 4.20" in lines
     assert "speed-up of auto over osqp at 128^2: **50.0x**" in lines
     assert "not measured" in lines  # gaussian2-even was not run: said, not hidden
+
+
+def test_repeats_keep_the_median_of_their_own_cpu_seconds():
+    from qpsolve.bench.timing import combine_repeats
+
+    runs = [{"outcome": "ran", "success": True, "solve_time": t, "solve_cpu": c, "peak_mb": 100, "wall_time": 1.0}
+            for t, c in [(2.0, 1.9), (1.5, 1.4), (3.5, 1.6)]]  # the slowest wall run was a loaded one
+    rec = combine_repeats(runs)
+    assert rec["solve_time"] == 2.0 and rec["solve_cpu"] == 1.6

@@ -45,6 +45,9 @@ def combine_repeats(runs):
         rec = dict(sorted(ran, key=lambda r: r["solve_time"])[(len(ran) - 1) // 2])
     rec["repeats"] = len(runs)
     rec["solve_times"] = [r["solve_time"] if r["outcome"] == "ran" else None for r in runs]
+    cpus = sorted(r["solve_cpu"] for r in ran if r.get("solve_cpu") is not None)
+    if cpus:  # the median of the runs' own CPU seconds (not necessarily the median run's)
+        rec["solve_cpu"] = cpus[(len(cpus) - 1) // 2]
     peaks = [r["peak_mb"] for r in ran if r.get("peak_mb") is not None]
     if peaks:
         rec["peak_mb"] = max(peaks)
