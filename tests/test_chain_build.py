@@ -36,6 +36,13 @@ def test_resizing_needs_long_axes_on_both_grids():
         ts.resized((20, 20))
 
 
+@pytest.mark.parametrize("shape", [32, (32, 32, 2), (32.9, 40), (True, 40), "32x32"])
+def test_resizing_names_a_shape_that_is_not_two_integers(shape):
+    ts = gridmg.TypedStencil(GridSpec((40, 40), "biharmonic", "odd").energy())
+    with pytest.raises(ValueError, match="shape must be two integers"):
+        ts.resized(shape)
+
+
 def test_the_chain_builds_no_coarse_operator(monkeypatch):
     # only the fine grid's operator is built; the coarse levels reuse its table (before: one
     # GridOperator per level, ~0.18 CPU s each at 200 x 300)

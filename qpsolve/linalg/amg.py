@@ -389,4 +389,4 @@ def _pgs_py(indptr, indices, data, diag, q, lo, hi, x, sweeps):
 
 
 # compiled on first use: pdas imports this module for its hand-over (see qpsolve.linalg.lazyjit)
-_pgs = lazy_njit(_pgs_py, cache=True, nogil=True)
+_pgs = lazy_njit(_pgs_py, name="_pgs", cache=True, nogil=True)

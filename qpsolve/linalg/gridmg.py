@@ -992,6 +992,9 @@ class TypedStencil:
         >>> bool(np.allclose(ts.matvec(x), GridSpec((32, 24), "biharmonic", "odd").matrix() @ x, rtol=0, atol=1e-12))
         True
         """
+        if (not isinstance(shape, (tuple, list)) or len(shape) != 2
+                or not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) for s in shape)):
+            raise ValueError(f"shape must be two integers (rows, columns), got {shape!r}")
         n, m = (int(s) for s in shape)
         least = 4 * self.r + 6
         if min(self.n, self.m, n, m) < least:

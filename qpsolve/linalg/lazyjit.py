@@ -22,25 +22,56 @@ Examples
 
 from __future__ import annotations
 
-import functools
+import importlib
+import threading
 
-__all__ = ["lazy_njit"]
+__all__ = ["lazy_njit", "LazyKernel"]
 
 
-def lazy_njit(func, **options):
-    """``func`` compiled by ``numba.njit(**options)`` when first called (``func`` itself without numba)."""
-    compiled = None
+def _module_attribute(module, name):
+    return getattr(importlib.import_module(module), name)
 
-    @functools.wraps(func)
-    def kernel(*args):
-        nonlocal compiled
+
+class LazyKernel:
+    """``func`` compiled by ``numba.njit(**options)`` on the first call (``func`` itself without numba).
+
+    The compilation runs once even when several threads make the first call
+    together (a lock), and the kernel pickles by reference to the module
+    attribute that holds it (``name``), as the numba dispatcher it stands for
+    does, so it can travel to Dask workers.
+    """
+
+    def __init__(self, func, name=None, **options):
+        self.func, self.options = func, options
+        self.module, self.name = func.__module__, name
+        self.__doc__ = func.__doc__
+        self._compiled = None
+        self._lock = threading.Lock()
+
+    def __call__(self, *args):
+        compiled = self._compiled
         if compiled is None:
-            try:
-                import numba
-            except ImportError:  # pragma: no cover - numba is a runtime dependency
-                compiled = func
-            else:
-                compiled = numba.njit(**options)(func)
+            with self._lock:
+                if self._compiled is None:
+                    try:
+                        import numba
+                    except ImportError:  # pragma: no cover - numba is a runtime dependency
+                        self._compiled = self.func
+                    else:
+                        self._compiled = numba.njit(**self.options)(self.func)
+                compiled = self._compiled
         return compiled(*args)
 
-    return kernel
+    def __reduce__(self):
+        if self.name is None:
+            raise TypeError(f"a LazyKernel of {self.func.__qualname__} without name= cannot be pickled")
+        return _module_attribute, (self.module, self.name)
+
+    def __repr__(self):
+        state = "compiled" if self._compiled is not None else "not compiled yet"
+        return f"<LazyKernel {self.module}.{self.name or self.func.__qualname__} ({state})>"
+
+
+def lazy_njit(func, name=None, **options):
+    """A :class:`LazyKernel` of ``func``; ``name`` is the module attribute that will hold it (for pickling)."""
+    return LazyKernel(func, name=name, **options)

@@ -223,7 +223,7 @@ def _descent_py(colptr, rows, vals, aptr, aind, adat, gc, lo, hi, x, sweeps):
 
 
 # compiled on first use: pdas imports this module through pcg (see qpsolve.linalg.lazyjit)
-_descent = lazy_njit(_descent_py, cache=True, nogil=True)
+_descent = lazy_njit(_descent_py, name="_descent", cache=True, nogil=True)
 
 
 class SmoothedLevels:
