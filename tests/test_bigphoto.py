@@ -143,13 +143,14 @@ def test_blend_weights_match_the_scipy_distance_transforms(monkeypatch):
     # the photo pipeline's weights on a real photograph, against the same formula with scipy's EDT
     import skimage.data
 
-    from qpsolve.imaging import photo
+    from qpsolve.imaging import distance, photo
     from qpsolve.imaging.data import truncate_bits
 
     img = truncate_bits(skimage.data.camera()[100:260, 60:300], 4).astype(np.float64)
     lo, hi = img, img + 16.0
     got = photo.blend_weights(lo, hi)
-    monkeypatch.setattr(photo, "distance_to", lambda m: ndimage.distance_transform_edt(~np.asarray(m)) if np.any(m)
+    # photo imports the transform when it runs (numba only on the photo path), so patch it at its home
+    monkeypatch.setattr(distance, "distance_to", lambda m: ndimage.distance_transform_edt(~np.asarray(m)) if np.any(m)
                         else np.full(np.shape(m), np.inf))
     ref = photo.blend_weights(lo, hi)
     assert np.array_equal(got, ref)
