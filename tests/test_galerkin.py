@@ -13,10 +13,10 @@ from qpsolve.model.operators import GridSpec
 from grid_transfers import dense_transfer
 
 
-def _stencil_to_dense(A, n, m, R, periodic):
-    """The ``n m x n m`` matrix a variable-stencil array stands for (a plain loop, independent of the kernels)."""
+def _entries(n, m, R, periodic):
+    """``(row, stencil slot, column)`` of every entry of a radius-``R`` variable stencil that lies on
+    the grid (wrapped when periodic), in row-major order (a plain loop, independent of the kernels)."""
     W = 2 * R + 1
-    D = np.zeros((n * m, n * m))
     for p in range(n * m):
         i, j = divmod(p, m)
         for a in range(W):
@@ -26,7 +26,14 @@ def _stencil_to_dense(A, n, m, R, periodic):
                     i2, j2 = i2 % n, j2 % m
                 elif not (0 <= i2 < n and 0 <= j2 < m):
                     continue
-                D[p, i2 * m + j2] += A[p, a * W + b]
+                yield p, a * W + b, i2 * m + j2
+
+
+def _stencil_to_dense(A, n, m, R, periodic):
+    """The ``n m x n m`` matrix a variable-stencil array stands for."""
+    D = np.zeros((n * m, n * m))
+    for p, k, col in _entries(n, m, R, periodic):
+        D[p, col] += A[p, k]
     return D
 
 
@@ -34,27 +41,14 @@ def _random_stencil(n, m, R, periodic, rng):
     """A random symmetric variable stencil of radius ``R`` (zero off the grid unless periodic)."""
     W = 2 * R + 1
     A = np.zeros((n * m, W * W))
-    for p in range(n * m):
-        i, j = divmod(p, m)
-        for a in range(W):
-            for b in range(W):
-                i2, j2 = i + a - R, j + b - R
-                if periodic or (0 <= i2 < n and 0 <= j2 < m):
-                    A[p, a * W + b] = rng.normal()
+    for p, k, _ in _entries(n, m, R, periodic):
+        A[p, k] = rng.normal()
     # symmetrise through the dense matrix, then read back
     D = _stencil_to_dense(A, n, m, R, periodic)
     D = D + D.T
     out = np.zeros_like(A)
-    for p in range(n * m):
-        i, j = divmod(p, m)
-        for a in range(W):
-            for b in range(W):
-                i2, j2 = i + a - R, j + b - R
-                if periodic:
-                    i2, j2 = i2 % n, j2 % m
-                elif not (0 <= i2 < n and 0 <= j2 < m):
-                    continue
-                out[p, a * W + b] = D[p, i2 * m + j2]
+    for p, k, col in _entries(n, m, R, periodic):
+        out[p, k] = D[p, col]
     return out
 
 
