@@ -36,8 +36,9 @@ def test_quick_run_writes_reports_and_skips_over_budget(tmp_path, capsys):
     assert {(r["solver"], r["size"]) for r in ran} == {("pcg", 32), ("osqp", 32)}
     for r in ran:
         assert r["success"] and r["peak_mb"] > 10 and r["solve_time"] > 0 and r["build_time"] >= 0
-        # a single-threaded solve's CPU seconds cannot exceed its wall seconds by more than clock granularity
-        assert 0 <= r["solve_cpu"] <= r["solve_time"] + 0.05
+        # the CPU seconds of the whole qs.solve call (its certificate and first kernel loads included,
+        # which SolveResult.solve_time need not cover: no bound by solve_time holds)
+        assert isinstance(r["solve_cpu"], float) and r["solve_cpu"] >= 0
 
     md = (out / "solvers.md").read_text()
     assert "Command: `python -m benchmarks --quick" in md and "cores" in md and "numpy" in md
@@ -47,6 +48,8 @@ def test_quick_run_writes_reports_and_skips_over_budget(tmp_path, capsys):
         assert col in header
     assert len(rows) == 4
     status = {(r[header.index("solver")], r[header.index("size")]): r[header.index("status")] for r in rows}
+    cpu = {(r[header.index("solver")], r[header.index("size")]): r[header.index("CPU s")] for r in rows}
+    assert cpu[("pcg", "32")] == f"{next(r for r in ran if r['solver'] == 'pcg')['solve_cpu']:.3f}"
     assert status[("pcg", "32")] == "optimal"
     assert status[("pcg", "48")].startswith("skipped (predicted") and "> budget" in status[("pcg", "48")]
     # the summary speaks of the default solver, and says what this run did not measure
