@@ -49,8 +49,9 @@ def threads():
     """How many threads the grid kernels use: ``QPSOLVE_THREADS``, else one.
 
     One by default: on this project's 2-core machine, idle, two threads did
-    not shorten a 512^2 solve (README, issue #18), and one thread per process
-    keeps Dask workers and forked tile workers from oversubscribing the cores.
+    not shorten a 512^2 solve (docs/dense-contacts.md, issue #18), and one
+    thread per process keeps Dask workers and forked tile workers from
+    oversubscribing the cores.
     """
     global _threads
     if _threads is None:

@@ -16,8 +16,8 @@ Why not the isotropic 3-D plate ``|(D_xx + D_yy + D_tt) f|^2`` with the
 frame's ``even`` rule in time: ``even`` makes ``D_tt`` at a chunk's end the
 first difference ``f_1 - f_0``, so the plate pins the temporal slope to zero
 at both ends of every chunk and freezes a moving scene there (a 2-frame chunk
-becomes nearly static).  Measured in benchmarks/results/distributed/ and the
-README (issue #22).
+becomes nearly static).  Measured in benchmarks/results/distributed/ and
+docs/video.md (issue #22).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ __all__ = ["temporal_energy", "temporal_continuity", "TEMPORAL_WEIGHT", "TEMPORA
 
 #: default ``weight`` of the temporal term: 0.1 and 1 gave nearly the same PSNR and flicker on the
 #: drifting synthetic scene (0.05 to 0.08 dB, flicker within 0.002), and 0.1 solved 16-32 % faster
-#: in the two runs measured (README, issue #22)
+#: in the two runs measured (docs/video.md, issue #22)
 TEMPORAL_WEIGHT = 0.1
 #: default ``jump``: a temporal row is kept where neighbouring frames differ by at most this many levels
 TEMPORAL_JUMP = 1
