@@ -209,7 +209,7 @@ def test_channels_are_built_and_solved_one_at_a_time(monkeypatch, capsys):
     import skimage.data
 
     import qpsolve as qs
-    from qpsolve.imaging import photo
+    from qpsolve.imaging import channels, photo
     from qpsolve.imaging.data import truncate_bits
 
     events = []
@@ -225,6 +225,8 @@ def test_channels_are_built_and_solved_one_at_a_time(monkeypatch, capsys):
 
     monkeypatch.setattr(photo, "_channel_problem", logged_build)
     monkeypatch.setattr(photo, "_solve_prob", logged_solve)
+    # channels this large go one at a time by default (here: any channel over 100 pixels)
+    monkeypatch.setattr(channels, "PARALLEL_PIXELS", 100)
     img = truncate_bits(skimage.data.astronaut()[200:240, 180:228], 3)
     out, res = qs.dequantize(img, bits=3, channel_axis=-1, return_result=True, verbose=True)
     assert events == ["build", "solve"] * 3

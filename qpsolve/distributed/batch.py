@@ -270,6 +270,9 @@ def dequantize_file(src, dst, *, bits=None, max_pixels=None, options=None, huge_
             check_bits(colour, bits)
             rep.bits = int(bits)
         opts = dict(options or {})
+        # Dask already runs images side by side on every core: channel threads inside a task
+        # would only compete with the other tasks.
+        opts.setdefault("channel_jobs", 1)
         if colour.shape[0] * colour.shape[1] > huge_pixels and "tile" not in opts:
             opts["tile"] = huge_tile
         executor = _tile_executor() if "tile" in opts and "jobs" not in opts else contextlib.nullcontext(None)

@@ -10,6 +10,7 @@ from ..certificate import DEFAULT_TOL
 from ..problem import BoxQP
 from ..solvers import solve
 from ..validation import check_calibration
+from . import channels as _channels
 from .bounds import image_envelopes, restore, split_channels
 from .photo import dequantize_photo
 
@@ -136,7 +137,7 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
                rounding="floor", step=None, levels=None, lower=None, upper=None, confidence=None,
                data_range=None, alpha=1.0, beta=1.0, gain=None, channel_axis=None, tol=DEFAULT_TOL,
                max_iter=None, verbose=False, return_result=False, adaptive=True, outliers=None,
-               color_space="rgb", chroma_weight=4.0, tile=None, progress=False, **options):
+               color_space="rgb", chroma_weight=4.0, tile=None, progress=False, channel_jobs=None, **options):
     """Recover a smooth signal from a quantized image by the plate-bending model.
 
     Solves ``min 1/2 f^T P f  s.t.  L <= f <= U`` exactly (see
@@ -165,7 +166,14 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
     solver : str
         Backend name (see :func:`qpsolve.available_solvers`) or ``"auto"``.
     channel_axis : int, optional
-        Axis of colour channels, solved one by one (as in scikit-image).
+        Axis of colour channels, each solved as its own QP (as in scikit-image).
+    channel_jobs : int, optional
+        How many channels are solved at once, each on its own thread.  The
+        default (``None``) uses every core the process may use when the
+        channels are small enough (:data:`qpsolve.imaging.channels.PARALLEL_PIXELS`)
+        and the solve is not tiled, else one; ``1`` solves them one after
+        another.  The answers are the same either way (up to the rounding of
+        dense factorisations; each is certified).
     tol, max_iter, verbose, **options
         Passed to :func:`qpsolve.solve`.
     adaptive : bool or dict, optional
@@ -266,7 +274,7 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
                                     tol=tol, max_iter=max_iter, verbose=verbose, return_result=True,
                                     options=options, adaptive=adaptive, outliers=outliers,
                                     color_space=color_space, chroma_weight=chroma_weight, tile=tile,
-                                    progress=progress)
+                                    progress=progress, channel_jobs=channel_jobs)
         if calib is not None:
             # step 2 of adaptive: shrink an over-shooting plate towards the bin centres, per channel
             if channel_axis is None:
@@ -285,10 +293,10 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
         return (out, res) if return_result else out
 
     axis, channels = split_channels(image, channel_axis, kw)
-    outs, results = [], []
-    for plane, ckw in channels:
-        o, r = _solve_single(plane, bits, model, bc, mask, solver, tol, max_iter, verbose, options, ckw)
-        outs.append(o)
-        results.append(r)
+    jobs = _channels.channel_jobs(channel_jobs, channels=len(channels), pixels=channels[0][0].size if channels else 0,
+                                  tile=tile)
+    done = _channels.map_channels(lambda c, item: _solve_single(item[0], bits, model, bc, mask, solver, tol, max_iter,
+                                                      verbose, options, item[1]), channels, jobs)
+    outs, results = [o for o, _ in done], [r for _, r in done]
     out = np.moveaxis(np.stack(outs), 0, axis)
     return (out, results) if return_result else out

@@ -39,6 +39,7 @@ from ..model.noise import OUTLIER_MODES, treat_outliers
 from ..problem import BoxQP
 from ..solvers import solve
 from ..validation import check_at_least, check_choice, check_int_at_least, check_positive
+from . import channels as _channels
 from .bounds import image_envelopes, restore, split_channels
 from .smoothing import gaussian_nearest
 from .tiles import GridBounds, solve_tiled
@@ -684,7 +685,7 @@ def _solve_prob(bounds, shape, solver, tol, max_iter, verbose, options, tile, pr
 
 def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=None, tol, max_iter,
                      verbose, return_result, options, adaptive=False, outliers=None, color_space="rgb",
-                     chroma_weight=4.0, tile=None, progress=False):
+                     chroma_weight=4.0, tile=None, progress=False, channel_jobs=None):
     """The photo pipeline behind :func:`qpsolve.dequantize` (see the module docstring).
 
     Arguments are those of :func:`qpsolve.dequantize`; ``kw`` holds the
@@ -721,10 +722,11 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
 
     axis, planes = split_channels(arr, channel_axis, kw)
     if color_space == "rgb":
-        # One channel at a time, built, solved and blended before the next is built: the
-        # envelopes, weights and the solver's work arrays of a 12-Mpx channel are gigabytes.
-        outs, results = [], []
-        for c, (plane, ckw) in enumerate(planes):
+        # Each channel is built, solved and blended before its thread takes the next: the
+        # envelopes, weights and the solver's work arrays of a 12-Mpx channel are gigabytes
+        # (and such channels go one at a time: channels.PARALLEL_PIXELS).
+        def one(c, item):
+            plane, ckw = item
             t0 = time.perf_counter()
             prob, ctx, rep, extra, weights = _channel_problem(plane, bits, model, bc, mask, ckw, adaptive, outliers)
             _say(verbose, f"channel {c}: envelopes and weights", t0)
@@ -732,10 +734,14 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
             res = _solve_prob(prob, ctx.shape, solver, tol, max_iter, verbose, options, tile, progress, rep)
             _say(verbose, f"channel {c}: solved ({res.status})", t0)
             t0 = time.perf_counter()
-            outs.append(restore(_record(res, *_blend(res.x, prob, weights)), ctx, *extra))
+            out = restore(_record(res, *_blend(res.x, prob, weights)), ctx, *extra)
             _say(verbose, f"channel {c}: blended", t0)
-            results.append(res)
-            del prob, ctx, extra, weights  # before the next channel's are built
+            return out, res
+
+        jobs = _channels.channel_jobs(channel_jobs, channels=len(planes), pixels=planes[0][0].size if planes else 0,
+                                      tile=tile)
+        done = _channels.map_channels(one, planes, jobs)
+        outs, results = [o for o, _ in done], [r for _, r in done]
     else:
         built = [_channel_problem(plane, bits, model, bc, mask, ckw, adaptive, outliers) for plane, ckw in planes]
         nc = len(built)

@@ -74,6 +74,9 @@ def register(sub):
                         "'auto' does it up to 256x256 pixels (default auto)")
     p.add_argument("--jobs", type=positive_int, default=1,
                    help="with --tile: worker processes solving tiles side by side (default 1)")
+    p.add_argument("--channel-jobs", type=positive_int, default=None,
+                   help="colour channels solved at once, one thread each (default: one per core for images "
+                        "up to 2 Mpx per channel and untiled solves, else 1)")
     p.add_argument("--convert-palette", action="store_true",
                    help="expand palette (indexed-colour) images instead of refusing them")
     p.add_argument("--solver", default="auto", choices=["auto", *SOLVERS])
@@ -132,7 +135,7 @@ def run(args):
                           verbose=args.verbose, return_result=True,
                           channel_axis=-1 if is_colour else None, adaptive=args.adaptive,
                           outliers=args.outliers, color_space=args.color_space, tile=args.tile,
-                          progress=args.progress, **tile_options)
+                          progress=args.progress, channel_jobs=args.channel_jobs, **tile_options)
     results = res if isinstance(res, list) else [res]
     seen = set()
     for i, r in enumerate(results):
