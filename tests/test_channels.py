@@ -16,22 +16,44 @@ def _coffee(bits=4):
     return truncate_bits(skimage.data.coffee()[100:140, 300:350], bits)
 
 
-def test_policy_of_the_default():
-    cores = channels._cores()
+def test_policy_of_the_default(monkeypatch):
+    from qpsolve.linalg import rowpool
+
+    cores = channels.usable_cores()
     assert channels.channel_jobs(None, channels=3, pixels=400 * 600, tile=None) == min(3, cores)
-    # large channels and tiled solves go one at a time
+    # large channels, tiled and verbose solves go one at a time
     assert channels.channel_jobs(None, channels=3, pixels=channels.PARALLEL_PIXELS + 1, tile=None) == 1
     assert channels.channel_jobs(None, channels=3, pixels=100, tile=64) == 1
+    assert channels.channel_jobs(None, channels=3, pixels=100, tile=None, verbose=True) == 1
+    # at most IN_FLIGHT_PIXELS in flight, and the cores shared with the grid kernels' threads
+    monkeypatch.setattr(channels, "usable_cores", lambda: 8)
+    assert channels.channel_jobs(None, channels=6, pixels=channels.IN_FLIGHT_PIXELS // 4, tile=None) == 4
+    assert channels.channel_jobs(None, channels=6, pixels=100, tile=None) == 6
+    old = rowpool.set_threads(4)
+    try:
+        assert channels.channel_jobs(None, channels=6, pixels=100, tile=None) == 2
+    finally:
+        rowpool.set_threads(old)
     # an explicit count is honoured, up to the number of channels
     assert channels.channel_jobs(2, channels=3, pixels=channels.PARALLEL_PIXELS + 1, tile=None) == 2
     assert channels.channel_jobs(16, channels=3, pixels=100, tile=None) == 3
     assert channels.channel_jobs(None, channels=1, pixels=100, tile=None) == 1
+    assert channels.channel_jobs(1, channels=3, pixels=100, tile=64) == 1
+
+
+def test_more_than_one_channel_job_with_tiles_is_refused():
+    # tiles fork worker processes, which must not happen beside threads inside a solve
+    with pytest.raises(ValueError, match="channel_jobs=2 cannot be combined with tile"):
+        qs.dequantize(_coffee(), bits=4, channel_axis=-1, tile=24, channel_jobs=2)
 
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
-def test_bad_channel_jobs_is_refused_by_name(bad):
+@pytest.mark.parametrize("colour", [True, False])
+def test_bad_channel_jobs_is_refused_by_name(bad, colour):
+    # grey images too: the argument is checked before anything else
+    img = _coffee() if colour else _coffee()[..., 0]
     with pytest.raises((TypeError, ValueError), match="channel_jobs"):
-        qs.dequantize(_coffee(), bits=4, channel_axis=-1, channel_jobs=bad)
+        qs.dequantize(img, bits=4, channel_axis=-1 if colour else None, channel_jobs=bad, adaptive=colour)
 
 
 @pytest.mark.parametrize("adaptive", [True, False])
@@ -61,7 +83,7 @@ def test_side_by_side_gives_the_answers_of_one_at_a_time(adaptive, monkeypatch):
     three, r3 = qs.dequantize(img, bits=4, channel_axis=-1, channel_jobs=3, adaptive=adaptive, return_result=True)
     assert np.array_equal(one, three)
     assert [r.success for r in r1 + r3] == [True] * 6
-    assert len(seen) == 3 and all(n.startswith("qpsolve-channel") for n in seen)
+    assert len(seen) >= 2 and all(n.startswith("qpsolve-channel") for n in seen)
     assert most[0] >= 2
 
 
@@ -91,3 +113,53 @@ def test_a_failing_channel_raises_and_cancels_the_rest():
 def test_map_channels_keeps_channel_order():
     out = channels.map_channels(lambda c, item: (c, item), list("abcde"), jobs=3)
     assert out == list(enumerate("abcde"))
+
+
+def test_ctrl_c_while_waiting_is_raised_at_once():
+    # an interrupt of the waiting thread must not wait for the running channels (minutes on a photo)
+    import signal
+    import time
+
+    release = threading.Event()
+
+    def slow(c, item):
+        release.wait(30)
+        return item
+
+    timer = threading.Timer(0.3, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
+    t0 = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            channels.map_channels(slow, ["a", "b", "c"], jobs=2)
+        assert time.perf_counter() - t0 < 5.0
+    finally:
+        release.set()
+        timer.cancel()
+
+
+def test_verbose_solves_print_their_lines_in_channel_order(capsys):
+    img = _coffee()
+    qs.dequantize(img, bits=4, channel_axis=-1, verbose=True)
+    said = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[photo] channel")]
+    assert [int(line.split()[2].rstrip(":")) for line in said] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+
+
+def test_batch_tasks_solve_one_channel_at_a_time(tmp_path, monkeypatch):
+    # Dask runs images side by side already: a batch task asks for one channel at a time
+    from PIL import Image
+
+    from qpsolve.distributed import batch
+    from qpsolve.imaging import image
+
+    seen = {}
+    inner = image.dequantize
+
+    def spy(*a, **k):
+        seen.update(k)
+        return inner(*a, **k)
+
+    monkeypatch.setattr(image, "dequantize", spy)  # batch imports it inside the task
+    Image.fromarray(_coffee()).save(tmp_path / "in.png")
+    batch.dequantize_file(str(tmp_path / "in.png"), str(tmp_path / "out.png"), bits=4)
+    assert seen["channel_jobs"] == 1 and (tmp_path / "out.png").exists()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import numbers
-import os
+
+from ..linalg.threads import usable_cores
 
 __all__ = ["check_cluster_args", "dask_client", "default_workers", "worker_count"]
 
@@ -18,10 +19,7 @@ def default_workers():
     >>> default_workers() >= 1
     True
     """
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    return usable_cores()
 
 
 def _check_workers(workers):

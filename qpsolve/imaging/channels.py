@@ -11,8 +11,10 @@ factorisations, whose BLAS thread count is lowered to one here: see
 Threads, not processes: nothing is pickled or copied.  Memory grows with
 the channels in flight, so large channels (more than
 :data:`PARALLEL_PIXELS` pixels, where one channel's work arrays are
-gigabytes) and tiled solves (which have their own worker processes,
-``jobs=k``) stay one at a time.
+gigabytes) stay one at a time, and at most :data:`IN_FLIGHT_PIXELS` pixels
+are solved at once.  Tiled solves keep one channel at a time: their tiles
+have worker processes of their own (``jobs=k``), which must not be forked
+from a process whose other threads are inside a solve.
 
 Examples
 --------
@@ -26,27 +28,22 @@ True
 
 from __future__ import annotations
 
-import os
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+import threading
 
-from ..linalg.threads import blas_threads
+from ..linalg import rowpool
+from ..linalg.threads import blas_threads, usable_cores
 from ..validation import check_positive_int
 
-__all__ = ["PARALLEL_PIXELS", "channel_jobs", "map_channels"]
+__all__ = ["IN_FLIGHT_PIXELS", "PARALLEL_PIXELS", "channel_jobs", "map_channels"]
 
 #: channels with more pixels than this are solved one at a time by default (a 12-Mpx channel's
 #: envelopes, weights and solver arrays take gigabytes; two at once would double the peak)
 PARALLEL_PIXELS = 1 << 21
+#: by default, at most this many pixels (summed over the channels in flight) are solved at once
+IN_FLIGHT_PIXELS = 1 << 22
 
 
-def _cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
-def channel_jobs(jobs, *, channels, pixels, tile):
+def channel_jobs(jobs, *, channels, pixels, tile, verbose=False):
     """How many channels to solve at once.
 
     Parameters
@@ -58,17 +55,25 @@ def channel_jobs(jobs, *, channels, pixels, tile):
     pixels : int
         Pixels per channel.
     tile : object
-        The ``tile`` argument of :func:`qpsolve.dequantize` (tiled solves
-        stay one channel at a time: their tiles have worker processes of
-        their own).
+        The ``tile`` argument of :func:`qpsolve.dequantize`; tiled solves
+        take one channel at a time (asking for more is an error).
+    verbose : bool
+        With ``jobs=None``, verbose solves take one channel at a time, so
+        that their progress lines come in order.
 
     Returns
     -------
     int
         At least 1 and at most ``channels``.  ``None`` gives one thread per
-        core (as many as the process may use), but one in all when the
-        solve is tiled or a channel has more than :data:`PARALLEL_PIXELS`
-        pixels.
+        core (divided by the grid kernels' threads, ``QPSOLVE_THREADS``),
+        with at most :data:`IN_FLIGHT_PIXELS` pixels in flight; one when the
+        solve is tiled or verbose or a channel has more than
+        :data:`PARALLEL_PIXELS` pixels.
+
+    Raises
+    ------
+    ValueError, TypeError
+        ``jobs`` is not a positive integer, or above 1 with ``tile``.
 
     Examples
     --------
@@ -77,37 +82,84 @@ def channel_jobs(jobs, *, channels, pixels, tile):
     >>> channel_jobs(8, channels=3, pixels=100, tile=None)
     3
     """
+    check_positive_int(jobs, "channel_jobs", allow_none=True)
+    if tile is not None:
+        if jobs is not None and jobs > 1:
+            raise ValueError(f"channel_jobs={jobs} cannot be combined with tile: tiles are solved one channel "
+                             "at a time (jobs=k solves a channel's tiles in k worker processes)")
+        return 1
     if jobs is None:
-        if tile is not None or pixels > PARALLEL_PIXELS:
+        if verbose or pixels > PARALLEL_PIXELS:
             return 1
-        jobs = _cores()
-    else:
-        check_positive_int(jobs, "channel_jobs")
+        jobs = min(usable_cores() // rowpool.threads(), IN_FLIGHT_PIXELS // max(1, int(pixels)))
     return max(1, min(int(jobs), int(channels)))
 
 
 def map_channels(fn, items, jobs):
     """``[fn(c, item) for c, item in enumerate(items)]``, on ``jobs`` threads when ``jobs > 1``.
 
-    Results come back in channel order.  When a channel raises, the
-    channels not yet started are cancelled, the ones running finish (a
-    thread cannot be stopped), and the exception of the first channel (in
-    channel order) that raised is raised here.
+    Parameters
+    ----------
+    fn : callable
+        ``fn(c, item)`` solves channel ``c``.
+    items : iterable
+        One item per channel.
+    jobs : int
+        Threads (1: in the calling thread, one channel after another).
+
+    Returns
+    -------
+    list
+        ``fn``'s results in channel order.
+
+    Notes
+    -----
+    When a channel raises, no further channel is started and the exception
+    of the first channel (in channel order) that raised is raised here,
+    once the channels already running have finished.  An interrupt of the
+    waiting thread (Ctrl-C) is raised at once: the channels still running
+    are left to finish on their daemon threads, which do not keep the
+    process alive.  BLAS runs on one thread meanwhile: the channels are the
+    parallelism, and idle OpenBLAS threads spinning beside them cost CPU
+    and no speed (``benchmarks/results/channels.md``).
+
+    Examples
+    --------
+    >>> map_channels(lambda c, item: c * item, [10, 20, 30], jobs=3)
+    [0, 20, 60]
     """
     items = list(items)
     if jobs <= 1 or len(items) <= 1:
         return [fn(c, item) for c, item in enumerate(items)]
-    # BLAS on one thread meanwhile: the channels are the parallelism, and idle OpenBLAS threads
-    # spinning beside them cost CPU and no speed (benchmarks/results/channels.md).
-    with blas_threads(1), ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="qpsolve-channel") as pool:
-        futures = [pool.submit(fn, c, item) for c, item in enumerate(items)]
+    jobs = min(int(jobs), len(items))
+    results, errors = [None] * len(items), {}
+    order = iter(range(len(items)))
+    lock, stop, finished = threading.Lock(), threading.Event(), threading.Semaphore(0)
+
+    def worker():
         try:
-            wait(futures, return_when=FIRST_EXCEPTION)
-        finally:  # also on Ctrl-C in the waiting thread
-            for f in futures:
-                f.cancel()
-        wait(futures)
-        for f in futures:
-            if not f.cancelled() and f.exception() is not None:
-                raise f.exception()
-        return [f.result() for f in futures]
+            while not stop.is_set():
+                with lock:
+                    c = next(order, None)
+                if c is None:
+                    return
+                try:
+                    results[c] = fn(c, items[c])
+                except BaseException as e:  # handed to the waiting thread
+                    errors[c] = e
+                    stop.set()
+        finally:
+            finished.release()
+
+    with blas_threads(1):
+        for k in range(jobs):
+            threading.Thread(target=worker, name=f"qpsolve-channel-{k}", daemon=True).start()
+        try:
+            for _ in range(jobs):
+                finished.acquire()  # interruptible: Ctrl-C lands here
+        except BaseException:
+            stop.set()
+            raise
+    if errors:
+        raise errors[min(errors)]
+    return results

@@ -9,7 +9,7 @@ import numpy as np
 from ..certificate import DEFAULT_TOL
 from ..problem import BoxQP
 from ..solvers import solve
-from ..validation import check_calibration
+from ..validation import check_calibration, check_positive_int
 from . import channels as _channels
 from .bounds import image_envelopes, restore, split_channels
 from .photo import dequantize_photo
@@ -170,10 +170,10 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
     channel_jobs : int, optional
         How many channels are solved at once, each on its own thread.  The
         default (``None``) uses every core the process may use when the
-        channels are small enough (:data:`qpsolve.imaging.channels.PARALLEL_PIXELS`)
-        and the solve is not tiled, else one; ``1`` solves them one after
-        another.  The answers are the same either way (up to the rounding of
-        dense factorisations; each is certified).
+        channels are small enough (:func:`qpsolve.imaging.channels.channel_jobs`)
+        and the solve is neither tiled nor verbose, else one; ``1`` solves
+        them one after another.  The answers are the same either way (up to
+        the rounding of dense factorisations; each is certified).
     tol, max_iter, verbose, **options
         Passed to :func:`qpsolve.solve`.
     adaptive : bool or dict, optional
@@ -266,6 +266,7 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
         # photograph into one 3-D plate over (row, column, channel): slow, and not what was meant.
         warnings.warn(f"image of shape {shape} is solved as one 3-D volume; for a colour image "
                       "pass channel_axis=-1", UserWarning, stacklevel=2)
+    check_positive_int(channel_jobs, "channel_jobs", allow_none=True)
     kw = dict(rounding=rounding, step=step, levels=levels, lower=lower, upper=upper,
               confidence=confidence, data_range=data_range, alpha=alpha, beta=beta, gain=gain)
     adaptive, calib = _calibration_options(adaptive)
@@ -294,7 +295,7 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
 
     axis, channels = split_channels(image, channel_axis, kw)
     jobs = _channels.channel_jobs(channel_jobs, channels=len(channels), pixels=channels[0][0].size if channels else 0,
-                                  tile=tile)
+                                  tile=tile, verbose=verbose)
     done = _channels.map_channels(lambda c, item: _solve_single(item[0], bits, model, bc, mask, solver, tol, max_iter,
                                                       verbose, options, item[1]), channels, jobs)
     outs, results = [o for o, _ in done], [r for _, r in done]

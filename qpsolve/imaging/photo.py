@@ -739,7 +739,7 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
             return out, res
 
         jobs = _channels.channel_jobs(channel_jobs, channels=len(planes), pixels=planes[0][0].size if planes else 0,
-                                      tile=tile)
+                                      tile=tile, verbose=verbose)
         done = _channels.map_channels(one, planes, jobs)
         outs, results = [o for o, _ in done], [r for _, r in done]
     else:

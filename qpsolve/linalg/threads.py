@@ -13,11 +13,26 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import threading
 
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["blas_threads"]
+__all__ = ["blas_threads", "usable_cores"]
+
+
+def usable_cores():
+    """The cores this process may run on (its CPU affinity where the OS tells it), at least 1.
+
+    Examples
+    --------
+    >>> usable_cores() >= 1
+    True
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 @functools.lru_cache(maxsize=1)
