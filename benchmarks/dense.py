@@ -186,9 +186,15 @@ def child(name, limit=None):
     load0 = os.getloadavg()[0]
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
+    ch_jobs = 1
     if name.endswith("-default"):
-        # RGB photographs: one plate per channel (without channel_axis a colour array is a 3-D volume)
+        # RGB photographs: one plate per channel (without channel_axis a colour array is a 3-D volume),
+        # solved side by side as the default does (recorded: earlier rows solved them one at a time)
         extra = {"channel_axis": -1} if q.ndim == 3 else {}
+        if q.ndim == 3:
+            from qpsolve.imaging.channels import channel_jobs
+
+            ch_jobs = channel_jobs(None, channels=q.shape[2], pixels=q.shape[0] * q.shape[1], tile=None)
         _, res = qs.dequantize(q, bits=bits, return_result=True, **extra)
         results = res if isinstance(res, list) else [res]
     else:
@@ -207,7 +213,7 @@ def child(name, limit=None):
         "rel_gap": max(float(r.kkt.relative_gap) for r in results),
         "solve_wall": sum(float(r.solve_time) for r in {id(r): r for r in results}.values()),
         "solvers": solvers, "fallback": [str(r.info.get("fallback", "")) for r in results],
-        "threads": threads(), "load": [load0, os.getloadavg()[0]],
+        "threads": threads(), "channel_jobs": ch_jobs, "load": [load0, os.getloadavg()[0]],
     }
     print(json.dumps(out), flush=True)
 
@@ -243,7 +249,11 @@ def _fmt(v):
 
 
 def _threads_of(rows):
-    return "/".join(str(t) for t in sorted({r.get("threads", "-") for r in rows}, key=str))
+    """The grid kernels' threads, and ``× C ch`` when C colour channels were solved side by side."""
+    def one(r):
+        ch = r.get("channel_jobs", 1)
+        return f"{r.get('threads', '-')}" + (f" × {ch} ch" if ch and ch > 1 else "")
+    return "/".join(sorted({one(r) for r in rows}))
 
 
 def _load_of(rows):
@@ -313,7 +323,8 @@ def report(results, out, command):
         f"Machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}.  ",
         "Every run is a fresh process; medians over the repeats listed. `solver=\"auto\"`, tol 1e-8; "
         "*certified* means every channel's answer passed the shared certificate.", "",
-        "*threads*: the grid kernels' threads (`QPSOLVE_THREADS`; `-` for runs made before it existed); *load*: the "
+        "*threads*: the grid kernels' threads (`QPSOLVE_THREADS`; `-` for runs made before it existed), times the "
+        "colour channels solved side by side (`channel_jobs`, `× C ch`; one when not shown); *load*: the "
         "machine's 1-minute load average at the start and end of the runs (lowest start, highest end).", "",
         "| case | shape | bits | runs | CPU s (median) | wall s (median) | solve s (wall, median) | peak MB | certified "
         "| max rel. gap | solver | threads | load |",

@@ -279,6 +279,25 @@ def test_report_lists_the_cli_splits_under_the_table(tmp_path):
             in text)
 
 
+def test_report_says_when_colour_channels_ran_side_by_side(tmp_path):
+    # rows of channels solved side by side are not comparable with earlier one-at-a-time rows
+    from benchmarks.dense import report
+
+    def row(jobs):
+        r = {"case": "c", "shape": [8, 8, 3], "pixels": 64, "bits": 3, "wall": 1.0, "cpu": 1.0, "peak_mb": 10.0,
+             "certified": True, "statuses": ["optimal"], "rel_gap": 1e-9, "solve_wall": 0.5, "solvers": ["tnnmg"],
+             "fallback": [""], "threads": 1}
+        if jobs is not None:
+            r["channel_jobs"] = jobs
+        return r
+
+    report({"par": [row(2)], "seq": [row(1)], "old": [row(None)]}, tmp_path, "cmd")
+    text = (tmp_path / "dense.md").read_text()
+    lines = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
+    assert "| 1 × 2 ch |" in lines["par"]
+    assert "× " not in lines["seq"] and "× " not in lines["old"]
+
+
 def test_report_header_names_every_command_and_says_shared_only_from_recorded_load(tmp_path):
     from benchmarks.dense import report
 
