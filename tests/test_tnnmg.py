@@ -349,6 +349,59 @@ def test_truncated_monotone_vcycle_never_raises_the_energy_nor_leaves_the_box(se
         E = E_new
 
 
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**31 - 1), on_bound=st.floats(0.0, 0.5), scale=st.sampled_from([0.3, 1.0, 5.0]),
+       case=st.sampled_from(GRID_CASES + [((9, 12), "biharmonic", "even"), ("lattice", None, None)]))
+def test_projected_path_minimum_against_a_fine_grid_of_steps(seed, on_bound, scale, case):
+    # E(clip(x + t d)) evaluated with the assembled matrix at 4001 steps t in [0, 1]: the exact
+    # search's point must be the first local minimiser (no grid point before it lower, none just
+    # after the grid's first rise lower either) or the lowest point, and its predicted drop E's own.
+    if case[0] == "lattice":
+        from qpsolve.linalg.lattice import find_lattice, stencil_array
+        from qpsolve.model.plates import smooth_stiffness, weighted_plate
+
+        P = weighted_plate((24, 20), smooth_stiffness((24, 20)), "even").tocsr()
+        lat, _ = find_lattice(P)
+        op = gridmg.LatticeStencil(stencil_array(P, lat.shape, lat.radius), lat.shape, lat.radius)
+        rng = np.random.default_rng(seed)
+        lo = rng.integers(0, 6, size=P.shape[0]).astype(float)
+        hi = lo + 1.0
+    else:
+        op, P, rng, lo, hi = _unit_bins(case, seed)
+    n = lo.size
+    x = rng.uniform(lo, hi)
+    at = rng.random(n) < on_bound
+    x[at] = np.where(rng.random(n) < 0.5, lo, hi)[at]
+    x = np.clip(x, lo, hi)
+    q = rng.normal(size=n) * rng.choice([1.0, 50.0])
+    g = P @ x + q
+    d = scale * rng.normal(size=n) * rng.uniform(0.0, 3.0, size=n)
+    d -= 0.5 * scale * g / np.max(np.abs(g))  # mostly downhill
+
+    def phi(t):
+        y = np.clip(x + t * d, lo, hi)
+        return 0.5 * y @ (P @ y) + q @ y - (0.5 * x @ (P @ x) + q @ x)
+
+    ts = np.linspace(0.0, 1.0, 4001)
+    vals = np.array([phi(t) for t in ts])
+    tol = 1e-9 * max(1.0, float(np.max(np.abs(vals))))
+    for first in (True, False):
+        t, drop = gridmg.projected_path_minimum(op, x, d, g, lo, hi, 1.0, first)
+        assert 0.0 <= t <= 1.0 and drop <= 0.0
+        assert abs(drop - phi(t)) <= tol
+        if first:
+            k = 0
+            while k + 1 < ts.size and vals[k + 1] < vals[k]:
+                k += 1
+            # the grid falls up to ts[k] and rises after it: the first local minimiser lies before
+            # ts[k + 1], and nothing on the grid before it is lower than it
+            assert t <= ts[min(k + 1, ts.size - 1)] + 1e-12
+            assert drop <= vals[k] + tol
+            assert np.all(vals[ts <= t] >= drop - tol)
+        else:
+            assert drop <= vals.min() + tol
+
+
 def test_truncated_coarse_levels_move_free_pixels_beside_pinned_ones():
     # Every third column pinned (lo == hi): each coarse function of the whole P covers a pinned
     # pixel, so the monotone coarse obstacles give it no room and only the fine smoothing acts;
@@ -429,6 +482,33 @@ def test_textured_photo_crop_matches_pdas_and_pcg(bits):
     res = _tnnmg(prob)
     _same_objective(res, qs.solve(prob, solver="pdas"))
     _same_objective(res, qs.solve(prob, solver="pcg"))
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_the_exact_line_search_reaches_pdas_optimum(monkeypatch, first):
+    # tnnmg.LINE_SEARCH = "exact" (kept as an option, not the default): the Newton steps take the
+    # minimiser along the projected path; the loop must still certify and agree with pdas, and the
+    # walk must have been taken (not only Armijo's fallback)
+    import skimage.data
+    from qpsolve.solvers import tnnmg
+
+    walked = []
+    walk = gridmg.projected_path_minimum
+
+    def counting(*args):
+        out = walk(*args)
+        walked.append(out[0])
+        return out
+
+    monkeypatch.setattr(gridmg, "projected_path_minimum", counting)
+    monkeypatch.setattr(tnnmg, "LINE_SEARCH", "exact")
+    monkeypatch.setattr(tnnmg, "SEARCH_FIRST", first)
+    monkeypatch.setattr(tnnmg, "SEARCH_FULL", False)  # every search walks (this crop's full steps pass Armijo)
+    img = truncate_bits(skimage.data.camera()[200:264, 180:244].copy(), 3)
+    prob = qs.image_problem(img, bits=3)
+    res = _tnnmg(prob)
+    assert any(t > 0 for t in walked)
+    _same_objective(res, qs.solve(prob, solver="pdas"))
 
 
 @functools.lru_cache(maxsize=None)

@@ -49,7 +49,8 @@ from ..certificate import box_violation
 from .galerkin import children, galerkin_fine, galerkin_var, neighbour, short_offset
 from .rowpool import MIN_WORK, run_rows, run_tasks, threads
 
-__all__ = ["TypedStencil", "LatticeStencil", "TruncatedHierarchy", "MonotoneHierarchy", "typed_stencil_support"]
+__all__ = ["TypedStencil", "LatticeStencil", "TruncatedHierarchy", "MonotoneHierarchy", "typed_stencil_support",
+           "projected_path_minimum"]
 
 
 # ----------------------------------------------------------------------------------- helpers
@@ -1043,6 +1044,14 @@ class TypedStencil:
             tj = np.where(j < r, j, np.where(j >= m - r, 2 * r - (m - 1 - j), r))
         return self.dg[ti[:, None], tj[None, :]].ravel()
 
+    def rows(self, pix):
+        """Rows ``pix`` of ``P`` as ``(cols, vals, nnz)``: row ``k`` is ``cols[k, :nnz[k]]``, ``vals[k, :nnz[k]]``."""
+        pix = np.ascontiguousarray(pix, dtype=np.int64)
+        W = self.cv.shape[2]
+        cols, vals, nnz = np.empty((pix.size, W), np.int64), np.empty((pix.size, W)), np.empty(pix.size, np.int64)
+        _fine_rows(self.cnt, self.oa, self.ob, self.cv, pix, self.n, self.m, self.r, self.periodic, cols, vals, nnz)
+        return cols, vals, nnz
+
     def projected_gauss_seidel(self, x, lower, upper, q, reverse=False):
         """One projected Gauss-Seidel sweep on ``x`` in place (in the order of :func:`_sweep_plan`);
         returns how many pixels changed face."""
@@ -1211,6 +1220,14 @@ class LatticeStencil:
     def matvec_diagonal(self):
         """The diagonal of ``P`` as a new array."""
         return self.A[:, self.A.shape[1] // 2].copy()
+
+    def rows(self, pix):
+        """Rows ``pix`` of ``P`` as ``(cols, vals, nnz)`` (as :meth:`TypedStencil.rows`)."""
+        pix = np.ascontiguousarray(pix, dtype=np.int64)
+        W = self._da.size
+        cols, vals, nnz = np.empty((pix.size, W), np.int64), np.empty((pix.size, W)), np.empty(pix.size, np.int64)
+        _sparse_rows(self._Ac, self._da, self._db, pix, self.n, self.m, cols, vals, nnz)
+        return cols, vals, nnz
 
     def projected_gauss_seidel(self, x, lower, upper, q, reverse=False):
         """One projected Gauss-Seidel sweep on ``x`` in place; returns how many pixels changed face."""
@@ -1753,3 +1770,157 @@ class MonotoneHierarchy:
         for s in range(sweeps):
             _var_pgs(lvl.A, e, b, lo, hi, lvl.n, lvl.m, lvl.R, lvl.periodic, not bool(s % 2))
         return e
+
+
+# ----------------------------------------------------------- the exact projected line search
+@njit(cache=True)
+def _fine_rows(cnt, oa, ob, cv, pix, n, m, r, periodic, cols, vals, nnz):
+    """Rows ``pix[k]`` of a stencil table as ``(cols[k, :nnz[k]], vals[k, :nnz[k]])``."""
+    for k in range(pix.size):
+        p = pix[k]
+        i = p // m
+        j = p - i * m
+        ti = _cls(i, n, r, periodic)
+        tj = _cls(j, m, r, periodic)
+        c = cnt[ti, tj]
+        nnz[k] = c
+        for e in range(c):
+            i2 = i + oa[ti, tj, e]
+            j2 = j + ob[ti, tj, e]
+            if periodic:
+                i2 = _wrap(i2, n)
+                j2 = _wrap(j2, m)
+            cols[k, e] = i2 * m + j2
+            vals[k, e] = cv[ti, tj, e]
+
+
+@njit(cache=True)
+def _sparse_rows(A, da, db, pix, n, m, cols, vals, nnz):
+    """Rows ``pix[k]`` of a lattice stencil (offsets ``da, db``), the entries inside the lattice."""
+    for k in range(pix.size):
+        p = pix[k]
+        i = p // m
+        j = p - i * m
+        c = 0
+        for e in range(da.size):
+            i2 = i + da[e]
+            j2 = j + db[e]
+            if 0 <= i2 < n and 0 <= j2 < m and A[p, e] != 0.0:
+                cols[k, c] = i2 * m + j2
+                vals[k, c] = A[p, e]
+                c += 1
+        nnz[k] = c
+
+
+@njit(cache=True)
+def _path_walk(bp, tb, cols, vals, nnz, d, g0, Pd, Pp, st, tmax, first, last):
+    """Walk the breakpoints ``bp`` (sorted by ``tb``) of ``phi(t) = E(clip(x + t d)) - E(x)``.
+
+    ``st`` carries ``(t, phi(t), phi'(t+), curvature, best t, best phi, done)`` from one chunk of
+    breakpoints to the next; ``Pp`` is ``P p`` with ``p`` the part of ``d`` not yet clipped.  On
+    each segment ``phi`` is the quadratic ``phi + a s + c s^2 / 2``; at a breakpoint the clipped
+    pixel ``j`` leaves ``p``: the slope loses ``d_j g_j(y)`` and the curvature
+    ``2 d_j (P p)_j - d_j^2 P_jj``, and ``P p`` one column of ``P`` (its row: ``P`` is symmetric).
+    ``g_j(y) = g0_j + t (P d)_j - sum_i (t - tb_i) d_i P_ji`` over the clipped neighbours ``i``.
+    ``first``: stop at the first local minimiser; ``last``: this chunk ends the path at ``tmax``.
+    """
+    t, phi, a, c, bt, bphi = st[0], st[1], st[2], st[3], st[4], st[5]
+    K = bp.size
+    for k in range(K + 1):
+        if k == K and not last:
+            break
+        tn = tb[bp[k]] if k < K else tmax
+        dt = tn - t
+        if a < 0.0 and c > 0.0 and a + c * dt > 0.0:
+            s = -a / c
+            pm = phi + 0.5 * a * s
+            if pm < bphi:
+                bt, bphi = t + s, pm
+            if first:
+                st[6] = 1.0
+                break
+        elif a >= 0.0 and first:
+            st[6] = 1.0
+            break
+        phi += dt * (a + 0.5 * c * dt)
+        a += c * dt
+        t = tn
+        if phi < bphi:
+            bt, bphi = t, phi
+        if k == K:
+            break
+        j = bp[k]
+        dj = d[j]
+        gj = g0[j] + t * Pd[j]
+        pjj = 0.0
+        for e in range(nnz[k]):
+            i = cols[k, e]
+            v = vals[k, e]
+            if i == j:
+                pjj += v
+            elif tb[i] < t:
+                gj -= (t - tb[i]) * d[i] * v
+        a -= dj * gj
+        c += dj * (dj * pjj - 2.0 * Pp[j])
+        for e in range(nnz[k]):
+            Pp[cols[k, e]] -= dj * vals[k, e]
+    st[0], st[1], st[2], st[3], st[4], st[5] = t, phi, a, c, bt, bphi
+
+
+def projected_path_minimum(op, x, d, g, lower, upper, tmax=1.0, first=True, chunk=1 << 14):
+    """The exact minimiser of ``E(clip(x + t d))`` over ``0 <= t <= tmax`` along the projected path.
+
+    ``E(clip(x + t d))`` is a piecewise quadratic in ``t``: between two
+    breakpoints (where a pixel reaches its bound) the path is a straight
+    line.  The breakpoints are sorted and walked in order; each one changes
+    ``P p`` by one column of ``P`` (:func:`_path_walk`), so the whole walk
+    costs one product and a sort besides ``O(stencil)`` per breakpoint.
+
+    Parameters
+    ----------
+    op : TypedStencil or LatticeStencil
+        The symmetric ``P`` (``matvec`` and ``rows``).
+    x : array
+        Feasible point (within ``lower``, ``upper``).
+    d : array
+        Direction.
+    g : array
+        ``P x + q``.
+    lower, upper : array
+        The box.
+    tmax : float
+        End of the path.
+    first : bool
+        Stop at the first local minimiser (``True``), else the lowest point
+        on ``[0, tmax]``.
+    chunk : int
+        Breakpoints whose rows are read at a time (memory).
+
+    Returns
+    -------
+    t : float
+        The minimiser (``0.0`` when ``d`` does not descend).
+    drop : float
+        The predicted change ``E(clip(x + t d)) - E(x)`` (``<= 0``); the
+        caller checks it on the point itself, since the walk accumulates
+        rounding over its segments.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    stuck = ((d < 0) & (x <= lower)) | ((d > 0) & (x >= upper))
+    d = np.where(stuck, 0.0, d) if stuck.any() else np.asarray(d, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tb = np.where(d > 0, (upper - x) / d, np.where(d < 0, (lower - x) / d, np.inf))
+    tb[~(tb > 0)] = np.inf  # NaN (no room, no move) and rounding below zero: no breakpoint
+    Pd = op.matvec(d)
+    Pp = Pd.copy()
+    st = np.array([0.0, 0.0, float(g @ d), float(d @ Pd), 0.0, 0.0, 0.0])
+    bp = np.flatnonzero(tb <= tmax)
+    bp = bp[np.argsort(tb[bp], kind="stable")]
+    rows = op.rows
+    for s in range(0, max(bp.size, 1), chunk):
+        part = bp[s:s + chunk]
+        cols, vals, nnz = rows(part)
+        _path_walk(part, tb, cols, vals, nnz, d, g, Pd, Pp, st, float(tmax), bool(first), s + chunk >= bp.size)
+        if st[6]:
+            break
+    return float(st[4]), float(st[5])
