@@ -303,20 +303,26 @@ def _estimate(x, g, lo, hi, q):
     return gap, E
 
 
+def _trial(level, x, d, t, g, E0):
+    """``(clip(x + t d), its energy, whether it passes Armijo's sufficient decrease)``."""
+    lo, hi, q = level.lower, level.upper, level.q
+    xt = np.clip(x + t * d, lo, hi)
+    gt = level.gradient(xt)
+    Et = float(0.5 * xt @ (gt - q) + q @ xt)
+    return xt, Et, Et <= E0 + 1e-4 * float(g @ (xt - x))
+
+
 def _arc(level, x, d, g, E0):
     """Armijo search on the energy along the projected path ``clip(x + t d)``.
 
     Returns ``(x_t, t, E(x_t))``, or ``(None, t, E0)`` with ``t`` the last step tried.
     """
-    lo, hi, q = level.lower, level.upper, level.q
     t = 1.0
     for k in range(ARC_STEPS):
         if k:
             t *= 0.5
-        xt = np.clip(x + t * d, lo, hi)
-        gt = level.gradient(xt)
-        Et = float(0.5 * xt @ (gt - q) + q @ xt)
-        if Et <= E0 + 1e-4 * float(g @ (xt - x)):
+        xt, Et, ok = _trial(level, x, d, t, g, E0)
+        if ok:
             return xt, t, Et
     return None, t, E0
 
@@ -331,19 +337,14 @@ def _search(level, x, d, g, E0):
     if LINE_SEARCH == "exact":
         from ..linalg.gridmg import projected_path_minimum
 
-        lo, hi, q = level.lower, level.upper, level.q
         if SEARCH_FULL:
-            xt = np.clip(x + d, lo, hi)
-            gt = level.gradient(xt)
-            Et = float(0.5 * xt @ (gt - q) + q @ xt)
-            if Et <= E0 + 1e-4 * float(g @ (xt - x)):
+            xt, Et, ok = _trial(level, x, d, 1.0, g, E0)
+            if ok:
                 return xt, 1.0, Et
-        t, _ = projected_path_minimum(level.ts, x, d, g, lo, hi, 1.0, SEARCH_FIRST)
+        t, _ = projected_path_minimum(level.ts, x, d, g, level.lower, level.upper, 1.0, SEARCH_FIRST)
         if t > 0.0:
-            xt = np.clip(x + t * d, lo, hi)
-            gt = level.gradient(xt)
-            Et = float(0.5 * xt @ (gt - q) + q @ xt)
-            if Et <= E0 + 1e-4 * float(g @ (xt - x)):
+            xt, Et, ok = _trial(level, x, d, t, g, E0)
+            if ok:
                 return xt, t, Et
     return _arc(level, x, d, g, E0)
 
