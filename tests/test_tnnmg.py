@@ -396,8 +396,19 @@ def test_projected_path_minimum_against_a_fine_grid_of_steps(seed, on_bound, sca
             # the grid falls up to ts[k] and rises after it: the first local minimiser lies before
             # ts[k + 1], and nothing on the grid before it is lower than it
             assert t <= ts[min(k + 1, ts.size - 1)] + 1e-12
-            assert drop <= vals[k] + tol
             assert np.all(vals[ts <= t] >= drop - tol)
+            # and t is a local minimiser: E rises on both sides of it, measured closer than the nearest
+            # other breakpoint (a kink can hold a minimum narrower than the grid's spacing, and the
+            # path can fall again after it: seed 392 of laplace/even at 34^2 has one at t = 0.1818)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                tb = np.where(d > 0, (hi - x) / d, np.where(d < 0, (lo - x) / d, np.inf))
+            tb = tb[(tb > 0) & np.isfinite(tb) & (np.abs(tb - t) > 1e-12)]
+            delta = min(1e-7, 0.5 * float(np.min(np.abs(tb - t)))) if tb.size else 1e-7
+            slack = 1e-10 * max(1.0, abs(drop))
+            if t + delta <= 1.0:
+                assert phi(t + delta) >= phi(t) - slack
+            if t > 0.0:
+                assert phi(t - min(delta, t)) >= phi(t) - slack
         else:
             assert drop <= vals.min() + tol
 
