@@ -169,8 +169,9 @@ def cli_child(name, limit=None):
     print(json.dumps(out), flush=True)
 
 
-def child(name, limit=None):
-    """Solve one case; print one JSON line (``limit``: seconds a CLI case may run, see :func:`cli_child`)."""
+def child(name, limit=None, channel_jobs=None):
+    """Solve one case; print one JSON line (``limit``: seconds a CLI case may run, see :func:`cli_child`;
+    ``channel_jobs``: the default cases' colour channels solved at once, ``None`` for the default)."""
     import numpy as np
 
     if name in CLI_CASES:
@@ -183,18 +184,18 @@ def child(name, limit=None):
 
     img, bits = _image(name)
     q = truncate_bits(img, bits)
+    extra, ch_jobs = {}, 1
+    if name.endswith("-default") and q.ndim == 3:
+        # RGB photographs: one plate per channel (without channel_axis a colour array is a 3-D volume),
+        # solved side by side as the default does (recorded: earlier rows solved them one at a time)
+        from qpsolve.imaging.channels import channel_jobs as decide
+
+        ch_jobs = decide(channel_jobs, channels=q.shape[2], pixels=q.shape[0] * q.shape[1], tile=None)
+        extra = {"channel_axis": -1, "channel_jobs": ch_jobs}
     load0 = os.getloadavg()[0]
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
-    ch_jobs = 1
     if name.endswith("-default"):
-        # RGB photographs: one plate per channel (without channel_axis a colour array is a 3-D volume),
-        # solved side by side as the default does (recorded: earlier rows solved them one at a time)
-        extra = {"channel_axis": -1} if q.ndim == 3 else {}
-        if q.ndim == 3:
-            from qpsolve.imaging.channels import channel_jobs
-
-            ch_jobs = channel_jobs(None, channels=q.shape[2], pixels=q.shape[0] * q.shape[1], tile=None)
         _, res = qs.dequantize(q, bits=bits, return_result=True, **extra)
         results = res if isinstance(res, list) else [res]
     else:
@@ -218,11 +219,12 @@ def child(name, limit=None):
     print(json.dumps(out), flush=True)
 
 
-def _run(name, timeout):
+def _run(name, timeout, channel_jobs=None):
     load0 = os.getloadavg()[0]
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    extra = [] if channel_jobs is None else ["--channel-jobs", str(channel_jobs)]
     # its own process group, so that a timeout also ends the CLI process a CLI case starts
-    p = subprocess.Popen([sys.executable, "-m", "benchmarks.dense", "--child", name, "--timeout", str(timeout)],
+    p = subprocess.Popen([sys.executable, "-m", "benchmarks.dense", "--child", name, "--timeout", str(timeout), *extra],
                          stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
     try:
@@ -381,12 +383,14 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--timeout", type=float, default=1800.0, help="seconds per run")
     ap.add_argument("--out", default="benchmarks/results/dense")
+    ap.add_argument("--channel-jobs", type=int, default=None,
+                    help="colour channels of the *-default cases solved at once (default: the library's choice)")
     ap.add_argument("--merge", nargs="+", metavar="JSON", help="add the runs in these dense.json files "
                     "(made in parallel) to --out's and write the report; nothing is run")
     args = ap.parse_args(argv)
     if args.child:
         # a CLI case stops itself (Ctrl-C) before the parent's timeout, so its row keeps the splits it got to
-        child(args.child, limit=max(args.timeout - CLI_MARGIN, 1.0))
+        child(args.child, limit=max(args.timeout - CLI_MARGIN, 1.0), channel_jobs=args.channel_jobs)
         return 0
     if args.merge:
         out = Path(args.out)
@@ -407,7 +411,7 @@ def main(argv=None):
     for name in args.cases:
         rows = []
         for k in range(args.repeats):
-            row = _run(name, args.timeout)
+            row = _run(name, args.timeout, args.channel_jobs)
             row["run"] = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
             rows.append(row)
             print(json.dumps(row), flush=True)
