@@ -58,8 +58,8 @@ def test_bad_channel_jobs_is_refused_by_name(bad, colour):
 
 @pytest.mark.parametrize("adaptive", [True, False])
 def test_side_by_side_gives_the_answers_of_one_at_a_time(adaptive, monkeypatch):
-    # the photo pipeline (adaptive) and the plain plate both: same bits, every channel certified,
-    # and the channels really ran on several threads at once
+    # the photo pipeline (adaptive) and the plain plate both: the same answers, every channel
+    # certified, and the channels really ran on several threads at once
     img = _coffee()
     seen, running, most = set(), [0], [0]
     lock = threading.Lock()
@@ -81,7 +81,9 @@ def test_side_by_side_gives_the_answers_of_one_at_a_time(adaptive, monkeypatch):
     one, r1 = qs.dequantize(img, bits=4, channel_axis=-1, channel_jobs=1, adaptive=adaptive, return_result=True)
     monkeypatch.setattr(target, name, watched)
     three, r3 = qs.dequantize(img, bits=4, channel_axis=-1, channel_jobs=3, adaptive=adaptive, return_result=True)
-    assert np.array_equal(one, three)
+    # to rounding, not bit for bit: the shared Green's function of a grid shape switches to a dense
+    # table on its DENSE_TABLE_AFTER-th request (other rounding), whichever call that happens in
+    assert np.allclose(one, three, rtol=0, atol=1e-6)
     assert [r.success for r in r1 + r3] == [True] * 6
     assert len(seen) >= 2 and all(n.startswith("qpsolve-channel") for n in seen)
     assert most[0] >= 2

@@ -3,10 +3,13 @@
 The channels of an RGB photograph are independent QPs.  Solved one after
 another they leave all but one core idle; this module runs them on a few
 threads instead.  The solvers' heavy kernels (numba, compiled ``nogil``;
-numpy's loops) release the GIL, and each channel's arithmetic is the same
-as when it runs alone, so the answers are too (up to the rounding of dense
-factorisations, whose BLAS thread count is lowered to one here: see
-:func:`qpsolve.linalg.threads.blas_threads`).
+numpy's loops) release the GIL, and each channel's arithmetic is that of
+a channel solved alone, so the answers agree to rounding (not always bit
+for bit: dense factorisations round with BLAS's thread count, lowered to
+one here, see :func:`qpsolve.linalg.threads.blas_threads`, and a grid
+shape's shared Green's function changes its path after
+:data:`qpsolve.linalg.greens.DENSE_TABLE_AFTER` requests, whichever
+channel makes them).
 
 Threads, not processes: nothing is pickled or copied.  Memory grows with
 the channels in flight, so large channels (more than
