@@ -111,6 +111,10 @@ LOOSE_RTOL = 0.1
 #: conjugate-gradient iterations per Newton step at most (the held set moves at every step:
 #: more iterations cost more than the steps they save, see benchmarks/results/dense/notes.md)
 CG_MAX = 3
+#: the same on lattice matrices (``grid=None``): four, because on issue #20's variable-stiffness
+#: plates the better-solved steps saved more fine steps (and retries of failed line searches at
+#: 1024^2) than the extra iteration costs (benchmarks/results/amg/notes-session8.md)
+LATTICE_CG_MAX = 4
 #: the Galerkin coarse grids are rebuilt when more than this fraction of the pixels changed
 #: between held and free since the last Newton step, else updated by the difference
 REBUILD = 0.25
@@ -390,7 +394,7 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
             moved = 0 if last_held is None else int(np.count_nonzero(held != last_held))
             last_held = held
             rtol = min(1e-2, max(1e-13, 0.1 * rel)) if moved <= LOOSE_MOVES * level.n else LOOSE_RTOL
-            v, its = h.pcg(b, rtol=rtol, max_iter=CG_MAX)
+            v, its = h.pcg(b, rtol=rtol, max_iter=CG_MAX if level.grid is not None else LATTICE_CG_MAX)
             cg_total += its
             d += v
             xt, t, Et = _arc(level, x, d, g, E)
