@@ -111,10 +111,10 @@ LOOSE_RTOL = 0.1
 #: conjugate-gradient iterations per Newton step at most (the held set moves at every step:
 #: more iterations cost more than the steps they save, see benchmarks/results/dense/notes.md)
 CG_MAX = 3
-#: the same on lattice matrices (``grid=None``): four, because on issue #20's variable-stiffness
-#: plates the better-solved steps saved more fine steps (and retries of failed line searches at
-#: 1024^2) than the extra iteration costs (benchmarks/results/amg/notes-session8.md)
-LATTICE_CG_MAX = 4
+#: the same on lattice matrices (``grid=None``).  Three as on grids: four saved fine steps on issue
+#: #20's textured plate at 1024^2 (15 -> 13) but not at 512^2 (10), and cost more there than it saved
+#: at 1024^2 (benchmarks/results/amg/notes-session8.md)
+LATTICE_CG_MAX = 3
 #: the Galerkin coarse grids are rebuilt when more than this fraction of the pixels changed
 #: between held and free since the last Newton step, else updated by the difference
 REBUILD = 0.25
