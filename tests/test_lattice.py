@@ -207,6 +207,25 @@ def test_a_variable_plates_truncated_hierarchy_solves_its_face_and_updates_like_
     assert np.all(v[f1 == 0] == 0.0)
 
 
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(20, 34), m=st.integers(20, 34), R=st.integers(1, 3), seed=st.integers(0, 10**6),
+       held=st.floats(0.0, 0.6), flip=st.floats(0.0, 0.5))
+def test_a_lattice_hierarchys_update_equals_its_rebuild_for_any_stencil_and_change(n, m, R, seed, held, flip):
+    # the update's fine-level difference (the rows near a changed pixel, the entries whose truncation
+    # changed) against the Galerkin products built from scratch for the new free set
+    P = lattice_matrix(n, m, R, seed, integer=False)
+    lat, _ = find_lattice(P)
+    ls = _stencil(P, lat)
+    rng = np.random.default_rng(seed)
+    f0 = (rng.random(n * m) >= held).astype(np.uint8)
+    f1 = np.where(rng.random(n * m) < flip, 1 - f0, f0).astype(np.uint8)
+    a = TruncatedHierarchy(ls, f0, drop=False).update(f1)
+    b = TruncatedHierarchy(ls, f1, drop=False)
+    assert len(a.levels) == len(b.levels) >= 1
+    for x, y in zip(a.levels, b.levels):
+        assert np.allclose(x.A, y.A, rtol=0, atol=1e-10 * max(1.0, np.abs(y.A).max()))
+
+
 # ------------------------------------------------------------------------------------ tnnmg
 def _cross_check(prob, res, ref):
     assert res.solver == "tnnmg" and res.success, res.message
@@ -315,3 +334,27 @@ def test_stored_zeros_beyond_the_radius_are_ignored_like_absent_entries():
     res = qs.solve(prob, solver="tnnmg")
     assert res.success, res.message
     _cross_check(qs.BoxQP(clean, lo, lo + 0.5, q=prob.q), res, qs.solve(prob, solver="pcg"))
+
+
+def test_lattice_newton_steps_take_their_own_cg_cap_and_grid_steps_keep_theirs(monkeypatch):
+    # LATTICE_CG_MAX bounds the CG iterations of a lattice matrix's Newton steps and nothing else:
+    # a grid problem's iterates do not depend on it; the lattice answer stays certified (Clarabel)
+    from qpsolve.solvers import tnnmg
+
+    lat_prob = build_matrix_problem("plate-textured", 48)
+    import skimage.data
+
+    from qpsolve.imaging.data import truncate_bits
+
+    grid_prob = qs.image_problem(truncate_bits(skimage.data.camera()[200:248, 200:248], 3), bits=3)
+    ref = qs.solve(lat_prob, solver="cvxpy")
+    runs = {}
+    for cap in (2, 6):
+        monkeypatch.setattr(tnnmg, "LATTICE_CG_MAX", cap)
+        res = qs.solve(lat_prob, solver="tnnmg")
+        _cross_check(lat_prob, res, ref)
+        its = [h[2] for h in res.info["levels"][-1]["history"]]
+        assert max(its) <= cap
+        runs[cap] = (max(its), qs.solve(grid_prob, solver="tnnmg").x)
+    assert runs[6][0] > 2, "the larger cap was never used"
+    assert np.array_equal(runs[2][1], runs[6][1])

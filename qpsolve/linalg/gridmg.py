@@ -1132,6 +1132,59 @@ def _sparse_sweep(A, da, db, cen, v, b, lo, hi, free, n, m, R, reverse, project)
 
 
 # ----------------------------------------------------------- a variable-stencil fine level
+@njit(cache=True)
+def _near_rows(changed, n, m, R):
+    """The pixels within ``R`` rows and columns of a pixel in ``changed``, ascending."""
+    mark = np.zeros(n * m, np.uint8)
+    count = 0
+    for t in range(changed.size):
+        i = changed[t] // m
+        j = changed[t] - i * m
+        for a in range(max(i - R, 0), min(i + R + 1, n)):
+            for b in range(max(j - R, 0), min(j + R + 1, m)):
+                q = a * m + b
+                if mark[q] == 0:
+                    mark[q] = 1
+                    count += 1
+    out = np.empty(count, np.int64)
+    k = 0
+    for q in range(n * m):
+        if mark[q]:
+            out[k] = q
+            k += 1
+    return out
+
+
+@njit(cache=True)
+def _truncated_delta(A, new, old, rows, n, m, R):
+    """Rows ``rows`` of ``D' A D' - D A D`` (``D'``, ``D`` the 0/1 diagonals ``new``, ``old``): the
+    values of :func:`_truncated` ``(A, new) - (A, old)`` on those rows, without the dense masks."""
+    W = 2 * R + 1
+    out = np.zeros((rows.size, W * W))
+    for t in range(rows.size):
+        p = rows[t]
+        i = p // m
+        j = p - i * m
+        fp, op = new[p], old[p]
+        if fp == 0 and op == 0:
+            continue
+        for a in range(W):
+            i2 = i + a - R
+            if i2 < 0 or i2 >= n:
+                continue
+            for b in range(W):
+                j2 = j + b - R
+                if j2 < 0 or j2 >= m:
+                    continue
+                q = i2 * m + j2
+                keep_new = fp != 0 and new[q] != 0
+                keep_old = op != 0 and old[q] != 0
+                if keep_new != keep_old:
+                    c = A[p, a * W + b]
+                    out[t, a * W + b] = c if keep_new else -c
+    return out
+
+
 def _truncated(A, mask, n, m, R, rows=None):
     """Rows of a variable-stencil ``A`` (all, or ``rows``) of ``D A D``, ``D`` the 0/1 diagonal ``mask``."""
     W = 2 * R + 1
@@ -1273,15 +1326,12 @@ class LatticeStencil:
     def galerkin_delta(self, old, free, changed, pi, wi, pj, wj, nc, mc, Rc, slots, rows, out):
         """``T^T (D' P D' - D P D) T`` on the coarse rows it touches, compactly (as :meth:`TypedStencil.galerkin_delta`)."""
         n, m, R = self.n, self.m, self.r
-        # the fine rows whose truncation changed: the changed pixels and their neighbours
-        i, j = np.divmod(np.asarray(changed, dtype=np.int64), m)
-        near = []
-        for a in range(-R, R + 1):
-            for b in range(-R, R + 1):
-                ok = (i + a >= 0) & (i + a < n) & (j + b >= 0) & (j + b < m)
-                near.append((i[ok] + a) * m + j[ok] + b)
-        S = np.unique(np.concatenate(near))
-        dA = _truncated(self.A, free, n, m, R, S) - _truncated(self.A, old, n, m, R, S)
+        # the fine rows whose truncation changed: the changed pixels and their neighbours (in numba:
+        # after a retry up to every pixel of a large lattice, where np.unique and dense masks cost most
+        # of the update; benchmarks/results/amg/notes-session8.md)
+        S = _near_rows(np.ascontiguousarray(changed, dtype=np.int64), n, m, R)
+        dA = _truncated_delta(self.A, np.ascontiguousarray(free, dtype=np.uint8),
+                              np.ascontiguousarray(old, dtype=np.uint8), S, n, m, R)
         return _var_galerkin_delta(dA, S, S.size, n, m, R, False, pi, wi, pj, wj, nc, mc, Rc, slots, rows, out)
 
 

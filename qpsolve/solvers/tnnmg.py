@@ -111,6 +111,10 @@ LOOSE_RTOL = 0.1
 #: conjugate-gradient iterations per Newton step at most (the held set moves at every step:
 #: more iterations cost more than the steps they save, see benchmarks/results/dense/notes.md)
 CG_MAX = 3
+#: the same on lattice matrices (``grid=None``).  Three as on grids: four saved fine steps on issue
+#: #20's textured plate at 1024^2 (15 -> 13) but not at 512^2 (10), and cost more there than it saved
+#: at 1024^2 (benchmarks/results/amg/notes-session8.md)
+LATTICE_CG_MAX = 3
 #: the Galerkin coarse grids are rebuilt when more than this fraction of the pixels changed
 #: between held and free since the last Newton step, else updated by the difference
 REBUILD = 0.25
@@ -429,7 +433,7 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
             moved = 0 if last_held is None else int(np.count_nonzero(held != last_held))
             last_held = held
             rtol = min(1e-2, max(1e-13, 0.1 * rel)) if moved <= LOOSE_MOVES * level.n else LOOSE_RTOL
-            v, its = h.pcg(b, rtol=rtol, max_iter=CG_MAX)
+            v, its = h.pcg(b, rtol=rtol, max_iter=CG_MAX if level.grid is not None else LATTICE_CG_MAX)
             cg_total += its
             d += v
             xt, t, Et = _search(level, x, d, g, E)
