@@ -351,8 +351,9 @@ def test_truncated_monotone_vcycle_never_raises_the_energy_nor_leaves_the_box(se
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**31 - 1), on_bound=st.floats(0.0, 0.5), scale=st.sampled_from([0.3, 1.0, 5.0]),
-       case=st.sampled_from(GRID_CASES + [((9, 12), "biharmonic", "even"), ("lattice", None, None)]))
-def test_projected_path_minimum_against_a_fine_grid_of_steps(seed, on_bound, scale, case):
+       case=st.sampled_from(GRID_CASES + [((9, 12), "biharmonic", "even"), ("lattice", None, None)]),
+       chunk=st.sampled_from([1, 2, 7, 1 << 14]), odd=st.booleans())
+def test_projected_path_minimum_against_a_fine_grid_of_steps(seed, on_bound, scale, case, chunk, odd):
     # E(clip(x + t d)) evaluated with the assembled matrix at 4001 steps t in [0, 1]: the exact
     # search's point must be the first local minimiser (no grid point before it lower, none just
     # after the grid's first rise lower either) or the lowest point, and its predicted drop E's own.
@@ -373,10 +374,18 @@ def test_projected_path_minimum_against_a_fine_grid_of_steps(seed, on_bound, sca
     at = rng.random(n) < on_bound
     x[at] = np.where(rng.random(n) < 0.5, lo, hi)[at]
     x = np.clip(x, lo, hi)
+    if odd:
+        # the walk's edge cases: infinite bounds, pinned pixels (lo == hi), zero components of d
+        r = rng.random(n)
+        lo, hi = np.where(r < 0.05, -np.inf, lo), np.where((r >= 0.05) & (r < 0.1), np.inf, hi)
+        pin = (r >= 0.1) & (r < 0.15)
+        lo[pin] = hi[pin] = x[pin]
     q = rng.normal(size=n) * rng.choice([1.0, 50.0])
     g = P @ x + q
     d = scale * rng.normal(size=n) * rng.uniform(0.0, 3.0, size=n)
     d -= 0.5 * scale * g / np.max(np.abs(g))  # mostly downhill
+    if odd:
+        d[rng.random(n) < 0.05] = 0.0
 
     def phi(t):
         y = np.clip(x + t * d, lo, hi)
@@ -386,7 +395,7 @@ def test_projected_path_minimum_against_a_fine_grid_of_steps(seed, on_bound, sca
     vals = np.array([phi(t) for t in ts])
     tol = 1e-9 * max(1.0, float(np.max(np.abs(vals))))
     for first in (True, False):
-        t, drop = gridmg.projected_path_minimum(op, x, d, g, lo, hi, 1.0, first)
+        t, drop = gridmg.projected_path_minimum(op, x, d, g, lo, hi, 1.0, first, chunk=chunk)
         assert 0.0 <= t <= 1.0 and drop <= 0.0
         assert abs(drop - phi(t)) <= tol
         if first:

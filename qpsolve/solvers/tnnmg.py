@@ -316,14 +316,15 @@ def _trial(level, x, d, t, g, E0):
     return xt, Et, Et <= E0 + 1e-4 * float(g @ (xt - x))
 
 
-def _arc(level, x, d, g, E0):
+def _arc(level, x, d, g, E0, skip=0):
     """Armijo search on the energy along the projected path ``clip(x + t d)``.
 
+    ``t = 1, 1/2, ...`` (:data:`ARC_STEPS` of them; the first ``skip`` are known to fail).
     Returns ``(x_t, t, E(x_t))``, or ``(None, t, E0)`` with ``t`` the last step tried.
     """
-    t = 1.0
-    for k in range(ARC_STEPS):
-        if k:
+    t = 0.5 ** skip
+    for k in range(skip, ARC_STEPS):
+        if k > skip:
             t *= 0.5
         xt, Et, ok = _trial(level, x, d, t, g, E0)
         if ok:
@@ -350,6 +351,7 @@ def _search(level, x, d, g, E0):
             xt, Et, ok = _trial(level, x, d, t, g, E0)
             if ok:
                 return xt, t, Et
+        return _arc(level, x, d, g, E0, skip=int(SEARCH_FULL))  # the full step already failed
     return _arc(level, x, d, g, E0)
 
 
