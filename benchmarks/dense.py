@@ -16,8 +16,10 @@ Cases (all ``solver="auto"``, the default tolerance):
 - ``...-B-default``: the same photograph through ``qs.dequantize`` with all
   defaults, ``channel_axis=-1`` for colour, timed as a user waits for it: the
   whole call (the default solves the plain plate's problem, then blends it with
-  the bin centres; the *solve s* column is the solves' own wall seconds, the
-  rest of the row's time is the blend and the calibration around it);
+  the bin centres; the *solve s* column is the solves' own wall seconds summed
+  over the channels, the rest of the row's time is the blend and the
+  calibration around it; colour channels solved side by side overlap, so
+  their sum can exceed the row's wall seconds);
 - ``textured-S``: camera upscaled (bilinear) to ``S²``, 3 bits, plain plate;
 - ``cli-coffee-12mp``: coffee upscaled (bilinear) to 4000×3000 RGB, 4 bits, written
   as a PNG and run as a user runs it, ``python -m qpsolve dequantize IN OUT --bits 4
@@ -328,7 +330,7 @@ def report(results, out, command):
         "*threads*: the grid kernels' threads (`QPSOLVE_THREADS`; `-` for runs made before it existed), times the "
         "colour channels solved side by side (`channel_jobs`, `× C ch`; one when not shown); *load*: the "
         "machine's 1-minute load average at the start and end of the runs (lowest start, highest end).", "",
-        "| case | shape | bits | runs | CPU s (median) | wall s (median) | solve s (wall, median) | peak MB | certified "
+        "| case | shape | bits | runs | CPU s (median) | wall s (median) | solve s (wall, summed over channels, median) | peak MB | certified "
         "| max rel. gap | solver | threads | load |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
