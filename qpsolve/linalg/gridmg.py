@@ -1158,7 +1158,7 @@ def _near_rows(changed, n, m, R):
 @njit(cache=True)
 def _truncated_delta(A, new, old, rows, n, m, R):
     """Rows ``rows`` of ``D' A D' - D A D`` (``D'``, ``D`` the 0/1 diagonals ``new``, ``old``): the
-    values of :func:`_truncated` ``(A, new) - (A, old)`` on those rows, without the dense masks."""
+    rows of :func:`_truncated` ``(A, new) - (A, old)``, without building either."""
     W = 2 * R + 1
     out = np.zeros((rows.size, W * W))
     for t in range(rows.size):
@@ -1185,22 +1185,15 @@ def _truncated_delta(A, new, old, rows, n, m, R):
     return out
 
 
-def _truncated(A, mask, n, m, R, rows=None):
-    """Rows of a variable-stencil ``A`` (all, or ``rows``) of ``D A D``, ``D`` the 0/1 diagonal ``mask``."""
+def _truncated(A, mask, n, m, R):
+    """A variable-stencil ``A`` of ``D A D``, ``D`` the 0/1 diagonal ``mask`` (row by row, as ``A``)."""
     W = 2 * R + 1
     pad = np.zeros((n + 2 * R, m + 2 * R))
     pad[R:R + n, R:R + m] = mask.reshape(n, m)
-    if rows is None:
-        out = A * mask.reshape(-1, 1)
-        for a in range(W):
-            for b in range(W):
-                out[:, a * W + b] *= pad[a:a + n, b:b + m].ravel()
-        return out
-    out = A[rows] * mask[rows].reshape(-1, 1)
-    i, j = np.divmod(rows, m)
+    out = A * mask.reshape(-1, 1)
     for a in range(W):
         for b in range(W):
-            out[:, a * W + b] *= pad[i + a, j + b]
+            out[:, a * W + b] *= pad[a:a + n, b:b + m].ravel()
     return out
 
 
