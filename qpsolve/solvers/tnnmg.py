@@ -322,10 +322,9 @@ def _arc(level, x, d, g, E0, skip=0):
     ``t = 1, 1/2, ...`` (:data:`ARC_STEPS` of them; the first ``skip`` are known to fail).
     Returns ``(x_t, t, E(x_t))``, or ``(None, t, E0)`` with ``t`` the last step tried.
     """
-    t = 0.5 ** skip
+    t = 1.0
     for k in range(skip, ARC_STEPS):
-        if k > skip:
-            t *= 0.5
+        t = 0.5 ** k  # exact powers of two, as the halving gave
         xt, Et, ok = _trial(level, x, d, t, g, E0)
         if ok:
             return xt, t, Et
