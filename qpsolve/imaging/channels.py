@@ -37,7 +37,7 @@ from ..linalg import rowpool
 from ..linalg.threads import blas_threads, usable_cores
 from ..validation import check_positive_int
 
-__all__ = ["IN_FLIGHT_PIXELS", "PARALLEL_PIXELS", "channel_jobs", "map_channels"]
+__all__ = ["IN_FLIGHT_PIXELS", "PARALLEL_PIXELS", "channel_jobs", "map_channels", "solve_planes"]
 
 #: channels with more pixels than this are solved one at a time by default (a 12-Mpx channel's
 #: envelopes, weights and solver arrays take gigabytes; two at once would double the peak)
@@ -166,3 +166,20 @@ def map_channels(fn, items, jobs):
     if errors:
         raise errors[min(errors)]
     return results
+
+
+def solve_planes(fn, planes, jobs, *, tile, verbose):
+    """:func:`map_channels` over the ``(plane, kw)`` pairs of :func:`~qpsolve.imaging.bounds.split_channels`,
+    on as many threads as :func:`channel_jobs` decides for ``jobs``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> planes = [(np.zeros((4, 4)), {}), (np.ones((4, 4)), {})]
+    >>> solve_planes(lambda c, item: float(item[0].sum()), planes, None, tile=None, verbose=False)
+    [0.0, 16.0]
+    """
+    planes = list(planes)
+    n = channel_jobs(jobs, channels=len(planes), pixels=planes[0][0].size if planes else 0, tile=tile,
+                     verbose=verbose)
+    return map_channels(fn, planes, n)

@@ -294,10 +294,9 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
         return (out, res) if return_result else out
 
     axis, channels = split_channels(image, channel_axis, kw)
-    jobs = _channels.channel_jobs(channel_jobs, channels=len(channels), pixels=channels[0][0].size if channels else 0,
-                                  tile=tile, verbose=verbose)
-    done = _channels.map_channels(lambda c, item: _solve_single(item[0], bits, model, bc, mask, solver, tol, max_iter,
-                                                      verbose, options, item[1]), channels, jobs)
+    done = _channels.solve_planes(lambda c, item: _solve_single(item[0], bits, model, bc, mask, solver, tol,
+                                                                max_iter, verbose, options, item[1]),
+                                  channels, channel_jobs, tile=tile, verbose=verbose)
     outs, results = [o for o, _ in done], [r for _, r in done]
     out = np.moveaxis(np.stack(outs), 0, axis)
     return (out, results) if return_result else out

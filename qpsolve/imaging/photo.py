@@ -738,9 +738,7 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
             _say(verbose, f"channel {c}: blended", t0)
             return out, res
 
-        jobs = _channels.channel_jobs(channel_jobs, channels=len(planes), pixels=planes[0][0].size if planes else 0,
-                                      tile=tile, verbose=verbose)
-        done = _channels.map_channels(one, planes, jobs)
+        done = _channels.solve_planes(one, planes, channel_jobs, tile=tile, verbose=verbose)
         outs, results = [o for o, _ in done], [r for _, r in done]
     else:
         built = [_channel_problem(plane, bits, model, bc, mask, ckw, adaptive, outliers) for plane, ckw in planes]
