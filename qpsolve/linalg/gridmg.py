@@ -1947,6 +1947,19 @@ def projected_path_minimum(op, x, d, g, lower, upper, tmax=1.0, first=True, chun
         The predicted change ``E(clip(x + t d)) - E(x)`` (``<= 0``); the
         caller checks it on the point itself, since the walk accumulates
         rounding over its segments.
+
+    Examples
+    --------
+    A uniform lift costs no bending under ``even`` borders, so with
+    ``q = -1`` the energy falls all the way to the bounds:
+
+    >>> import numpy as np
+    >>> from qpsolve.model.operators import GridSpec
+    >>> ts = TypedStencil(GridSpec((12, 12), "biharmonic", "even").energy())
+    >>> x, lo, hi = np.zeros(144), np.zeros(144), np.full(144, 2.0)
+    >>> g = ts.matvec(x) - 1.0                       # P x + q
+    >>> projected_path_minimum(ts, x, -g, g, lo, hi)  # hi = 2 lies at t = 2, beyond tmax = 1
+    (1.0, -144.0)
     """
     x = np.asarray(x, dtype=np.float64)
     stuck = ((d < 0) & (x <= lower)) | ((d > 0) & (x >= upper))
