@@ -661,6 +661,20 @@ def test_auto_hands_dense_contacts_to_tnnmg_and_keeps_smooth_ones_in_pdas():
     assert res.success and "fallback" not in res.info
 
 
+def test_a_named_pdas_hands_dense_contacts_to_tnnmg_unless_given_options():
+    import skimage.data
+
+    photo = qs.image_problem(truncate_bits(skimage.data.camera()[::4, ::4].copy(), 3), bits=3)
+    res = qs.solve(photo, solver="pdas")
+    _valid(photo, res)
+    assert res.success and res.solver == "pdas"
+    assert res.info["fallback"]["solver"] == "tnnmg"  # as under auto, not pcg (minutes on photographs)
+    _same_objective(res, qs.solve(photo, solver="tnnmg"))
+    # a caller's own cap on the contacts is not the image's density: pdas's own successor continues
+    capped = qs.solve(photo, solver="pdas", max_active=1, max_iter=2)
+    assert capped.info["fallback"]["solver"] == "pcg"
+
+
 def test_auto_gives_grid_problems_pdas_refuses_to_tnnmg():
     img = truncate_bits(_texture((24, 24), seed=3), 3)
     prob = qs.image_problem(img, bits=3, model="thin-plate", bc="odd")  # no fast inverse for pdas

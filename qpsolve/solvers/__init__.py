@@ -63,16 +63,19 @@ AUTO_RETRIES = (("pcg", {"active_set": True}, None), ("pcg", {}, None), ("cvxpy"
 #: it cannot finish or certify to ``pcg``.  This is one attempt: ``solver="auto"``'s retries
 #: (:data:`AUTO_RETRIES`) come after it.
 HANDOVERS = {"pdas": "pcg"}
-#: Under ``solver="auto"`` a ``pdas`` that hands over because it measured the contacts too dense
-#: for its Schur complement (on a coarse level or the fine one: textured photographs) is
-#: continued by this backend instead of its :data:`HANDOVERS` successor.
+#: A ``pdas`` that hands over because it measured the contacts too dense for its Schur complement
+#: (on a coarse level or the fine one: textured photographs) is continued by this backend instead
+#: of its :data:`HANDOVERS` successor, under ``solver="auto"`` and when ``pdas`` is named alike
+#: (``pcg`` took 64 s where ``tnnmg`` takes 3 on camera 256^2, 3 bits: docs/pdas.md).  Not when the
+#: caller passed ``pdas`` options: a ``max_active`` of theirs, not the image, made the set "dense".
 DENSE_HANDOVER = "tnnmg"
 
 
-def _successor(prob, name, out, auto):
-    """Who continues a hand-over: :data:`DENSE_HANDOVER` for ``auto``'s dense ``pdas``, else :data:`HANDOVERS`."""
+def _successor(prob, name, out, dense_ok):
+    """Who continues a hand-over: :data:`DENSE_HANDOVER` for a dense ``pdas`` (``dense_ok``: no caller
+    options), else :data:`HANDOVERS`."""
     levels = out.info.get("levels") or [{}]
-    if auto and name == "pdas" and levels[-1].get("status") in ("dense", "too_many_active"):
+    if dense_ok and name == "pdas" and levels[-1].get("status") in ("dense", "too_many_active"):
         mod = backend(DENSE_HANDOVER)
         if mod is not None and mod.available() and mod.supports(prob) is None:
             return DENSE_HANDOVER
@@ -215,7 +218,7 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
     t0 = time.perf_counter()
     with large_heap(prob.n):
         out = _attempt(prob, name, mod, float(tol), max_iter, x0, bool(verbose), time_limit, options,
-                       auto=solver == "auto" and not options)
+                       dense_ok=not options)
         elapsed = time.perf_counter() - t0
         res = finalize(prob, name, out, tol, elapsed)
         if solver == "auto" and not options and not res.success and res.status != Status.TIME_LIMIT:
@@ -223,13 +226,13 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
     return res
 
 
-def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, auto=False):
+def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, dense_ok=False):
     """One backend's solve, continued by its successor (:func:`_successor`) when it asks."""
     start = time.perf_counter()
     out = mod.solve(prob, tol=tol, max_iter=max_iter, x0=x0, verbose=verbose, time_limit=time_limit, **options)
     if not out.handover:
         return out
-    successor = _successor(prob, name, out, auto)
+    successor = _successor(prob, name, out, dense_ok)
     if verbose:
         print(f"[{name}] hands over to {successor} after {time.perf_counter() - start:.1f} s: {out.message}",
               flush=True)
