@@ -39,6 +39,7 @@ import scipy.linalg.blas as sla_blas
 
 from ..model.spectra import dst_basis_rows, second_difference_eigenvalues
 from .dirichlet_embedding import DirichletEmbedding, embedding_pays
+from .lazyjit import lazy_njit
 
 __all__ = ["GridGreen", "NullBasis", "green_support", "shared_green"]
 
@@ -175,6 +176,52 @@ def _fold(d, period):
     d = np.abs(d)
     d %= period
     return np.minimum(d, period - d, out=d)
+
+
+def _gram_add_py(out, zr, rsel, zc, csel, length):
+    """``out[rsel][:, csel] += zr[:length].T @ zc[:length]``, each entry summed over ``k`` in order.
+
+    BLAS rounds an entry of a product differently by where it falls in the
+    output (edge kernels, blocking), so the same entry of ``P^g`` came out of
+    two block shapes, or of a block and its transpose, different in the last
+    bits.  Here every entry is ``0 + p_0 + p_1 + ...`` whatever the shapes:
+    the value depends on the two traces only, and ``(a, b)`` equals
+    ``(b, a)``.  Four rows share each load of ``zc``; each row is its own
+    sum in ``k`` order, so the blocking does not change any bit.  Compiled
+    with contraction, each step is one fused multiply-add where the CPU has
+    them, as in BLAS's own kernels: with a separate multiply and add the
+    entries moved further from BLAS's, and a degenerate tile (zero energy,
+    its multipliers all rounding) took another path, 1 step becoming 97
+    (``benchmarks/results/greens/notes.md``).
+    """
+    nr, nc = zr.shape[1], zc.shape[1]
+    t = np.empty((4, nc))
+    for i in range(0, nr, 4):
+        m = min(4, nr - i)
+        t[:m] = 0.0
+        if m == 4:
+            for k in range(length):
+                a0, a1, a2, a3 = zr[k, i], zr[k, i + 1], zr[k, i + 2], zr[k, i + 3]
+                for j in range(nc):
+                    z = zc[k, j]
+                    t[0, j] += a0 * z
+                    t[1, j] += a1 * z
+                    t[2, j] += a2 * z
+                    t[3, j] += a3 * z
+        else:
+            for s in range(m):
+                for k in range(length):
+                    a = zr[k, i + s]
+                    for j in range(nc):
+                        t[s, j] += a * zc[k, j]
+        for s in range(m):
+            r = rsel[i + s]
+            for j in range(nc):
+                out[r, csel[j]] += t[s, j]
+
+
+# compiled on first use (see qpsolve.linalg.lazyjit); nogil: colour channels run it side by side
+_gram_add = lazy_njit(_gram_add_py, name="_gram_add", cache=True, nogil=True, fastmath={"contract"})
 
 
 class GridGreen:
@@ -661,12 +708,24 @@ class GridGreen:
         return out
 
     def _edge_gram(self, zr, kr, zc, kc):
-        """``zr^T zc`` over the four edges, each product cut to the modes both sides need."""
+        """``zr^T zc`` over the four edges, each product cut to the modes both sides need.
+
+        On grids that may get a :meth:`dense_table` (at most
+        :data:`DENSE_TABLE_PIXELS` pixels) each entry is summed in one fixed
+        order (:func:`_gram_add`), so a block evaluated on the fly has the
+        table's bits and a solve does not depend on which of the two it met.
+        Larger grids never get a table and keep BLAS, whose bare products are
+        2-3 times as fast (``benchmarks/results/greens/notes.md``).
+        """
         out = np.zeros((kr.shape[1], kc.shape[1]))
+        canonical = self.shape[0] * self.shape[1] <= DENSE_TABLE_PIXELS
         for e in range(4):
             for a, (rsel, zra) in zr[e].items():
                 for b, (csel, zcb) in zc[e].items():
                     length = min(a, b)
+                    if canonical:
+                        _gram_add(out, zra, rsel, zcb, csel, length)
+                        continue
                     if _in_order(rsel, out.shape[0]) and _in_order(csel, out.shape[1]):  # one group each
                         out += zra[:length].T @ zcb[:length]
                     else:
@@ -691,6 +750,9 @@ def shared_green(grid):
     grids (at most :data:`DENSE_TABLE_PIXELS` pixels) requested for the
     :data:`DENSE_TABLE_AFTER`-th time also get their :meth:`~GridGreen.dense_table`
     (128 MB at 64 x 64): ``pdas`` then reads its Schur blocks from it.
+    The table holds the bits :meth:`~GridGreen.block` gives on the fly
+    (see :meth:`~GridGreen._edge_gram`), so an answer does not depend on
+    how many problems of its shape the process solved before.
 
     Examples
     --------
