@@ -518,7 +518,7 @@ class GridGreen:
             table = np.empty((n, n))
             for a in range(0, n, _TABLE_ROWS):
                 rows, cols = allp[a:a + _TABLE_ROWS], allp[a:]
-                band = self.block(rows, cols)
+                band = self.block(rows, cols, exact_order=True)
                 band[:, :rows.size] += band[:, :rows.size].T  # the diagonal block, symmetrised
                 band[:, :rows.size] *= 0.5
                 table[a:a + rows.size, a:] = band
@@ -539,12 +539,14 @@ class GridGreen:
         pi, pj = np.divmod(np.asarray(points, dtype=np.int64).ravel(), m)
         return self._edge_traces(pi, pj)
 
-    def block(self, rows, cols, row_traces=None, col_traces=None):
+    def block(self, rows, cols, row_traces=None, col_traces=None, exact_order=False):
         """The block ``P^g[rows][:, cols]`` (flat pixel indices), by the method of images.
 
         Agrees with ``solve`` applied to unit vectors, without any 2-D transform.
         ``row_traces`` / ``col_traces`` are :meth:`traces` of ``rows`` / ``cols``
-        when the caller has them.
+        when the caller has them.  With ``exact_order`` every entry has the
+        bits of :meth:`dense_table`'s, whatever the block's shape (see
+        :meth:`_edge_gram`); callers that may also read the table pass it.
         """
         rows = np.asarray(rows, dtype=np.int64).ravel()
         cols = np.asarray(cols, dtype=np.int64).ravel()
@@ -554,7 +556,7 @@ class GridGreen:
         if self.bc == "odd":
             zr, inner_r, kr = row_traces if row_traces is not None else self._edge_traces(ri, rj)
             zc, inner_c, kc = col_traces if col_traces is not None else self._edge_traces(ci, cj)
-            out = self._edge_gram(zr, kr, zc, kc)
+            out = self._edge_gram(zr, kr, zc, kc, exact_order)
             if inner_r.all() and inner_c.all():  # the usual case: no scatter
                 out += self._dirichlet(self._k2, ri, rj, ci, cj)
             elif inner_r.any() and inner_c.any():
@@ -707,23 +709,22 @@ class GridGreen:
                 out += (si * sj) * self._lookup(self._k2, ai - yi, aj - yj)
         return out
 
-    def _edge_gram(self, zr, kr, zc, kc):
+    def _edge_gram(self, zr, kr, zc, kc, exact_order=False):
         """``zr^T zc`` over the four edges, each product cut to the modes both sides need.
 
-        On grids that may get a :meth:`dense_table` (at most
-        :data:`DENSE_TABLE_PIXELS` pixels) each entry is summed in one fixed
-        order (:func:`_gram_add`), so a block evaluated on the fly has the
-        table's bits and a solve does not depend on which of the two it met.
-        Larger grids never get a table and keep BLAS, whose bare products are
-        2-3 times as fast (``benchmarks/results/greens/notes.md``).
+        With ``exact_order`` each entry is summed in one fixed order
+        (:func:`_gram_add`): a block evaluated on the fly then has the bits
+        of :meth:`dense_table` (built the same way), so a solve does not
+        depend on which of the two it met.  Otherwise BLAS, whose bare
+        products are 2-3 times as fast and which needs no numba
+        (``benchmarks/results/greens/notes.md``).
         """
         out = np.zeros((kr.shape[1], kc.shape[1]))
-        canonical = self.shape[0] * self.shape[1] <= DENSE_TABLE_PIXELS
         for e in range(4):
             for a, (rsel, zra) in zr[e].items():
                 for b, (csel, zcb) in zc[e].items():
                     length = min(a, b)
-                    if canonical:
+                    if exact_order:
                         _gram_add(out, zra, rsel, zcb, csel, length)
                         continue
                     if _in_order(rsel, out.shape[0]) and _in_order(csel, out.shape[1]):  # one group each
@@ -741,7 +742,7 @@ def _shared(grid):
 _shared_lock = threading.Lock()
 
 
-def shared_green(grid):
+def shared_green(grid, table=True):
     """The :class:`GridGreen` of ``grid``, shared by every problem on an equal grid.
 
     A :class:`GridGreen` never changes once built, so problems on equal
@@ -751,8 +752,11 @@ def shared_green(grid):
     :data:`DENSE_TABLE_AFTER`-th time also get their :meth:`~GridGreen.dense_table`
     (128 MB at 64 x 64): ``pdas`` then reads its Schur blocks from it.
     The table holds the bits :meth:`~GridGreen.block` gives on the fly
-    (see :meth:`~GridGreen._edge_gram`), so an answer does not depend on
-    how many problems of its shape the process solved before.
+    with ``exact_order`` (see :meth:`~GridGreen._edge_gram`), so an answer
+    does not depend on how many problems of its shape the process solved
+    before.  ``table=False`` (``pdas``'s coarse levels, which evaluate
+    their few blocks by BLAS and never read a table) neither counts as a
+    request nor builds one.
 
     Examples
     --------
@@ -765,6 +769,8 @@ def shared_green(grid):
     if n > SHARED_MAX_PIXELS:
         return GridGreen(grid)
     green = _shared(grid)
+    if not table:
+        return green
     with _shared_lock:
         green._requests += 1
         if green.dense is None and green._requests >= DENSE_TABLE_AFTER and n <= DENSE_TABLE_PIXELS:

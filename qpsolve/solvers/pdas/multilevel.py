@@ -206,8 +206,8 @@ def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_
         if parent is not None:
             act, upper = seed_from_coarse(lvl, parent, act, upper, x_parent)
         t0 = time.perf_counter()
-        level = Level(lvl)
         fine = depth == 0
+        level = Level(lvl, fine=fine)
         x, act, upper, status, it, hist, shift, cert = run_level(
             level, act, upper, max_iter=max_iter if fine else 40, max_active=max(1, max_active >> depth),
             deadline=deadline, verbose=verbose, label=f"n={lvl.n}", tol=tol if fine else None,
