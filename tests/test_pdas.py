@@ -124,7 +124,8 @@ def test_repeated_polish_steps_reach_the_same_certified_optimum(name, size, monk
                                        ("gaussian2-masked", 32)])
 def test_dense_green_tables_give_the_same_optimum(name, size, monkeypatch):
     # Small grids solved repeatedly (tiles) read their Schur blocks from a dense table of P^g
-    # instead of evaluating them by images: the same optimum, and no block evaluated.
+    # instead of evaluating them by images: the same optimum, and no block evaluated (coarse levels
+    # too: the whole chain is small; coarse levels of larger grids never read a table).
     prob = build_problem(name, size)
     monkeypatch.setattr(greens, "DENSE_TABLE_PIXELS", 0)
     greens._shared.cache_clear()

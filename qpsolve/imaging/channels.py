@@ -4,12 +4,12 @@ The channels of an RGB photograph are independent QPs.  Solved one after
 another they leave all but one core idle; this module runs them on a few
 threads instead.  The solvers' heavy kernels (numba, compiled ``nogil``;
 numpy's loops) release the GIL, and each channel's arithmetic is that of
-a channel solved alone, so the answers agree to rounding (not always bit
-for bit: dense factorisations round with BLAS's thread count, lowered to
-one here, see :func:`qpsolve.linalg.threads.blas_threads`, and a grid
-shape's shared Green's function changes its path after
-:data:`qpsolve.linalg.greens.DENSE_TABLE_AFTER` requests, whichever
-channel makes them).
+a channel solved alone, so the answers are the same bits (a grid shape's
+shared Green's function, whichever channel asks for it, gives the same
+entries before and after it keeps a dense table).  One caveat: BLAS runs on
+one thread here (see :func:`qpsolve.linalg.threads.blas_threads`), and a
+LAPACK factorisation may round with its thread count; on the 2-core machine
+of the tests the answers were equal bit for bit up to 200 x 300 x 3.
 
 Threads, not processes: nothing is pickled or copied.  Memory grows with
 the channels in flight, so large channels (more than
@@ -31,10 +31,11 @@ True
 
 from __future__ import annotations
 
+import sys
 import threading
 
 from ..linalg import rowpool
-from ..linalg.threads import blas_threads, usable_cores
+from ..linalg.threads import Cancelled, blas_threads, cancel_scope, usable_cores
 from ..validation import check_positive_int
 
 __all__ = ["IN_FLIGHT_PIXELS", "PARALLEL_PIXELS", "channel_jobs", "map_channels", "solve_planes"]
@@ -98,7 +99,45 @@ def channel_jobs(jobs, *, channels, pixels, tile, verbose=False):
     return max(1, min(int(jobs), int(channels)))
 
 
-def map_channels(fn, items, jobs):
+class _ChannelLines:
+    """``sys.stdout`` while verbose channels run side by side: each channel's lines, whole and prefixed.
+
+    Lines printed by a channel's thread come out as ``[channel c] ...``
+    once complete, so the progress of several channels can be told apart;
+    anything printed by other threads passes through unchanged.
+    """
+
+    def __init__(self, out):
+        self.out = out
+        self.channel = {}  # thread ident -> the channel it is solving
+        self._partial = {}  # channel -> the start of a line not yet ended
+        self._lock = threading.Lock()
+
+    def write(self, text):
+        c = self.channel.get(threading.get_ident())
+        if c is None:
+            return self.out.write(text)
+        with self._lock:
+            *lines, self._partial[c] = (self._partial.get(c, "") + text).split("\n")
+            if lines:
+                self.out.write("".join(f"[channel {c}] {line}\n" for line in lines))
+        return len(text)
+
+    def end(self, c):
+        """Print what channel ``c`` left without a newline."""
+        with self._lock:
+            rest = self._partial.pop(c, "")
+            if rest:
+                self.out.write(f"[channel {c}] {rest}\n")
+
+    def flush(self):
+        self.out.flush()
+
+    def __getattr__(self, name):
+        return getattr(self.out, name)
+
+
+def map_channels(fn, items, jobs, *, label_lines=False):
     """``[fn(c, item) for c, item in enumerate(items)]``, on ``jobs`` threads when ``jobs > 1``.
 
     Parameters
@@ -109,6 +148,10 @@ def map_channels(fn, items, jobs):
         One item per channel.
     jobs : int
         Threads (1: in the calling thread, one channel after another).
+    label_lines : bool, optional
+        With ``jobs > 1``: what the channels print (verbose solves) comes
+        out line by line, each line prefixed with ``[channel c]``, instead
+        of interleaved mid-line.
 
     Returns
     -------
@@ -117,14 +160,17 @@ def map_channels(fn, items, jobs):
 
     Notes
     -----
-    When a channel raises, no further channel is started and the exception
-    of the first channel (in channel order) that raised is raised here,
-    once the channels already running have finished.  An interrupt of the
-    waiting thread (Ctrl-C) is raised at once: the channels still running
-    are left to finish on their daemon threads, which do not keep the
-    process alive.  BLAS runs on one thread meanwhile: the channels are the
-    parallelism, and idle OpenBLAS threads spinning beside them cost CPU
-    and no speed (``benchmarks/results/channels.md``).
+    When a channel raises, no further channel is started, the channels
+    still running are cancelled, and the exception of the first channel
+    (in channel order) that failed (not cancelled) is raised here.  An interrupt of the
+    waiting thread (Ctrl-C) is raised at once and cancels the running
+    channels too.  Cancelling sets the event of each channel thread's
+    :func:`~qpsolve.linalg.threads.cancel_scope`: its solver raises
+    :class:`~qpsolve.linalg.threads.Cancelled` at its next check between
+    iterations (where it checks its ``time_limit``) and the thread ends.
+    BLAS runs on one thread meanwhile: the channels are the parallelism,
+    and idle OpenBLAS threads spinning beside them cost CPU and no speed
+    (``benchmarks/results/channels.md``).
 
     Examples
     --------
@@ -138,33 +184,48 @@ def map_channels(fn, items, jobs):
     results, errors = [None] * len(items), {}
     order = iter(range(len(items)))
     lock, stop, finished = threading.Lock(), threading.Event(), threading.Semaphore(0)
+    lines = _ChannelLines(sys.stdout) if label_lines else None
 
     def worker():
         try:
-            while not stop.is_set():
-                with lock:
-                    c = next(order, None)
-                if c is None:
-                    return
-                try:
-                    results[c] = fn(c, items[c])
-                except BaseException as e:  # handed to the waiting thread
-                    errors[c] = e
-                    stop.set()
+            with cancel_scope(stop):
+                while not stop.is_set():
+                    with lock:
+                        c = next(order, None)
+                    if c is None:
+                        return
+                    if lines is not None:
+                        lines.channel[threading.get_ident()] = c
+                    try:
+                        results[c] = fn(c, items[c])
+                    except BaseException as e:  # handed to the waiting thread
+                        errors[c] = e
+                        stop.set()
+                    finally:
+                        if lines is not None:
+                            lines.end(c)
+                            del lines.channel[threading.get_ident()]
         finally:
             finished.release()
 
-    with blas_threads(1):
-        for k in range(jobs):
-            threading.Thread(target=worker, name=f"qpsolve-channel-{k}", daemon=True).start()
-        try:
-            for _ in range(jobs):
-                finished.acquire()  # interruptible: Ctrl-C lands here
-        except BaseException:
-            stop.set()
-            raise
+    if lines is not None:
+        sys.stdout = lines
+    try:
+        with blas_threads(1):
+            for k in range(jobs):
+                threading.Thread(target=worker, name=f"qpsolve-channel-{k}", daemon=True).start()
+            try:
+                for _ in range(jobs):
+                    finished.acquire()  # interruptible: Ctrl-C lands here
+            except BaseException:
+                stop.set()  # the running channels stop at their solvers' next check
+                raise
+    finally:
+        if lines is not None and sys.stdout is lines:
+            sys.stdout = lines.out
     if errors:
-        raise errors[min(errors)]
+        failed = [c for c, e in errors.items() if not isinstance(e, Cancelled)] or list(errors)
+        raise errors[min(failed)]  # not a channel cancelled because another failed
     return results
 
 
@@ -182,4 +243,4 @@ def solve_planes(fn, planes, jobs, *, tile, verbose):
     planes = list(planes)
     n = channel_jobs(jobs, channels=len(planes), pixels=planes[0][0].size if planes else 0, tile=tile,
                      verbose=verbose)
-    return map_channels(fn, planes, n)
+    return map_channels(fn, planes, n, label_lines=bool(verbose))

@@ -172,8 +172,12 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
         default (``None``) uses every core the process may use when the
         channels are small enough (:func:`qpsolve.imaging.channels.channel_jobs`)
         and the solve is neither tiled nor verbose, else one; ``1`` solves
-        them one after another.  The answers agree to rounding either way
-        (each is certified).
+        them one after another.  The answers are the same either way (bit for
+        bit where BLAS's thread count does not change a factorisation's
+        rounding; each is certified).  With ``verbose`` and a count above 1,
+        each channel's lines are prefixed ``[channel c]``.  An interrupt
+        (Ctrl-C) stops the channels still running at their solvers' next
+        iteration.
     tol, max_iter, verbose, **options
         Passed to :func:`qpsolve.solve`.
     adaptive : bool or dict, optional

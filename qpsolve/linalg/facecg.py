@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from .threads import out_of_time
+
 __all__ = ["face_cg"]
 
 
@@ -77,7 +79,7 @@ def face_cg(matvec, precondition, b, free, *, rtol, max_iter, deadline=None):
         a = rz / curv
         d += a * p
         r -= a * Ap
-        if float(np.linalg.norm(r)) <= rtol * bnorm or (deadline is not None and time.perf_counter() > deadline):
+        if float(np.linalg.norm(r)) <= rtol * bnorm or out_of_time(deadline):
             break
         z = precondition(r)
         rz_new = float(r @ z)

@@ -41,6 +41,7 @@ from ..certificate import certificate
 from .facecg import face_cg
 from .search import projected_search
 from .separable import FaceInverse
+from .threads import out_of_time
 
 __all__ = ["FaceNewtonRun", "face_newton", "held_subset", "relative_gap"]
 
@@ -232,7 +233,7 @@ def face_newton(prob, inverse, *, tol, max_iter, x0=None, deadline=None, max_hel
         elif not certify and rel <= tol:
             run.x, run.iterations, run.status = x, it - 1, "optimal"
             return run
-        if deadline is not None and time.perf_counter() > deadline:
+        if out_of_time(deadline):
             run.x, run.iterations, run.status = x, it - 1, "time_limit"
             return run
         binding = pinned | ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))

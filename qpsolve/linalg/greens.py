@@ -39,6 +39,7 @@ import scipy.linalg.blas as sla_blas
 
 from ..model.spectra import dst_basis_rows, second_difference_eigenvalues
 from .dirichlet_embedding import DirichletEmbedding, embedding_pays
+from .lazyjit import lazy_njit
 
 __all__ = ["GridGreen", "NullBasis", "green_support", "shared_green"]
 
@@ -175,6 +176,52 @@ def _fold(d, period):
     d = np.abs(d)
     d %= period
     return np.minimum(d, period - d, out=d)
+
+
+def _gram_add_py(out, zr, rsel, zc, csel, length):
+    """``out[rsel][:, csel] += zr[:length].T @ zc[:length]``, each entry summed over ``k`` in order.
+
+    BLAS rounds an entry of a product differently by where it falls in the
+    output (edge kernels, blocking), so the same entry of ``P^g`` came out of
+    two block shapes, or of a block and its transpose, different in the last
+    bits.  Here every entry is ``0 + p_0 + p_1 + ...`` whatever the shapes:
+    the value depends on the two traces only, and ``(a, b)`` equals
+    ``(b, a)``.  Four rows share each load of ``zc``; each row is its own
+    sum in ``k`` order, so the blocking does not change any bit.  Compiled
+    with contraction, each step is one fused multiply-add where the CPU has
+    them, as in BLAS's own kernels: with a separate multiply and add the
+    entries moved further from BLAS's, and a degenerate tile (zero energy,
+    its multipliers all rounding) took another path, 1 step becoming 97
+    (``benchmarks/results/greens/notes.md``).
+    """
+    nr, nc = zr.shape[1], zc.shape[1]
+    t = np.empty((4, nc))
+    for i in range(0, nr, 4):
+        m = min(4, nr - i)
+        t[:m] = 0.0
+        if m == 4:
+            for k in range(length):
+                a0, a1, a2, a3 = zr[k, i], zr[k, i + 1], zr[k, i + 2], zr[k, i + 3]
+                for j in range(nc):
+                    z = zc[k, j]
+                    t[0, j] += a0 * z
+                    t[1, j] += a1 * z
+                    t[2, j] += a2 * z
+                    t[3, j] += a3 * z
+        else:
+            for s in range(m):
+                for k in range(length):
+                    a = zr[k, i + s]
+                    for j in range(nc):
+                        t[s, j] += a * zc[k, j]
+        for s in range(m):
+            r = rsel[i + s]
+            for j in range(nc):
+                out[r, csel[j]] += t[s, j]
+
+
+# compiled on first use (see qpsolve.linalg.lazyjit); nogil: colour channels run it side by side
+_gram_add = lazy_njit(_gram_add_py, name="_gram_add", cache=True, nogil=True, fastmath={"contract"})
 
 
 class GridGreen:
@@ -471,7 +518,7 @@ class GridGreen:
             table = np.empty((n, n))
             for a in range(0, n, _TABLE_ROWS):
                 rows, cols = allp[a:a + _TABLE_ROWS], allp[a:]
-                band = self.block(rows, cols)
+                band = self.block(rows, cols, exact_order=True)
                 band[:, :rows.size] += band[:, :rows.size].T  # the diagonal block, symmetrised
                 band[:, :rows.size] *= 0.5
                 table[a:a + rows.size, a:] = band
@@ -492,12 +539,14 @@ class GridGreen:
         pi, pj = np.divmod(np.asarray(points, dtype=np.int64).ravel(), m)
         return self._edge_traces(pi, pj)
 
-    def block(self, rows, cols, row_traces=None, col_traces=None):
+    def block(self, rows, cols, row_traces=None, col_traces=None, exact_order=False):
         """The block ``P^g[rows][:, cols]`` (flat pixel indices), by the method of images.
 
         Agrees with ``solve`` applied to unit vectors, without any 2-D transform.
         ``row_traces`` / ``col_traces`` are :meth:`traces` of ``rows`` / ``cols``
-        when the caller has them.
+        when the caller has them.  With ``exact_order`` every entry has the
+        bits of :meth:`dense_table`'s, whatever the block's shape (see
+        :meth:`_edge_gram`); callers that may also read the table pass it.
         """
         rows = np.asarray(rows, dtype=np.int64).ravel()
         cols = np.asarray(cols, dtype=np.int64).ravel()
@@ -507,7 +556,7 @@ class GridGreen:
         if self.bc == "odd":
             zr, inner_r, kr = row_traces if row_traces is not None else self._edge_traces(ri, rj)
             zc, inner_c, kc = col_traces if col_traces is not None else self._edge_traces(ci, cj)
-            out = self._edge_gram(zr, kr, zc, kc)
+            out = self._edge_gram(zr, kr, zc, kc, exact_order)
             if inner_r.all() and inner_c.all():  # the usual case: no scatter
                 out += self._dirichlet(self._k2, ri, rj, ci, cj)
             elif inner_r.any() and inner_c.any():
@@ -660,13 +709,24 @@ class GridGreen:
                 out += (si * sj) * self._lookup(self._k2, ai - yi, aj - yj)
         return out
 
-    def _edge_gram(self, zr, kr, zc, kc):
-        """``zr^T zc`` over the four edges, each product cut to the modes both sides need."""
+    def _edge_gram(self, zr, kr, zc, kc, exact_order=False):
+        """``zr^T zc`` over the four edges, each product cut to the modes both sides need.
+
+        With ``exact_order`` each entry is summed in one fixed order
+        (:func:`_gram_add`): a block evaluated on the fly then has the bits
+        of :meth:`dense_table` (built the same way), so a solve does not
+        depend on which of the two it met.  Otherwise BLAS, whose bare
+        products are 2-3 times as fast and which needs no numba
+        (``benchmarks/results/greens/notes.md``).
+        """
         out = np.zeros((kr.shape[1], kc.shape[1]))
         for e in range(4):
             for a, (rsel, zra) in zr[e].items():
                 for b, (csel, zcb) in zc[e].items():
                     length = min(a, b)
+                    if exact_order:
+                        _gram_add(out, zra, rsel, zcb, csel, length)
+                        continue
                     if _in_order(rsel, out.shape[0]) and _in_order(csel, out.shape[1]):  # one group each
                         out += zra[:length].T @ zcb[:length]
                     else:
@@ -682,7 +742,7 @@ def _shared(grid):
 _shared_lock = threading.Lock()
 
 
-def shared_green(grid):
+def shared_green(grid, table=True):
     """The :class:`GridGreen` of ``grid``, shared by every problem on an equal grid.
 
     A :class:`GridGreen` never changes once built, so problems on equal
@@ -691,6 +751,12 @@ def shared_green(grid):
     grids (at most :data:`DENSE_TABLE_PIXELS` pixels) requested for the
     :data:`DENSE_TABLE_AFTER`-th time also get their :meth:`~GridGreen.dense_table`
     (128 MB at 64 x 64): ``pdas`` then reads its Schur blocks from it.
+    The table holds the bits :meth:`~GridGreen.block` gives on the fly
+    with ``exact_order`` (see :meth:`~GridGreen._edge_gram`), so an answer
+    does not depend on how many problems of its shape the process solved
+    before.  ``table=False`` (``pdas``'s coarse levels, which evaluate
+    their few blocks by BLAS and never read a table) neither counts as a
+    request nor builds one.
 
     Examples
     --------
@@ -703,6 +769,8 @@ def shared_green(grid):
     if n > SHARED_MAX_PIXELS:
         return GridGreen(grid)
     green = _shared(grid)
+    if not table:
+        return green
     with _shared_lock:
         green._requests += 1
         if green.dense is None and green._requests >= DENSE_TABLE_AFTER and n <= DENSE_TABLE_PIXELS:

@@ -19,7 +19,7 @@ import time
 import numpy as np
 
 from ..linalg.heap import large_heap
-from ..linalg.threads import blas_threads
+from ..linalg.threads import blas_threads, check_cancelled
 from ..certificate import DEFAULT_TOL, active_set, certificate, combine
 from ..problem import BoxQP
 from ..result import MESSAGES, SolveResult, Status
@@ -205,6 +205,7 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
             raise TypeError("x0 must be an array of numbers")
         x0 = prob.project(check_vector(x0, prob.n, "x0"))  # a start point only; the answer is certified separately
 
+    check_cancelled()  # a cancelled channel starts no further solve (see cancel_scope)
     if solver == "auto":
         prob = _named_grid(prob)
     name = _pick_auto(prob) if solver == "auto" else solver
@@ -232,6 +233,7 @@ def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, d
     out = mod.solve(prob, tol=tol, max_iter=max_iter, x0=x0, verbose=verbose, time_limit=time_limit, **options)
     if not out.handover:
         return out
+    check_cancelled()
     successor = _successor(prob, name, out, dense_ok)
     if verbose:
         print(f"[{name}] hands over to {successor} after {time.perf_counter() - start:.1f} s: {out.message}",
@@ -250,6 +252,7 @@ def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, d
 def _retry(prob, first, tol, max_iter, x0, verbose, time_limit, t0):
     """``solver='auto'`` after an uncertified answer: :data:`AUTO_RETRIES`, the first certified wins."""
     for name, extra, largest in AUTO_RETRIES:
+        check_cancelled()
         mod = backend(name)
         if ((name == first.solver and not extra) or (largest is not None and prob.n > largest)
                 or mod is None or not mod.available() or mod.supports(prob)):

@@ -31,6 +31,7 @@ import time
 import numpy as np
 
 from ..validation import check_int_at_least
+from ..linalg.threads import out_of_time
 from ._base import BackendOutput, importable
 
 NAME = "gd-multigrid"
@@ -107,7 +108,7 @@ def _iterate(P, q, lo, hi, x, dt, budget, deadline, check):
     while done < budget:
         x = np.minimum(np.maximum(x - dt * (P @ x + q if q is not None else P @ x), lo), hi)
         done += 1
-        if deadline is not None and done % 20 == 0 and time.perf_counter() > deadline:
+        if done % 20 == 0 and out_of_time(deadline):
             return x, done, "time"
         if every and done % every == 0 and test(x):
             return x, done, "converged"

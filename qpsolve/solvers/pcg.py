@@ -61,7 +61,7 @@ from ..linalg.coarse import coarse_envelopes, prolong
 from ..linalg.facecg import face_cg
 from ..linalg.monotone import AggregateLevels, SmoothedLevels
 from ..linalg.search import projected_search
-from ..linalg.threads import blas_threads
+from ..linalg.threads import blas_threads, out_of_time
 from ..problem import BoxQP
 from ._base import BackendOutput, importable
 
@@ -212,7 +212,7 @@ def _active_set_steps(prob, x, tol, max_steps, deadline):
         at_lo = (at_lo & ~wrong_lo) | below
         at_hi = (at_hi & ~wrong_hi) | above
         key = hash((np.packbits(at_lo).tobytes(), np.packbits(at_hi).tobytes()))
-        if key in seen or (deadline is not None and time.perf_counter() > deadline):
+        if key in seen or out_of_time(deadline):
             break
         seen.add(key)
     return best_x, steps, best.optimal
@@ -274,7 +274,7 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, lab
         if cert.optimal:
             status = "optimal"
             break
-        if deadline is not None and time.perf_counter() > deadline:
+        if out_of_time(deadline):
             status = "time_limit"
             break
         binding = pinned | ((x <= lo) & (g > 0)) | ((x >= hi) & (g < 0))

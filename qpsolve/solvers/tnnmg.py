@@ -75,7 +75,7 @@ import time
 import numpy as np
 from scipy.ndimage import map_coordinates
 
-from ..linalg.threads import blas_threads
+from ..linalg.threads import blas_threads, out_of_time
 from ..certificate import certificate
 from ._base import BackendOutput, importable
 
@@ -374,7 +374,7 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
         mh = MonotoneHierarchy(ts, smooth=MONOTONE_SMOOTH)
     next_floor_check = 0
     for steps in range(1, max_iter + 1):
-        if deadline is not None and time.perf_counter() > deadline:
+        if out_of_time(deadline):
             status = "time_limit"
             break
         for s in range(NONLINEAR_SWEEPS):
@@ -408,7 +408,7 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
         best = (None, 0.0, E)
         for attempt in range(1 + RETRY_HOLD):
             if attempt:
-                if deadline is not None and time.perf_counter() > deadline:
+                if out_of_time(deadline):
                     break
                 # The search failed (or crept): the step's free set contained pixels that belong
                 # on their bounds, and the step carried them through.  As a primal-dual active-set

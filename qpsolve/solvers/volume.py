@@ -40,6 +40,7 @@ import numpy as np
 from ..linalg.amg import projected_gauss_seidel
 from ..linalg.coarse import inner_envelopes, prolong
 from ..linalg.facenewton import face_newton
+from ..linalg.threads import out_of_time
 from ..linalg.volume import SpectralBox, volume_inverse, volume_of
 from ..model.operators import GridSpec
 from ..validation import check_positive_int
@@ -115,7 +116,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, cg_maxiter=CG_MAXITER
     start, shape, steps = x0, None, []
     if x0 is None and coarse:
         for cshape, level in _levels(vol, prob):
-            if deadline is not None and time.perf_counter() > deadline:
+            if out_of_time(deadline):
                 break  # the fine level returns at once with the best start so far
             guess = None if start is None else prolong(start, shape, cshape)
             run = face_newton(level, level.inverse, tol=COARSE_TOL, max_iter=COARSE_STEPS, x0=guess,

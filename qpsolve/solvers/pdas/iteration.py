@@ -8,6 +8,7 @@ import numpy as np
 from scipy.ndimage import maximum_filter
 
 from ...certificate import certificate
+from ...linalg.threads import out_of_time
 from . import constants
 
 __all__ = ["update_set", "wrong_signs", "window_peaks", "violation", "run_level"]
@@ -174,7 +175,7 @@ def run_level(level, act, upper, *, max_iter, max_active, deadline, verbose, lab
             status = "stalled"
             break
         act, upper = act_new, upper_new
-        if deadline is not None and time.perf_counter() > deadline:
+        if out_of_time(deadline):
             status = "time_limit"
             break
     if status != "optimal" and closest[1] is not None and closest[1] is not x:

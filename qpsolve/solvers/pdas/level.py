@@ -13,11 +13,18 @@ __all__ = ["Level"]
 
 
 class Level:
-    """Everything one grid level needs: the problem, its Green's function and scales."""
+    """Everything one grid level needs: the problem, its Green's function and scales.
 
-    def __init__(self, prob):
+    ``table=False`` neither reads nor asks for a dense table of ``P^g``
+    (:func:`~qpsolve.linalg.greens.shared_green`) and evaluates its blocks
+    by BLAS: the coarse levels of a grid too large for a table, whose
+    blocks are few and small, and which must not pull in numba (the
+    exact-order blocks, see :class:`SchurCache`) for a smooth solve.
+    """
+
+    def __init__(self, prob, table=True):
         self.prob = prob
-        self.green = shared_green(prob.grid)
+        self.green = shared_green(prob.grid, table=table)
         self.N = self.green.null_basis
         self.has_q = bool(np.any(prob.q != 0))
         self.pq = self.green.solve(prob.q) if self.has_q else None
@@ -26,7 +33,7 @@ class Level:
         finite = np.concatenate([lo[np.isfinite(lo)], hi[np.isfinite(hi)]])
         self.span = float(np.ptp(finite)) if finite.size else 1.0
         self.span = self.span if self.span > 0 else max(float(np.abs(finite).max(initial=1.0)), 1.0)
-        self.schur = SchurCache(self.green, prob.n)
+        self.schur = SchurCache(self.green, prob.n, table=table)
         self.kkt = None
         self.updates = 0
 

@@ -8,6 +8,7 @@ import numpy as np
 from scipy.ndimage import map_coordinates
 
 from ...certificate import certificate
+from ...linalg import greens
 from ...linalg.coarse import coarse_envelopes
 from ...problem import BoxQP
 from ...validation import check_positive_int
@@ -206,8 +207,10 @@ def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_
         if parent is not None:
             act, upper = seed_from_coarse(lvl, parent, act, upper, x_parent)
         t0 = time.perf_counter()
-        level = Level(lvl)
         fine = depth == 0
+        # Tables (and exact-order blocks) on every level of a small grid (tiles: their coarse levels
+        # are solved as often), on the fine level only of a larger one: a function of the problem.
+        level = Level(lvl, table=fine or prob.n <= greens.DENSE_TABLE_PIXELS)
         x, act, upper, status, it, hist, shift, cert = run_level(
             level, act, upper, max_iter=max_iter if fine else 40, max_active=max(1, max_active >> depth),
             deadline=deadline, verbose=verbose, label=f"n={lvl.n}", tol=tol if fine else None,

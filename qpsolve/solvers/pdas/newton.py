@@ -8,6 +8,7 @@ import numpy as np
 
 from ...certificate import certificate
 from ...linalg import search
+from ...linalg.threads import out_of_time
 from . import constants
 
 __all__ = ["projected_newton"]
@@ -64,7 +65,7 @@ def projected_newton(level, x, *, tol, max_iter, max_active, deadline, verbose, 
         history.append({"binding": int(binding.size), "step": how, "seconds": time.perf_counter() - t_it})
         if verbose:
             print(f"[pdas] {label} projected Newton it {it:3d}  binding {binding.size:6d}  step {how}")
-        if deadline is not None and time.perf_counter() > deadline:
+        if out_of_time(deadline):
             status = "time_limit"
             break
     return x, status, it, history

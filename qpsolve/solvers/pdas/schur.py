@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...linalg import greens
+
 __all__ = ["SchurCache"]
 
 
@@ -16,9 +18,12 @@ class SchurCache:
     that growing never copies them.
     """
 
-    def __init__(self, green, n):
+    def __init__(self, green, n, table=True):
         self.green = green
-        self.table = green.dense  # small grids solved many times: every block is a gather
+        # Small grids solved many times: every block is a gather.  Blocks evaluated here have the
+        # table's bits (exact_order) wherever the grid may get one, so it does not matter which.
+        self.table = green.dense if table else None
+        self.exact = table and green.shape[0] * green.shape[1] <= greens.DENSE_TABLE_PIXELS
         self.pos = np.full(n, -1, dtype=np.int32 if n < 2**31 else np.int64)
         self._reset()
         self.evaluated = 0
@@ -31,8 +36,9 @@ class SchurCache:
 
     def _cross(self, new, tr_new):
         if not self.chunks:
-            return self.green.block(new, self.idx, tr_new, None)
-        return np.concatenate([self.green.block(new, self.idx[a:b], tr_new, tr) for a, b, tr in self.chunks],
+            return self.green.block(new, self.idx, tr_new, None, self.exact)
+        return np.concatenate([self.green.block(new, self.idx[a:b], tr_new, tr, self.exact)
+                               for a, b, tr in self.chunks],
                               axis=1)
 
     def blocks(self, base, new):
@@ -58,7 +64,7 @@ class SchurCache:
                 cross = self._cross(new, tr_new)
                 S[k:size, :k] = cross
                 S[:k, k:size] = cross.T
-            corner = self.green.block(new, new, tr_new, tr_new)
+            corner = self.green.block(new, new, tr_new, tr_new, self.exact)
             S[k:size, k:size] = 0.5 * (corner + corner.T)
             self.pos[new] = np.arange(k, size)
             self.idx = np.concatenate([self.idx, new])
