@@ -675,6 +675,20 @@ def test_a_named_pdas_hands_dense_contacts_to_tnnmg_unless_given_options():
     assert capped.info["fallback"]["solver"] == "pcg"
 
 
+def test_a_named_pdas_whose_tnnmg_stops_uncertified_is_finished_by_pcg(monkeypatch):
+    # a named solver gets no auto retries: without pcg after it, an uncertified tnnmg would be the answer
+    import skimage.data
+
+    from qpsolve.solvers import tnnmg
+
+    photo = qs.image_problem(truncate_bits(skimage.data.camera()[::4, ::4].copy(), 3), bits=3)
+    monkeypatch.setattr(tnnmg, "MAX_STEPS", 1)  # one fine Newton step: not certified
+    res = qs.solve(photo, solver="pdas")
+    _valid(photo, res)
+    assert res.success, res.message
+    assert res.info["fallback"]["solver"] == "pcg" and res.info["fallback"]["after"] == "tnnmg"
+
+
 def test_auto_gives_grid_problems_pdas_refuses_to_tnnmg():
     img = truncate_bits(_texture((24, 24), seed=3), 3)
     prob = qs.image_problem(img, bits=3, model="thin-plate", bc="odd")  # no fast inverse for pdas

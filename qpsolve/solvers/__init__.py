@@ -219,7 +219,7 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
     t0 = time.perf_counter()
     with large_heap(prob.n):
         out = _attempt(prob, name, mod, float(tol), max_iter, x0, bool(verbose), time_limit, options,
-                       dense_ok=not options)
+                       dense_ok=not options, named=solver != "auto")
         elapsed = time.perf_counter() - t0
         res = finalize(prob, name, out, tol, elapsed)
         if solver == "auto" and not options and not res.success and res.status != Status.TIME_LIMIT:
@@ -227,8 +227,13 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
     return res
 
 
-def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, dense_ok=False):
-    """One backend's solve, continued by its successor (:func:`_successor`) when it asks."""
+def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, dense_ok=False, named=False):
+    """One backend's solve, continued by its successor (:func:`_successor`) when it asks.
+
+    A named ``pdas`` whose :data:`DENSE_HANDOVER` successor stops uncertified (a named solver gets no
+    :data:`AUTO_RETRIES`) is continued once more, from that point, by its :data:`HANDOVERS` successor:
+    slower, but what a named ``pdas`` gave before dense contacts went to ``tnnmg``.
+    """
     start = time.perf_counter()
     out = mod.solve(prob, tol=tol, max_iter=max_iter, x0=x0, verbose=verbose, time_limit=time_limit, **options)
     if not out.handover:
@@ -238,15 +243,30 @@ def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, d
     if verbose:
         print(f"[{name}] hands over to {successor} after {time.perf_counter() - start:.1f} s: {out.message}",
               flush=True)
-    remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
-    with blas_threads(getattr(mod, "BLAS_THREADS", None)):
-        nxt = backend(successor).solve(prob, tol=tol, max_iter=max_iter, x0=out.handover_x0, verbose=verbose,
-                                       time_limit=remaining)
+
+    def run(who, x_start):
+        remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
+        with blas_threads(getattr(mod, "BLAS_THREADS", None)):
+            return backend(who).solve(prob, tol=tol, max_iter=max_iter, x0=x_start, verbose=verbose,
+                                      time_limit=remaining)
+
+    nxt = run(successor, out.handover_x0)
     info = dict(out.info)
     info["fallback"] = {"solver": successor, "iterations": nxt.iterations, "message": nxt.message}
-    return BackendOutput(x=nxt.x, iterations=out.iterations + nxt.iterations, converged=nxt.converged,
-                         stalled=nxt.stalled, hit_time_limit=nxt.hit_time_limit, info=info,
-                         message=f"{out.message}; {successor} from that point: {nxt.message}")
+    message = f"{out.message}; {successor} from that point: {nxt.message}"
+    iterations = out.iterations + nxt.iterations
+    if named and successor != HANDOVERS[name] and not (nxt.converged or nxt.hit_time_limit):
+        check_cancelled()
+        last = HANDOVERS[name]
+        if verbose:
+            print(f"[{name}] {successor} did not certify: {last} continues from its point", flush=True)
+        nxt = run(last, nxt.x)
+        info["fallback"] = {"solver": last, "after": successor, "iterations": nxt.iterations,
+                            "message": nxt.message}
+        message += f"; {last} from that point: {nxt.message}"
+        iterations += nxt.iterations
+    return BackendOutput(x=nxt.x, iterations=iterations, converged=nxt.converged, stalled=nxt.stalled,
+                         hit_time_limit=nxt.hit_time_limit, info=info, message=message)
 
 
 def _retry(prob, first, tol, max_iter, x0, verbose, time_limit, t0):
