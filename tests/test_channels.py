@@ -1,5 +1,6 @@
 """Colour channels solved side by side (qpsolve.imaging.channels): the same answers, the memory rule."""
 
+import sys
 import threading
 
 import numpy as np
@@ -220,17 +221,72 @@ def test_ctrl_c_stops_the_channels_running_real_solves():
     def running():
         return [t for t in threading.enumerate() if t.name.startswith("qpsolve-channel")]
 
+    in_flight, gate = threading.Event(), threading.Lock()
+
     def interrupt_once_running():
         t0 = time.perf_counter()
         while not running() and time.perf_counter() - t0 < 60:
             time.sleep(0.02)
         time.sleep(1.0)  # inside the channels' solves
-        signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
+        with gate:  # never after the call returned: a late SIGINT would end the whole test session
+            if in_flight.is_set():
+                signal.pthread_kill(threading.main_thread().ident, signal.SIGINT)
 
-    threading.Thread(target=interrupt_once_running, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        qs.dequantize(img, bits=3, channel_axis=-1, channel_jobs=2, adaptive=False)
+    interrupter = threading.Thread(target=interrupt_once_running, daemon=True)
+    in_flight.set()
+    interrupter.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            qs.dequantize(img, bits=3, channel_axis=-1, channel_jobs=2, adaptive=False)
+    finally:
+        with gate:
+            in_flight.clear()
+    interrupter.join()
     t0 = time.perf_counter()
     while running() and time.perf_counter() - t0 < 60:  # (waits for them on failure: no leftovers)
         time.sleep(0.02)
-    assert time.perf_counter() - t0 < 3.0
+    assert time.perf_counter() - t0 < 5.0  # on main (no cancellation) they ran on for 37 s
+
+
+def test_labelled_lines_without_a_stdout_print_nothing_and_fail_nothing(monkeypatch):
+    # pythonw, daemons: sys.stdout is None and print() is silent; a channel must not fail on it
+    monkeypatch.setattr(sys, "stdout", None)
+    assert channels.map_channels(lambda c, item: print("hi") or item, [1, 2], jobs=2, label_lines=True) == [1, 2]
+
+
+def test_two_labelled_calls_at_once_restore_stdout_and_keep_their_lines_apart(capsys):
+    # two verbose side-by-side calls from two threads: the first ends while the second still prints
+    import time
+
+    real = sys.stdout
+    both = threading.Barrier(4)  # every channel of both calls has half a line pending
+    first_done = threading.Event()
+
+    def say(c, item):
+        print(f"{item} part", end="")
+        both.wait(20)
+        print(" one")
+        if item.startswith("1"):
+            first_done.wait(20)  # the second call outlives the first
+        return item
+
+    out = {}
+
+    def call(k):
+        out[k] = channels.map_channels(say, [f"{k}a", f"{k}b"], jobs=2, label_lines=True)
+        if k == 0:
+            first_done.set()
+
+    first = threading.Thread(target=call, args=(0,))
+    first.start()
+    t0 = time.perf_counter()
+    while sys.stdout is real and time.perf_counter() - t0 < 20:  # the first call is labelling
+        time.sleep(0.005)
+    second = threading.Thread(target=call, args=(1,))
+    second.start()
+    first.join(30)
+    second.join(30)
+    assert out == {0: ["0a", "0b"], 1: ["1a", "1b"]}
+    assert sys.stdout is real
+    said = sorted(capsys.readouterr().out.splitlines())
+    assert said == sorted(f"[channel {c}] {k}{x} part one" for k in (0, 1) for c, x in enumerate("ab"))

@@ -163,7 +163,8 @@ def test_time_limit_on_a_coarse_level_returns_a_fine_feasible_point():
 
 def test_a_smooth_solve_does_not_load_numba():
     # numba's tens of MB resident belong to the solvers that run its kernels (tnnmg, pcg's sweeps,
-    # the photo pipeline), not to every import of qpsolve or every smooth pdas solve
+    # the photo pipeline, pdas's exact-order Green's blocks on grids of at most DENSE_TABLE_PIXELS
+    # pixels), not to every import of qpsolve or every smooth pdas solve (96^2 is above that size)
     import subprocess
     import sys
 

@@ -110,31 +110,59 @@ class _ChannelLines:
     def __init__(self, out):
         self.out = out
         self.channel = {}  # thread ident -> the channel it is solving
-        self._partial = {}  # channel -> the start of a line not yet ended
+        self._partial = {}  # thread ident -> the start of a line not yet ended
         self._lock = threading.Lock()
+        self.users = 0  # calls of map_channels printing through it (several may run at once)
 
     def write(self, text):
-        c = self.channel.get(threading.get_ident())
+        me = threading.get_ident()
+        c = self.channel.get(me)
         if c is None:
             return self.out.write(text)
         with self._lock:
-            *lines, self._partial[c] = (self._partial.get(c, "") + text).split("\n")
+            *lines, self._partial[me] = (self._partial.get(me, "") + text).split("\n")
             if lines:
                 self.out.write("".join(f"[channel {c}] {line}\n" for line in lines))
         return len(text)
 
-    def end(self, c):
-        """Print what channel ``c`` left without a newline."""
+    def end(self):
+        """Print what the calling thread's channel left without a newline."""
+        me = threading.get_ident()
         with self._lock:
-            rest = self._partial.pop(c, "")
+            rest = self._partial.pop(me, "")
             if rest:
-                self.out.write(f"[channel {c}] {rest}\n")
+                self.out.write(f"[channel {self.channel.get(me)}] {rest}\n")
 
     def flush(self):
         self.out.flush()
 
     def __getattr__(self, name):
         return getattr(self.out, name)
+
+
+_swap = threading.Lock()
+
+
+def _label_stdout():
+    """Install (or share) the :class:`_ChannelLines` around ``sys.stdout``; ``None`` when there is no
+    stdout to write to (``pythonw``, a daemon: ``print`` is silent there and stays so)."""
+    with _swap:
+        if isinstance(sys.stdout, _ChannelLines):  # another call's channels are printing: share it
+            lines = sys.stdout
+        elif sys.stdout is None:
+            return None
+        else:
+            lines = sys.stdout = _ChannelLines(sys.stdout)
+        lines.users += 1
+        return lines
+
+
+def _unlabel_stdout(lines):
+    """Undo :func:`_label_stdout` once its last user is done."""
+    with _swap:
+        lines.users -= 1
+        if lines.users == 0 and sys.stdout is lines:
+            sys.stdout = lines.out
 
 
 def map_channels(fn, items, jobs, *, label_lines=False):
@@ -184,7 +212,6 @@ def map_channels(fn, items, jobs, *, label_lines=False):
     results, errors = [None] * len(items), {}
     order = iter(range(len(items)))
     lock, stop, finished = threading.Lock(), threading.Event(), threading.Semaphore(0)
-    lines = _ChannelLines(sys.stdout) if label_lines else None
 
     def worker():
         try:
@@ -203,26 +230,27 @@ def map_channels(fn, items, jobs, *, label_lines=False):
                         stop.set()
                     finally:
                         if lines is not None:
-                            lines.end(c)
+                            lines.end()
                             del lines.channel[threading.get_ident()]
         finally:
             finished.release()
 
-    if lines is not None:
-        sys.stdout = lines
+    lines = _label_stdout() if label_lines else None
+    started = 0
     try:
         with blas_threads(1):
-            for k in range(jobs):
-                threading.Thread(target=worker, name=f"qpsolve-channel-{k}", daemon=True).start()
             try:
-                for _ in range(jobs):
+                for k in range(jobs):
+                    threading.Thread(target=worker, name=f"qpsolve-channel-{k}", daemon=True).start()
+                    started += 1
+                for _ in range(started):
                     finished.acquire()  # interruptible: Ctrl-C lands here
             except BaseException:
                 stop.set()  # the running channels stop at their solvers' next check
                 raise
     finally:
-        if lines is not None and sys.stdout is lines:
-            sys.stdout = lines.out
+        if lines is not None:
+            _unlabel_stdout(lines)
     if errors:
         failed = [c for c, e in errors.items() if not isinstance(e, Cancelled)] or list(errors)
         raise errors[min(failed)]  # not a channel cancelled because another failed

@@ -18,8 +18,11 @@ class Level:
     ``table=False`` neither reads nor asks for a dense table of ``P^g``
     (:func:`~qpsolve.linalg.greens.shared_green`) and evaluates its blocks
     by BLAS: the coarse levels of a grid too large for a table, whose
-    blocks are few and small, and which must not pull in numba (the
-    exact-order blocks, see :class:`SchurCache`) for a smooth solve.
+    blocks are few and small.  Only grids of at most
+    :data:`~qpsolve.linalg.greens.DENSE_TABLE_PIXELS` pixels evaluate
+    exact-order blocks (numba, :class:`SchurCache`), so a smooth solve on a
+    larger grid never loads numba; one on a grid that small does (its
+    answer must not depend on whether the table exists yet).
     """
 
     def __init__(self, prob, table=True):
