@@ -267,7 +267,8 @@ def test_two_labelled_calls_at_once_restore_stdout_and_keep_their_lines_apart(ca
         both.wait(20)
         print(" one")
         if item.startswith("1"):
-            first_done.wait(20)  # the second call outlives the first
+            first_done.wait(20)  # the second call outlives the first ...
+            print(f"{item} after")  # ... and still prints through the shared labelling
         return item
 
     out = {}
@@ -289,4 +290,35 @@ def test_two_labelled_calls_at_once_restore_stdout_and_keep_their_lines_apart(ca
     assert out == {0: ["0a", "0b"], 1: ["1a", "1b"]}
     assert sys.stdout is real
     said = sorted(capsys.readouterr().out.splitlines())
-    assert said == sorted(f"[channel {c}] {k}{x} part one" for k in (0, 1) for c, x in enumerate("ab"))
+    assert said == sorted([f"[channel {c}] {k}{x} part one" for k in (0, 1) for c, x in enumerate("ab")]
+                          + [f"[channel {c}] 1{x} after" for c, x in enumerate("ab")])
+
+
+def test_a_stdout_that_fails_fails_the_call_instead_of_dropping_channels(monkeypatch):
+    # a closed or broken stdout: the error reaches the caller, no channel is silently left unsolved
+    class Broken:
+        def write(self, text):
+            raise OSError("stdout is gone")
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", Broken())
+    with pytest.raises(OSError, match="stdout is gone"):
+        channels.map_channels(lambda c, item: print(item, end="") or item, [1, 2, 3, 4], jobs=2,
+                              label_lines=True)
+
+
+@pytest.mark.parametrize("solver", ["admm", "lbfgsb"])
+def test_a_cancelled_channel_stops_admm_and_lbfgsb_inside_their_iterations(solver):
+    # the backends' own solve, not qs.solve (which checks before it starts)
+    import importlib
+
+    from qpsolve.linalg.threads import Cancelled, cancel_scope
+
+    mod = importlib.import_module(qs.solvers.SOLVERS[solver])
+    prob = qs.image_problem(truncate_bits(np.tile(np.arange(0, 256, 8, dtype=np.uint8), (32, 1)), 3), bits=3, bc="even")
+    stop = threading.Event()
+    stop.set()
+    with cancel_scope(stop), pytest.raises(Cancelled):
+        mod.solve(prob, tol=1e-8, max_iter=None, x0=None, verbose=False, time_limit=None)

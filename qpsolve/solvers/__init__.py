@@ -255,7 +255,8 @@ def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, d
     info["fallback"] = {"solver": successor, "iterations": nxt.iterations, "message": nxt.message}
     message = f"{out.message}; {successor} from that point: {nxt.message}"
     iterations = out.iterations + nxt.iterations
-    if named and successor != HANDOVERS[name] and not (nxt.converged or nxt.hit_time_limit):
+    time_left = time_limit is None or time.perf_counter() - start < time_limit
+    if named and successor != HANDOVERS[name] and not (nxt.converged or nxt.hit_time_limit) and time_left:
         check_cancelled()
         last = HANDOVERS[name]
         if verbose:

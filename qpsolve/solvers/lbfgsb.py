@@ -14,6 +14,7 @@ import time
 
 import numpy as np
 
+from ..linalg.threads import check_cancelled
 from ._base import BackendOutput, importable
 
 NAME = "lbfgsb"
@@ -85,7 +86,9 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, maxcor=20, ftol=None,
     timed_out = [False]
 
     def callback(intermediate_result):
-        # scipy >= 1.11 halts cleanly when a new-style callback raises StopIteration.
+        # scipy >= 1.11 halts cleanly when a new-style callback raises StopIteration; Cancelled
+        # (a cancelled colour channel, linalg.threads.cancel_scope) passes through it.
+        check_cancelled()
         if time_limit is not None and time.perf_counter() - t0 > time_limit:
             timed_out[0] = True
             raise StopIteration

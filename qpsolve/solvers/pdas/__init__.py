@@ -38,10 +38,11 @@ not the area).  This backend works on that small active set ``A`` only:
    (the coarsest included; :func:`~qpsolve.solvers.pdas.constants.is_dense`)
    whose fine level would then exceed ``max_active`` (textured photographs,
    noise, many pinned pixels: contacts that grow up to eightfold per level)
-   or larger than ``max_active`` hands the problem to ``pcg`` from its
-   own coarse-to-fine start; a cycle or the iteration limit warm-starts
-   ``pcg`` from the best point (the registry runs ``pcg``:
-   :data:`qpsolve.solvers.HANDOVERS`).  Every problem ``pdas`` supports ends
+   or larger than ``max_active`` hands the problem over from its own
+   coarse-to-fine start: to ``tnnmg`` (:data:`qpsolve.solvers.DENSE_HANDOVER`)
+   unless the caller gave ``pdas`` options, else to ``pcg``; a cycle or the
+   iteration limit warm-starts ``pcg`` from the best point (the registry
+   runs the successor: :data:`qpsolve.solvers.HANDOVERS`).  Every problem ``pdas`` supports ends
    certified or with an honest status.
 
 The modules, by concern: :mod:`~qpsolve.solvers.pdas.constants` (every

@@ -48,8 +48,8 @@ def is_dense(active, n, growth, max_fine):
     ``growth`` (``DENSE_GROWTH ** depth`` on a coarse level) would exceed
     ``max_fine`` (the fine level's ``max_active``).  ``pdas`` applies it on
     every level of its chain, the coarsest included; a dense level hands
-    the problem over (under ``solver="auto"`` to
-    :data:`qpsolve.solvers.DENSE_HANDOVER`).
+    the problem over (to :data:`qpsolve.solvers.DENSE_HANDOVER` unless the
+    caller gave ``pdas`` options of its own).
 
     Examples
     --------

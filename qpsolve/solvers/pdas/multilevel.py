@@ -196,7 +196,7 @@ def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_
                        "status": "dense" if dense else "optimal" if out.converged else "not_converged",
                        "seconds": time.perf_counter() - t0})
         if dense:
-            chain = []  # no PDAS level runs: the registry hands over (solvers.DENSE_HANDOVER under auto)
+            chain = []  # no PDAS level runs: the registry hands over (solvers.DENSE_HANDOVER)
     else:
         act = np.flatnonzero(prob.lower == prob.upper)
         upper = np.zeros(act.size, bool)
