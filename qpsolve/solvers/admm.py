@@ -92,7 +92,7 @@ import time
 import numpy as np
 
 from ..certificate import certificate
-from ..linalg.threads import check_cancelled
+from ..linalg.threads import out_of_time
 from ..model.spectra import second_difference_eigenvalues
 from ..validation import check_positive_int
 from ._base import BackendOutput, importable
@@ -381,8 +381,8 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, rho=None, rho_schedul
             if r_prim < tiny and r_dual < tiny * max(1.0, rho) and it - best_at >= 50 * check_every:
                 stalled = True
                 break
-            check_cancelled()  # a cancelled colour channel stops here (linalg.threads.cancel_scope)
-            if time_limit is not None and time.perf_counter() - t0 > time_limit:
+            # past the time limit, or cancelled (a colour channel: linalg.threads.cancel_scope)
+            if out_of_time(None if time_limit is None else t0 + time_limit):
                 hit_time = True
                 break
             if rho_schedule == "balance":

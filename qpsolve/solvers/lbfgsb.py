@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from ..linalg.threads import check_cancelled
+from ..linalg.threads import out_of_time
 from ._base import BackendOutput, importable
 
 NAME = "lbfgsb"
@@ -87,9 +87,8 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, maxcor=20, ftol=None,
 
     def callback(intermediate_result):
         # scipy >= 1.11 halts cleanly when a new-style callback raises StopIteration; Cancelled
-        # (a cancelled colour channel, linalg.threads.cancel_scope) passes through it.
-        check_cancelled()
-        if time_limit is not None and time.perf_counter() - t0 > time_limit:
+        # (out_of_time's, a cancelled colour channel: linalg.threads.cancel_scope) passes through it.
+        if out_of_time(None if time_limit is None else t0 + time_limit):
             timed_out[0] = True
             raise StopIteration
 
