@@ -20,15 +20,22 @@ def _coffee(bits=4):
 def test_policy_of_the_default(monkeypatch):
     from qpsolve.linalg import rowpool
 
-    cores = channels.usable_cores()
-    assert channels.channel_jobs(None, channels=3, pixels=400 * 600, tile=None) == min(3, cores)
+    monkeypatch.setattr(channels, "usable_cores", lambda: 2)
+    # three channels on two cores all at once: 1.5 solves' time, where two threads take two rounds
+    assert channels.channel_jobs(None, channels=3, pixels=400 * 600, tile=None) == 3
+    # four: two rounds of two take as long as four at once, and hold half the memory
+    assert channels.channel_jobs(None, channels=4, pixels=400 * 600, tile=None) == 2
+    # five: 2.5 solves' time at once, three rounds of two
+    assert channels.channel_jobs(None, channels=5, pixels=400 * 600, tile=None) == 5
     # large channels, tiled and verbose solves go one at a time
     assert channels.channel_jobs(None, channels=3, pixels=channels.PARALLEL_PIXELS + 1, tile=None) == 1
     assert channels.channel_jobs(None, channels=3, pixels=100, tile=64) == 1
     assert channels.channel_jobs(None, channels=3, pixels=100, tile=None, verbose=True) == 1
     # at most IN_FLIGHT_PIXELS in flight, and the cores shared with the grid kernels' threads
     monkeypatch.setattr(channels, "usable_cores", lambda: 8)
-    assert channels.channel_jobs(None, channels=6, pixels=channels.IN_FLIGHT_PIXELS // 4, tile=None) == 4
+    # memory allows four: two rounds either way with three or four threads, so three
+    assert channels.channel_jobs(None, channels=6, pixels=channels.IN_FLIGHT_PIXELS // 4, tile=None) == 3
+    assert channels.channel_jobs(None, channels=3, pixels=channels.IN_FLIGHT_PIXELS // 2, tile=None) == 2
     assert channels.channel_jobs(None, channels=6, pixels=100, tile=None) == 6
     old = rowpool.set_threads(4)
     try:

@@ -169,7 +169,8 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
         Axis of colour channels, each solved as its own QP (as in scikit-image).
     channel_jobs : int, optional
         How many channels are solved at once, each on its own thread.  The
-        default (``None``) uses every core the process may use when the
+        default (``None``) runs as many as finish soonest on the cores the
+        process may use (all three of an RGB image on two cores) when the
         channels are small enough (:func:`qpsolve.imaging.channels.channel_jobs`)
         and the solve is neither tiled nor verbose, else one; ``1`` solves
         them one after another.  The answers are the same either way (bit for

@@ -75,8 +75,9 @@ def register(sub):
     p.add_argument("--jobs", type=positive_int, default=1,
                    help="with --tile: worker processes solving tiles side by side (default 1)")
     p.add_argument("--channel-jobs", type=positive_int, default=None,
-                   help="colour channels solved at once, one thread each (default: one per core for images "
-                        "up to 2 Mpx per channel and untiled solves, else 1)")
+                   help="colour channels solved at once, one thread each (default: as many as finish soonest on "
+                        "the cores, e.g. all three on two cores, for images up to 2 Mpx per channel and "
+                        "untiled solves, else 1)")
     p.add_argument("--convert-palette", action="store_true",
                    help="expand palette (indexed-colour) images instead of refusing them")
     p.add_argument("--solver", default="auto", choices=["auto", *SOLVERS])
