@@ -112,9 +112,8 @@ def fewest_threads_soonest(channels, cores, cap):
     least one) with the shortest total wins; among equal totals, the fewest
     threads (less memory in flight, less cache shared).  Three channels on
     two cores: two threads take two rounds (the third channel runs alone on
-    one core), three threads 1.5 solves' time; measured on coffee 400 x 600
-    RGB, 3 bits, 7.34 / 6.83 s against 6.47 / 5.88 s wall in alternating runs
-    (benchmarks/results/channels.md).
+    one core), three threads 1.5 solves' time (measured on issue #18's
+    photographs: benchmarks/results/channels.md, session 10).
 
     Parameters
     ----------
