@@ -233,11 +233,17 @@ def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, d
     A named ``pdas`` whose :data:`DENSE_HANDOVER` successor stops uncertified (a named solver gets no
     :data:`AUTO_RETRIES`) is continued once more, from that point, by its :data:`HANDOVERS` successor:
     slower, but what a named ``pdas`` gave before dense contacts went to ``tnnmg``.
+
+    After a hand-over ``info["fallback"]`` describes the last backend (kept as it was: benchmarks and
+    the command line read it) and ``info["handovers"]`` every backend of the chain, in order, as
+    ``{"solver", "iterations", "message", "seconds"}``.
     """
     start = time.perf_counter()
     out = mod.solve(prob, tol=tol, max_iter=max_iter, x0=x0, verbose=verbose, time_limit=time_limit, **options)
     if not out.handover:
         return out
+    # every step of the chain, in order: info["fallback"] keeps only the last (read by benchmarks and the CLI)
+    handovers = [_step(name, out, time.perf_counter() - start)]
     check_cancelled()
     successor = _successor(prob, name, out, dense_ok)
     if verbose:
@@ -245,10 +251,13 @@ def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, d
               flush=True)
 
     def run(who, x_start):
-        remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
+        began = time.perf_counter()
+        remaining = None if time_limit is None else max(time_limit - (began - start), 1e-3)
         with blas_threads(getattr(mod, "BLAS_THREADS", None)):
-            return backend(who).solve(prob, tol=tol, max_iter=max_iter, x0=x_start, verbose=verbose,
-                                      time_limit=remaining)
+            res = backend(who).solve(prob, tol=tol, max_iter=max_iter, x0=x_start, verbose=verbose,
+                                     time_limit=remaining)
+        handovers.append(_step(who, res, time.perf_counter() - began))
+        return res
 
     nxt = run(successor, out.handover_x0)
     info = dict(out.info)
@@ -266,8 +275,17 @@ def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, d
                             "message": nxt.message}
         message += f"; {last} from that point: {nxt.message}"
         iterations += nxt.iterations
+    info["handovers"] = handovers
+    if verbose:
+        print(f"[{name}] chain: " + " -> ".join(f"{h['solver']} ({h['iterations']} it, {h['seconds']:.1f} s)"
+                                               for h in handovers), flush=True)
     return BackendOutput(x=nxt.x, iterations=iterations, converged=nxt.converged, stalled=nxt.stalled,
                          hit_time_limit=nxt.hit_time_limit, info=info, message=message)
+
+
+def _step(who, out, seconds):
+    """One entry of ``info["handovers"]``: a backend's run within a hand-over chain."""
+    return {"solver": who, "iterations": int(out.iterations), "message": out.message, "seconds": float(seconds)}
 
 
 def _retry(prob, first, tol, max_iter, x0, verbose, time_limit, t0):
