@@ -27,7 +27,7 @@ from ..validation import check_positive_int, check_vector
 from ._base import BackendOutput, BackendUnavailable
 
 __all__ = ["solve", "available_solvers", "backend", "finalize", "finalize_parts", "SOLVERS", "AUTO_ORDER",
-           "AUTO_RETRIES", "HANDOVERS", "DENSE_HANDOVER", "BackendOutput", "BackendUnavailable"]
+           "AUTO_RETRIES", "HANDOVERS", "DENSE_HANDOVER", "NULL_SPACE_NAME", "BackendOutput", "BackendUnavailable"]
 
 #: registry name -> module that implements it
 SOLVERS = {
@@ -69,6 +69,9 @@ HANDOVERS = {"pdas": "pcg"}
 #: (``pcg`` took 64 s where ``tnnmg`` takes 3 on camera 256^2, 3 bits: docs/pdas.md).  Not when the
 #: caller passed ``pdas`` options: a ``max_active`` of theirs, not the image, made the set "dense".
 DENSE_HANDOVER = "tnnmg"
+#: ``SolveResult.solver`` of a zero-energy problem that ``solver="auto"`` answered with a function of
+#: ``P``'s null space, without a backend (:mod:`qpsolve.solvers.nullspace`); not a registry name
+NULL_SPACE_NAME = "null-space"
 
 
 def _successor(prob, name, out, dense_ok):
@@ -217,6 +220,10 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
         raise BackendUnavailable(f"solver {name!r} cannot solve this problem: {why}")
 
     t0 = time.perf_counter()
+    if solver == "auto":
+        res = _null_space_shortcut(prob, float(tol), t0)
+        if res is not None:
+            return res
     with large_heap(prob.n):
         out = _attempt(prob, name, mod, float(tol), max_iter, x0, bool(verbose), time_limit, options,
                        dense_ok=not options, named=solver != "auto")
@@ -225,6 +232,28 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
         if solver == "auto" and not options and not res.success and res.status != Status.TIME_LIMIT:
             res = _retry(prob, res, float(tol), max_iter, x0, bool(verbose), time_limit, t0)
     return res
+
+
+def _null_space_shortcut(prob, tol, t0):
+    """``solver="auto"`` on a zero-energy problem: a certified point of ``P``'s null space, or ``None``.
+
+    With ``q == 0`` any function of ``P``'s null space inside the box is optimal
+    (:mod:`qpsolve.solvers.nullspace`); a backend's active-set search there runs on multipliers that
+    are pure rounding.  Only under ``auto``: a named backend keeps its own run, which is what users
+    compare.  The shared certificate decides, as for every backend; when it does not accept the
+    point, the normal path runs.  The result's ``solver`` is :data:`NULL_SPACE_NAME` and
+    ``info["shortcut"]`` says which functions were tried.
+    """
+    from .nullspace import null_space_point
+
+    hit = null_space_point(prob)
+    if hit is None:
+        return None
+    x, kind = hit
+    out = BackendOutput(x=x, converged=True, info={"shortcut": f"null space: {kind}"},
+                        message=f"a {kind} function of P's null space inside the box (zero energy)")
+    res = finalize(prob, NULL_SPACE_NAME, out, tol, time.perf_counter() - t0)
+    return res if res.success else None
 
 
 def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, dense_ok=False, named=False):
