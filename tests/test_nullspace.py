@@ -185,3 +185,17 @@ def _full_margin(prob, cols):
     c[-1] = -1
     res = linprog(c, A_ub=a, b_ub=b, bounds=[(None, None)] * cols.shape[1] + [(None, 10.0)], method="highs")
     return -res.fun if res.status == 0 else -np.inf
+
+
+def test_tiles_answered_by_the_shortcut_still_count_toward_the_shared_table():
+    # a photograph whose first tiles are sky must build pdas's dense table as early as before
+    from qpsolve.linalg import greens
+
+    greens._shared.cache_clear()
+    flat = _tile(np.full((24, 24), 100))
+    for _ in range(greens.DENSE_TABLE_AFTER - 1):
+        assert qs.solve(flat).solver == NULL_SPACE_NAME
+    textured = qs.image_problem(truncate_bits(to_uint8(gaussian(24)), 3), bits=3)
+    assert qs.solve(textured).solver == "pdas"
+    assert greens._shared(textured.grid).dense is not None   # the table was built at the usual count
+    greens._shared.cache_clear()

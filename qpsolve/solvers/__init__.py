@@ -223,6 +223,8 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
     if solver == "auto":
         res = _null_space_shortcut(prob, float(tol), t0)
         if res is not None:
+            if verbose:
+                print(f"[auto] zero energy: {res.info['shortcut']} inside the box, certified ({res.kkt})", flush=True)
             return res
     with large_heap(prob.n):
         out = _attempt(prob, name, mod, float(tol), max_iter, x0, bool(verbose), time_limit, options,
@@ -253,7 +255,12 @@ def _null_space_shortcut(prob, tol, t0):
     out = BackendOutput(x=x, converged=True, info={"shortcut": f"null space: {kind}"},
                         message=f"a {kind} function of P's null space inside the box (zero energy)")
     res = finalize(prob, NULL_SPACE_NAME, out, tol, time.perf_counter() - t0)
-    return res if res.success else None
+    if not res.success:
+        return None
+    from ..linalg.greens import count_problem
+
+    count_problem(prob.grid)  # still a tile of its shape for pdas's shared tables (see count_problem)
+    return res
 
 
 def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, dense_ok=False, named=False):
