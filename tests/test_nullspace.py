@@ -143,6 +143,10 @@ def _zero_energy_candidates(draw):
         k = rng.integers(0, n, 3)
         below[k] -= rng.uniform(0, 3, 3)
     lo, hi = f - below, f + np.maximum(above, -below)     # lo <= hi
+    if draw(st.booleans()):                               # pinned pixels (lo == hi): fits only by touching
+        k = rng.integers(0, n, 3)
+        lo[k] = hi[k] = f[k]
+        below[k] = 0.0
     if draw(st.booleans()):                               # masked pixels
         free = rng.random(n) < 0.2
         lo[free], hi[free] = -np.inf, np.inf
