@@ -695,6 +695,8 @@ def test_a_named_pdas_whose_tnnmg_stops_uncertified_is_finished_by_pcg(monkeypat
     assert chain[1]["iterations"] >= 1 and chain[1]["message"] and all(h["seconds"] >= 0 for h in chain)
     assert {k: chain[2][k] for k in ("iterations", "message")} == {
         k: res.info["fallback"][k] for k in ("iterations", "message")}
+    line = next(ln for ln in res.summary().splitlines() if ln.startswith("handovers"))  # the CLI prints it
+    assert line.index("pdas (") < line.index("-> tnnmg (") < line.index("-> pcg (")
 
 
 def test_auto_gives_grid_problems_pdas_refuses_to_tnnmg():
