@@ -73,10 +73,15 @@ class SolveResult(OptimizeResult):
     __str__ = __repr__
 
     def summary(self):
-        """A few lines a person can read."""
+        """A few lines a person can read (with a ``handovers`` line when backends handed over)."""
+        info = self.get("info") or {}
+        chain = info.get("handovers") if isinstance(info, dict) else None
+        steps = (["handovers   : " + " -> ".join(f"{h['solver']} ({h['iterations']} it, {h['seconds']:.1f} s)"
+                                                    for h in chain)] if chain else [])
         return "\n".join(
             [
                 f"solver      : {self.solver}",
+                *steps,
                 f"status      : {self.status!s} ({int(self.status)}) - {self.message}",
                 f"objective   : {self.objective:.12g}",
                 f"iterations  : {self.iterations}",

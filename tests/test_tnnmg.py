@@ -655,6 +655,7 @@ def test_auto_hands_dense_contacts_to_tnnmg_and_keeps_smooth_ones_in_pdas():
     _valid(photo, res)
     assert res.success and res.solver == "pdas"
     assert res.info["fallback"]["solver"] == "tnnmg"  # pdas measured dense contacts on a coarse level
+    assert [h["solver"] for h in res.info["handovers"]] == ["pdas", "tnnmg"]
     _same_objective(res, qs.solve(photo, solver="pcg"))
     smooth = qs.image_problem(truncate_bits(to_uint8(gaussian(128)), 2), bits=2)
     res = qs.solve(smooth)
@@ -687,6 +688,15 @@ def test_a_named_pdas_whose_tnnmg_stops_uncertified_is_finished_by_pcg(monkeypat
     _valid(photo, res)
     assert res.success, res.message
     assert res.info["fallback"]["solver"] == "pcg" and res.info["fallback"]["after"] == "tnnmg"
+    # the whole chain is recorded, tnnmg's step included (info["fallback"] names only the last one)
+    chain = res.info["handovers"]
+    assert [h["solver"] for h in chain] == ["pdas", "tnnmg", "pcg"]
+    assert sum(h["iterations"] for h in chain) == res.iterations
+    assert chain[1]["iterations"] >= 1 and chain[1]["message"] and all(h["seconds"] >= 0 for h in chain)
+    assert {k: chain[2][k] for k in ("iterations", "message")} == {
+        k: res.info["fallback"][k] for k in ("iterations", "message")}
+    line = next(ln for ln in res.summary().splitlines() if ln.startswith("handovers"))  # the CLI prints it
+    assert line.index("pdas (") < line.index("-> tnnmg (") < line.index("-> pcg (")
 
 
 def test_auto_gives_grid_problems_pdas_refuses_to_tnnmg():

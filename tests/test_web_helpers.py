@@ -174,6 +174,16 @@ def test_certificate_words_name_the_solver_that_finished_after_a_hand_over():
     assert "(solver: tnnmg)." in words[1]
 
 
+def test_the_solver_words_name_every_backend_of_a_hand_over_chain():
+    from types import SimpleNamespace
+
+    chain = [{"solver": s, "iterations": 1, "message": "", "seconds": 0.0} for s in ("pdas", "tnnmg", "pcg")]
+    res = SimpleNamespace(solver="pdas", info={"fallback": {"solver": "pcg", "after": "tnnmg"}, "handovers": chain})
+    assert solving._solver_words(res) == "pdas, handed over to tnnmg, then pcg"
+    res = SimpleNamespace(solver="pdas", info={"fallback": {"solver": "tnnmg"}})  # results without the chain
+    assert solving._solver_words(res) == "pdas, handed over to tnnmg"
+
+
 def test_tiles_for_large_photographs_are_dequantize_with_tile_and_say_what_they_certify():
     img = gaussian(272, bits=3)                       # above 256 x 256: no global polish
     up = decode_upload("big.png", png_bytes(img))

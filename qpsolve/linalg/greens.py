@@ -41,7 +41,7 @@ from ..model.spectra import dst_basis_rows, second_difference_eigenvalues
 from .dirichlet_embedding import DirichletEmbedding, embedding_pays
 from .lazyjit import lazy_njit
 
-__all__ = ["GridGreen", "NullBasis", "green_support", "shared_green"]
+__all__ = ["GridGreen", "NullBasis", "green_support", "shared_green", "count_problem"]
 
 #: edges up to this many pixels keep whole traces (one product per edge in a Gram block)
 FULL_TRACE_EDGE = 128
@@ -776,3 +776,21 @@ def shared_green(grid, table=True):
         if green.dense is None and green._requests >= DENSE_TABLE_AFTER and n <= DENSE_TABLE_PIXELS:
             green.dense_table()
     return green
+
+
+def count_problem(grid):
+    """Count a problem on ``grid`` that was answered without its :class:`GridGreen` as a request.
+
+    ``solver="auto"`` answers zero-energy tiles (a tile of sky inside one bin) without a backend
+    (:mod:`qpsolve.solvers.nullspace`).  They are still tiles of their shape: without counting them,
+    a photograph whose first tiles are sky builds its dense table :data:`DENSE_TABLE_AFTER` textured
+    tiles later, which then evaluate their blocks on the fly: slower than before the shortcut
+    (``benchmarks/results/greens/notes-session10.md``).
+    Builds nothing: the next :func:`shared_green` request that reaches the count builds the table.
+    Grids :class:`GridGreen` cannot invert, or too large for a table, are not counted.
+    """
+    if green_support(grid) is not None or int(np.prod(grid.shape)) > DENSE_TABLE_PIXELS:
+        return
+    green = _shared(grid)
+    with _shared_lock:
+        green._requests += 1

@@ -27,7 +27,7 @@ from ..validation import check_positive_int, check_vector
 from ._base import BackendOutput, BackendUnavailable
 
 __all__ = ["solve", "available_solvers", "backend", "finalize", "finalize_parts", "SOLVERS", "AUTO_ORDER",
-           "AUTO_RETRIES", "HANDOVERS", "DENSE_HANDOVER", "BackendOutput", "BackendUnavailable"]
+           "AUTO_RETRIES", "HANDOVERS", "DENSE_HANDOVER", "NULL_SPACE_NAME", "BackendOutput", "BackendUnavailable"]
 
 #: registry name -> module that implements it
 SOLVERS = {
@@ -69,6 +69,9 @@ HANDOVERS = {"pdas": "pcg"}
 #: (``pcg`` took 64 s where ``tnnmg`` takes 3 on camera 256^2, 3 bits: docs/pdas.md).  Not when the
 #: caller passed ``pdas`` options: a ``max_active`` of theirs, not the image, made the set "dense".
 DENSE_HANDOVER = "tnnmg"
+#: ``SolveResult.solver`` of a zero-energy problem that ``solver="auto"`` answered with a function of
+#: ``P``'s null space, without a backend (:mod:`qpsolve.solvers.nullspace`); not a registry name
+NULL_SPACE_NAME = "null-space"
 
 
 def _successor(prob, name, out, dense_ok):
@@ -217,6 +220,12 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
         raise BackendUnavailable(f"solver {name!r} cannot solve this problem: {why}")
 
     t0 = time.perf_counter()
+    if solver == "auto":
+        res = _null_space_shortcut(prob, float(tol), t0)
+        if res is not None:
+            if verbose:
+                print(f"[auto] zero energy: {res.info['shortcut']} inside the box, certified ({res.kkt})", flush=True)
+            return res
     with large_heap(prob.n):
         out = _attempt(prob, name, mod, float(tol), max_iter, x0, bool(verbose), time_limit, options,
                        dense_ok=not options, named=solver != "auto")
@@ -227,17 +236,50 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
     return res
 
 
+def _null_space_shortcut(prob, tol, t0):
+    """``solver="auto"`` on a zero-energy problem: a certified point of ``P``'s null space, or ``None``.
+
+    With ``q == 0`` any function of ``P``'s null space inside the box is optimal
+    (:mod:`qpsolve.solvers.nullspace`); a backend's active-set search there runs on multipliers that
+    are pure rounding.  Only under ``auto``: a named backend keeps its own run, which is what users
+    compare.  The shared certificate decides, as for every backend; when it does not accept the
+    point, the normal path runs.  The result's ``solver`` is :data:`NULL_SPACE_NAME` and
+    ``info["shortcut"]`` says which functions were tried.
+    """
+    from .nullspace import null_space_point
+
+    hit = null_space_point(prob)
+    if hit is None:
+        return None
+    x, kind = hit
+    out = BackendOutput(x=x, converged=True, info={"shortcut": f"null space: {kind}"},
+                        message=f"a {kind} function of P's null space inside the box (zero energy)")
+    res = finalize(prob, NULL_SPACE_NAME, out, tol, time.perf_counter() - t0)
+    if not res.success:
+        return None
+    from ..linalg.greens import count_problem
+
+    count_problem(prob.grid)  # still a tile of its shape for pdas's shared tables (see count_problem)
+    return res
+
+
 def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, dense_ok=False, named=False):
     """One backend's solve, continued by its successor (:func:`_successor`) when it asks.
 
     A named ``pdas`` whose :data:`DENSE_HANDOVER` successor stops uncertified (a named solver gets no
     :data:`AUTO_RETRIES`) is continued once more, from that point, by its :data:`HANDOVERS` successor:
     slower, but what a named ``pdas`` gave before dense contacts went to ``tnnmg``.
+
+    After a hand-over ``info["fallback"]`` describes the last backend (kept as it was: benchmarks and
+    the command line read it) and ``info["handovers"]`` every backend of the chain, in order, as
+    ``{"solver", "iterations", "message", "seconds"}``.
     """
     start = time.perf_counter()
     out = mod.solve(prob, tol=tol, max_iter=max_iter, x0=x0, verbose=verbose, time_limit=time_limit, **options)
     if not out.handover:
         return out
+    # every step of the chain, in order: info["fallback"] keeps only the last (read by benchmarks and the CLI)
+    handovers = [_step(name, out, time.perf_counter() - start)]
     check_cancelled()
     successor = _successor(prob, name, out, dense_ok)
     if verbose:
@@ -245,10 +287,13 @@ def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, d
               flush=True)
 
     def run(who, x_start):
-        remaining = None if time_limit is None else max(time_limit - (time.perf_counter() - start), 1e-3)
+        began = time.perf_counter()
+        remaining = None if time_limit is None else max(time_limit - (began - start), 1e-3)
         with blas_threads(getattr(mod, "BLAS_THREADS", None)):
-            return backend(who).solve(prob, tol=tol, max_iter=max_iter, x0=x_start, verbose=verbose,
-                                      time_limit=remaining)
+            res = backend(who).solve(prob, tol=tol, max_iter=max_iter, x0=x_start, verbose=verbose,
+                                     time_limit=remaining)
+        handovers.append(_step(who, res, time.perf_counter() - began))
+        return res
 
     nxt = run(successor, out.handover_x0)
     info = dict(out.info)
@@ -266,8 +311,17 @@ def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, d
                             "message": nxt.message}
         message += f"; {last} from that point: {nxt.message}"
         iterations += nxt.iterations
+    info["handovers"] = handovers
+    if verbose:
+        print(f"[{name}] chain: " + " -> ".join(f"{h['solver']} ({h['iterations']} it, {h['seconds']:.1f} s)"
+                                               for h in handovers), flush=True)
     return BackendOutput(x=nxt.x, iterations=iterations, converged=nxt.converged, stalled=nxt.stalled,
                          hit_time_limit=nxt.hit_time_limit, info=info, message=message)
+
+
+def _step(who, out, seconds):
+    """One entry of ``info["handovers"]``: a backend's run within a hand-over chain."""
+    return {"solver": who, "iterations": int(out.iterations), "message": out.message, "seconds": float(seconds)}
 
 
 def _retry(prob, first, tol, max_iter, x0, verbose, time_limit, t0):

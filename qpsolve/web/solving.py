@@ -225,8 +225,13 @@ def _verdict(results, names):
 
 
 def _solver_words(result):
-    """The backend that produced ``result.x``: ``'pdas, handed over to tnnmg'`` after a hand-over."""
-    fallback = result.info.get("fallback") if isinstance(result.info, dict) else None
+    """The backend that produced ``result.x``: ``'pdas, handed over to tnnmg'`` after a hand-over,
+    ``'pdas, handed over to tnnmg, then pcg'`` after a chain of them (``info["handovers"]``)."""
+    info = result.info if isinstance(result.info, dict) else {}
+    chain = [h.get("solver") for h in info.get("handovers") or () if isinstance(h, dict)]
+    if len(chain) > 1 and all(chain):
+        return f"{result.solver}, handed over to " + ", then ".join(chain[1:])
+    fallback = info.get("fallback")
     if isinstance(fallback, dict) and fallback.get("solver"):
         return f"{result.solver}, handed over to {fallback['solver']}"
     return str(result.solver)
