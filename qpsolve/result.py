@@ -58,7 +58,10 @@ class SolveResult(OptimizeResult):
     active : ndarray of int8
         ``-1`` at lower bound, ``+1`` at upper bound, ``0`` strictly inside.
     solver : str
-        Registry name of the backend.
+        Registry name of the backend, or ``"null-space"``
+        (:data:`qpsolve.solvers.NULL_SPACE_NAME`) when ``solver="auto"``
+        answered a zero-energy problem without one, or ``"tiles(...)"`` for
+        a tiled solve.
     info : dict
         Backend-specific extras (residual history, levels, ...).
     """

@@ -49,6 +49,12 @@ def test_policy_of_the_default(monkeypatch):
     assert channels.channel_jobs(1, channels=3, pixels=100, tile=64) == 1
 
 
+@pytest.mark.parametrize("bad", ["3", 2.0, None, True])
+def test_the_thread_rule_refuses_what_is_not_a_count(bad):
+    with pytest.raises(TypeError, match="fewest_threads_soonest: channels must be an integer"):
+        channels.fewest_threads_soonest(bad, 2, 8)
+
+
 def test_more_than_one_channel_job_with_tiles_is_refused():
     # tiles fork worker processes, which must not happen beside threads inside a solve
     with pytest.raises(ValueError, match="channel_jobs=2 cannot be combined with tile"):

@@ -43,6 +43,29 @@ def test_the_null_space_table_spans_the_whole_null_space(shape, model, bc):
     assert cols.shape[1] == zero
 
 
+@pytest.mark.parametrize("shape", [(12,), (8, 9), (4, 5, 6)])
+@pytest.mark.parametrize("bc", RULES)
+@pytest.mark.parametrize("alpha, beta", [(0.0, 1.0), (0.0, 2.5), (1.0, 0.0), (0.5, 2.0)])
+def test_the_null_space_table_follows_the_weights_of_the_mixed_model(shape, bc, alpha, beta):
+    # without a stretching term the mixed plate is a biharmonic one and annihilates as much
+    P = energy_matrix(shape, "mixed", bc, alpha=alpha, beta=beta)
+    w = np.linalg.eigvalsh(P.toarray())
+    zero = int(np.sum(w < 1e-9 * w.max()))
+    cols = _monomial_columns(shape, null_space_kind(GridSpec(shape, "mixed", bc, alpha=alpha, beta=beta)))
+    assert np.abs(P @ cols).max() <= 1e-9 * w.max() * np.abs(cols).max()
+    assert cols.shape[1] == zero
+
+
+def test_backend_options_are_checked_even_when_the_energy_is_zero():
+    # a zero-energy tile is answered without a backend, but not when the caller passed backend options:
+    # those go to the backend, which refuses a bad one by name
+    flat = _tile(np.full((24, 24), 100))
+    with pytest.raises(TypeError, match="bogus"):
+        qs.solve(flat, bogus=1)
+    with pytest.raises(ValueError, match="max_active"):
+        qs.solve(flat, max_active=-5)
+
+
 def _tile(value_rows, bits=4):
     return qs.image_problem(truncate_bits(np.asarray(value_rows, dtype=np.uint8), bits), bits=bits)
 

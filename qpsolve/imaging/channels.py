@@ -31,6 +31,7 @@ True
 
 from __future__ import annotations
 
+import numbers
 import sys
 import threading
 
@@ -135,6 +136,10 @@ def fewest_threads_soonest(channels, cores, cap):
     >>> fewest_threads_soonest(3, 2, 2)     # memory allows two at once
     2
     """
+    for name, value in (("channels", channels), ("cores", cores), ("cap", cap)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"fewest_threads_soonest: {name} must be an integer, got {value!r}")
+    cores = max(1, int(cores))
     top = max(1, min(int(cap), int(channels)))
     # total time in units of one solve, times ``cores`` (integers: no ties lost to rounding)
     return min(range(1, top + 1), key=lambda k: (-(-channels // k) * max(cores, k), k))

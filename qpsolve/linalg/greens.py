@@ -788,6 +788,15 @@ def count_problem(grid):
     (``benchmarks/results/greens/notes-session10.md``).
     Builds nothing: the next :func:`shared_green` request that reaches the count builds the table.
     Grids :class:`GridGreen` cannot invert, or too large for a table, are not counted.
+
+    Parameters
+    ----------
+    grid : GridSpec
+        The answered problem's grid.
+
+    Returns
+    -------
+    None
     """
     if green_support(grid) is not None or int(np.prod(grid.shape)) > DENSE_TABLE_PIXELS:
         return

@@ -220,7 +220,7 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
         raise BackendUnavailable(f"solver {name!r} cannot solve this problem: {why}")
 
     t0 = time.perf_counter()
-    if solver == "auto":
+    if solver == "auto" and not options:  # options go to the backend, which checks them
         res = _null_space_shortcut(prob, float(tol), t0)
         if res is not None:
             if verbose:
@@ -237,7 +237,8 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
 
 
 def _null_space_shortcut(prob, tol, t0):
-    """``solver="auto"`` on a zero-energy problem: a certified point of ``P``'s null space, or ``None``.
+    """``solver="auto"`` (without backend options) on a zero-energy problem: a certified point of ``P``'s
+    null space, or ``None``.
 
     With ``q == 0`` any function of ``P``'s null space inside the box is optimal
     (:mod:`qpsolve.solvers.nullspace`); a backend's active-set search there runs on multipliers that

@@ -3,9 +3,8 @@
 With ``q == 0`` the energy ``1/2 x^T P x`` is at least 0 (``P`` is positive semi-definite), so any
 ``x`` with ``P x = 0`` and ``L <= x <= U`` is optimal.  A tile of sky whose pixels all lie in one
 bin admits a constant; a ramp that fits every bin admits a plane under the rules whose ``P``
-annihilates planes.  An active-set search there runs on multipliers that are pure rounding
-(``pdas`` took 1 or 97 steps on the camera's top-left 64 x 64 tile at 4 bits depending on the last
-bit of its Green's-function blocks: ``benchmarks/results/greens/notes.md``), so
+annihilates planes.  An active-set search there runs on multipliers that are pure rounding, and
+its step count swings with their last bits (``benchmarks/results/greens/notes.md``), so
 ``solver="auto"`` asks :func:`null_space_point` first (``qpsolve/solvers/__init__.py``) and
 returns its point when the shared certificate accepts it.
 
@@ -20,8 +19,9 @@ annihilates, so these span the whole null space there; ``tests/test_nullspace.py
   axis's linear functions linear, and the second differences ``D_ii`` of such functions vanish;
 - ``thin-plate`` under ``odd``: the affine functions (``1, i, j``; its mixed term ``D_ij`` does
   not vanish on ``ij``);
-- every other model and rule (``laplace``, ``mixed``, and everything under ``even`` and
-  ``periodic``): the constants only.
+- ``mixed`` without its stretching term (``alpha = 0``, ``beta > 0``) as ``biharmonic``;
+- every other model and rule (``laplace``, ``mixed`` with ``alpha > 0``, and everything under
+  ``even`` and ``periodic``): the constants only.
 """
 
 from __future__ import annotations
@@ -58,8 +58,13 @@ def null_space_kind(grid):
     >>> from qpsolve.model.operators import GridSpec
     >>> null_space_kind(GridSpec((8, 8), "biharmonic", "odd")), null_space_kind(GridSpec((8, 8), "laplace", "odd"))
     ('multilinear', 'constant')
+    >>> null_space_kind(GridSpec((8, 8), "mixed", "odd", alpha=0.0, beta=2.0))   # bending only
+    'multilinear'
     """
-    return NULL_SPACE.get((grid.model, grid.bc), "constant")
+    model = grid.model
+    if model == "mixed" and grid.alpha == 0 and grid.beta > 0:
+        model = "biharmonic"  # alpha * laplace + beta * biharmonic with no stretching term
+    return NULL_SPACE.get((model, grid.bc), "constant")
 
 
 def _monomials(shape, kind):
@@ -179,7 +184,7 @@ def null_space_point(prob):
     bottom = float(hi.min()) if hi.size else np.inf
     if top <= bottom:
         if np.isfinite(top) and np.isfinite(bottom):
-            c = top + (bottom - top) / 2
+            c = 0.5 * top + 0.5 * bottom  # no overflow between bounds near +-1e308
         else:
             c = top if np.isfinite(top) else bottom if np.isfinite(bottom) else 0.0
         return prob.project(np.full(prob.n, c)), "constant"

@@ -23,6 +23,7 @@ from ..imaging.io import merge_alpha, write_image
 from ..model.bitdepth import check_bits
 from ..model.noise import OUTLIER_MODES
 from ..model.operators import BOUNDARIES, MODELS
+from ..solvers import NULL_SPACE_NAME
 from ..validation import check_choice
 
 __all__ = [
@@ -225,9 +226,12 @@ def _verdict(results, names):
 
 
 def _solver_words(result):
-    """The backend that produced ``result.x``: ``'pdas, handed over to tnnmg'`` after a hand-over,
-    ``'pdas, handed over to tnnmg, then pcg'`` after a chain of them (``info["handovers"]``)."""
+    """Who produced ``result.x``: the backend, ``'pdas, handed over to tnnmg'`` after a hand-over,
+    ``'pdas, handed over to tnnmg, then pcg'`` after a chain of them (``info["handovers"]``), or
+    ``'null-space (zero bending energy: ...)'`` when no backend was needed."""
     info = result.info if isinstance(result.info, dict) else {}
+    if result.solver == NULL_SPACE_NAME:
+        return f"{NULL_SPACE_NAME} (zero bending energy: a flat or planar image fits its envelopes)"
     chain = [h.get("solver") for h in info.get("handovers") or () if isinstance(h, dict)]
     if len(chain) > 1 and all(chain):
         return f"{result.solver}, handed over to " + ", then ".join(chain[1:])
