@@ -300,6 +300,53 @@ def test_a_warm_start_in_the_callers_order_reaches_the_same_answer():
     assert res.iterations <= 2 < qs.solve(shuffled, solver="tnnmg", x0=ref.x).iterations
 
 
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 14), m=st.integers(1, 14), R=st.integers(1, 3), seed=st.integers(0, 10**6),
+       keep=st.floats(0.2, 1.0))
+def test_a_lattice_products_sums_are_taken_term_by_term_in_stencil_order(n, m, R, seed, keep):
+    # The fine level's product is bit for bit the sum over the used offsets in their stored order,
+    # skipping the ones outside the lattice: the iterates of the kernels before session 10.  The
+    # reference adds one offset's products to every row at a time (numpy, no fused multiply-add).
+    rng = np.random.default_rng(seed)
+    W = 2 * R + 1
+    A = rng.normal(size=(n * m, W * W)) * (rng.random(W * W) < keep)  # any stencils, a random subset of offsets
+    x = rng.normal(size=n * m)
+    I, J = np.divmod(np.arange(n * m), m)
+    ref = np.zeros(n * m)
+    for c in np.flatnonzero(np.any(A != 0.0, axis=0)):
+        a, b = c // W - R, c % W - R
+        inside = (I + a >= 0) & (I + a < n) & (J + b >= 0) & (J + b < m)
+        term = np.zeros(n * m)
+        term[inside] = A[inside, c] * x[(I[inside] + a) * m + J[inside] + b]
+        ref = np.where(inside, ref + term, ref)
+    got = LatticeStencil(A, (n, m), R).matvec(x)
+    assert np.array_equal(got, ref)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(1, 14), m=st.integers(1, 14), R=st.integers(1, 3), seed=st.integers(0, 10**6),
+       as_bool=st.booleans())
+def test_a_truncated_stencil_is_each_entry_times_both_pixels_masks_bit_for_bit(n, m, R, seed, as_bool):
+    # D A D of a variable stencil (the Galerkin products of a lattice hierarchy start from it): entry
+    # A[p, o] * mask[p] * mask[p + o], 0 outside the lattice, multiplied in that order (signed zeros
+    # too), as a column at a time in numpy gives it.
+    from qpsolve.linalg.gridmg import _truncated
+
+    rng = np.random.default_rng(seed)
+    W = 2 * R + 1
+    A = rng.normal(size=(n * m, W * W)) * (rng.random((n * m, W * W)) < 0.8)
+    mask = rng.random(n * m) < 0.6
+    mask = mask if as_bool else mask.astype(np.uint8)
+    pad = np.zeros((n + 2 * R, m + 2 * R))
+    pad[R:R + n, R:R + m] = mask.reshape(n, m)
+    ref = A * mask.reshape(-1, 1)
+    for a in range(W):
+        for b in range(W):
+            ref[:, a * W + b] *= pad[a:a + n, b:b + m].ravel()
+    got = _truncated(A, mask, n, m, R)
+    assert got.shape == ref.shape and np.array_equal(got.view(np.uint64), ref.view(np.uint64))
+
+
 def test_stored_zeros_beyond_the_radius_are_ignored_like_absent_entries():
     # a 5-point operator assembled by radius-2 code: its outer ring stored as explicit zeros
     P = lattice_matrix(20, 18, 1, 11, integer=False).tolil()

@@ -1107,10 +1107,26 @@ def _sparse_dot(A, da, db, x, p, i, j, n, m, R):
 
 @njit(cache=True)
 def _sparse_matvec(A, da, db, x, out, n, m, R):
+    """``out = A x``: the sums of :func:`_sparse_dot`, with the interior's offsets into ``x`` and the
+    flat index of ``A`` worked out once (the same products in the same order; 13 -> 11 ns per pixel on
+    the textured plate, benchmarks/results/amg/notes-session10.md)."""
+    K = da.size
+    off = np.empty(K, np.int64)
+    for k in range(K):
+        off[k] = da[k] * m + db[k]
+    Af = A.ravel()
     for i in range(n):
+        inner = R <= i < n - R
         for j in range(m):
             p = i * m + j
-            out[p] = _sparse_dot(A, da, db, x, p, i, j, n, m, R)
+            if inner and R <= j < m - R:  # the interior: no bounds to check
+                s = 0.0
+                base = p * K
+                for k in range(K):
+                    s += Af[base + k] * x[p + off[k]]
+                out[p] = s
+            else:
+                out[p] = _sparse_dot(A, da, db, x, p, i, j, n, m, R)
 
 
 @njit(cache=True)
@@ -1185,15 +1201,31 @@ def _truncated_delta(A, new, old, rows, n, m, R):
     return out
 
 
-def _truncated(A, mask, n, m, R):
-    """A variable-stencil ``A`` of ``D A D``, ``D`` the 0/1 diagonal ``mask`` (row by row, as ``A``)."""
+@njit(cache=True)
+def _truncated_rows(A, mask, n, m, R, out):
     W = 2 * R + 1
-    pad = np.zeros((n + 2 * R, m + 2 * R))
-    pad[R:R + n, R:R + m] = mask.reshape(n, m)
-    out = A * mask.reshape(-1, 1)
-    for a in range(W):
-        for b in range(W):
-            out[:, a * W + b] *= pad[a:a + n, b:b + m].ravel()
+    for i in range(n):
+        for j in range(m):
+            p = i * m + j
+            fp = np.float64(mask[p])
+            for a in range(W):
+                i2 = i + a - R
+                for b in range(W):
+                    j2 = j + b - R
+                    fq = np.float64(mask[i2 * m + j2]) if 0 <= i2 < n and 0 <= j2 < m else 0.0
+                    out[p, a * W + b] = A[p, a * W + b] * fp * fq
+
+
+def _truncated(A, mask, n, m, R):
+    """A variable-stencil ``A`` of ``D A D``, ``D`` the 0/1 diagonal ``mask`` (row by row, as ``A``).
+
+    Each entry is ``A[p, o] * mask[p] * mask[p + o]`` (0 outside the lattice), multiplied in that order
+    as the numpy version before session 10 did, in one pass: that one made 26 passes, each column's
+    touching every cache line of the array (210 MB at 1024^2), and took 2.5-3.4x as long
+    (benchmarks/results/amg/notes-session10.md).
+    """
+    out = np.empty_like(A, dtype=np.float64)
+    _truncated_rows(np.ascontiguousarray(A, dtype=np.float64), np.ascontiguousarray(mask).ravel(), n, m, R, out)
     return out
 
 
