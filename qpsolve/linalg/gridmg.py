@@ -1108,8 +1108,8 @@ def _sparse_dot(A, da, db, x, p, i, j, n, m, R):
 @njit(cache=True)
 def _sparse_matvec(A, da, db, x, out, n, m, R):
     """``out = A x``: the sums of :func:`_sparse_dot`, with the interior's offsets into ``x`` and the
-    flat index of ``A`` worked out once (the same products in the same order; 13 -> 11 ns per pixel on
-    the textured plate, benchmarks/results/amg/notes-session10.md)."""
+    flat index of ``A`` worked out once, not per term (the same products in the same order, so the same
+    bits; its speed: benchmarks/results/amg/notes-session10.md)."""
     K = da.size
     off = np.empty(K, np.int64)
     for k in range(K):
@@ -1220,9 +1220,8 @@ def _truncated(A, mask, n, m, R):
     """A variable-stencil ``A`` of ``D A D``, ``D`` the 0/1 diagonal ``mask`` (row by row, as ``A``).
 
     Each entry is ``A[p, o] * mask[p] * mask[p + o]`` (0 outside the lattice), multiplied in that order
-    as the numpy version before session 10 did, in one pass: that one made 26 passes, each column's
-    touching every cache line of the array (210 MB at 1024^2), and took 2.5-3.4x as long
-    (benchmarks/results/amg/notes-session10.md).
+    as the numpy version before session 10 did, in one pass instead of its 26 (one per column, each
+    touching every cache line of the array; timings in benchmarks/results/amg/notes-session10.md).
     """
     out = np.empty_like(A, dtype=np.float64)
     _truncated_rows(np.ascontiguousarray(A, dtype=np.float64), np.ascontiguousarray(mask).ravel(), n, m, R, out)
