@@ -76,11 +76,14 @@ class SolveResult(OptimizeResult):
     __str__ = __repr__
 
     def summary(self):
-        """A few lines a person can read (with a ``handovers`` line when backends handed over)."""
+        """A few lines a person can read (with a ``handovers`` line when backends handed over and a
+        ``retry`` line after ``solver="auto"``'s retries)."""
         info = self.get("info") or {}
         chain = info.get("handovers") if isinstance(info, dict) else None
         steps = (["handovers   : " + " -> ".join(f"{h['solver']} ({h['iterations']} it, {h['seconds']:.1f} s)"
                                                     for h in chain)] if chain else [])
+        if isinstance(info, dict) and info.get("retry"):
+            steps.append(f"retry       : {info['retry']}")
         return "\n".join(
             [
                 f"solver      : {self.solver}",

@@ -440,6 +440,9 @@ def test_auto_retries_an_uncertified_answer_and_never_replaces_a_named_solver(mo
     res = qs.solve(prob)
     assert res.success and res.solver == "pcg"
     assert res.info["retry"].startswith("pdas did not certify (max_iter); pcg, active_set=True did")
+    # the run that did not certify stays on record, and the summary says a retry answered
+    assert [r["solver"] for r in res.info["retry_of"]] == ["pdas"] and res.info["retry_of"][0]["iterations"] > 0
+    assert "retry       : pdas did not certify" in res.summary()
     assert res.objective == pytest.approx(qs.solve(prob, solver="osqp").objective, rel=1e-6)
     # options belong to the chosen backend, and a named backend is the caller's choice: no retry
     for kw in ({"max_active": 10**6}, {"solver": "pdas"}):
@@ -457,6 +460,9 @@ def test_auto_retries_an_uncertified_answer_and_never_replaces_a_named_solver(mo
     worst = qs.solve(prob)
     assert not worst.success and worst.solver == "pdas" and worst.status == qs.Status.MAX_ITER
     assert worst.info["retry"] == "pdas did not certify (max_iter); no retry did either"
+    # every retry that ran is listed (pcg's own chain has no hand-over), with one iteration each
+    assert [(r["solver"], r["iterations"]) for r in worst.info["retries"]] == [
+        ("pcg, active_set=True", 1), ("pcg", 1), ("cvxpy", 1)]
     assert np.all(worst.x >= prob.lower) and np.all(worst.x <= prob.upper)
 
 

@@ -55,6 +55,12 @@ def test_the_thread_rule_refuses_what_is_not_a_count(bad):
         channels.fewest_threads_soonest(bad, 2, 8)
 
 
+@pytest.mark.parametrize("args, name", [((-1, 2, 8), "channels"), ((3, 0, 8), "cores"), ((3, 2, -1), "cap")])
+def test_the_thread_rule_refuses_impossible_counts_by_name(args, name):
+    with pytest.raises(ValueError, match=f"fewest_threads_soonest: {name} must be at least"):
+        channels.fewest_threads_soonest(*args)
+
+
 def test_more_than_one_channel_job_with_tiles_is_refused():
     # tiles fork worker processes, which must not happen beside threads inside a solve
     with pytest.raises(ValueError, match="channel_jobs=2 cannot be combined with tile"):

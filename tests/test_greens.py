@@ -431,3 +431,25 @@ def test_a_solve_gives_the_same_bits_before_and_after_its_grid_gets_a_table():
         greens._shared.cache_clear()
     assert first.success and again.success
     np.testing.assert_array_equal(first.x, again.x)
+
+
+def test_requests_from_threads_that_miss_the_cache_at_once_are_all_counted():
+    # Three channel threads asking for a new grid shape at the same moment must share one object:
+    # with two built on a concurrent cache miss, the orphan's count is lost and the table comes late.
+    import threading
+
+    for k in range(12):
+        grid = GridSpec((20 + k, 23), "biharmonic", "odd")
+        greens._shared.cache_clear()
+        start = threading.Barrier(3)
+
+        def ask(grid=grid, start=start):
+            start.wait()
+            greens.count_problem(grid)
+
+        threads = [threading.Thread(target=ask) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert greens._shared(grid)._requests == 3

@@ -184,6 +184,17 @@ def test_the_solver_words_name_every_backend_of_a_hand_over_chain():
     assert solving._solver_words(res) == "pdas, handed over to tnnmg"
 
 
+def test_the_solver_words_say_which_zero_energy_function_answered():
+    # a flat tile and a ramp through the real solve: the page names the function, not a plate's words
+    flat = qs.solve(qs.image_problem(np.full((16, 16), 96, np.uint8), bits=4))
+    from qpsolve.imaging.data import truncate_bits
+
+    ramp = truncate_bits(np.add.outer(np.arange(16), np.arange(16)).astype(np.uint8) * 8, 4)
+    ramp = qs.solve(qs.image_problem(ramp, bits=4))
+    assert solving._solver_words(flat) == "null-space (zero energy: a constant fits the envelopes)"
+    assert solving._solver_words(ramp) == "null-space (zero energy: a bilinear function fits the envelopes)"
+
+
 def test_tiles_for_large_photographs_are_dequantize_with_tile_and_say_what_they_certify():
     img = gaussian(272, bits=3)                       # above 256 x 256: no global polish
     up = decode_upload("big.png", png_bytes(img))

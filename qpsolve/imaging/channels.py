@@ -128,6 +128,12 @@ def fewest_threads_soonest(channels, cores, cap):
     Returns
     -------
     int
+        Between 1 and ``max(1, min(cap, channels))``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        An argument is not an integer, or ``channels`` or ``cap`` is negative, or ``cores`` below 1.
 
     Examples
     --------
@@ -136,10 +142,11 @@ def fewest_threads_soonest(channels, cores, cap):
     >>> fewest_threads_soonest(3, 2, 2)     # memory allows two at once
     2
     """
-    for name, value in (("channels", channels), ("cores", cores), ("cap", cap)):
+    for name, value, least in (("channels", channels, 0), ("cores", cores, 1), ("cap", cap, 0)):
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise TypeError(f"fewest_threads_soonest: {name} must be an integer, got {value!r}")
-    cores = max(1, int(cores))
+        if value < least:
+            raise ValueError(f"fewest_threads_soonest: {name} must be at least {least}, got {value!r}")
     top = max(1, min(int(cap), int(channels)))
     # total time in units of one solve, times ``cores`` (integers: no ties lost to rounding)
     return min(range(1, top + 1), key=lambda k: (-(-channels // k) * max(cores, k), k))

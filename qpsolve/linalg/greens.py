@@ -740,6 +740,14 @@ def _shared(grid):
 
 
 _shared_lock = threading.Lock()
+#: ``lru_cache`` is thread-safe but builds twice on a concurrent miss; the second object would keep its
+#: own request count (lost to the cache's), so the first build of a grid's object is serialised
+_build_lock = threading.Lock()
+
+
+def _shared_once(grid):
+    with _build_lock:
+        return _shared(grid)
 
 
 def shared_green(grid, table=True):
@@ -768,7 +776,7 @@ def shared_green(grid, table=True):
     n = int(np.prod(grid.shape))
     if n > SHARED_MAX_PIXELS:
         return GridGreen(grid)
-    green = _shared(grid)
+    green = _shared_once(grid)
     if not table:
         return green
     with _shared_lock:
@@ -786,7 +794,8 @@ def count_problem(grid):
     a photograph whose first tiles are sky builds its dense table :data:`DENSE_TABLE_AFTER` textured
     tiles later, which then evaluate their blocks on the fly: slower than before the shortcut
     (``benchmarks/results/greens/notes-session10.md``).
-    Builds nothing: the next :func:`shared_green` request that reaches the count builds the table.
+    Builds no table (only the grid's shared :class:`GridGreen`, which holds the count): the next
+    :func:`shared_green` request that reaches the count builds it.
     Grids :class:`GridGreen` cannot invert, or too large for a table, are not counted.
 
     Parameters
@@ -800,6 +809,6 @@ def count_problem(grid):
     """
     if green_support(grid) is not None or int(np.prod(grid.shape)) > DENSE_TABLE_PIXELS:
         return
-    green = _shared(grid)
+    green = _shared_once(grid)
     with _shared_lock:
         green._requests += 1

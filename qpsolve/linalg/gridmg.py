@@ -1203,6 +1203,7 @@ def _truncated_delta(A, new, old, rows, n, m, R):
 
 @njit(cache=True)
 def _truncated_rows(A, mask, n, m, R, out):
+    """The kernel of :func:`_truncated`: ``out[p, o] = A[p, o] * mask[p] * mask[p + o]``, 0 outside."""
     W = 2 * R + 1
     for i in range(n):
         for j in range(m):

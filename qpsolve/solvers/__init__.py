@@ -154,7 +154,10 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
         The problem.
     solver : str, optional
         A name from :func:`available_solvers`, or ``"auto"`` (the fastest
-        backend that supports the problem: ``pdas`` on image grids, else ``pcg``).
+        backend that supports the problem: ``pdas`` on image grids, else ``pcg``;
+        without ``options``, a zero-energy grid problem whose box holds a
+        function of ``P``'s null space is answered with it, and the result's
+        ``solver`` is then :data:`NULL_SPACE_NAME`, not a registry name).
     tol : float, optional
         Relative duality-gap tolerance of the certificate (default ``1e-8``).
     max_iter : int, optional
@@ -325,8 +328,24 @@ def _step(who, out, seconds):
     return {"solver": who, "iterations": int(out.iterations), "message": out.message, "seconds": float(seconds)}
 
 
+def _runs(res, label=None, seconds=None):
+    """The backends' runs behind result ``res``: its hand-over chain, or the one backend (``label``
+    names it, ``seconds`` its wall time, default ``res.solve_time``)."""
+    chain = res.info.get("handovers") if isinstance(res.info, dict) else None
+    if chain:
+        return list(chain)
+    return [{"solver": label or res.solver, "iterations": int(res.iterations), "message": res.message,
+             "seconds": float(res.solve_time if seconds is None else seconds)}]
+
+
 def _retry(prob, first, tol, max_iter, x0, verbose, time_limit, t0):
-    """``solver='auto'`` after an uncertified answer: :data:`AUTO_RETRIES`, the first certified wins."""
+    """``solver='auto'`` after an uncertified answer: :data:`AUTO_RETRIES`, the first certified wins.
+
+    The runs that did not certify stay on record: ``info["retry_of"]`` of a certified retry lists the
+    first attempt's (its hand-over chain), ``info["retries"]`` of an answer no retry could certify
+    lists every retry's, each in the form of :func:`_step`.
+    """
+    tried = []
     for name, extra, largest in AUTO_RETRIES:
         check_cancelled()
         mod = backend(name)
@@ -336,13 +355,17 @@ def _retry(prob, first, tol, max_iter, x0, verbose, time_limit, t0):
         remaining = None if time_limit is None else time_limit - (time.perf_counter() - t0)
         if remaining is not None and remaining <= 0:
             break
+        began = time.perf_counter()
         out = _attempt(prob, name, mod, tol, max_iter, x0, verbose, remaining, extra)
         res = finalize(prob, name, out, tol, time.perf_counter() - t0)
+        how = name + "".join(f", {k}={v}" for k, v in extra.items())
         if res.success:
-            how = name + "".join(f", {k}={v}" for k, v in extra.items())
             res.info["retry"] = f"{first.solver} did not certify ({first.status}); {how} did"
+            res.info["retry_of"] = _runs(first)
             return res
+        tried += _runs(res, label=how, seconds=time.perf_counter() - began)
     first.info["retry"] = f"{first.solver} did not certify ({first.status}); no retry did either"
+    first.info["retries"] = tried
     first.solve_time = time.perf_counter() - t0
     return first
 

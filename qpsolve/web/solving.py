@@ -228,10 +228,12 @@ def _verdict(results, names):
 def _solver_words(result):
     """Who produced ``result.x``: the backend, ``'pdas, handed over to tnnmg'`` after a hand-over,
     ``'pdas, handed over to tnnmg, then pcg'`` after a chain of them (``info["handovers"]``), or
-    ``'null-space (zero bending energy: ...)'`` when no backend was needed."""
+    ``'null-space (zero energy: a constant fits the envelopes)'`` when no backend was needed."""
     info = result.info if isinstance(result.info, dict) else {}
     if result.solver == NULL_SPACE_NAME:
-        return f"{NULL_SPACE_NAME} (zero bending energy: a flat or planar image fits its envelopes)"
+        kind = str(info.get("shortcut", "")).rpartition(": ")[2] or "null-space"
+        what = {"constant": "a constant", "affine": "a plane", "multilinear": "a bilinear function"}.get(kind, kind)
+        return f"{NULL_SPACE_NAME} (zero energy: {what} fits the envelopes)"
     chain = [h.get("solver") for h in info.get("handovers") or () if isinstance(h, dict)]
     if len(chain) > 1 and all(chain):
         return f"{result.solver}, handed over to " + ", then ".join(chain[1:])
