@@ -49,8 +49,10 @@ FULL_TRACE_EDGE = 128
 MIN_TRACE_MODES = 16
 #: grids up to this many pixels get a dense table of ``P^g`` once they are reused ...
 DENSE_TABLE_PIXELS = 4096
-#: ... by this many problems in one process (tiles of one shape, their coarse levels)
-DENSE_TABLE_AFTER = 16
+#: ... by this many problems in one process (tiles of one shape, their coarse levels).  A 64 x 64
+#: table costs about as much as one or two tiles solved without it save, so four: the tiled camera ran
+#: about 7 % faster than with sixteen, same bits (benchmarks/results/greens/notes-session10.md)
+DENSE_TABLE_AFTER = 4
 #: rows of the dense table evaluated per block (bounds the index temporaries)
 _TABLE_ROWS = 256
 #: larger grids are not shared: their tables would outlive the solve (about 100 MB at 2048^2),
