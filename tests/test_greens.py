@@ -412,7 +412,7 @@ def test_an_entry_of_p_g_has_the_same_bits_in_every_block(shape, bc, seed):
 
 def test_a_solve_gives_the_same_bits_before_and_after_its_grid_gets_a_table():
     # found with colour channels: the third channel of this crop moved by 2e-10 once the grid's
-    # dense table existed (the 16th request of its shape)
+    # dense table existed (its DENSE_TABLE_AFTER-th request of that shape, then the 16th)
     import skimage.data
 
     import qpsolve as qs
