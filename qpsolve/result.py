@@ -7,7 +7,7 @@ import enum
 import numpy as np
 from scipy.optimize import OptimizeResult
 
-__all__ = ["Status", "SolveResult", "MESSAGES"]
+__all__ = ["Status", "SolveResult", "MESSAGES", "chain_text"]
 
 
 class Status(enum.IntEnum):
@@ -32,6 +32,18 @@ MESSAGES = {
     Status.BACKEND_ERROR: "The backend failed; x is the best feasible point known.",
     Status.NOT_CERTIFIED: "The backend stopped, but its answer does not meet the certificate.",
 }
+
+
+def chain_text(chain):
+    """One line for a hand-over chain (``info["handovers"]``): ``pdas (3 it, 0.1 s) -> tnnmg (8 it, 4.2 s)``.
+
+    Examples
+    --------
+    >>> chain_text([{"solver": "pdas", "iterations": 3, "seconds": 0.12},
+    ...             {"solver": "tnnmg", "iterations": 8, "seconds": 4.2}])
+    'pdas (3 it, 0.1 s) -> tnnmg (8 it, 4.2 s)'
+    """
+    return " -> ".join(f"{h['solver']} ({h['iterations']} it, {h['seconds']:.1f} s)" for h in chain)
 
 
 class SolveResult(OptimizeResult):
@@ -80,8 +92,7 @@ class SolveResult(OptimizeResult):
         ``retry`` line after ``solver="auto"``'s retries)."""
         info = self.get("info") or {}
         chain = info.get("handovers") if isinstance(info, dict) else None
-        steps = (["handovers   : " + " -> ".join(f"{h['solver']} ({h['iterations']} it, {h['seconds']:.1f} s)"
-                                                    for h in chain)] if chain else [])
+        steps = [f"handovers   : {chain_text(chain)}"] if chain else []
         if isinstance(info, dict) and info.get("retry"):
             steps.append(f"retry       : {info['retry']}")
         return "\n".join(

@@ -22,7 +22,7 @@ from ..linalg.heap import large_heap
 from ..linalg.threads import blas_threads, check_cancelled
 from ..certificate import DEFAULT_TOL, active_set, certificate, combine
 from ..problem import BoxQP
-from ..result import MESSAGES, SolveResult, Status
+from ..result import MESSAGES, SolveResult, Status, chain_text
 from ..validation import check_positive_int, check_vector
 from ._base import BackendOutput, BackendUnavailable
 
@@ -317,8 +317,7 @@ def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, d
         iterations += nxt.iterations
     info["handovers"] = handovers
     if verbose:
-        print(f"[{name}] chain: " + " -> ".join(f"{h['solver']} ({h['iterations']} it, {h['seconds']:.1f} s)"
-                                               for h in handovers), flush=True)
+        print(f"[{name}] chain: {chain_text(handovers)}", flush=True)
     return BackendOutput(x=nxt.x, iterations=iterations, converged=nxt.converged, stalled=nxt.stalled,
                          hit_time_limit=nxt.hit_time_limit, info=info, message=message)
 
@@ -334,8 +333,7 @@ def _runs(res, label=None, seconds=None):
     chain = res.info.get("handovers") if isinstance(res.info, dict) else None
     if chain:
         return list(chain)
-    return [{"solver": label or res.solver, "iterations": int(res.iterations), "message": res.message,
-             "seconds": float(res.solve_time if seconds is None else seconds)}]
+    return [_step(label or res.solver, res, res.solve_time if seconds is None else seconds)]
 
 
 def _retry(prob, first, tol, max_iter, x0, verbose, time_limit, t0):
