@@ -227,6 +227,42 @@ def test_a_failing_channel_cancels_the_channels_still_running():
     assert time.perf_counter() - t0 < 5.0 and ran == []
 
 
+def test_channels_started_inside_a_cancelled_channel_are_cancelled_too():
+    # map_channels inside a channel (or any cancel_scope): when the outer call cancels that channel, the
+    # inner call's running channels and its waiting thread stop too, instead of running to their end
+    import time
+
+    from qpsolve.linalg.threads import Cancelled, out_of_time
+
+    ended = []
+
+    def inner(c, item):
+        t0 = time.perf_counter()
+        try:
+            while time.perf_counter() - t0 < 20:  # an iteration loop with no time limit of its own
+                out_of_time(None)
+                time.sleep(0.01)
+        except Cancelled:
+            ended.append(("cancelled", c))
+            raise
+        ended.append(("ran out", c))
+
+    def outer(c, item):
+        if c == 1:
+            time.sleep(0.3)
+            raise ValueError("channel 1 is broken")
+        return channels.map_channels(inner, ["x", "y"], jobs=2)
+
+    t0 = time.perf_counter()
+    with pytest.raises(ValueError, match="channel 1 is broken"):
+        channels.map_channels(outer, ["a", "b"], jobs=2)
+    assert time.perf_counter() - t0 < 5.0
+    t1 = time.perf_counter()
+    while len(ended) < 2 and time.perf_counter() - t1 < 30:  # (on failure: wait, leave no threads behind)
+        time.sleep(0.02)
+    assert sorted(ended) == [("cancelled", 0), ("cancelled", 1)]
+
+
 def test_ctrl_c_stops_the_channels_running_real_solves():
     # library use (a script or notebook that catches KeyboardInterrupt): the channel threads must not
     # keep the cores busy until their channels end (each runs for many seconds here)

@@ -36,7 +36,7 @@ import sys
 import threading
 
 from ..linalg import rowpool
-from ..linalg.threads import Cancelled, blas_threads, cancel_scope, usable_cores
+from ..linalg.threads import Cancelled, blas_threads, cancel_event, cancel_scope, usable_cores
 from ..validation import check_positive_int
 
 __all__ = ["IN_FLIGHT_PIXELS", "PARALLEL_PIXELS", "channel_jobs", "fewest_threads_soonest", "map_channels",
@@ -249,6 +249,9 @@ def map_channels(fn, items, jobs, *, label_lines=False):
     :func:`~qpsolve.linalg.threads.cancel_scope`: its solver raises
     :class:`~qpsolve.linalg.threads.Cancelled` at its next check between
     iterations (where it checks its ``time_limit``) and the thread ends.
+    Called inside a cancel scope (a channel of an outer call), the call
+    is cancelled with it: its running channels are cancelled and
+    :class:`~qpsolve.linalg.threads.Cancelled` is raised here.
     BLAS runs on one thread meanwhile: the channels are the parallelism,
     and idle OpenBLAS threads spinning beside them cost CPU and no speed
     (``benchmarks/results/channels.md``).
@@ -293,6 +296,7 @@ def map_channels(fn, items, jobs, *, label_lines=False):
         finally:
             finished.release()
 
+    outer = cancel_event()  # set when this call is itself cancelled (e.g. it runs inside a channel)
     lines = _label_stdout() if label_lines else None
     started = 0
     try:
@@ -302,7 +306,11 @@ def map_channels(fn, items, jobs, *, label_lines=False):
                     threading.Thread(target=worker, name=f"qpsolve-channel-{k}", daemon=True).start()
                     started += 1
                 for _ in range(started):
-                    finished.acquire()  # interruptible: Ctrl-C lands here
+                    # interruptible: Ctrl-C lands here; inside an outer cancel scope, look at its
+                    # event every 50 ms (a thread can wait on one primitive only)
+                    while not finished.acquire(timeout=None if outer is None else 0.05):
+                        if outer.is_set():
+                            raise Cancelled("the solve was cancelled from another thread")
             except BaseException:
                 stop.set()  # the running channels stop at their solvers' next check
                 raise

@@ -24,7 +24,8 @@ import time
 
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["Cancelled", "blas_threads", "cancel_scope", "check_cancelled", "out_of_time", "usable_cores"]
+__all__ = ["Cancelled", "blas_threads", "cancel_event", "cancel_scope", "check_cancelled", "out_of_time",
+           "usable_cores"]
 
 
 class Cancelled(BaseException):
@@ -67,6 +68,11 @@ def cancel_scope(event):
         yield
     finally:
         _scope.event = outer
+
+
+def cancel_event():
+    """The event of this thread's innermost :func:`cancel_scope`, or ``None`` outside any."""
+    return _scope.event
 
 
 def check_cancelled():
