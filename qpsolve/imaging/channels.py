@@ -313,6 +313,10 @@ def map_channels(fn, items, jobs, *, label_lines=False):
                             raise Cancelled("the solve was cancelled from another thread")
             except BaseException:
                 stop.set()  # the running channels stop at their solvers' next check
+                # ... which may come after the process has gone: their progress bars end now
+                from .progress import close_bars
+
+                close_bars()
                 raise
     finally:
         if lines is not None:

@@ -13,6 +13,7 @@ from ..validation import check_calibration, check_positive_int
 from . import channels as _channels
 from .bounds import image_envelopes, restore, split_channels
 from .photo import dequantize_photo
+from .progress import channel_bar
 
 __all__ = ["image_problem", "dequantize"]
 
@@ -88,9 +89,13 @@ def image_problem(image, bits=None, model="biharmonic", bc="odd", mask=None, *, 
     return prob
 
 
-def _solve_single(image, bits, model, bc, mask, solver, tol, max_iter, verbose, options, kw):
+def _solve_single(image, bits, model, bc, mask, solver, tol, max_iter, verbose, options, kw, progress=False,
+                  label="image"):
     prob, ctx = _build(image, bits, model, bc, mask, **kw)
-    res = solve(prob, solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
+    with channel_bar(progress, label) as bar:
+        res = solve(prob, solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
+        if bar is not None and res.success:
+            bar.finish()
     return restore(res.x, ctx), res
 
 
@@ -237,7 +242,12 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
         :func:`qpsolve.imaging.tiles.solve_tiled` for what an unpolished result
         certifies.
     progress : bool, optional
-        Show a tqdm progress bar over tiles.
+        Show tqdm progress bars on stderr: over the tiles of a tiled solve;
+        otherwise one bar per channel (solved side by side: one line each),
+        named by the channel and the running solver, that follows the
+        solver's relative duality gap on a log scale from its first value
+        to ``tol`` (see :mod:`qpsolve.imaging.progress`).  Nothing is
+        printed without it.
     return_result : bool
         Also return the :class:`~qpsolve.SolveResult` (a list, one per channel,
         when ``channel_axis`` is given).
@@ -295,12 +305,14 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
                     r.info["adaptive"] = [i for _, i in done] if joint else info
         return (out, res) if return_result else out
     if channel_axis is None:
-        out, res = _solve_single(image, bits, model, bc, mask, solver, tol, max_iter, verbose, options, kw)
+        out, res = _solve_single(image, bits, model, bc, mask, solver, tol, max_iter, verbose, options, kw,
+                                 progress=progress)
         return (out, res) if return_result else out
 
     axis, channels = split_channels(image, channel_axis, kw)
     done = _channels.solve_planes(lambda c, item: _solve_single(item[0], bits, model, bc, mask, solver, tol,
-                                                                max_iter, verbose, options, item[1]),
+                                                                max_iter, verbose, options, item[1],
+                                                                progress=progress, label=f"channel {c}"),
                                   channels, channel_jobs, tile=tile, verbose=verbose)
     outs, results = [o for o, _ in done], [r for _, r in done]
     out = np.moveaxis(np.stack(outs), 0, axis)

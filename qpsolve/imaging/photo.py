@@ -41,6 +41,7 @@ from ..solvers import solve
 from ..validation import check_at_least, check_choice, check_int_at_least, check_positive
 from . import channels as _channels
 from .bounds import image_envelopes, restore, split_channels
+from .progress import channel_bar
 from .smoothing import gaussian_nearest
 from .tiles import GridBounds, solve_tiled
 
@@ -671,9 +672,12 @@ def _say(verbose, what, t0):
         print(f"[photo] {what} in {time.perf_counter() - t0:.1f} s", flush=True)
 
 
-def _solve_prob(bounds, shape, solver, tol, max_iter, verbose, options, tile, progress, rep):
+def _solve_prob(bounds, shape, solver, tol, max_iter, verbose, options, tile, progress, rep, label="image"):
     if tile is None:
-        res = solve(bounds.problem(), solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
+        with channel_bar(progress, label) as bar:  # tiled solves have their bar over tiles
+            res = solve(bounds.problem(), solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
+            if bar is not None and res.success:
+                bar.finish()
     else:
         res = solve_tiled(bounds, shape, tile=tile, solver=solver, tol=tol, max_iter=max_iter,
                           verbose=verbose, progress=progress, **options)
@@ -731,7 +735,8 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
             prob, ctx, rep, extra, weights = _channel_problem(plane, bits, model, bc, mask, ckw, adaptive, outliers)
             _say(verbose, f"channel {c}: envelopes and weights", t0)
             t0 = time.perf_counter()
-            res = _solve_prob(prob, ctx.shape, solver, tol, max_iter, verbose, options, tile, progress, rep)
+            res = _solve_prob(prob, ctx.shape, solver, tol, max_iter, verbose, options, tile, progress, rep,
+                              label=f"channel {c}")
             _say(verbose, f"channel {c}: solved ({res.status})", t0)
             t0 = time.perf_counter()
             out = restore(_record(res, *_blend(res.x, prob, weights)), ctx, *extra)
@@ -752,7 +757,10 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
         lo = np.concatenate([b[0].lower for b in built])
         hi = np.concatenate([b[0].upper for b in built])
         joint = BoxQP(P, lo, hi)
-        res = solve(joint, solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
+        with channel_bar(progress, "channels (joint)") as bar:
+            res = solve(joint, solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
+            if bar is not None and res.success:
+                bar.finish()
         n = built[0][0].n
         outs, results = [], []
         records = []

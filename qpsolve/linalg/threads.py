@@ -12,6 +12,11 @@ A solve running on a thread of its own (colour channels side by side) is
 stopped by setting the event that :func:`cancel_scope` gave its thread:
 the iterative solvers call :func:`out_of_time` where they check their
 ``time_limit`` (between iterations) and raise :class:`Cancelled` there.
+
+A caller that wants to follow a solve (a progress bar per colour channel)
+opens a :func:`progress_scope` in the solving thread; the solvers call
+:func:`report_progress` where they already know their gap (once per
+iteration) and the scope's callback receives a :class:`Progress`.
 """
 
 from __future__ import annotations
@@ -21,11 +26,12 @@ import functools
 import os
 import threading
 import time
+from typing import NamedTuple
 
 from threadpoolctl import ThreadpoolController
 
-__all__ = ["Cancelled", "blas_threads", "cancel_event", "cancel_scope", "check_cancelled", "out_of_time",
-           "usable_cores"]
+__all__ = ["Cancelled", "Progress", "blas_threads", "cancel_event", "cancel_scope", "check_cancelled",
+           "coarse_progress", "out_of_time", "progress_scope", "report_progress", "usable_cores"]
 
 
 class Cancelled(BaseException):
@@ -39,6 +45,7 @@ class Cancelled(BaseException):
 class _Scope(threading.local):
     event = None  # the cancellation event of this thread's solves; a class default: a missing
     # attribute of a thread-local costs an exception inside getattr (0.6 us against 0.05 us)
+    progress = None  # the callback of this thread's progress_scope
 
 
 _scope = _Scope()
@@ -91,6 +98,106 @@ def out_of_time(deadline):
     """
     check_cancelled()
     return deadline is not None and time.perf_counter() > deadline
+
+
+class Progress(NamedTuple):
+    """One report of a solve's progress (what a :func:`progress_scope` callback receives).
+
+    Attributes
+    ----------
+    solver : str
+        Who reports: ``"tnnmg"``, ``"pdas"``, ``"projected-newton"`` (``pdas``'s fallback on its
+        fine level) or ``"pcg"``.
+    stage : str
+        ``"fine"`` (the problem asked for) or ``"coarse"`` (a level of a coarse-to-fine start,
+        including the coarsest problem that ``pdas`` hands to another solver).
+    n : int
+        Variables of the level that reports.
+    step : int
+        The iteration on that level (from 1).
+    gap : float
+        With ``measure == "gap"``: the relative duality gap ``gap / max(1, |E|)`` of the current
+        iterate, the solver's float64 estimate of it (``tnnmg``) or the certificate's
+        (``pcg``, ``projected-newton``, ``pdas``'s polished points).  With ``measure ==
+        "violation"`` (``pdas``'s iterates are infeasible until its end): the largest bound
+        violation over the envelope span.
+    tol : float
+        Where ``gap`` must get to for the level to stop: the relative gap the certificate accepts
+        on the fine level, a coarse level's own stop, or, for violations, the violation at which
+        ``pdas`` starts polishing and asking the certificate.
+    measure : str
+        ``"gap"`` or ``"violation"``.
+    """
+
+    solver: str
+    stage: str
+    n: int
+    step: int
+    gap: float
+    tol: float
+    measure: str = "gap"
+
+
+@contextlib.contextmanager
+def progress_scope(callback):
+    """Solves in this thread inside the block call ``callback(Progress)`` once per iteration.
+
+    ``None`` silences the block.  The scope is per thread (a colour
+    channel's thread sees only its own callback) and a nested scope
+    restores the outer one when it ends.  The callback runs inside the
+    solver: it must be quick, and what it raises ends the solve.
+
+    Examples
+    --------
+    >>> seen = []
+    >>> with progress_scope(seen.append):
+    ...     report_progress("tnnmg", "fine", 4, 1, 1e-3, 1e-8)
+    >>> seen[0].gap, seen[0].measure
+    (0.001, 'gap')
+    >>> report_progress("tnnmg", "fine", 4, 2, 1e-9, 1e-8)   # outside any scope: nothing happens
+    >>> len(seen)
+    1
+    """
+    outer = _scope.progress
+    _scope.progress = callback
+    try:
+        yield
+    finally:
+        _scope.progress = outer
+
+
+def report_progress(solver, stage, n, step, gap, tol, measure="gap"):
+    """Hand one :class:`Progress` to this thread's :func:`progress_scope` callback, if any.
+
+    Costs one thread-local read when no scope is open; reporting changes
+    nothing in the solve.
+    """
+    callback = _scope.progress
+    if callback is not None:
+        callback(Progress(solver, stage, int(n), int(step), float(gap), float(tol), measure))
+
+
+@contextlib.contextmanager
+def coarse_progress():
+    """Inside the block, this thread's reports reach the outer :func:`progress_scope` marked
+    ``stage="coarse"``: for a solver that solves a coarse problem with another solver (``pdas``'s
+    coarsest level), whose fine level is not the caller's.
+
+    Examples
+    --------
+    >>> seen = []
+    >>> with progress_scope(seen.append):
+    ...     with coarse_progress():
+    ...         report_progress("pcg", "fine", 64, 1, 1e-2, 1e-8)
+    >>> seen[0].stage
+    'coarse'
+    """
+    outer = _scope.progress
+    if outer is None:
+        yield
+        return
+    with progress_scope(lambda p: outer(p._replace(stage="coarse"))):
+        yield
 
 
 def usable_cores():

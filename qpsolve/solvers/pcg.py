@@ -61,7 +61,7 @@ from ..linalg.coarse import coarse_envelopes, prolong
 from ..linalg.facecg import face_cg
 from ..linalg.monotone import AggregateLevels, SmoothedLevels
 from ..linalg.search import projected_search
-from ..linalg.threads import blas_threads, out_of_time
+from ..linalg.threads import blas_threads, out_of_time, report_progress
 from ..problem import BoxQP
 from ._base import BackendOutput, importable
 
@@ -238,7 +238,7 @@ COARSE_SPACE = "smoothed"
 
 
 def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, label, active_set=False,
-                 sweeps=0, coarse=None):
+                 sweeps=0, coarse=None, stage="fine"):
     P, q, lo, hi = prob.P, prob.q, prob.lower, prob.upper
     diag = prob.diag
     pinned = lo == hi
@@ -271,6 +271,7 @@ def _solve_level(prob, x, tol, max_iter, deadline, verbose, kind, hierarchy, lab
         g = P @ x + q
         cert = certificate(prob, x, tol, gradient=g)
         history.append((cert.objective, cert.gap, cert.projected_gradient))
+        report_progress(NAME, stage, prob.n, it, cert.relative_gap, tol)
         if cert.optimal:
             status = "optimal"
             break
@@ -382,7 +383,7 @@ def _solve_chain(chain, x, tol, max_iter, deadline, verbose, preconditioner, amg
                                                       f"level {depth} n={lvl.n}",
                                                       active_set=(active_set and depth == 0 and kind == "lu"
                                                                   and lvl.grid is not None), sweeps=lsweeps,
-                                                      coarse=coarse)
+                                                      coarse=coarse, stage="fine" if depth == 0 else "coarse")
         levels.append({"n": lvl.n, "iterations": it, "cg_iterations": cg, "status": status,
                        "active_set_steps": steps, "seconds": time.perf_counter() - t0, "setup_seconds": setup,
                        "history": hist})

@@ -75,7 +75,7 @@ import time
 import numpy as np
 from scipy.ndimage import map_coordinates
 
-from ..linalg.threads import blas_threads, out_of_time
+from ..linalg.threads import blas_threads, out_of_time, report_progress
 from ..certificate import certificate
 from ._base import BackendOutput, importable
 
@@ -382,6 +382,7 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
         g = level.gradient(x)
         gap, E = _estimate(x, g, lo, hi, q)
         rel = gap / max(1.0, abs(E))
+        report_progress(NAME, "coarse" if prob is None else "fine", level.n, steps, rel, tol)
         ask = rel <= CHECK_FRACTION * tol
         if not ask and prob is not None and rel <= FLOOR_WATCH * tol and steps >= next_floor_check:
             # The certificate also accepts a gap below its rounding floor (no float64 point is
@@ -395,6 +396,7 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
                 status = "converged"
                 break
             cert = certificate(prob, x, tol)
+            report_progress(NAME, "fine", level.n, steps, cert.relative_gap, tol)
             if cert.optimal:
                 status = "optimal"
                 break

@@ -83,7 +83,9 @@ def register(sub):
                    help="expand palette (indexed-colour) images instead of refusing them")
     p.add_argument("--solver", default="auto", choices=["auto", *SOLVERS])
     p.add_argument("--tol", type=float, default=1e-8)
-    p.add_argument("--progress", action="store_true", help="progress bar over tiles")
+    p.add_argument("--progress", action="store_true",
+                   help="progress bars on stderr: over the tiles with --tile, else one per colour channel "
+                        "following the solver's duality gap down to --tol (log scale)")
     p.add_argument("--verbose", action="store_true")
     p.set_defaults(func=run)
 

@@ -8,7 +8,7 @@ import numpy as np
 from scipy.ndimage import maximum_filter
 
 from ...certificate import certificate
-from ...linalg.threads import out_of_time
+from ...linalg.threads import out_of_time, report_progress
 from . import constants
 
 __all__ = ["update_set", "wrong_signs", "window_peaks", "violation", "run_level"]
@@ -130,6 +130,10 @@ def run_level(level, act, upper, *, max_iter, max_active, deadline, verbose, lab
             mu = prob.gradient(x, precise=True)[act]
             viol = violation(prob, x)
             polished = True
+        # Progress in the measure PDAS has at every iteration (its iterates leave the box until
+        # the end): the violation, against the one at which the fine level polishes and certifies.
+        report_progress("pdas", "coarse" if tol is None else "fine", prob.n, it, viol / level.span,
+                        constants.POLISH_VIOLATION if tol is not None else loose, measure="violation")
         act_new, upper_new, joined, left = update_set(level, act, upper, x, mu, ftol, window)
         record = {"active": int(act.size), "joined": joined, "left": left, "violation": viol}
         history.append(record)
@@ -150,6 +154,7 @@ def run_level(level, act, upper, *, max_iter, max_active, deadline, verbose, lab
                 candidate, cshift = level.refine(candidate, act, upper)
                 candidate = prob.project(candidate)
                 cert = certificate(prob, candidate, tol, dual_shift=cshift)
+            report_progress("pdas", "fine", prob.n, it, cert.relative_gap, tol)
             if done or cert.optimal:
                 record["certified_early"] = not done
                 x, shift, done = candidate, cshift, True

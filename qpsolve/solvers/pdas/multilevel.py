@@ -10,6 +10,7 @@ from scipy.ndimage import map_coordinates
 from ...certificate import certificate
 from ...linalg import greens
 from ...linalg.coarse import coarse_envelopes
+from ...linalg.threads import coarse_progress
 from ...problem import BoxQP
 from ...validation import check_positive_int
 from .._base import BackendOutput
@@ -185,8 +186,9 @@ def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_
         t0 = time.perf_counter()
         cprob = parent.boxqp()
         name, mod = coarsest_solver(cprob)
-        out = mod.solve(cprob, tol=max(tol, 1e-8), max_iter=None, x0=None, verbose=False,
-                        time_limit=None if deadline is None else max(deadline - t0, 1e-3))
+        with coarse_progress():  # its fine level is this solve's coarsest
+            out = mod.solve(cprob, tol=max(tol, 1e-8), max_iter=None, x0=None, verbose=False,
+                            time_limit=None if deadline is None else max(deadline - t0, 1e-3))
         x_parent = cprob.project(out.x)
         act, upper = active_of(cprob, x_parent)
         # The density rule holds on the coarsest level too: a textured photograph whose sides stop

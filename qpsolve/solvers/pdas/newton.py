@@ -8,7 +8,7 @@ import numpy as np
 
 from ...certificate import certificate
 from ...linalg import search
-from ...linalg.threads import out_of_time
+from ...linalg.threads import out_of_time, report_progress
 from . import constants
 
 __all__ = ["projected_newton"]
@@ -31,7 +31,9 @@ def projected_newton(level, x, *, tol, max_iter, max_active, deadline, verbose, 
     for it in range(1, max_iter + 1):
         t_it = time.perf_counter()
         g = prob.gradient(x, precise=True)
-        if certificate(prob, x, tol, gradient=g).optimal:
+        cert = certificate(prob, x, tol, gradient=g)
+        report_progress("projected-newton", "fine", prob.n, it, cert.relative_gap, tol)
+        if cert.optimal:
             status = "optimal"
             break
         # Bertsekas' epsilon-binding set: pixels within eps of a bound that the gradient pushes

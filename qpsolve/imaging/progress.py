@@ -1,0 +1,151 @@
+"""A progress bar per colour channel for untiled solves (``dequantize(..., progress=True)``).
+
+A whole-photograph channel is one certified QP that takes minutes at 12 Mpx.
+Its solver reports its gap once per iteration through
+:func:`qpsolve.linalg.threads.progress_scope`; :func:`channel_bar` turns
+those reports into a tqdm bar on stderr.
+
+The bar measures how far the gap has come on a log scale:
+``log10(first / current) / log10(first / tol)``, the first value being the
+fine level's first report of the running solver.  The solvers converge
+about linearly in that measure (each ``tnnmg`` step divides the gap by a
+roughly steady factor until the tail), so the bar's pace and tqdm's
+remaining-time estimate mean something; a linear scale would sit at 100 %
+after the first steps.  The bar only moves forward (the gap of a projected
+method is not monotone step by step).  Coarse levels of a coarse-to-fine
+start only give the next level its start point and take a small part of
+the time: they show in the description, the bar waits for the fine level.
+When a solver hands over (``pdas`` to ``tnnmg`` or ``pcg``, or to its
+projected-Newton fallback) the bar starts again from the new solver's first
+gap: what it shows is how far the running solver is.  ``pdas`` reports its
+largest bound violation between certificates (its iterates leave the box
+until the end), measured against the violation at which it starts to
+polish and certify.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+
+from ..linalg.threads import progress_scope
+
+__all__ = ["ChannelBar", "channel_bar", "close_bars"]
+
+#: seconds between redraws of a bar (tqdm's own default)
+REFRESH = 0.1
+#: the bar's length in units (integers: float sums overshoot tqdm's total)
+TOTAL = 1000
+
+_open = set()  # the bars open now, in any thread (close_bars ends them from another thread)
+_open_lock = threading.Lock()
+
+
+def _fraction(first, current, target):
+    """How far ``current`` is from ``first`` towards ``target`` on a log scale, in ``[0, 1]``.
+
+    Examples
+    --------
+    >>> _fraction(1e-2, 1e-5, 1e-8)
+    0.5
+    >>> _fraction(1e-2, 0.0, 1e-8), _fraction(1e-9, 1e-9, 1e-8), _fraction(1e-2, 1.0, 1e-8)
+    (1.0, 1.0, 0.0)
+    """
+    if not current > target or not first > target:
+        return 1.0
+    if not (math.isfinite(first) and math.isfinite(current)) or current >= first:
+        return 0.0
+    return min(1.0, math.log10(first / current) / math.log10(first / target))
+
+
+class ChannelBar:
+    """The callback of a :func:`~qpsolve.linalg.threads.progress_scope` that draws one channel's bar.
+
+    Parameters
+    ----------
+    bar : tqdm.tqdm
+        The bar to drive, ``total`` :data:`TOTAL`.
+    label : str
+        The channel's name, first in the description.
+    """
+
+    def __init__(self, bar, label):
+        self.bar, self.label = bar, label
+        self.solver = None  # the solver whose fine level the bar shows
+        self.first = {}  # measure -> its first fine-level value for that solver
+        self.done = 0.0  # the furthest fraction reached
+        self.last_draw = 0.0
+
+    def __call__(self, p):
+        if p.stage == "fine":
+            if p.solver != self.solver:
+                if self.solver is not None:
+                    self.bar.reset(total=TOTAL)  # a hand-over: the new solver starts from its own gap
+                self.solver, self.first, self.done = p.solver, {}, 0.0
+            first = self.first.setdefault(p.measure, p.gap)
+            self.done = max(self.done, _fraction(first, p.gap, p.tol))
+            # set, not update(): tqdm's remaining time then comes from the average pace since the
+            # fine level began (in the log measure about steady), not from the last few steps
+            self.bar.n = int(TOTAL * self.done)
+            what = f"{p.solver}, {p.measure} {p.gap:.1e} -> {p.tol:.0e}"
+        else:
+            what = f"{p.solver}, coarse level {p.n} px, {p.measure} {p.gap:.1e}"
+        self.bar.set_description_str(f"{self.label} {what}", refresh=False)
+        now = time.monotonic()
+        if now - self.last_draw >= REFRESH:
+            self.last_draw = now
+            self.bar.refresh()
+
+    def finish(self):
+        """Fill the bar (the solve ended and was certified)."""
+        self.done = 1.0
+        self.bar.n = TOTAL
+        self.bar.refresh()
+
+
+@contextlib.contextmanager
+def channel_bar(progress, label, position=None):
+    """A tqdm bar (stderr) following the solves of this thread inside the block, with ``progress``.
+
+    Yields the :class:`ChannelBar`, or ``None`` when ``progress`` is false
+    (then nothing is drawn and no scope is opened).  The bar is closed
+    however the block ends: finished, failed or cancelled.
+
+    Parameters
+    ----------
+    progress : bool
+        Draw the bar at all.
+    label : str
+        The channel's name (``"channel 1"``).
+    position : int, optional
+        The bar's line among bars drawn at once (channels side by side).
+    """
+    if not progress:
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=TOTAL, desc=f"{label} starting", position=position, leave=False,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
+    with _open_lock:
+        _open.add(bar)
+    try:
+        hook = ChannelBar(bar, label)
+        with progress_scope(hook):
+            yield hook
+    finally:
+        with _open_lock:
+            _open.discard(bar)
+        bar.close()
+
+
+def close_bars():
+    """Close every bar still open (an interrupt: the channel threads stop only at their next check,
+    which may come after the process has gone)."""
+    with _open_lock:
+        bars = list(_open)
+        _open.clear()
+    for bar in bars:
+        bar.close()
