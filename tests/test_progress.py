@@ -170,6 +170,16 @@ def test_bar_closes_when_the_solve_is_cancelled(capsys):
     assert "channel 0" in capsys.readouterr().err
 
 
+def test_bar_keeps_drawing_between_reports_and_its_ticker_ends(capsys, monkeypatch):
+    import time
+
+    monkeypatch.setattr(bars, "TICK", 0.02)
+    with bars.channel_bar(True, "channel 0"):
+        time.sleep(0.5)  # a long step: no report
+    assert capsys.readouterr().err.count("channel 0 starting") >= 5  # tqdm alone drew it once
+    assert not [t for t in threading.enumerate() if t.name.startswith("qpsolve-bar-")]
+
+
 def test_close_bars_ends_bars_of_other_threads():
     opened, release = threading.Event(), threading.Event()
     box = {}

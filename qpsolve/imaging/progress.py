@@ -36,6 +36,9 @@ __all__ = ["ChannelBar", "channel_bar", "close_bars"]
 
 #: seconds between redraws of a bar (tqdm's own default)
 REFRESH = 0.1
+#: seconds between redraws while no report comes (a Newton step of a 12-Mpx channel takes seconds,
+#: a coarse-to-fine start's set-up longer): the elapsed time keeps moving, so the program is seen to work
+TICK = 1.0
 #: the bar's length in units (integers: float sums overshoot tqdm's total)
 TOTAL = 1000
 
@@ -131,14 +134,26 @@ def channel_bar(progress, label, position=None):
                bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
     with _open_lock:
         _open.add(bar)
+    stop = threading.Event()
+    ticker = threading.Thread(target=_tick, args=(bar, stop), name=f"qpsolve-bar-{label}", daemon=True)
+    ticker.start()
     try:
         hook = ChannelBar(bar, label)
         with progress_scope(hook):
             yield hook
     finally:
+        stop.set()
+        ticker.join()
         with _open_lock:
             _open.discard(bar)
         bar.close()
+
+
+def _tick(bar, stop):
+    """Redraw ``bar`` every :data:`TICK` seconds until ``stop`` is set (tqdm draws under its own lock;
+    a closed bar draws nothing)."""
+    while not stop.wait(TICK):
+        bar.refresh()
 
 
 def close_bars():
