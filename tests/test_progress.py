@@ -21,6 +21,12 @@ def _camera_problem():
     return qs.image_problem(truncate_bits(skimage.data.camera()[200:264, 200:264], 3), bits=3)
 
 
+def _lattice_problem():
+    """The camera problem as a plain matrix: tnnmg's lattice path."""
+    prob = _camera_problem()
+    return qs.BoxQP(prob.P, prob.lower, prob.upper)
+
+
 def _gaussian_problem():
     """Smooth: the paper's 2-bit Gaussian (few contacts: pdas's kind of problem)."""
     return qs.image_problem(truncate_bits(to_uint8(gaussian(128)), 2), bits=2)
@@ -37,8 +43,9 @@ def _non_increasing(values):
     return all(b <= a for a, b in zip(values, values[1:]))
 
 
-def test_tnnmg_reports_decreasing_gaps_down_to_tol():
-    prob = _camera_problem()
+@pytest.mark.parametrize("make", [_camera_problem, _lattice_problem])
+def test_tnnmg_reports_decreasing_gaps_down_to_tol(make):
+    prob = make()
     res, seen = _solve(prob, "tnnmg", True)
     assert res.success and res.solver == "tnnmg"
     assert all(isinstance(p, Progress) and p.solver == "tnnmg" and p.measure == "gap" for p in seen)
@@ -70,8 +77,8 @@ def test_pdas_reports_violations_then_the_certificates_gap():
     assert {p.solver for p in coarse} >= {"pcg", "pdas"} and all(p.n < prob.n for p in coarse)
 
 
-@pytest.mark.parametrize("make, solver", [(_camera_problem, "tnnmg"), (_gaussian_problem, "pdas"),
-                                          (_gaussian_problem, "pcg")])
+@pytest.mark.parametrize("make, solver", [(_camera_problem, "tnnmg"), (_lattice_problem, "tnnmg"),
+                                          (_gaussian_problem, "pdas"), (_gaussian_problem, "pcg")])
 def test_reporting_changes_nothing(make, solver):
     prob = make()
     plain, _ = _solve(prob, solver, False)
