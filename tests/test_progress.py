@@ -4,6 +4,8 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import skimage.data
 from PIL import Image
 
@@ -166,6 +168,21 @@ def test_bar_follows_the_fine_level_on_a_log_scale_and_restarts_on_a_handover():
     assert bar.n == bars.TOTAL
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(min_value=0.0, max_value=1e3, allow_nan=False), min_size=1, max_size=30),
+       st.sampled_from([1e-8, 1e-6, 1e-3]))
+def test_bar_never_goes_back_and_fills_exactly_when_a_gap_reaches_tol(gaps, tol):
+    bar = _FakeBar()
+    hook = bars.ChannelBar(bar, "image")
+    shown = []
+    for k, g in enumerate(gaps, 1):
+        hook(Progress("tnnmg", "fine", 64, k, g, tol))
+        shown.append(bar.n)
+    assert all(0 <= n <= bars.TOTAL for n in shown)
+    assert all(b >= a for a, b in zip(shown, shown[1:]))
+    assert (shown[-1] == bars.TOTAL) == (min(gaps) <= tol or gaps[0] <= tol)
+
+
 def test_bar_closes_when_the_solve_is_cancelled(capsys):
     with pytest.raises(Cancelled):
         with bars.channel_bar(True, "channel 0") as hook:
@@ -249,6 +266,13 @@ def test_dequantize_progress_draws_one_bar_per_channel_on_stderr(capsys, adaptiv
     assert "%|" in cap.err and "-> 1e-08" in cap.err
     assert any(name in cap.err for name in ("pdas", "tnnmg", "pcg"))
     assert np.array_equal(shown, plain)
+
+
+def test_decorrelated_colour_draws_one_bar_for_the_joint_solve(capsys):
+    img = truncate_bits(skimage.data.astronaut()[100:132, 100:132], 3)
+    qs.dequantize(img, bits=3, channel_axis=-1, color_space="decorrelated", progress=True)
+    err = capsys.readouterr().err
+    assert "channels (joint) " in err and "-> 1e-08" in err and "channel 0" not in err
 
 
 def test_cli_progress_shows_the_bar(tmp_path, capsys):
