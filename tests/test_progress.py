@@ -217,10 +217,14 @@ def test_close_bars_ends_bars_of_other_threads():
     t = threading.Thread(target=channel)
     t.start()
     assert opened.wait(timeout=10)
-    bars.close_bars()  # the interrupt path of map_channels, from the waiting thread
-    assert box["bar"].disable and not bars._open
-    release.set()
-    t.join()
+    try:
+        with bars.channel_bar(True, "another call's channel") as mine:
+            bars.close_bars({t.ident})  # the interrupt path of map_channels, from the waiting thread
+            assert box["bar"].disable and list(bars._open) == [mine.bar] and not mine.bar.disable
+        assert not bars._open
+    finally:
+        release.set()
+        t.join()
 
 
 def test_an_interrupt_closes_the_bars_of_running_channels():

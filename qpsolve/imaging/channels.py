@@ -298,14 +298,15 @@ def map_channels(fn, items, jobs, *, label_lines=False):
 
     outer = cancel_event()  # set when this call is itself cancelled (e.g. it runs inside a channel)
     lines = _label_stdout() if label_lines else None
-    started = 0
+    started = []
     try:
         with blas_threads(1):
             try:
                 for k in range(jobs):
-                    threading.Thread(target=worker, name=f"qpsolve-channel-{k}", daemon=True).start()
-                    started += 1
-                for _ in range(started):
+                    t = threading.Thread(target=worker, name=f"qpsolve-channel-{k}", daemon=True)
+                    t.start()
+                    started.append(t)
+                for _ in started:
                     # interruptible: Ctrl-C lands here; inside an outer cancel scope, look at its
                     # event every 50 ms (a thread can wait on one primitive only)
                     while not finished.acquire(timeout=None if outer is None else 0.05):
@@ -316,7 +317,7 @@ def map_channels(fn, items, jobs, *, label_lines=False):
                 # ... which may come after the process has gone: their progress bars end now
                 from .progress import close_bars
 
-                close_bars()
+                close_bars({t.ident for t in started})
                 raise
     finally:
         if lines is not None:

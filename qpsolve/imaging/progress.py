@@ -42,7 +42,7 @@ TICK = 1.0
 #: the bar's length in units (integers: float sums overshoot tqdm's total)
 TOTAL = 1000
 
-_open = set()  # the bars open now, in any thread (close_bars ends them from another thread)
+_open = {}  # the bars open now, in any thread -> the thread that opened it (close_bars ends them)
 _open_lock = threading.Lock()
 
 
@@ -133,7 +133,7 @@ def channel_bar(progress, label, position=None):
     bar = tqdm(total=TOTAL, desc=f"{label} starting", position=position, leave=False,
                bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
     with _open_lock:
-        _open.add(bar)
+        _open[bar] = threading.get_ident()
     stop = threading.Event()
     ticker = threading.Thread(target=_tick, args=(bar, stop), name=f"qpsolve-bar-{label}", daemon=True)
     ticker.start()
@@ -145,7 +145,7 @@ def channel_bar(progress, label, position=None):
         stop.set()
         ticker.join()
         with _open_lock:
-            _open.discard(bar)
+            _open.pop(bar, None)
         bar.close()
 
 
@@ -156,11 +156,15 @@ def _tick(bar, stop):
         bar.refresh()
 
 
-def close_bars():
-    """Close every bar still open (an interrupt: the channel threads stop only at their next check,
-    which may come after the process has gone)."""
+def close_bars(threads=None):
+    """Close the bars still open that the ``threads`` (idents; ``None``: any thread) opened.
+
+    For an interrupt: the channel threads stop only at their solvers' next
+    check, which may come after the process has gone.
+    """
     with _open_lock:
-        bars = list(_open)
-        _open.clear()
+        bars = [bar for bar, owner in _open.items() if threads is None or owner in threads]
+        for bar in bars:
+            del _open[bar]
     for bar in bars:
         bar.close()
