@@ -226,3 +226,38 @@ def test_channel_jobs_flag(tmp_path, capsys):
         main(["dequantize", str(tmp_path / "in.png"), str(tmp_path / "out0.npy"), "--channel-jobs", "0"])
     assert e.value.code == 2 and "--channel-jobs" in capsys.readouterr().err
     assert not (tmp_path / "out0.npy").exists()
+
+
+def _run_with(script):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+
+
+_INTERRUPT_WITH = """
+import atexit, sys, threading, time
+from qpsolve.cli import app
+atexit.register(lambda: print("interpreter shut down", flush=True))
+def interrupted(argv=None):
+    if {alive}:
+        threading.Thread(target=time.sleep, args=(30,), name="qpsolve-channel-0", daemon=True).start()
+    print("qpsolve dequantize: interrupted; no output written", file=sys.stderr)
+    return 130
+app.main = interrupted
+app.run()
+"""
+
+
+def test_an_interrupt_with_channel_threads_still_running_exits_130_without_shutting_down():
+    # cancelled channel threads inside numba kernels made the interpreter's shutdown end with 120 or -6
+    # (about 1 run in 10): the console script leaves at once, and says why it stopped
+    r = _run_with(_INTERRUPT_WITH.format(alive=True))
+    assert r.returncode == 130
+    assert "interrupted; no output written" in r.stderr
+    assert "interpreter shut down" not in r.stdout
+
+
+def test_an_interrupt_without_channel_threads_exits_130_the_ordinary_way():
+    r = _run_with(_INTERRUPT_WITH.format(alive=False))
+    assert r.returncode == 130 and "interpreter shut down" in r.stdout
