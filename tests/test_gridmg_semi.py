@@ -75,7 +75,8 @@ def _check_first_level(fine, h, free, semi_axis, alive=None):
 @settings(max_examples=25, deadline=None)
 @given(st.integers(18, 26), st.integers(18, 26), st.sampled_from([0.05, 0.1, 8.0, 20.0]), st.integers(0, 2**32 - 1),
        st.sampled_from(["even", "odd"]))
-def test_a_semi_coarsened_lattice_level_is_the_dense_triple_product_with_the_identity_on_one_axis(n, m, ratio, seed, bc):
+def test_a_semi_coarsened_lattice_level_is_the_dense_triple_product_with_the_identity_on_one_axis(n, m, ratio, seed,
+                                                                                                 bc):
     # ratio < 1: the columns (d_xx) are the stiff axis, > 1 the rows; only that axis is coarsened
     ls = _lattice(anisotropic_plate((n, m), ratio, bc))
     free = (np.random.default_rng(seed).random(n * m) > 0.3).astype(np.uint8)
