@@ -17,7 +17,9 @@ Galerkin stencil within ``(r + 2) // 2`` coarse pixels).  A
 :class:`TruncatedHierarchy` is rebuilt for each active set: the fine
 operator restricted to the free pixels, ``A_F = D A D`` with ``D`` the 0/1
 diagonal of free pixels, and its Galerkin products ``R A R^T`` down to a
-grid small enough for a dense pseudo-inverse.  Its V-cycle (forward
+grid small enough for a dense pseudo-inverse.  A strongly anisotropic level
+(:data:`ANISO`) is semi-coarsened: the next grid halves only its strongly
+coupled axis, the transfer on the other being the identity.  Its V-cycle (forward
 Gauss-Seidel before, backward after) is symmetric, so it serves as a
 preconditioner for conjugate gradients on ``A_F`` as well as the linear
 correction of truncated nonsmooth Newton multigrid
@@ -1390,10 +1392,155 @@ class _Level:
 COARSEST = 300
 #: hierarchies coarsen while both sides are at least this long
 MIN_SIDE = 16
+#: a level is strongly anisotropic when one axis's zigzag costs more than this many times the other's
+#: (:func:`_axis_couplings`, over all rows); its next level then coarsens only that (strongly coupled)
+#: axis.  Point Gauss-Seidel leaves the error smooth only along the strong axis, and a coarse grid of
+#: both axes cannot hold what is left (oscillatory along the weak one).  Isotropic stencils give 1 (the
+#: plates and grid models, up to their borders and stiffness: 0.98-1.0 on every level of
+#: ``plate-textured``); ``plate-aniso``'s ``D^T D``, ``D = 0.1 d_xx + d_yy``, gives 100.  4: on
+#: ``plate-aniso`` thresholds 3 and 4 coarsen the strong axis twice, then both (V-cycle factor 0.46 with
+#: a fifth of the pixels held, against 0.82 with full coarsening), 10 and 30 only once (0.60); whole
+#: solves at 512^2 took 29 fine Newton steps with 4, 33 with 2, 43 with 10
+#: (benchmarks/results/amg/notes-session11-aniso.md).
+ANISO = 4.0
+#: whether :class:`MonotoneHierarchy` semi-coarsens strongly anisotropic levels as
+#: :class:`TruncatedHierarchy` does (its ``semi`` argument's default).  Off: on ``plate-aniso`` 512^2 the
+#: semi-coarsened monotone cycles took tnnmg from 29 fine Newton steps (truncated hierarchy alone
+#: semi-coarsened) to 138, although their own energy fell faster on a pure obstacle problem
+#: (benchmarks/results/amg/notes-session11-aniso.md).
+MONOTONE_SEMI = False
 #: :meth:`TruncatedHierarchy.update` rebuilds a coarse level from the one above (instead of carrying the
 #: difference down) once the difference touches more than this fraction of the rows above: per row the
 #: difference's scatter costs several rows of a rebuild (benchmarks/results/dense/notes.md, session 6)
 UPDATE_REBUILD = 0.1
+
+
+def _axis_couplings(A, R):
+    """``(e_i, e_j)``: how much a variable-stencil ``A`` of radius ``R`` (rows ``p``, see the module docstring)
+    penalises the zigzag of each axis: ``e_i = ||A z_i||_1`` with ``z_i = (-1)^i`` (alternating along the
+    rows, constant along the columns), ``e_j`` the same for ``(-1)^j``.
+
+    The zigzag is the roughest mode of one axis and the smoothest of the other,
+    so the ratio compares how strongly each axis couples, free of the mixed
+    terms: ``(a d_xx + b d_yy)^2`` gives ``16 a^2`` and ``16 b^2``.
+
+    >>> A = np.zeros((2, 9)); A[:, [1, 7]] = -4.0; A[:, [3, 5]] = -1.0; A[:, 4] = 10.0
+    >>> _axis_couplings(A, 1)   # coupled by -4 along the rows, -1 along the columns: 10 + 8 - 2, 10 - 8 + 2, twice
+    (32.0, 8.0)
+    """
+    W = 2 * R + 1
+    k = np.arange(W * W)
+    zi = np.where((k // W - R) % 2 == 0, 1.0, -1.0)
+    zj = np.where((k % W - R) % 2 == 0, 1.0, -1.0)
+    return float(np.abs(A @ zi).sum()), float(np.abs(A @ zj).sum())
+
+
+def _coarsen_axes(couplings, n, m):
+    """Which axes the level after an ``n x m`` level coarsens, ``(rows, columns)``, or ``None`` to stop.
+
+    Both, while the level is not strongly anisotropic (:data:`ANISO`), as long as
+    it has more than :data:`COARSEST` pixels and both sides are at least
+    :data:`MIN_SIDE` long (the rule of full coarsening, unchanged).  A strongly
+    anisotropic level coarsens its strongly coupled axis only, or, once that side
+    is shorter than :data:`MIN_SIDE`, the other one (while it is that long).
+
+    >>> _coarsen_axes((1.0, 1.0), 64, 64), _coarsen_axes((12.0, 1.0), 64, 64), _coarsen_axes((12.0, 1.0), 12, 64)
+    ((True, True), (True, False), (False, True))
+    >>> _coarsen_axes((1.0, 1.0), 12, 64) is None, _coarsen_axes((12.0, 1.0), 16, 16) is None
+    (True, True)
+    """
+    if n * m <= COARSEST:
+        return None
+    si, sj = couplings
+    if si > ANISO * sj:
+        strong = 0
+    elif sj > ANISO * si:
+        strong = 1
+    else:
+        return (True, True) if min(n, m) >= MIN_SIDE else None
+    sides = (n, m)
+    for axis in (strong, 1 - strong):
+        if sides[axis] >= MIN_SIDE:
+            return (axis == 0, axis == 1)
+    return None
+
+
+@lru_cache(maxsize=64)
+def _identity_parents(n):
+    """The transfer of an axis that is not coarsened: ``(n, parents, weights)``, each index its own parent
+    with weight 1 (one column; the kernels read any number of parent columns)."""
+    return n, np.arange(n, dtype=np.int64)[:, None].copy(), np.ones((n, 1))
+
+
+def _axis_transfer(n, R, periodic, coarsen, order, monotone=False):
+    """``(nc, parents, weights, coarse radius)`` of one axis: :func:`_parents` (or :func:`_monotone_parents`)
+    when ``coarsen``, else the identity (radius unchanged)."""
+    if not coarsen:
+        nc, par, w = _identity_parents(n)
+        return nc, par, w, R
+    nc, par, w = _monotone_parents(n, periodic) if monotone else _parents(n, periodic, order)
+    return nc, par, w, _coarse_radius(R, n, periodic, 1 if monotone else order)
+
+
+def _fine_couplings(fine):
+    """:func:`_axis_couplings` of a fine level (its interior stencil for a :class:`TypedStencil`, whose
+    rows are one stencil away from the borders; every row of a :class:`LatticeStencil`)."""
+    if isinstance(fine, LatticeStencil):
+        return _axis_couplings(fine.A, fine.r)
+    r = fine.r
+    W = 2 * r + 1
+    row = np.zeros((1, W * W))
+    k = int(fine.cnt[r, r])
+    row[0, (fine.oa[r, r, :k] + r) * W + fine.ob[r, r, :k] + r] = fine.cv[r, r, :k]
+    return _axis_couplings(row, r)
+
+
+def _full_plan(n, m, periodic, order):
+    """The plan of full coarsening (both axes at every level) from an ``n x m`` grid."""
+    plan = []
+    while n * m > COARSEST and min(n, m) >= MIN_SIDE:
+        plan.append((True, True))
+        n, m = _parents(n, periodic, order)[0], _parents(m, periodic, order)[0]
+    return plan
+
+
+def _coarsening_plan(fine, order, monotone=False):
+    """The axes each coarse level of ``fine``'s hierarchy coarsens: a list of ``(rows, columns)``.
+
+    Decided level by level (:func:`_coarsen_axes`) from the couplings of the
+    untruncated Galerkin operators, so a hierarchy's shape does not depend on
+    its free set (:meth:`TruncatedHierarchy.update` keeps it).  A fine level that
+    is not strongly anisotropic coarsens both axes at every level without
+    building anything: Galerkin products with the same transfer on both axes keep
+    an isotropic operator's couplings balanced (and its hierarchy, hence its
+    iterates, exactly as before semi-coarsening existed).  Cached on ``fine``.
+    """
+    key = (int(order), bool(monotone))
+    plans = fine.__dict__.setdefault("_plans", {})
+    if key in plans:
+        return plans[key]
+    n, m, R, periodic = fine.n, fine.m, fine.r, fine.periodic
+    couplings = _fine_couplings(fine)
+    plan = []
+    first = _coarsen_axes(couplings, n, m)
+    if first == (True, True):
+        plans[key] = plan = _full_plan(n, m, periodic, order)
+        return plan
+    A, axes = None, first
+    while axes is not None:
+        nc, pi, wi, Ri = _axis_transfer(n, R, periodic, axes[0], order, monotone)
+        mc, pj, wj, Rj = _axis_transfer(m, R, periodic, axes[1], order, monotone)
+        Rc = max(Ri, Rj)
+        out = np.zeros((nc * mc, (2 * Rc + 1) ** 2))
+        if A is None:
+            fine.galerkin(np.ones(n * m, np.uint8), pi, wi, pj, wj, nc, mc, Rc, np.ones(nc * mc, np.uint8), out)
+        else:
+            _var_galerkin(A, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, out)
+        plan.append(axes)
+        A, n, m, R = out, nc, mc, Rc
+        axes = _coarsen_axes(_axis_couplings(A, R), n, m)
+    plans[key] = plan
+    return plan
 
 
 class TruncatedHierarchy:
@@ -1433,17 +1580,19 @@ class TruncatedHierarchy:
         self.levels, self.transfers = [], []
         n, m, R, periodic = fine.n, fine.m, fine.r, fine.periodic
         first = True
-        while n * m > COARSEST and min(n, m) >= MIN_SIDE:
-            nc, pi, wi = _parents(n, periodic, self.order)
-            mc, pj, wj = _parents(m, periodic, self.order)
-            Rc = max(_coarse_radius(R, n, periodic, self.order), _coarse_radius(R, m, periodic, self.order))
+        for ax_i, ax_j in _coarsening_plan(fine, self.order):
+            nc, pi, wi, Ri = _axis_transfer(n, R, periodic, ax_i, self.order)
+            mc, pj, wj, Rj = _axis_transfer(m, R, periodic, ax_j, self.order)
+            Rc = max(Ri, Rj)
             lvl = _Level(nc, mc, Rc, periodic)
             if first:
                 # A coarse node whose own fine pixel is held is dropped: its truncated basis
                 # function would be a spike on the neighbours of a held pixel, and spikes make
                 # poor coarse functions (the V-cycle rate of a held frame degrades with depth).
-                if self.drop and (n % 2 == 1 or periodic) and (m % 2 == 1 or periodic):  # vertex-centred
-                    self.alive = np.ascontiguousarray(self.free.reshape(n, m)[::2, ::2].ravel())
+                if self.drop and (not ax_i or n % 2 == 1 or periodic) and (not ax_j or m % 2 == 1 or periodic):
+                    # vertex-centred (or not coarsened) on both axes
+                    self.alive = np.ascontiguousarray(
+                        self.free.reshape(n, m)[::2 if ax_i else 1, ::2 if ax_j else 1].ravel())
                 else:
                     self.alive = np.ones(nc * mc, np.uint8)
                 fine.galerkin(self.free, pi, wi, pj, wj, nc, mc, Rc, self.alive, lvl.A)
@@ -1701,6 +1850,9 @@ class MonotoneHierarchy:
         Projected Gauss-Seidel sweeps before and after each coarse correction.
     coarse_sweeps : int
         Projected Gauss-Seidel sweeps on the coarsest grid.
+    semi : bool, optional
+        Semi-coarsen strongly anisotropic levels (:func:`_coarsening_plan`);
+        default :data:`MONOTONE_SEMI`.
 
     Examples
     --------
@@ -1730,18 +1882,20 @@ class MonotoneHierarchy:
     (True, True)
     """
 
-    def __init__(self, fine, smooth=1, coarse_sweeps=10):
+    def __init__(self, fine, smooth=1, coarse_sweeps=10, semi=None):
         self.fine, self.smooth, self.coarse_sweeps = fine, int(smooth), int(coarse_sweeps)
+        self.semi = MONOTONE_SEMI if semi is None else bool(semi)
         self.levels, self.transfers = [], []
         #: how far the last coarse correction left the box before its round-off clip
         self.last_violation = 0.0
         self._diag = None
         n, m, R, periodic = fine.n, fine.m, fine.r, fine.periodic
         ones = np.ones(n * m, np.uint8)
-        while n * m > COARSEST and min(n, m) >= MIN_SIDE:
-            nc, pi, wi = _monotone_parents(n, periodic)
-            mc, pj, wj = _monotone_parents(m, periodic)
-            Rc = max(_coarse_radius(R, n, periodic, 1), _coarse_radius(R, m, periodic, 1))
+        plan = _coarsening_plan(fine, 1, monotone=True) if self.semi else _full_plan(n, m, periodic, 1)
+        for ax_i, ax_j in plan:
+            nc, pi, wi, Ri = _axis_transfer(n, R, periodic, ax_i, 1, monotone=True)
+            mc, pj, wj, Rj = _axis_transfer(m, R, periodic, ax_j, 1, monotone=True)
+            Rc = max(Ri, Rj)
             lvl = _Level(nc, mc, Rc, periodic)
             if not self.levels:
                 fine.galerkin(ones, pi, wi, pj, wj, nc, mc, Rc, np.ones(nc * mc, np.uint8), lvl.A)
