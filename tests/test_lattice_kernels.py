@@ -1,9 +1,11 @@
-"""The passes of :mod:`qpsolve.linalg.lattice` over a CSR matrix's entries, compiled and interpreted.
+"""The passes of :mod:`qpsolve.linalg.lattice` over a CSR matrix's entries: numba kernels and the rest.
 
 Expected values come from numpy formulations written here (the ones the module used before its
 passes became numba kernels: row and column arrays of the non-zeros, ``sum_duplicates()`` and
 ``eliminate_zeros()`` then one assignment) on raw CSR matrices with unsorted rows, duplicates,
-stored zeros and entries that wrap around from one lattice row to the next.
+stored zeros and entries that wrap around from one lattice row to the next.  Each test runs both
+ways: the compiled kernels, and the module's numpy path for small matrices with the scatter
+interpreted (its pure-Python fallback).
 """
 
 import contextlib
@@ -19,13 +21,16 @@ import qpsolve.linalg.lattice as L
 
 @contextlib.contextmanager
 def path(compiled):
-    """Run the passes compiled (numba) or interpreted (the same Python functions)."""
-    saved = L.NUMBA_MIN_NNZ
+    """Read matrices with the numba kernels, or with numpy (``find_lattice``'s small-matrix path) and the
+    scatter interpreted."""
+    saved = L.NUMBA_MIN_NNZ, L._scatter
     L.NUMBA_MIN_NNZ = 0 if compiled else 1 << 62
+    if not compiled:
+        L._scatter = L._scatter.func
     try:
         yield
     finally:
-        L.NUMBA_MIN_NNZ = saved
+        L.NUMBA_MIN_NNZ, L._scatter = saved
 
 
 # ------------------------------------------------------------------------------ references

@@ -53,10 +53,11 @@ __all__ = ["Lattice", "find_lattice", "lattice_of", "stencil_array", "grid_model
 RMAX = 4
 #: both sides of the lattice at least this long (the multigrid's coarsest grids need room)
 MIN_SIDE = 8
-#: matrices with fewer stored entries run the passes over their non-zeros interpreted: loading numba and
-#: its cached kernels costs a process ~0.4 CPU s (and ~90 MB) that a small plain-matrix solve (pcg,
-#: osqp) would not pay otherwise, and interpreting costs ~2 us per entry and pass
-NUMBA_MIN_NNZ = 1 << 15
+#: :func:`find_lattice` reads matrices with fewer stored entries with numpy, larger ones with numba
+#: kernels: the first use of numba in a process costs ~0.4 CPU s and ~90 MB that a solve which runs no
+#: other kernel (``pdas`` on a grid model handed over as a matrix, ``pcg``) would not pay, and numpy's
+#: temporaries cost less than that below a few million entries (notes-session11-detect.md)
+NUMBA_MIN_NNZ = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -86,10 +87,11 @@ class Lattice:
         return P[self.order][:, self.order].tocsr()
 
 
-# The passes over the non-zeros are numba kernels over the CSR arrays: one pass each, no per-entry
+# Large matrices are read by numba kernels over the CSR arrays: one pass each, no per-entry
 # temporaries (at 1024^2 a plate has 13.6 M entries; numpy's row, column and offset arrays left the
 # L3 cache and cost more than the arithmetic).  Compiled lazily, as every plain-matrix solve asks
-# ``grid_model_of`` first, and not at all for small matrices (:data:`NUMBA_MIN_NNZ`).
+# ``grid_model_of`` first; small matrices stay with numpy (:data:`NUMBA_MIN_NNZ`).  stencil_array
+# always uses its kernel: only tnnmg calls it, whose solver kernels are numba's anyway.
 
 
 def _offsets_py(indptr, indices, data, seen):
@@ -176,10 +178,18 @@ _radius_kernel = lazy_njit(_radius_py, name="_radius_kernel", cache=True, nogil=
 _scatter = lazy_njit(_scatter_py, name="_scatter", cache=True, nogil=True)
 
 
-def _run(kernel, P, *args):
-    """``kernel`` on the CSR arrays of ``P`` and ``args``: compiled, or interpreted for a small ``P``."""
-    f = kernel if P.indices.size >= NUMBA_MIN_NNZ else kernel.func
-    return f(P.indptr, P.indices, P.data, *args)
+def _small(P):
+    return P.indices.size < NUMBA_MIN_NNZ
+
+
+def _entries(P):
+    """Rows and columns of the structurally and numerically non-zero entries of a CSR ``P``."""
+    rows = np.repeat(np.arange(P.shape[0], dtype=np.int64), np.diff(P.indptr))
+    cols = P.indices.astype(np.int64)
+    keep = P.data != 0.0
+    if not keep.all():
+        rows, cols = rows[keep], cols[keep]
+    return rows, cols
 
 
 def _split(d, m):
@@ -191,16 +201,35 @@ def _split(d, m):
 def _radius(P, m, rmax=RMAX):
     """``R`` if every non-zero of the CSR ``P`` lies within ``R <= rmax`` rows and columns on rows of
     length ``m`` without wrapping around, else ``None``."""
-    R = _run(_radius_kernel, P, m, rmax)
-    return None if R < 0 else int(R)
+    if not _small(P):
+        R = _radius_kernel(P.indptr, P.indices, P.data, m, rmax)
+        return None if R < 0 else int(R)
+    rows, cols = _entries(P)
+    if rows.size == 0:
+        return 0
+    di, dj = _split(cols - rows, m)
+    j2 = rows % m + dj
+    if j2.min() < 0 or j2.max() >= m:
+        return None
+    R = int(max(np.abs(di).max(), np.abs(dj).max()))
+    return None if R > rmax else R
 
 
 def _offsets(P):
     """The distinct values of ``column - row`` over the numerically non-zero entries of a CSR ``P``, sorted."""
     N = P.shape[0]
+    if _small(P):
+        rows, cols = _entries(P)
+        d = cols - rows
+        if d.size == 0:
+            return d
+        span = int(np.abs(d).max())
+        if span < 1 << 24:
+            return np.flatnonzero(np.bincount(d + span, minlength=2 * span + 1)) - span
+        return np.unique(d)
     # one byte per possible offset; zero pages until touched, and a lattice touches a few rows' worth
     seen = np.zeros(N + P.shape[1], dtype=np.uint8)
-    lo, hi, count = _run(_offsets_kernel, P, seen)
+    lo, hi, count = _offsets_kernel(P.indptr, P.indices, P.data, seen)
     if count == 0:
         return np.zeros(0, dtype=np.int64)
     return np.flatnonzero(seen[lo + N - 1:hi + N]) + int(lo)
@@ -372,7 +401,7 @@ def stencil_array(P, shape, radius):
     A = np.zeros((n * m, W * W))
     # duplicates summed and stored zeros skipped as sum_duplicates() and eliminate_zeros() would
     # (the radius was measured on the non-zeros, so a stored zero further out has no slot)
-    r, c = _run(_scatter, P, m, radius, A)
+    r, c = _scatter(P.indptr, P.indices, P.data, m, radius, A)
     if r >= 0:
         raise ValueError(f"P[{r}, {c}] is non-zero and lies more than {radius} rows or columns from its "
                          f"diagonal on rows of length {m}: no stencil of radius {radius}")
