@@ -84,8 +84,8 @@ def same_bits(a, b):
 def raw_lattice(n, m, R, seed, wrap=0, far_zeros=True):
     """A raw CSR matrix on an ``n x m`` lattice within radius ``R``: rows in random order, some entries
     split into duplicates (some cancelling), stored zeros inside and outside the window, ``-0.0``,
-    and ``wrap`` non-zeros that wrap around a row's end (needs ``n > 1`` and ``m > 2 R``).  Values are multiples of 1/8, so every
-    order of summation gives the same sums."""
+    and ``wrap`` non-zeros that wrap around a row's end (needs ``n > 1`` and ``m > 2 R``).  Values
+    are multiples of 1/8, so every order of summation gives the same sums."""
     rng = np.random.default_rng(seed)
     N = n * m
     rows, cols, vals = [], [], []

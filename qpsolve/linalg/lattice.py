@@ -54,9 +54,10 @@ RMAX = 4
 #: both sides of the lattice at least this long (the multigrid's coarsest grids need room)
 MIN_SIDE = 8
 #: :func:`find_lattice` reads matrices with fewer stored entries with numpy, larger ones with numba
-#: kernels: the first use of numba in a process costs ~0.4 CPU s and ~90 MB that a solve which runs no
-#: other kernel (``pdas`` on a grid model handed over as a matrix, ``pcg``) would not pay, and numpy's
-#: temporaries cost less than that below a few million entries (notes-session11-detect.md)
+#: kernels: numba's first use in a process (import, compiler start, cache load) costs tenths of a CPU
+#: second and tens of MB that a solve running no other kernel (``pdas`` on a grid model handed over as
+#: a matrix, ``pcg``) would not pay, more than numpy's temporaries cost below a few million entries
+#: (benchmarks/results/amg/notes-session11-detect.md)
 NUMBA_MIN_NNZ = 1 << 21
 
 
