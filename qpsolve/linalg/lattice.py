@@ -44,12 +44,21 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["Lattice", "find_lattice", "lattice_of", "stencil_array", "grid_model_of", "RMAX", "MIN_SIDE"]
+from .lazyjit import lazy_njit
+
+__all__ = ["Lattice", "find_lattice", "lattice_of", "stencil_array", "grid_model_of", "RMAX", "MIN_SIDE",
+           "NUMBA_MIN_NNZ"]
 
 #: largest stencil radius accepted (a plate is 2; beyond 4 a stencil has 81 entries per pixel)
 RMAX = 4
 #: both sides of the lattice at least this long (the multigrid's coarsest grids need room)
 MIN_SIDE = 8
+#: :func:`find_lattice` reads matrices with fewer stored entries with numpy, larger ones with numba
+#: kernels: numba's first use in a process (import, compiler start, cache load) costs tenths of a CPU
+#: second and tens of MB that a solve running no other kernel (``pdas`` on a grid model handed over as
+#: a matrix, ``pcg``) would not pay, more than numpy's temporaries cost below a few million entries
+#: (benchmarks/results/amg/notes-session11-detect.md)
+NUMBA_MIN_NNZ = 1 << 21
 
 
 @dataclass(frozen=True)
@@ -79,6 +88,101 @@ class Lattice:
         return P[self.order][:, self.order].tocsr()
 
 
+# Large matrices are read by numba kernels over the CSR arrays: one pass each, no per-entry
+# temporaries (at 1024^2 a plate has 13.6 M entries; numpy's row, column and offset arrays left the
+# L3 cache and cost more than the arithmetic).  Compiled lazily, as every plain-matrix solve asks
+# ``grid_model_of`` first; small matrices stay with numpy (:data:`NUMBA_MIN_NNZ`).  stencil_array
+# always uses its kernel: only tnnmg calls it, whose solver kernels are numba's anyway.
+
+
+def _offsets_py(indptr, indices, data, seen):
+    """``seen[d + N - 1] = 1`` for the offset ``d = column - row`` of every numerically non-zero entry;
+    returns the lowest and highest such offset and their count (``count`` 0: no such entry)."""
+    N = indptr.size - 1
+    lo, hi, count = np.int64(0), np.int64(0), 0
+    for r in range(N):
+        for k in range(indptr[r], indptr[r + 1]):
+            if data[k] != 0:
+                d = np.int64(indices[k]) - r
+                seen[d + N - 1] = 1
+                if count == 0 or d < lo:
+                    lo = d
+                if count == 0 or d > hi:
+                    hi = d
+                count += 1
+    return lo, hi, count
+
+
+def _radius_py(indptr, indices, data, m, rmax):
+    """``R``, the largest row or column distance of a numerically non-zero entry on rows of length ``m``,
+    or -1 at the first entry that wraps around from one row to another or lies more than ``rmax``
+    rows or columns away (``0`` without non-zeros)."""
+    half = m // 2
+    R = 0
+    for r in range(indptr.size - 1):
+        j = r % m
+        for k in range(indptr[r], indptr[r + 1]):
+            if data[k] != 0:
+                d = np.int64(indices[k]) - r
+                di = (d + half) // m  # floor division, as _split
+                dj = d - di * m
+                if j + dj < 0 or j + dj >= m or abs(di) > rmax or abs(dj) > rmax:
+                    return -1
+                R = max(R, abs(di), abs(dj))
+    return R
+
+
+def _scatter_py(indptr, indices, data, m, R, A):
+    """``A[row, (di + R)(2R + 1) + dj + R] += data`` over the numerically non-zero entries, in stored
+    order; returns ``(row, column)`` of the first entry whose duplicates sum to a non-zero outside
+    the window of radius ``R``, or ``(-1, -1)``.
+
+    A stored zero adds nothing (and ``x + 0.0 == x`` for any non-zero ``x``): the sums are those of
+    ``sum_duplicates()`` whenever the order of three or more duplicates is the stored one, and a slot
+    whose duplicates cancel holds ``+0.0`` as one that ``eliminate_zeros()`` dropped.
+    """
+    W = 2 * R + 1
+    half = m // 2
+    for r in range(indptr.size - 1):
+        for k in range(indptr[r], indptr[r + 1]):
+            x = data[k]
+            if x == 0:
+                continue
+            c = np.int64(indices[k])
+            d = c - r
+            di = (d + half) // m
+            dj = d - di * m
+            if abs(di) <= R and abs(dj) <= R:
+                A[r, (di + R) * W + dj + R] += x
+                continue
+            # outside the window: no slot, harmless only if its duplicates cancel.  Summed at the
+            # first non-zero one, in stored order (sum_duplicates()'s order for sorted rows; the
+            # zeros before it add nothing)
+            done = False
+            for kk in range(indptr[r], k):
+                if indices[kk] == c and data[kk] != 0:
+                    done = True
+                    break
+            if done:
+                continue
+            s = x
+            for kk in range(k + 1, indptr[r + 1]):
+                if indices[kk] == c:
+                    s += data[kk]
+            if s != 0:
+                return r, c
+    return np.int64(-1), np.int64(-1)
+
+
+_offsets_kernel = lazy_njit(_offsets_py, name="_offsets_kernel", cache=True, nogil=True)
+_radius_kernel = lazy_njit(_radius_py, name="_radius_kernel", cache=True, nogil=True)
+_scatter = lazy_njit(_scatter_py, name="_scatter", cache=True, nogil=True)
+
+
+def _small(P):
+    return P.indices.size < NUMBA_MIN_NNZ
+
+
 def _entries(P):
     """Rows and columns of the structurally and numerically non-zero entries of a CSR ``P``."""
     rows = np.repeat(np.arange(P.shape[0], dtype=np.int64), np.diff(P.indptr))
@@ -95,27 +199,41 @@ def _split(d, m):
     return di, d - di * m
 
 
-def _radius(rows, cols, m):
-    """``R`` if every entry ``(r, c)`` lies within ``R`` rows and columns on rows of length ``m``
-    without wrapping around, else ``None``."""
+def _radius(P, m, rmax=RMAX):
+    """``R`` if every non-zero of the CSR ``P`` lies within ``R <= rmax`` rows and columns on rows of
+    length ``m`` without wrapping around, else ``None``."""
+    if not _small(P):
+        R = _radius_kernel(P.indptr, P.indices, P.data, m, rmax)
+        return None if R < 0 else int(R)
+    rows, cols = _entries(P)
     if rows.size == 0:
         return 0
     di, dj = _split(cols - rows, m)
     j2 = rows % m + dj
     if j2.min() < 0 or j2.max() >= m:
         return None
-    return int(max(np.abs(di).max(), np.abs(dj).max()))
+    R = int(max(np.abs(di).max(), np.abs(dj).max()))
+    return None if R > rmax else R
 
 
-def _offsets(rows, cols):
-    """The distinct values of ``cols - rows``."""
-    d = cols - rows
-    if d.size == 0:
-        return d
-    span = int(np.abs(d).max())
-    if span < 1 << 24:
-        return np.flatnonzero(np.bincount(d + span, minlength=2 * span + 1)) - span
-    return np.unique(d)
+def _offsets(P):
+    """The distinct values of ``column - row`` over the numerically non-zero entries of a CSR ``P``, sorted."""
+    N = P.shape[0]
+    if _small(P):
+        rows, cols = _entries(P)
+        d = cols - rows
+        if d.size == 0:
+            return d
+        span = int(np.abs(d).max())
+        if span < 1 << 24:
+            return np.flatnonzero(np.bincount(d + span, minlength=2 * span + 1)) - span
+        return np.unique(d)
+    # one byte per possible offset; zero pages until touched, and a lattice touches a few rows' worth
+    seen = np.zeros(N + P.shape[1], dtype=np.uint8)
+    lo, hi, count = _offsets_kernel(P.indptr, P.indices, P.data, seen)
+    if count == 0:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(seen[lo + N - 1:hi + N]) + int(lo)
 
 
 def _regular_axis(values, name):
@@ -152,8 +270,8 @@ def _from_coordinates(P, coordinates):
     order = np.argsort(pos, kind="stable")
     ident = bool(np.all(order == np.arange(order.size)))
     Q = P if ident else P[order][:, order].tocsr()
-    R = _radius(*_entries(Q), nb)
-    if R is None or R > RMAX:
+    R = _radius(Q, nb)
+    if R is None:
         return None, (f"P couples variables more than {RMAX} lattice rows or columns apart on the "
                       f"{na} x {nb} lattice of its coordinates")
     return Lattice((na, nb), max(R, 1), None if ident else order), None
@@ -206,8 +324,7 @@ def find_lattice(P, coordinates=None):
     N = P.shape[0]
     if coordinates is not None:
         return _from_coordinates(P, coordinates)
-    rows, cols = _entries(P)
-    offs = _offsets(rows, cols)
+    offs = _offsets(P)
     if offs.size > (2 * RMAX + 1) ** 2:
         return None, f"P has {offs.size} distinct diagonals, more than a stencil of radius {RMAX} has"
     if np.all(offs == 0):
@@ -224,7 +341,7 @@ def find_lattice(P, coordinates=None):
     for R, m in sorted(candidates):
         if found is not None and R > found.radius:
             break
-        if _radius(rows, cols, m) is None:
+        if _radius(P, m) is None:
             continue
         if found is not None:
             return None, (f"P fits both {found.shape[0]} x {found.shape[1]} and {N // m} x {m} lattices "
@@ -259,7 +376,17 @@ def stencil_array(P, shape, radius):
     """The variable stencils of a lattice-ordered ``P``: ``A[p, (di + R)(2R + 1) + dj + R]``.
 
     ``P`` must be an operator on ``shape`` of radius ``radius`` in lattice
-    order (:func:`find_lattice`, :meth:`Lattice.permuted`).
+    order (:func:`find_lattice`, :meth:`Lattice.permuted`).  Duplicates are
+    summed and stored zeros skipped, as ``sum_duplicates()`` and
+    ``eliminate_zeros()`` would: three or more duplicates of one entry are
+    summed in stored order, scipy's order whenever the row's indices are
+    sorted.
+
+    Raises
+    ------
+    ValueError
+        If a non-zero (after summing its duplicates) lies outside the
+        window of ``radius`` rows and columns.
 
     Examples
     --------
@@ -269,17 +396,16 @@ def stencil_array(P, shape, radius):
     >>> A[9].reshape(3, 3).tolist()       # pixel (1, 1): the 5-point stencil
     [[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]]
     """
-    P = sp.csr_matrix(P, copy=True)
-    # one entry per (row, column) for the plain assignment below, and no stored zeros: the
-    # radius was measured on the non-zeros, so a stored zero further out has no slot
-    P.sum_duplicates()
-    P.eliminate_zeros()
+    P = sp.csr_matrix(P)
     n, m = shape
     W = 2 * radius + 1
-    rows = np.repeat(np.arange(P.shape[0], dtype=np.int64), np.diff(P.indptr))
-    di, dj = _split(P.indices.astype(np.int64) - rows, m)
     A = np.zeros((n * m, W * W))
-    A[rows, (di + radius) * W + dj + radius] = P.data
+    # duplicates summed and stored zeros skipped as sum_duplicates() and eliminate_zeros() would
+    # (the radius was measured on the non-zeros, so a stored zero further out has no slot)
+    r, c = _scatter(P.indptr, P.indices, P.data, m, radius, A)
+    if r >= 0:
+        raise ValueError(f"P[{r}, {c}] is non-zero and lies more than {radius} rows or columns from its "
+                         f"diagonal on rows of length {m}: no stencil of radius {radius}")
     return A
 
 
