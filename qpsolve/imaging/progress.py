@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import threading
 import time
 
@@ -41,6 +42,9 @@ REFRESH = 0.1
 TICK = 1.0
 #: the bar's length in units (integers: float sums overshoot tqdm's total)
 TOTAL = 1000
+#: the share of the bar a violation measure can fill (``pdas`` before its certificate): reaching the
+#: violation at which it polishes is not yet a certified answer; the certificate's gap fills the rest
+VIOLATION_SHARE = 0.9
 
 _open = {}  # the bars open now, in any thread -> the thread that opened it (close_bars ends them)
 _open_lock = threading.Lock()
@@ -55,12 +59,20 @@ def _fraction(first, current, target):
     0.5
     >>> _fraction(1e-2, 0.0, 1e-8), _fraction(1e-9, 1e-9, 1e-8), _fraction(1e-2, 1.0, 1e-8)
     (1.0, 1.0, 0.0)
+
+    A value that is no number says nothing (no progress):
+
+    >>> _fraction(1e-2, float("nan"), 1e-8), _fraction(float("nan"), 1e-9, 1e-8)
+    (0.0, 0.0)
     """
+    if math.isnan(first) or math.isnan(current) or math.isnan(target):
+        return 0.0
     if not current > target or not first > target:
         return 1.0
     if not (math.isfinite(first) and math.isfinite(current)) or current >= first:
         return 0.0
-    return min(1.0, math.log10(first / current) / math.log10(first / target))
+    # logarithms apart: first / current overflows for gaps near the largest float
+    return min(1.0, (math.log10(first) - math.log10(current)) / (math.log10(first) - math.log10(target)))
 
 
 class ChannelBar:
@@ -82,13 +94,21 @@ class ChannelBar:
         self.last_draw = 0.0
 
     def __call__(self, p):
+        try:
+            self._report(p)
+        except Exception:  # drawing must never end a solve (the stream under it is _Quiet's)
+            pass
+
+    def _report(self, p):
         if p.stage == "fine":
             if p.solver != self.solver:
                 if self.solver is not None:
                     self.bar.reset(total=TOTAL)  # a hand-over: the new solver starts from its own gap
                 self.solver, self.first, self.done = p.solver, {}, 0.0
-            first = self.first.setdefault(p.measure, p.gap)
-            self.done = max(self.done, _fraction(first, p.gap, p.tol))
+            if math.isfinite(p.gap):  # a NaN or infinite report moves nothing (nor becomes the first)
+                first = self.first.setdefault(p.measure, p.gap)
+                share = VIOLATION_SHARE if p.measure == "violation" else 1.0
+                self.done = max(self.done, share * _fraction(first, p.gap, p.tol))
             # set, not update(): tqdm's remaining time then comes from the average pace since the
             # fine level began (in the log measure about steady), not from the last few steps
             self.bar.n = int(TOTAL * self.done)
@@ -105,7 +125,10 @@ class ChannelBar:
         """Fill the bar (the solve ended and was certified)."""
         self.done = 1.0
         self.bar.n = TOTAL
-        self.bar.refresh()
+        try:
+            self.bar.refresh()
+        except Exception:  # as in __call__
+            pass
 
 
 @contextlib.contextmanager
@@ -125,12 +148,12 @@ def channel_bar(progress, label, position=None):
     position : int, optional
         The bar's line among bars drawn at once (channels side by side).
     """
-    if not progress:
+    if not progress or sys.stderr is None:  # pythonw, a service: nowhere to draw
         yield None
         return
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=TOTAL, desc=f"{label} starting", position=position, leave=False,
+    bar = tqdm(total=TOTAL, desc=f"{label} starting", position=position, leave=False, file=_Quiet(sys.stderr),
                bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
     with _open_lock:
         _open[bar] = threading.get_ident()
@@ -149,11 +172,40 @@ def channel_bar(progress, label, position=None):
         bar.close()
 
 
+class _Quiet:
+    """The stream under a bar: writes that fail (a closed or vanished stderr: cron, ``nohup``, ``2>&-``)
+    are dropped, and the bar stops writing.
+
+    tqdm draws under a global lock that it does not release when its stream raises; every other bar
+    and the solving threads then wait on it for good.  Nothing raised here, nothing is left locked.
+    """
+
+    def __init__(self, stream):
+        self.stream, self.broken = stream, False
+
+    def write(self, text):
+        if not self.broken:
+            try:
+                self.stream.write(text)
+            except Exception:
+                self.broken = True
+
+    def flush(self):
+        if not self.broken:
+            try:
+                self.stream.flush()
+            except Exception:
+                self.broken = True
+
+
 def _tick(bar, stop):
     """Redraw ``bar`` every :data:`TICK` seconds until ``stop`` is set (tqdm draws under its own lock;
     a closed bar draws nothing)."""
     while not stop.wait(TICK):
-        bar.refresh()
+        try:
+            bar.refresh()
+        except Exception:  # as in ChannelBar: a bar that cannot draw stays still
+            pass
 
 
 def close_bars(threads=None):

@@ -174,7 +174,9 @@ def report_progress(solver, stage, n, step, gap, tol, measure="gap"):
     """
     callback = _scope.progress
     if callback is not None:
-        callback(Progress(solver, stage, int(n), int(step), float(gap), float(tol), measure))
+        nan = float("nan")  # a level without a stop of its own (a coarse level run without one)
+        callback(Progress(solver, stage, int(n), int(step), nan if gap is None else float(gap),
+                          nan if tol is None else float(tol), measure))
 
 
 @contextlib.contextmanager
