@@ -1418,21 +1418,34 @@ UPDATE_REBUILD = 0.1
 def _axis_couplings(A, R):
     """``(e_i, e_j)``: how much a variable-stencil ``A`` of radius ``R`` (rows ``p``, see the module docstring)
     penalises the zigzag of each axis: ``e_i = ||A z_i||_1`` with ``z_i = (-1)^i`` (alternating along the
-    rows, constant along the columns), ``e_j`` the same for ``(-1)^j``.
+    rows, constant along the columns), ``e_j`` the same for ``(-1)^j``, over the rows with an
+    off-diagonal non-zero.
 
     The zigzag is the roughest mode of one axis and the smoothest of the other,
     so the ratio compares how strongly each axis couples, free of the mixed
-    terms: ``(a d_xx + b d_yy)^2`` gives ``16 a^2`` and ``16 b^2``.
+    terms: ``(a d_xx + b d_yy)^2`` gives ``16 a^2`` and ``16 b^2``.  A row
+    coupled to nothing (a pixel held as an identity row, say) would add its
+    diagonal to both sums alike and pull the ratio towards 1 however
+    anisotropic the coupled rows are, so it is left out of both.
 
     >>> A = np.zeros((2, 9)); A[:, [1, 7]] = -4.0; A[:, [3, 5]] = -1.0; A[:, 4] = 10.0
     >>> _axis_couplings(A, 1)   # coupled by -4 along the rows, -1 along the columns: 10 + 8 - 2, 10 - 8 + 2, twice
     (32.0, 8.0)
+    >>> _axis_couplings(np.vstack([A, np.eye(9)[[4] * 5] * 50.0]), 1)   # five decoupled rows change nothing
+    (32.0, 8.0)
     """
     W = 2 * R + 1
+    cen = R * W + R
     k = np.arange(W * W)
     zi = np.where((k // W - R) % 2 == 0, 1.0, -1.0)
     zj = np.where((k % W - R) % 2 == 0, 1.0, -1.0)
-    return float(np.abs(A @ zi).sum()), float(np.abs(A @ zj).sum())
+    ei, ej = np.abs(A @ zi), np.abs(A @ zj)
+    off = A != 0.0
+    off[:, cen] = False
+    coupled = off.any(axis=1)
+    if coupled.all():
+        return float(ei.sum()), float(ej.sum())
+    return float(ei[coupled].sum()), float(ej[coupled].sum())
 
 
 def _coarsen_axes(couplings, n, m):
