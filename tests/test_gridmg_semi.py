@@ -193,7 +193,8 @@ def _vcycle_factor(h, A_F, b, cycles=12, tail=6):
 def test_semi_coarsening_makes_the_v_cycle_of_an_anisotropic_plate_converge_where_full_coarsening_does_not(
         monkeypatch):
     # plate-aniso's operator (D = 0.1 d_xx + d_yy, even) with a fifth of the pixels held, as in a Newton step.
-    # Measured (session 11): 0.45 per cycle semi-coarsened, 0.81 with full coarsening (same smoother, 2 sweeps).
+    # The bounds sit between the factors measured with and without semi-coarsening (same smoother, 2 sweeps;
+    # benchmarks/results/amg/notes-session11-aniso.md).
     S = 128
     ls = _lattice(anisotropic_plate((S, S), 0.1, "even"))
     rng = np.random.default_rng(0)

@@ -90,9 +90,10 @@ class Lattice:
 
 # Large matrices are read by numba kernels over the CSR arrays: one pass each, no per-entry
 # temporaries (numpy's row, column and offset arrays of a large plate outgrow the cache and cost more
-# than the arithmetic: benchmarks/results/amg/notes-session10.md, notes-session11-detect.md).  Compiled lazily, as every plain-matrix solve asks
-# ``grid_model_of`` first; small matrices stay with numpy (:data:`NUMBA_MIN_NNZ`).  stencil_array
-# always uses its kernel: only tnnmg calls it, whose solver kernels are numba's anyway.
+# than the arithmetic: benchmarks/results/amg/notes-session10.md, notes-session11-detect.md).
+# Compiled lazily, as every plain-matrix solve asks ``grid_model_of`` first; small matrices stay with
+# numpy (:data:`NUMBA_MIN_NNZ`).  stencil_array always uses its kernel: only tnnmg calls it, whose
+# solver kernels are numba's anyway.
 
 
 def _offsets_py(indptr, indices, data, seen):
