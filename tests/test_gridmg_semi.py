@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,7 +13,7 @@ from qpsolve.linalg import gridmg
 from qpsolve.linalg.gridmg import LatticeStencil, MonotoneHierarchy, TruncatedHierarchy, TypedStencil
 from qpsolve.linalg.lattice import find_lattice, stencil_array
 from qpsolve.model.operators import GridSpec
-from qpsolve.model.plates import anisotropic_plate
+from qpsolve.model.plates import anisotropic_plate, smooth_stiffness, weighted_plate
 
 
 def _lattice(P):
@@ -90,6 +91,70 @@ def test_a_semi_coarsened_lattice_level_is_the_dense_triple_product_with_the_ide
         assert np.allclose(_dense(nxt.A, nxt.n, nxt.m, nxt.R), C, rtol=0, atol=1e-11 * np.abs(C).max())
 
 
+@pytest.mark.parametrize("drop", [False, True])
+@pytest.mark.parametrize("n, m, ratio", [(19, 21, 0.1), (21, 19, 10.0), (20, 21, 0.1), (21, 20, 10.0)])
+def test_the_first_semi_coarsened_level_with_dropped_nodes_is_the_dense_triple_product(n, m, ratio, drop):
+    # drop=True on an odd (or not coarsened) axis pair kills the coarse nodes whose own fine pixel is held:
+    # their rows and columns of T^T D A D T are left out; an even coarsened axis keeps every node
+    ls = _lattice(anisotropic_plate((n, m), ratio, "even"))
+    free = (np.random.default_rng(1).random(n * m) > 0.3).astype(np.uint8)
+    axis = 0 if ratio > 1 else 1
+    h = TruncatedHierarchy(ls, free, order=1, drop=drop)
+    lvl = h.levels[0]
+    if drop and (n, m)[axis] % 2 == 1:
+        want = free.reshape(n, m)[::2, :] if axis == 0 else free.reshape(n, m)[:, ::2]
+        assert not want.all()
+    else:
+        want = np.ones((lvl.n, lvl.m), np.uint8)
+    assert np.array_equal(h.alive, want.ravel())
+    _check_first_level(ls, h, free, axis, alive=want.ravel())
+
+
+@pytest.mark.parametrize("order", [1, 3])
+@pytest.mark.parametrize("bc", ["odd", "even", "periodic"])
+@pytest.mark.parametrize("model", ["laplace", "biharmonic", "triharmonic", "thin-plate"])
+def test_an_isotropic_grid_models_hierarchy_coarsens_both_axes_at_every_level(model, bc, order):
+    # isotropic means unchanged: the plan of full coarsening, level by level, as before semi-coarsening
+    for shape in [(64, 48), (33, 70)]:
+        ts = TypedStencil(GridSpec(shape, model, bc).energy())
+        assert gridmg._coarsening_plan(ts, order) == gridmg._full_plan(*shape, bc == "periodic", order)
+        h = TruncatedHierarchy(ts, np.ones(shape[0] * shape[1], np.uint8), order=order)
+        n, m = shape
+        for lvl in h.levels:
+            assert lvl.n < n and lvl.m < m
+            n, m = lvl.n, lvl.m
+
+
+@pytest.mark.parametrize("bc", ["odd", "even"])
+@pytest.mark.parametrize("shape", [(8, 512), (12, 600), (512, 8), (16, 512), (64, 48), (33, 70)])
+def test_a_weighted_plates_hierarchy_is_the_full_coarsening_one_thin_plates_included(shape, bc):
+    # a variable stiffness (smooth, or rough pixel by pixel) and the borders of thin plates do not make a
+    # plate anisotropic: its plan is full coarsening (none at all when a side is below MIN_SIDE)
+    rough = np.random.default_rng(0).uniform(0.2, 5.0, shape)
+    for w in (smooth_stiffness(shape), rough):
+        ls = _lattice(weighted_plate(shape, w, bc))
+        for order in (1, 3):
+            assert gridmg._coarsening_plan(ls, order) == gridmg._full_plan(*shape, False, order), (w is rough, order)
+
+
+@pytest.mark.parametrize("frac", [0.2, 0.6])
+def test_rows_held_as_identity_rows_do_not_hide_the_anisotropy_of_the_coupled_ones(frac):
+    # plate-aniso with a band of pixels held by identity rows (their couplings removed, their diagonal kept):
+    # a decoupled row adds the same to both axes' zigzag sums; counted, 60 % of them made the plate look
+    # isotropic and lose semi-coarsening on its fine level
+    S = 64
+    P = anisotropic_plate((S, S), 0.1, "even")
+    held = np.zeros((S, S), bool)
+    held[:, :int(frac * S)] = True
+    keep = sp.diags((~held).ravel().astype(float))
+    Q = (keep @ P @ keep + sp.diags(held.ravel() * P.diagonal())).tocsr()
+    ls = _lattice(Q)
+    assert np.count_nonzero(ls.A[:, [k for k in range(25) if k != 12]].any(axis=1) == 0) == held.sum()
+    assert gridmg._coarsening_plan(ls, 1)[0] == (False, True)  # the stiff axis (columns) only
+    h = TruncatedHierarchy(ls, np.ones(S * S, np.uint8), order=1, drop=False)
+    assert (h.levels[0].n, h.levels[0].m) == (S, S // 2)
+
+
 @pytest.mark.parametrize("bc", ["odd", "even", "periodic"])
 @pytest.mark.parametrize("axis", [0, 1])
 def test_a_grid_operators_galerkin_products_with_one_axis_not_coarsened_are_the_dense_triple_product(bc, axis):
@@ -128,7 +193,8 @@ def _vcycle_factor(h, A_F, b, cycles=12, tail=6):
 def test_semi_coarsening_makes_the_v_cycle_of_an_anisotropic_plate_converge_where_full_coarsening_does_not(
         monkeypatch):
     # plate-aniso's operator (D = 0.1 d_xx + d_yy, even) with a fifth of the pixels held, as in a Newton step.
-    # Measured (session 11): 0.45 per cycle semi-coarsened, 0.81 with full coarsening (same smoother, 2 sweeps).
+    # The bounds sit between the factors measured with and without semi-coarsening (same smoother, 2 sweeps;
+    # benchmarks/results/amg/notes-session11-aniso.md).
     S = 128
     ls = _lattice(anisotropic_plate((S, S), 0.1, "even"))
     rng = np.random.default_rng(0)

@@ -188,6 +188,27 @@ def test_the_stencil_array_is_the_summed_cleaned_matrix_bit_for_bit(compiled, n,
 
 
 @pytest.mark.parametrize("compiled", [True, False])
+@settings(max_examples=20, deadline=None)
+@given(**shapes, wrap=st.integers(0, 2))
+def test_int64_index_arrays_read_as_int32_ones(compiled, n, m, R, seed, wrap):
+    # scipy keeps int64 indices for matrices built so (or too large for int32): the same answers
+    m = max(m, 2 * R + 1)
+    P = raw_lattice(n, m, R, seed, wrap=wrap if n > 1 else 0)
+    Q = P.copy()
+    Q.indices, Q.indptr = P.indices.astype(np.int64), P.indptr.astype(np.int64)  # the constructor would downcast
+    assert sp.csr_matrix(Q).indices.dtype == np.int64 and sp.csr_matrix(Q).indptr.dtype == np.int64
+    with path(compiled):
+        assert np.array_equal(L._offsets(Q), ref_offsets(P))
+        for k in divisors(n * m):
+            assert L._radius(Q, k, L.RMAX) == ref_radius(P, k, L.RMAX), k
+        if ref_radius(P, m, R) is not None:
+            assert same_bits(L.stencil_array(Q, (n, m), R), ref_stencil(P, (n, m), R))
+        else:
+            with pytest.raises(ValueError, match="is non-zero"):
+                L.stencil_array(Q, (n, m), R)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
 def test_three_duplicates_are_summed_in_stored_order_like_sum_duplicates_on_sorted_rows(compiled):
     # (1 + 2^53) - 2^53 == 0 but (2^53 - 2^53) + 1 == 1: the order of the sum shows in the result
     lap = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(8, 8))
@@ -232,3 +253,24 @@ def test_a_non_zero_outside_the_window_is_an_error_and_a_cancelling_pair_is_not(
                     L.stencil_array(Q, (8, 8), 1)
             else:
                 assert same_bits(L.stencil_array(Q, (8, 8), 1), ref_stencil(P, (8, 8), 1))
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("forward", [True, False])
+def test_a_non_zero_that_wraps_to_the_next_lattice_row_is_an_error(compiled, forward):
+    # 16 rows of 9: P[8, 9] couples the end of lattice row 0 with the start of row 1, one offset away
+    # (the (0, +1) slot of pixel (0, 8) if nothing checked the column); P[9, 8] the same backwards
+    lap = lambda k: sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(k, k))  # noqa: E731
+    P = sp.kronsum(lap(9), lap(16)).tolil()
+    r, c = (8, 9) if forward else (9, 8)
+    P[r, c] = -5.0
+    P = P.tocsr()
+    with path(compiled):
+        with pytest.raises(ValueError, match=rf"P\[{r}, {c}\] is non-zero"):
+            L.stencil_array(P, (16, 9), 1)
+        # a cancelling pair there is harmless, as anywhere outside the window
+        k = P.indptr[r + 1]  # a second entry at the end of row r
+        indptr = P.indptr.copy()
+        indptr[r + 1:] += 1
+        Q = sp.csr_matrix((np.insert(P.data, k, 5.0), np.insert(P.indices, k, c), indptr), shape=P.shape)
+        assert same_bits(L.stencil_array(Q, (16, 9), 1), ref_stencil(Q, (16, 9), 1))

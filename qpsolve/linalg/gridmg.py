@@ -11,9 +11,11 @@ that table, checked against the operator it was read from, and applies the
 matrix, projected Gauss-Seidel sweeps and Galerkin products to it without
 assembling anything (a 2048^2 plate: a few kB instead of 654 MB of CSR).
 
-Coarse levels hold one variable stencil per pixel (radius 2 at most for
-every model: bilinear prolongation from a grid twice as coarse keeps the
-Galerkin stencil within ``(r + 2) // 2`` coarse pixels).  A
+Coarse levels hold one variable stencil per pixel (bilinear prolongation
+from a grid twice as coarse keeps the Galerkin stencil within
+``(r + 2) // 2`` coarse pixels along a coarsened axis, radius 2 at most for
+every model; an axis that is not coarsened keeps its fine radius, up to
+:data:`~qpsolve.linalg.lattice.RMAX` on a lattice).  A
 :class:`TruncatedHierarchy` is rebuilt for each active set: the fine
 operator restricted to the free pixels, ``A_F = D A D`` with ``D`` the 0/1
 diagonal of free pixels, and its Galerkin products ``R A R^T`` down to a
@@ -610,8 +612,9 @@ def _children(par, w, nc, positive=False):
 
 
 class _Transfer:
-    """Prolongation ``pi, wi`` (rows) and ``pj, wj`` (columns) between a grid and the one twice as coarse,
-    with the inverse tables (children) the gathering restrictions need.  Unpacks as ``(pi, wi, pj, wj)``."""
+    """Prolongation ``pi, wi`` (rows) and ``pj, wj`` (columns) between a grid and the next coarser one (twice
+    as coarse along each coarsened axis, the identity along an axis that is not), with the inverse tables
+    (children) the gathering restrictions need.  Unpacks as ``(pi, wi, pj, wj)``."""
 
     def __init__(self, pi, wi, pj, wj, nc, mc):
         self.pi, self.wi, self.pj, self.wj = pi, wi, pj, wj
@@ -1393,21 +1396,20 @@ COARSEST = 300
 #: hierarchies coarsen while both sides are at least this long
 MIN_SIDE = 16
 #: a level is strongly anisotropic when one axis's zigzag costs more than this many times the other's
-#: (:func:`_axis_couplings`, over all rows); its next level then coarsens only that (strongly coupled)
-#: axis.  Point Gauss-Seidel leaves the error smooth only along the strong axis, and a coarse grid of
-#: both axes cannot hold what is left (oscillatory along the weak one).  Isotropic stencils give 1 (the
-#: plates and grid models, up to their borders and stiffness: 0.98-1.0 on every level of
-#: ``plate-textured``); ``plate-aniso``'s ``D^T D``, ``D = 0.1 d_xx + d_yy``, gives 100.  4: on
-#: ``plate-aniso`` thresholds 3 and 4 coarsen the strong axis twice, then both (V-cycle factor 0.46 with
-#: a fifth of the pixels held, against 0.82 with full coarsening), 10 and 30 only once (0.60); whole
-#: solves at 512^2 took 29 fine Newton steps with 4, 33 with 2, 43 with 10
+#: (:func:`_axis_couplings`, over the coupled rows); its next level then coarsens only that (strongly
+#: coupled) axis.  Point Gauss-Seidel leaves the error smooth only along the strong axis, and a coarse
+#: grid of both axes cannot hold what is left (oscillatory along the weak one).  Isotropic stencils give
+#: about 1 (the plates and grid models, up to their borders and stiffness); ``plate-aniso``'s ``D^T D``,
+#: ``D = 0.1 d_xx + d_yy``, gives 100.  The threshold sits between: low enough that ``plate-aniso``
+#: coarsens its strong axis twice before both (the best V-cycle factor of the thresholds tried, and
+#: fewer Newton steps than 2 or 10), far enough above 1 that no isotropic plate crosses it
 #: (benchmarks/results/amg/notes-session11-aniso.md).
 ANISO = 4.0
 #: whether :class:`MonotoneHierarchy` semi-coarsens strongly anisotropic levels as
-#: :class:`TruncatedHierarchy` does (its ``semi`` argument's default).  Off: on ``plate-aniso`` 512^2 the
-#: semi-coarsened monotone cycles took tnnmg from 29 fine Newton steps (truncated hierarchy alone
-#: semi-coarsened) to 138, although their own energy fell faster on a pure obstacle problem
-#: (benchmarks/results/amg/notes-session11-aniso.md).
+#: :class:`TruncatedHierarchy` does (its ``semi`` argument's default); ``vcycle(truncated=h)`` uses
+#: ``h``'s levels, semi-coarsened or not, whatever ``semi`` is.  Off: on ``plate-aniso`` semi-coarsened
+#: monotone cycles made tnnmg take several times more fine Newton steps, although their own energy fell
+#: faster on a pure obstacle problem (benchmarks/results/amg/notes-session11-aniso.md).
 MONOTONE_SEMI = False
 #: :meth:`TruncatedHierarchy.update` rebuilds a coarse level from the one above (instead of carrying the
 #: difference down) once the difference touches more than this fraction of the rows above: per row the
@@ -1418,21 +1420,34 @@ UPDATE_REBUILD = 0.1
 def _axis_couplings(A, R):
     """``(e_i, e_j)``: how much a variable-stencil ``A`` of radius ``R`` (rows ``p``, see the module docstring)
     penalises the zigzag of each axis: ``e_i = ||A z_i||_1`` with ``z_i = (-1)^i`` (alternating along the
-    rows, constant along the columns), ``e_j`` the same for ``(-1)^j``.
+    rows, constant along the columns), ``e_j`` the same for ``(-1)^j``, over the rows with an
+    off-diagonal non-zero.
 
     The zigzag is the roughest mode of one axis and the smoothest of the other,
     so the ratio compares how strongly each axis couples, free of the mixed
-    terms: ``(a d_xx + b d_yy)^2`` gives ``16 a^2`` and ``16 b^2``.
+    terms: ``(a d_xx + b d_yy)^2`` gives ``16 a^2`` and ``16 b^2``.  A row
+    coupled to nothing (a pixel held as an identity row, say) would add its
+    diagonal to both sums alike and pull the ratio towards 1 however
+    anisotropic the coupled rows are, so it is left out of both.
 
     >>> A = np.zeros((2, 9)); A[:, [1, 7]] = -4.0; A[:, [3, 5]] = -1.0; A[:, 4] = 10.0
     >>> _axis_couplings(A, 1)   # coupled by -4 along the rows, -1 along the columns: 10 + 8 - 2, 10 - 8 + 2, twice
     (32.0, 8.0)
+    >>> _axis_couplings(np.vstack([A, np.eye(9)[[4] * 5] * 50.0]), 1)   # five decoupled rows change nothing
+    (32.0, 8.0)
     """
     W = 2 * R + 1
+    cen = R * W + R
     k = np.arange(W * W)
     zi = np.where((k // W - R) % 2 == 0, 1.0, -1.0)
     zj = np.where((k % W - R) % 2 == 0, 1.0, -1.0)
-    return float(np.abs(A @ zi).sum()), float(np.abs(A @ zj).sum())
+    ei, ej = np.abs(A @ zi), np.abs(A @ zj)
+    off = A != 0.0
+    off[:, cen] = False
+    coupled = off.any(axis=1)
+    if coupled.all():
+        return float(ei.sum()), float(ej.sum())
+    return float(ei[coupled].sum()), float(ej[coupled].sum())
 
 
 def _coarsen_axes(couplings, n, m):
@@ -1511,9 +1526,11 @@ def _coarsening_plan(fine, order, monotone=False):
     untruncated Galerkin operators, so a hierarchy's shape does not depend on
     its free set (:meth:`TruncatedHierarchy.update` keeps it).  A fine level that
     is not strongly anisotropic coarsens both axes at every level without
-    building anything: Galerkin products with the same transfer on both axes keep
-    an isotropic operator's couplings balanced (and its hierarchy, hence its
-    iterates, exactly as before semi-coarsening existed).  Cached on ``fine``.
+    building anything (its hierarchy, hence its iterates, exactly as before
+    semi-coarsening existed).  This assumes that Galerkin products with the same
+    transfer on both axes keep an isotropic operator's couplings balanced: the
+    fine level decides, and a fine ratio just under :data:`ANISO` that would
+    cross it lower down is not looked for.  Cached on ``fine``.
     """
     key = (int(order), bool(monotone))
     plans = fine.__dict__.setdefault("_plans", {})

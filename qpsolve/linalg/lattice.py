@@ -89,10 +89,11 @@ class Lattice:
 
 
 # Large matrices are read by numba kernels over the CSR arrays: one pass each, no per-entry
-# temporaries (at 1024^2 a plate has 13.6 M entries; numpy's row, column and offset arrays left the
-# L3 cache and cost more than the arithmetic).  Compiled lazily, as every plain-matrix solve asks
-# ``grid_model_of`` first; small matrices stay with numpy (:data:`NUMBA_MIN_NNZ`).  stencil_array
-# always uses its kernel: only tnnmg calls it, whose solver kernels are numba's anyway.
+# temporaries (numpy's row, column and offset arrays of a large plate outgrow the cache and cost more
+# than the arithmetic: benchmarks/results/amg/notes-session10.md, notes-session11-detect.md).
+# Compiled lazily, as every plain-matrix solve asks ``grid_model_of`` first; small matrices stay with
+# numpy (:data:`NUMBA_MIN_NNZ`).  stencil_array always uses its kernel: only tnnmg calls it, whose
+# solver kernels are numba's anyway.
 
 
 def _offsets_py(indptr, indices, data, seen):
@@ -135,7 +136,7 @@ def _radius_py(indptr, indices, data, m, rmax):
 def _scatter_py(indptr, indices, data, m, R, A):
     """``A[row, (di + R)(2R + 1) + dj + R] += data`` over the numerically non-zero entries, in stored
     order; returns ``(row, column)`` of the first entry whose duplicates sum to a non-zero outside
-    the window of radius ``R``, or ``(-1, -1)``.
+    the window of radius ``R`` or wrapping around from one lattice row to another, or ``(-1, -1)``.
 
     A stored zero adds nothing (and ``x + 0.0 == x`` for any non-zero ``x``): the sums are those of
     ``sum_duplicates()`` whenever the order of three or more duplicates is the stored one, and a slot
@@ -144,6 +145,7 @@ def _scatter_py(indptr, indices, data, m, R, A):
     W = 2 * R + 1
     half = m // 2
     for r in range(indptr.size - 1):
+        j = r % m
         for k in range(indptr[r], indptr[r + 1]):
             x = data[k]
             if x == 0:
@@ -152,10 +154,11 @@ def _scatter_py(indptr, indices, data, m, R, A):
             d = c - r
             di = (d + half) // m
             dj = d - di * m
-            if abs(di) <= R and abs(dj) <= R:
+            if abs(di) <= R and abs(dj) <= R and 0 <= j + dj < m:
                 A[r, (di + R) * W + dj + R] += x
                 continue
-            # outside the window: no slot, harmless only if its duplicates cancel.  Summed at the
+            # outside the window (or wrapping around to another lattice row, which would land in a
+            # slot of this one): no slot, harmless only if its duplicates cancel.  Summed at the
             # first non-zero one, in stored order (sum_duplicates()'s order for sorted rows; the
             # zeros before it add nothing)
             done = False
@@ -380,13 +383,15 @@ def stencil_array(P, shape, radius):
     summed and stored zeros skipped, as ``sum_duplicates()`` and
     ``eliminate_zeros()`` would: three or more duplicates of one entry are
     summed in stored order, scipy's order whenever the row's indices are
-    sorted.
+    sorted.  The sums are taken in float64 (a float32 ``P`` with duplicates
+    may differ from scipy's own float32 sum).
 
     Raises
     ------
     ValueError
         If a non-zero (after summing its duplicates) lies outside the
-        window of ``radius`` rows and columns.
+        window of ``radius`` rows and columns, or wraps around from the end
+        of one lattice row to another.
 
     Examples
     --------
@@ -405,7 +410,8 @@ def stencil_array(P, shape, radius):
     r, c = _scatter(P.indptr, P.indices, P.data, m, radius, A)
     if r >= 0:
         raise ValueError(f"P[{r}, {c}] is non-zero and lies more than {radius} rows or columns from its "
-                         f"diagonal on rows of length {m}: no stencil of radius {radius}")
+                         f"diagonal on rows of length {m}, or wraps around to another row: no stencil of "
+                         f"radius {radius}")
     return A
 
 
