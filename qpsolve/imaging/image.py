@@ -13,7 +13,7 @@ from ..validation import check_calibration, check_positive_int
 from . import channels as _channels
 from .bounds import image_envelopes, restore, split_channels
 from .photo import dequantize_photo
-from .progress import channel_bar
+from .progress import solve_with_bar
 
 __all__ = ["image_problem", "dequantize"]
 
@@ -92,10 +92,8 @@ def image_problem(image, bits=None, model="biharmonic", bc="odd", mask=None, *, 
 def _solve_single(image, bits, model, bc, mask, solver, tol, max_iter, verbose, options, kw, progress=False,
                   label="image"):
     prob, ctx = _build(image, bits, model, bc, mask, **kw)
-    with channel_bar(progress, label) as bar:
-        res = solve(prob, solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
-        if bar is not None and res.success:
-            bar.finish()
+    res = solve_with_bar(progress, label, lambda: solve(prob, solver=solver, tol=tol, max_iter=max_iter,
+                                                         verbose=verbose, **options))
     return restore(res.x, ctx), res
 
 

@@ -41,7 +41,7 @@ from ..solvers import solve
 from ..validation import check_at_least, check_choice, check_int_at_least, check_positive
 from . import channels as _channels
 from .bounds import image_envelopes, restore, split_channels
-from .progress import channel_bar
+from .progress import solve_with_bar
 from .smoothing import gaussian_nearest
 from .tiles import GridBounds, solve_tiled
 
@@ -674,10 +674,9 @@ def _say(verbose, what, t0):
 
 def _solve_prob(bounds, shape, solver, tol, max_iter, verbose, options, tile, progress, rep, label="image"):
     if tile is None:
-        with channel_bar(progress, label) as bar:  # tiled solves have their bar over tiles
-            res = solve(bounds.problem(), solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
-            if bar is not None and res.success:
-                bar.finish()
+        # (tiled solves have their bar over tiles)
+        res = solve_with_bar(progress, label, lambda: solve(bounds.problem(), solver=solver, tol=tol,
+                                                             max_iter=max_iter, verbose=verbose, **options))
     else:
         res = solve_tiled(bounds, shape, tile=tile, solver=solver, tol=tol, max_iter=max_iter,
                           verbose=verbose, progress=progress, **options)
@@ -757,10 +756,9 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
         lo = np.concatenate([b[0].lower for b in built])
         hi = np.concatenate([b[0].upper for b in built])
         joint = BoxQP(P, lo, hi)
-        with channel_bar(progress, "channels (joint)") as bar:
-            res = solve(joint, solver=solver, tol=tol, max_iter=max_iter, verbose=verbose, **options)
-            if bar is not None and res.success:
-                bar.finish()
+        res = solve_with_bar(progress, "channels (joint)", lambda: solve(joint, solver=solver, tol=tol,
+                                                                         max_iter=max_iter, verbose=verbose,
+                                                                         **options))
         n = built[0][0].n
         outs, results = [], []
         records = []

@@ -33,7 +33,7 @@ import time
 
 from ..linalg.threads import progress_scope
 
-__all__ = ["ChannelBar", "channel_bar", "close_bars"]
+__all__ = ["ChannelBar", "channel_bar", "close_bars", "solve_with_bar"]
 
 #: seconds between redraws of a bar (tqdm's own default)
 REFRESH = 0.1
@@ -196,6 +196,24 @@ class _Quiet:
                 self.stream.flush()
             except Exception:
                 self.broken = True
+
+
+def solve_with_bar(progress, label, run):
+    """``run()`` (a solve returning a :class:`~qpsolve.SolveResult`) inside :func:`channel_bar`; the bar
+    is filled when the result is certified.
+
+    Examples
+    --------
+    >>> import qpsolve as qs
+    >>> prob = qs.BoxQP(qs.energy_matrix((16, 16), "biharmonic", "odd"), 0.0, 1.0)
+    >>> solve_with_bar(False, "image", lambda: qs.solve(prob)).success
+    True
+    """
+    with channel_bar(progress, label) as bar:
+        res = run()
+        if bar is not None and res.success:
+            bar.finish()
+    return res
 
 
 def _tick(bar, stop):
