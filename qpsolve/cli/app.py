@@ -72,7 +72,9 @@ def run():
     written after the solve), so nothing is left half-written either.
     """
     code = main()
-    if code == 130 and any(t.name.startswith("qpsolve-channel") and t.is_alive() for t in threading.enumerate()):
+    from ..imaging.channels import CHANNEL_THREAD
+
+    if code == 130 and any(t.name.startswith(CHANNEL_THREAD) and t.is_alive() for t in threading.enumerate()):
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()

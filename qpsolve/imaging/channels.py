@@ -39,8 +39,11 @@ from ..linalg import rowpool
 from ..linalg.threads import Cancelled, blas_threads, cancel_event, cancel_scope, usable_cores
 from ..validation import check_positive_int
 
-__all__ = ["IN_FLIGHT_PIXELS", "PARALLEL_PIXELS", "channel_jobs", "fewest_threads_soonest", "map_channels",
-           "solve_planes"]
+__all__ = ["CHANNEL_THREAD", "IN_FLIGHT_PIXELS", "PARALLEL_PIXELS", "channel_jobs", "fewest_threads_soonest",
+           "map_channels", "solve_planes"]
+
+#: the name of every channel thread :func:`map_channels` starts (numbered after it)
+CHANNEL_THREAD = "qpsolve-channel"
 
 #: channels with more pixels than this are solved one at a time by default (a 12-Mpx channel's
 #: envelopes, weights and solver arrays take gigabytes; two at once would double the peak)
@@ -303,9 +306,11 @@ def map_channels(fn, items, jobs, *, label_lines=False):
         with blas_threads(1):
             try:
                 for k in range(jobs):
-                    t = threading.Thread(target=worker, name=f"qpsolve-channel-{k}", daemon=True)
-                    t.start()
+                    t = threading.Thread(target=worker, name=f"{CHANNEL_THREAD}-{k}", daemon=True)
+                    # listed before it starts: an interrupt that lands between start() and the listing
+                    # would leave a running channel's bar out of close_bars below
                     started.append(t)
+                    t.start()
                 for _ in started:
                     # interruptible: Ctrl-C lands here; inside an outer cancel scope, look at its
                     # event every 50 ms (a thread can wait on one primitive only)
