@@ -1445,8 +1445,6 @@ def _axis_couplings(A, R):
     off = A != 0.0
     off[:, cen] = False
     coupled = off.any(axis=1)
-    if coupled.all():
-        return float(ei.sum()), float(ej.sum())
     return float(ei[coupled].sum()), float(ej[coupled].sum())
 
 
