@@ -79,3 +79,55 @@ def test_the_dense_rule_counts_growth_and_size():
     assert not rule(300, constants.DENSE_MIN_PIXELS - 1, 8, 2000)  # too small a level to judge
     assert not rule(int(constants.DENSE_FRACTION * 4096), 4096, 8, 100)  # not more than the fraction
     assert not rule(300, 4096, 4, 2000)  # would still fit on the fine level
+    assert rule(300, 4096, 4, 2000, any_size=True)  # ... but the hand-over goes to tnnmg
+
+
+def test_the_dense_rule_asks_about_tnnmg_only_when_the_share_alone_decides():
+    # any_size imports tnnmg (numba): a smooth solve must not pay for the question
+    def boom():
+        raise AssertionError("asked")
+
+    rule = constants.is_dense
+    assert not rule(int(constants.DENSE_FRACTION * 4096), 4096, 8, 100, any_size=boom)  # sparse: not asked
+    assert not rule(300, constants.DENSE_MIN_PIXELS - 1, 8, 2000, any_size=boom)  # too small: not asked
+    assert rule(300, 4096, 8, 2000, any_size=boom)  # outgrows the Schur complement: not asked
+    assert not rule(300, 4096, 4, 2000, any_size=lambda: False)
+    assert not rule(100, constants.DENSE_ANY_SIZE_PIXELS - 1, 1, 2000, any_size=boom)  # small: PDAS keeps it
+
+
+def _tile(bits=3):
+    # a 64 x 64 crop of the camera's grass and tripod: a tile of a tiled photograph, dense contacts
+    return qs.image_problem(truncate_bits(skimage.data.camera()[448:512, 448:512], bits), bits=bits)
+
+
+def test_a_dense_photo_tile_goes_to_tnnmg_though_its_schur_complement_would_fit():
+    # 4 096 pixels can never hold more contacts than max_active (4 000 + pinned): under the old rule
+    # PDAS kept the tile (and stalled there for seconds); now a dense share on any level hands it over
+    prob = _tile()
+    res = qs.solve(prob)
+    assert res.success
+    assert res.solver == "pdas" and res.info["fallback"]["solver"] == "tnnmg"
+    assert res.info["levels"][-1]["status"] == "dense"
+    assert res.info["levels"][-1]["active"] <= constants.default_max_active(prob.n)
+    assert _active(prob, res.x) > constants.DENSE_FRACTION * prob.n  # the answer's own contacts: dense
+
+
+def test_a_dense_tile_stays_on_pdas_with_options_of_the_callers():
+    # options of the caller's send a dense set to pcg, not to tnnmg: only a set that outgrows the
+    # Schur complement hands over then, as before
+    prob = _tile()
+    res = qs.solve(prob, solver="pdas", coarse_to_fine=True)
+    assert res.success
+    assert all(lv["status"] != "dense" for lv in res.info["levels"])
+    ref = qs.solve(prob)
+    assert abs(res.objective - ref.objective) <= 2e-8 * abs(ref.objective) + res.kkt.gap + ref.kkt.gap
+
+
+def test_a_dense_strip_stays_on_pdas():
+    # tnnmg's hierarchy needs both sides >= gridmg.MIN_SIDE: a 12-row strip would get no coarse grid
+    # (tnnmg stopped uncertified after 12 s on 12 x 400 where PDAS certifies), so its dense contacts
+    # stay with PDAS, whose Schur complement holds them
+    prob = qs.image_problem(truncate_bits(skimage.data.camera()[300:312, 200:300], 3), bits=3)
+    res = qs.solve(prob)
+    assert res.success and res.solver == "pdas" and "fallback" not in res.info
+    assert _active(prob, res.x) > constants.DENSE_FRACTION * prob.n

@@ -37,8 +37,10 @@ not the area).  This backend works on that small active set ``A`` only:
 5. **Safeguards:** a contact set denser than ``DENSE_FRACTION`` of a level
    (the coarsest included; :func:`~qpsolve.solvers.pdas.constants.is_dense`)
    whose fine level would then exceed ``max_active`` (textured photographs,
-   noise, many pinned pixels: contacts that grow up to eightfold per level)
-   or larger than ``max_active`` hands the problem over from its own
+   noise, many pinned pixels: contacts that grow up to eightfold per level),
+   or of any size when the caller gave no options and ``tnnmg`` can take the
+   problem (photo tiles: it is faster there than PDAS's dense Schur
+   complements), or larger than ``max_active`` hands the problem over from its own
    coarse-to-fine start: to ``tnnmg`` (:data:`qpsolve.solvers.DENSE_HANDOVER`)
    unless the caller gave ``pdas`` options, else to ``pcg``; a cycle or the
    iteration limit warm-starts ``pcg`` from the best point (the registry
@@ -120,5 +122,8 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
     contacts (:mod:`~qpsolve.solvers.pdas.constants`).
     """
     with blas_threads(constants.BLAS_THREADS):
+        # without options of the caller's, the registry hands a dense set to tnnmg (DENSE_HANDOVER),
+        # which beats PDAS on dense sets of any size: the density rule need not wait for them to outgrow
+        # the Schur complement
         return solve_multilevel(prob, tol=tol, max_iter=max_iter, x0=x0, verbose=verbose, time_limit=time_limit,
-                                **options)
+                                dense_to_tnnmg=not options, **options)

@@ -30,23 +30,34 @@ def default_max_active(n):
     return max(MAX_ACTIVE, int(ACTIVE_PER_SIDE * np.sqrt(n)))
 
 
-#: a level whose contacts exceed this fraction of its pixels (texture, noise) is left to pcg ...
+#: a level whose contacts exceed this fraction of its pixels (texture, noise) is left to tnnmg ...
 DENSE_FRACTION = 0.05
 #: ... when they would outgrow max_active on the fine level at this growth per level (textured
-#: contacts multiply from level to level, see benchmarks/results/design_notes.md; a small tile
-#: of a smooth photo stays well inside)
+#: contacts multiply from level to level, see benchmarks/results/design_notes.md), or whatever their
+#: number when the hand-over goes to tnnmg: on 64 x 64 photo tiles it certifies such sets 10-30x
+#: faster than PDAS's dense Schur complements (benchmarks/results/dense/session12/notes.md)
 DENSE_GROWTH = 8
 #: ... once the level has at least this many pixels (the coarsest grids are all contact)
 DENSE_MIN_PIXELS = 1024
+#: ... and a dense share alone (the hand-over going to tnnmg) from this many: below, PDAS's Schur
+#: complements are cheap and smooth content's contact lines alone can pass the share (the paper's
+#: Gaussian at 32 x 32: 19 ms on PDAS, 48 ms through the hand-over)
+DENSE_ANY_SIZE_PIXELS = 4096
 
 
-def is_dense(active, n, growth, max_fine):
+def is_dense(active, n, growth, max_fine, any_size=False):
     """The dense-contact rule: ``active`` contacts on a level of ``n`` pixels are too many for ``pdas``.
 
     True when the level has at least ``DENSE_MIN_PIXELS`` pixels, more than
-    ``DENSE_FRACTION`` of them are contacts, and the contacts multiplied by
-    ``growth`` (``DENSE_GROWTH ** depth`` on a coarse level) would exceed
-    ``max_fine`` (the fine level's ``max_active``).  ``pdas`` applies it on
+    ``DENSE_FRACTION`` of them are contacts, and either the contacts
+    multiplied by ``growth`` (``DENSE_GROWTH ** depth`` on a coarse level)
+    would exceed ``max_fine`` (the fine level's ``max_active``: the dense
+    Schur complement would not fit), or, on a level of at least
+    ``DENSE_ANY_SIZE_PIXELS``, ``any_size`` holds: the hand-over goes to a
+    solver that beats PDAS on dense sets of any size
+    (:data:`qpsolve.solvers.DENSE_HANDOVER`).  ``any_size`` may be a
+    function of no arguments, called only when the other tests leave the
+    answer open (asking it loads numba).  ``pdas`` applies the rule on
     every level of its chain, the coarsest included; a dense level hands
     the problem over (to :data:`qpsolve.solvers.DENSE_HANDOVER` unless the
     caller gave ``pdas`` options of its own).
@@ -59,8 +70,16 @@ def is_dense(active, n, growth, max_fine):
     False
     >>> is_dense(600, 4096, 1, 4000)                   # the fine level itself: the Schur complement fits
     False
+    >>> is_dense(600, 4096, 1, 4000, any_size=True)    # ... but tnnmg takes the tile faster
+    True
+    >>> is_dense(100, 1024, 1, 4000, any_size=True)    # a small level: PDAS keeps it
+    False
     """
-    return n >= DENSE_MIN_PIXELS and active > DENSE_FRACTION * n and active * growth > max_fine
+    if n < DENSE_MIN_PIXELS or active <= DENSE_FRACTION * n:
+        return False
+    if active * growth > max_fine:
+        return True
+    return n >= DENSE_ANY_SIZE_PIXELS and bool(any_size() if callable(any_size) else any_size)
 
 
 # -- coarse-to-fine ----------------------------------------------------------------------------

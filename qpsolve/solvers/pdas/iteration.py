@@ -83,7 +83,7 @@ def violation(prob, x):
 
 
 def run_level(level, act, upper, *, max_iter, max_active, deadline, verbose, label, window=constants.PEAK_WINDOW,
-              tol=None, loose=None, growth=1, max_fine=0):
+              tol=None, loose=None, growth=1, max_fine=0, any_size=False):
     """Run PDAS from ``(act, upper)``; returns ``x``, the final set, a status, a history,
     the certificate's dual shift of the final polish and the certificate of ``x`` with it
     (both ``None`` unless the fine level polished its last point).
@@ -110,7 +110,7 @@ def run_level(level, act, upper, *, max_iter, max_active, deadline, verbose, lab
         if act.size > max_active:
             status = "too_many_active"
             break
-        if constants.is_dense(act.size, prob.n, growth, max_fine):
+        if constants.is_dense(act.size, prob.n, growth, max_fine, any_size):
             status = "dense"
             break
         x, mu = level.equality_solve(act, upper)

@@ -20,7 +20,8 @@ from .iteration import run_level
 from .level import Level
 from .newton import projected_newton
 
-__all__ = ["GridLevel", "level_chain", "seed_from_coarse", "active_of", "coarsest_solver", "solve_multilevel"]
+__all__ = ["GridLevel", "level_chain", "seed_from_coarse", "active_of", "coarsest_solver", "tnnmg_takes",
+           "solve_multilevel"]
 
 
 class GridLevel:
@@ -130,8 +131,40 @@ def coarsest_solver(cprob):
     return "pcg", pcg
 
 
+def tnnmg_takes(prob):
+    """Whether ``tnnmg`` can continue a dense hand-over of ``prob`` (a 2-D grid whose sides are at least
+    ``gridmg.MIN_SIDE`` long, numba present).  Imports ``tnnmg``, hence numba: ask only when a level is
+    dense by its share of contacts.
+
+    >>> import numpy as np
+    >>> from qpsolve.model.operators import GridSpec
+    >>> tile = GridLevel(np.zeros(64 * 64), np.ones(64 * 64), GridSpec(shape=(64, 64))).boxqp()
+    >>> tnnmg_takes(tile)
+    True
+    >>> signal = GridLevel(np.zeros(4096), np.ones(4096), GridSpec(shape=(4096,))).boxqp()
+    >>> tnnmg_takes(signal)
+    False
+    """
+    from ...linalg.gridmg import MIN_SIDE
+    from .. import tnnmg
+
+    return min(prob.grid.shape) >= MIN_SIDE and tnnmg.available() and tnnmg.supports(prob) is None
+
+
+def _once(fn, *args):
+    """``fn(*args)`` evaluated on the first call only (the density rule's lazy ``any_size``)."""
+    memo = []
+
+    def ask():
+        if not memo:
+            memo.append(bool(fn(*args)))
+        return memo[0]
+
+    return ask
+
+
 def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, max_active=None,
-                     fallback=True, **options):
+                     fallback=True, dense_to_tnnmg=False, **options):
     """The whole ``pdas`` solve (the parameters are :func:`qpsolve.solvers.pdas.solve`'s).
 
     1. A stationary start point ends the solve at once.
@@ -141,7 +174,10 @@ def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_
        the pinned pixels.
     3. A coarsest level whose contacts are dense
        (:func:`~qpsolve.solvers.pdas.constants.is_dense`) ends the solve
-       there (status ``dense``): no PDAS level runs.
+       there (status ``dense``): no PDAS level runs.  With
+       ``dense_to_tnnmg`` (the caller gave no options, so the registry hands
+       a dense set to ``tnnmg``) a dense share of contacts is enough on any
+       level where :func:`tnnmg_takes` the problem, whatever their number.
        Coarsest to finest, each level runs :func:`~qpsolve.solvers.pdas.iteration.run_level`
        from the set seeded by the level below (:func:`seed_from_coarse`);
        coarse levels stop early, the fine one is polished.  A fine level that
@@ -161,6 +197,7 @@ def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_
     if max_active is None:
         max_active = constants.default_max_active(prob.n)
     check_positive_int(max_active, "max_active")
+    any_size = _once(tnnmg_takes, prob) if dense_to_tnnmg else False
     max_iter = 100 if max_iter is None else int(max_iter)
     deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
 
@@ -193,7 +230,7 @@ def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_
         act, upper = active_of(cprob, x_parent)
         # The density rule holds on the coarsest level too: a textured photograph whose sides stop
         # halving early (coffee: 50 x 75) shows its dense contacts here, before any PDAS level.
-        dense = constants.is_dense(act.size, parent.n, constants.DENSE_GROWTH ** len(chain), max_active)
+        dense = constants.is_dense(act.size, parent.n, constants.DENSE_GROWTH ** len(chain), max_active, any_size)
         levels.append({"n": parent.n, "solver": name, "iterations": out.iterations, "active": int(act.size),
                        "status": "dense" if dense else "optimal" if out.converged else "not_converged",
                        "seconds": time.perf_counter() - t0})
@@ -217,7 +254,7 @@ def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_
             level, act, upper, max_iter=max_iter if fine else 40, max_active=max(1, max_active >> depth),
             deadline=deadline, verbose=verbose, label=f"n={lvl.n}", tol=tol if fine else None,
             loose=None if fine else constants.COARSE_VIOLATION, growth=constants.DENSE_GROWTH ** depth,
-            max_fine=max_active)
+            max_fine=max_active, any_size=any_size)
         x_parent = x
         levels.append({"n": lvl.n, "solver": "pdas", "iterations": it, "active": int(act.size),
                        "status": status, "seconds": time.perf_counter() - t0, "history": hist,
