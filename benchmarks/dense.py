@@ -20,6 +20,9 @@ Cases (all ``solver="auto"``, the default tolerance):
   over the channels, the rest of the row's time is the blend and the
   calibration around it; colour channels solved side by side overlap, so
   their sum can exceed the row's wall seconds);
+- ``...-B-tileT``: the same photograph through ``qs.dequantize`` with all
+  defaults but ``tile=T`` (overlapping ``T``-pixel tiles, each its own
+  certified QP; the path for memory limits), timed the same way;
 - ``textured-S``: camera upscaled (bilinear) to ``S²``, 3 bits, plain plate;
 - ``cli-coffee-12mp``: coffee upscaled (bilinear) to 4000×3000 RGB, 4 bits, written
   as a PNG and run as a user runs it, ``python -m qpsolve dequantize IN OUT --bits 4
@@ -54,10 +57,22 @@ DEFAULT_CASES = (
     "coffee-3-default", "coffee-4-default", "chelsea-3-default", "chelsea-4-default",
     "textured-1024", "textured-2048", "cli-coffee-12mp",
 )
+#: the tiled cases (``...-tileT``), run when named: ``--cases camera-3-tile64 ...``
+TILED_CASES = ("camera-3-tile64", "camera-4-tile64", "coffee-3-tile64", "astronaut-4-tile64")
 #: the CLI case: (rows, columns) of the upscaled photograph and its bit depth
 CLI_CASES = {"cli-coffee-12mp": ("coffee", (3000, 4000), 4)}
 #: seconds before ``--timeout`` at which a CLI case interrupts its command (it then reports its splits)
 CLI_MARGIN = 30.0
+
+
+def tile_of(name):
+    """The tile side of a ``...-tileT`` case, else ``None``.
+
+    >>> tile_of("camera-3-tile64"), tile_of("camera-3-default")
+    (64, None)
+    """
+    last = name.rsplit("-", 1)[-1]
+    return int(last[4:]) if last.startswith("tile") and last[4:].isdigit() else None
 
 
 def _image(name):
@@ -186,18 +201,20 @@ def child(name, limit=None, channel_jobs=None):
 
     img, bits = _image(name)
     q = truncate_bits(img, bits)
-    extra, ch_jobs = {}, 1
-    if name.endswith("-default") and q.ndim == 3:
+    tile = tile_of(name)
+    dequantize = name.endswith("-default") or tile is not None
+    extra, ch_jobs = ({} if tile is None else {"tile": tile}), 1
+    if dequantize and q.ndim == 3:
         # RGB photographs: one plate per channel (without channel_axis a colour array is a 3-D volume),
         # solved side by side as the default does (recorded: earlier rows solved them one at a time)
         from qpsolve.imaging.channels import channel_jobs as decide
 
-        ch_jobs = decide(channel_jobs, channels=q.shape[2], pixels=q.shape[0] * q.shape[1], tile=None)
-        extra = {"channel_axis": -1, "channel_jobs": ch_jobs}
+        ch_jobs = decide(channel_jobs, channels=q.shape[2], pixels=q.shape[0] * q.shape[1], tile=tile)
+        extra.update(channel_axis=-1, channel_jobs=ch_jobs)
     load0 = os.getloadavg()[0]
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
-    if name.endswith("-default"):
+    if dequantize:
         _, res = qs.dequantize(q, bits=bits, return_result=True, **extra)
         results = res if isinstance(res, list) else [res]
     else:
