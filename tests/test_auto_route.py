@@ -92,7 +92,7 @@ def test_the_dense_rule_asks_about_tnnmg_only_when_the_share_alone_decides():
     assert not rule(300, constants.DENSE_MIN_PIXELS - 1, 8, 2000, any_size=boom)  # too small: not asked
     assert rule(300, 4096, 8, 2000, any_size=boom)  # outgrows the Schur complement: not asked
     assert not rule(300, 4096, 4, 2000, any_size=lambda: False)
-    assert not rule(100, constants.DENSE_ANY_SIZE_PIXELS - 1, 1, 2000, any_size=boom)  # small: PDAS keeps it
+    assert not rule(300, constants.DENSE_ANY_SIZE_PIXELS - 1, 1, 2000, any_size=boom)  # small: PDAS keeps it
 
 
 def _tile(bits=3):
@@ -124,10 +124,16 @@ def test_a_dense_tile_stays_on_pdas_with_options_of_the_callers():
 
 
 def test_a_dense_strip_stays_on_pdas():
-    # tnnmg's hierarchy needs both sides >= gridmg.MIN_SIDE: a 12-row strip would get no coarse grid
-    # (tnnmg stopped uncertified after 12 s on 12 x 400 where PDAS certifies), so its dense contacts
-    # stay with PDAS, whose Schur complement holds them
-    prob = qs.image_problem(truncate_bits(skimage.data.camera()[300:312, 200:300], 3), bits=3)
+    # a 16-pixel strip: tnnmg's hierarchy barely coarsens it (16 x 400 stopped uncertified after 12 s,
+    # 16 x 1024 took 14.5 s through the hand-over against 5.3 s on PDAS), so its dense contacts stay
+    # with PDAS, whose Schur complement holds them (4 800 pixels: the size alone would hand over)
+    prob = qs.image_problem(truncate_bits(skimage.data.camera()[100:116, 0:300], 3), bits=3)
+    assert prob.n >= constants.DENSE_ANY_SIZE_PIXELS
     res = qs.solve(prob)
     assert res.success and res.solver == "pdas" and "fallback" not in res.info
     assert _active(prob, res.x) > constants.DENSE_FRACTION * prob.n
+
+
+def test_dense_to_tnnmg_is_not_an_option_of_the_callers():
+    with pytest.raises(TypeError, match=r"unknown option\(s\): \['dense_to_tnnmg'\]"):
+        qs.solve(_tile(), solver="pdas", dense_to_tnnmg=True)

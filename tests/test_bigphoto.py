@@ -94,6 +94,35 @@ def test_cli_case_stopped_at_its_limit_reports_what_it_got_to(tmp_path, capsys):
     assert row["wall"] >= 0.5
 
 
+def test_a_tiled_case_name_without_its_side_is_refused(capsys):
+    from benchmarks.dense import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--cases", "camera-3-tile", "--out", "unused"])
+    assert exc.value.code == 2
+    assert "'camera-3-tile': a tiled case ends in -tileT" in capsys.readouterr().err
+
+
+def test_a_tiled_case_runs_dequantize_with_its_tiles(monkeypatch, capsys):
+    # a 128 x 128 crop of coffee stands for the photograph: the row says every channel was certified
+    import benchmarks.dense as dense
+    import qpsolve as qs
+
+    real = dense._image
+    monkeypatch.setattr(dense, "_image", lambda name: (real(name)[0][:128, :128], real(name)[1]))
+    seen = {}
+    original = qs.dequantize
+
+    def spy(*args, **kwargs):
+        seen.update(kwargs)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(qs, "dequantize", spy)
+    dense.child("coffee-3-tile64", channel_jobs=2)  # --channel-jobs is for untiled cases only
+    row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert seen["tile"] == 64 and seen["channel_axis"] == -1 and row["certified"] and len(row["statuses"]) == 3
+
+
 def test_channel_splits_read_the_verbose_lines():
     from benchmarks.dense import channel_splits
 

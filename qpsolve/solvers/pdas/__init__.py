@@ -38,9 +38,10 @@ not the area).  This backend works on that small active set ``A`` only:
    (the coarsest included; :func:`~qpsolve.solvers.pdas.constants.is_dense`)
    whose fine level would then exceed ``max_active`` (textured photographs,
    noise, many pinned pixels: contacts that grow up to eightfold per level),
-   or of any size when the caller gave no options and ``tnnmg`` can take the
-   problem (photo tiles: it is faster there than PDAS's dense Schur
-   complements), or larger than ``max_active`` hands the problem over from its own
+   or, on a level of at least ``DENSE_ANY_SIZE_PIXELS``, of any size when
+   the caller gave no options and ``tnnmg`` can take the problem (sides of at
+   least ``DENSE_ANY_SIZE_SIDE``; photo tiles: it is faster there than PDAS's
+   dense Schur complements), or larger than ``max_active`` hands the problem over from its own
    coarse-to-fine start: to ``tnnmg`` (:data:`qpsolve.solvers.DENSE_HANDOVER`)
    unless the caller gave ``pdas`` options, else to ``pcg``; a cycle or the
    iteration limit warm-starts ``pcg`` from the best point (the registry
@@ -96,6 +97,9 @@ def supports(prob):
 def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
     """Primal-dual active set on grid problems, exact Green's-function steps.
 
+    ``dense_to_tnnmg`` is not an option: it is set here, from whether the
+    caller gave any.
+
     Parameters
     ----------
     coarse_to_fine : bool
@@ -121,6 +125,8 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
     :mod:`qpsolve.linalg.threads`) but for the Cholesky factors of at least ``PARALLEL_CHOLESKY``
     contacts (:mod:`~qpsolve.solvers.pdas.constants`).
     """
+    if "dense_to_tnnmg" in options:
+        raise TypeError("pdas got unknown option(s): ['dense_to_tnnmg'] (it follows from whether options were given)")
     with blas_threads(constants.BLAS_THREADS):
         # without options of the caller's, the registry hands a dense set to tnnmg (DENSE_HANDOVER),
         # which beats PDAS on dense sets of any size: the density rule need not wait for them to outgrow

@@ -30,12 +30,12 @@ def default_max_active(n):
     return max(MAX_ACTIVE, int(ACTIVE_PER_SIDE * np.sqrt(n)))
 
 
-#: a level whose contacts exceed this fraction of its pixels (texture, noise) is left to tnnmg ...
+#: a level whose contacts exceed this fraction of its pixels (texture, noise) is handed over ...
 DENSE_FRACTION = 0.05
 #: ... when they would outgrow max_active on the fine level at this growth per level (textured
 #: contacts multiply from level to level, see benchmarks/results/design_notes.md), or whatever their
-#: number when the hand-over goes to tnnmg: on 64 x 64 photo tiles it certifies such sets 10-30x
-#: faster than PDAS's dense Schur complements (benchmarks/results/dense/session12/notes.md)
+#: number when the hand-over goes to tnnmg: on 64 x 64 photo tiles it certified such sets many
+#: times faster than PDAS's dense Schur complements (benchmarks/results/dense/session12/notes.md)
 DENSE_GROWTH = 8
 #: ... once the level has at least this many pixels (the coarsest grids are all contact)
 DENSE_MIN_PIXELS = 1024
@@ -43,6 +43,10 @@ DENSE_MIN_PIXELS = 1024
 #: complements are cheap and smooth content's contact lines alone can pass the share (the paper's
 #: Gaussian at 32 x 32: 19 ms on PDAS, 48 ms through the hand-over)
 DENSE_ANY_SIZE_PIXELS = 4096
+#: ... on grids whose sides are all at least this long: tnnmg's hierarchy barely coarsens a 16-pixel
+#: strip (camera, 3 bits, 16 x 1024: 5.3 s on PDAS, 14.5 s through the hand-over; 16 x 400: tnnmg
+#: stopped uncertified), while 32 x 256 took 0.46 s through it against 3.2 s on PDAS
+DENSE_ANY_SIZE_SIDE = 32
 
 
 def is_dense(active, n, growth, max_fine, any_size=False):

@@ -132,23 +132,23 @@ def coarsest_solver(cprob):
 
 
 def tnnmg_takes(prob):
-    """Whether ``tnnmg`` can continue a dense hand-over of ``prob`` (a 2-D grid whose sides are at least
-    ``gridmg.MIN_SIDE`` long, numba present).  Imports ``tnnmg``, hence numba: ask only when a level is
-    dense by its share of contacts.
+    """Whether ``tnnmg`` continues a dense hand-over of ``prob`` quickly: a 2-D grid whose sides are at
+    least ``constants.DENSE_ANY_SIZE_SIDE`` long, numba present (``tnnmg.available()`` imports it: ask
+    only when a level is dense by its share of contacts).
 
     >>> import numpy as np
     >>> from qpsolve.model.operators import GridSpec
     >>> tile = GridLevel(np.zeros(64 * 64), np.ones(64 * 64), GridSpec(shape=(64, 64))).boxqp()
     >>> tnnmg_takes(tile)
     True
-    >>> signal = GridLevel(np.zeros(4096), np.ones(4096), GridSpec(shape=(4096,))).boxqp()
-    >>> tnnmg_takes(signal)
+    >>> strip = GridLevel(np.zeros(16 * 400), np.ones(16 * 400), GridSpec(shape=(16, 400))).boxqp()
+    >>> tnnmg_takes(strip)
     False
     """
-    from ...linalg.gridmg import MIN_SIDE
     from .. import tnnmg
 
-    return min(prob.grid.shape) >= MIN_SIDE and tnnmg.available() and tnnmg.supports(prob) is None
+    return (min(prob.grid.shape) >= constants.DENSE_ANY_SIZE_SIDE and tnnmg.available()
+            and tnnmg.supports(prob) is None)
 
 
 def _once(fn, *args):
@@ -176,8 +176,9 @@ def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_
        (:func:`~qpsolve.solvers.pdas.constants.is_dense`) ends the solve
        there (status ``dense``): no PDAS level runs.  With
        ``dense_to_tnnmg`` (the caller gave no options, so the registry hands
-       a dense set to ``tnnmg``) a dense share of contacts is enough on any
-       level where :func:`tnnmg_takes` the problem, whatever their number.
+       a dense set to ``tnnmg``) a dense share of contacts is enough on a
+       level of at least ``DENSE_ANY_SIZE_PIXELS`` where :func:`tnnmg_takes`
+       the problem, whatever their number.
        Coarsest to finest, each level runs :func:`~qpsolve.solvers.pdas.iteration.run_level`
        from the set seeded by the level below (:func:`seed_from_coarse`);
        coarse levels stop early, the fine one is polished.  A fine level that
