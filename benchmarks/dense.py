@@ -57,7 +57,7 @@ DEFAULT_CASES = (
     "coffee-3-default", "coffee-4-default", "chelsea-3-default", "chelsea-4-default",
     "textured-1024", "textured-2048", "cli-coffee-12mp",
 )
-#: the tiled cases (``...-tileT``), run when named: ``--cases camera-3-tile64 ...``
+#: the tiled cases (``...-tileT``), run with ``--cases tiled`` (or named one by one)
 TILED_CASES = ("camera-3-tile64", "camera-4-tile64", "coffee-3-tile64", "astronaut-4-tile64")
 #: the CLI case: (rows, columns) of the upscaled photograph and its bit depth
 CLI_CASES = {"cli-coffee-12mp": ("coffee", (3000, 4000), 4)}
@@ -209,7 +209,10 @@ def child(name, limit=None, channel_jobs=None):
         # solved side by side as the default does (recorded: earlier rows solved them one at a time)
         from qpsolve.imaging.channels import channel_jobs as decide
 
-        ch_jobs = decide(channel_jobs, channels=q.shape[2], pixels=q.shape[0] * q.shape[1], tile=tile)
+        # tiles take their channels one at a time (channel_jobs refuses more with tile=): --channel-jobs is
+        # for the untiled cases
+        ch_jobs = decide(None if tile else channel_jobs, channels=q.shape[2], pixels=q.shape[0] * q.shape[1],
+                         tile=tile)
         extra.update(channel_axis=-1, channel_jobs=ch_jobs)
     load0 = os.getloadavg()[0]
     r0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -383,7 +386,7 @@ def report(results, out, command):
             ok = [r for r in rows if "error" not in r]
             if ok:
                 px = ok[0]["pixels"] * (ok[0]["shape"][2] if len(ok[0]["shape"]) == 3 else 1)
-                ax.loglog(px, _median(ok, "cpu"), "o" if "default" not in name else "s")
+                ax.loglog(px, _median(ok, "cpu"), "^" if tile_of(name) else "s" if "default" in name else "o")
                 ax.annotate(name, (px, _median(ok, "cpu")), fontsize=6)
         ax.axhline(3.0, color="grey", lw=0.8, ls="--")
         ax.set_xlabel("pixels (all channels)")
@@ -420,9 +423,13 @@ def main(argv=None):
                 results[name] = results.get(name, []) + rows  # repeats run apart count together
         report(results, out, "python -m benchmarks.dense " + " ".join(argv if argv is not None else sys.argv[1:]))
         return 0
+    if "tiled" in args.cases:
+        args.cases = [c for c in args.cases if c != "tiled"] + list(TILED_CASES)
     for name in args.cases:
         if not (name.startswith("textured-") or name.split("-")[0] in PHOTOS or name in CLI_CASES):
             ap.error(f"--cases: unknown case {name!r}")
+        if "-tile" in name and tile_of(name) is None:
+            ap.error(f"--cases: {name!r}: a tiled case ends in -tileT with T the tile side in pixels, e.g. camera-3-tile64")
     out = Path(args.out)
     path = out / "dense.json"
     results = json.loads(path.read_text()) if path.exists() else {}

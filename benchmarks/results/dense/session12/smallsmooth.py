@@ -1,7 +1,7 @@
 import time, sys, numpy as np, qpsolve as qs
 from qpsolve.bench.harness import build_problem
 qs.solve(build_problem("gaussian2", 64), solver="tnnmg"); qs.solve(build_problem("gaussian2", 64))
-for name in ["gaussian2","gaussian3","rosenbrock2","rosenbrock3"]:
+for name in ["gaussian2", "rosenbrock2"]:
   for n in [32, 48, 64, 96, 128]:
     try:
         prob = build_problem(name, n)
