@@ -22,7 +22,8 @@ Cases (all ``solver="auto"``, the default tolerance):
   their sum can exceed the row's wall seconds);
 - ``...-B-tileT``: the same photograph through ``qs.dequantize`` with all
   defaults but ``tile=T`` (overlapping ``T``-pixel tiles, each its own
-  certified QP; the path for memory limits), timed the same way;
+  certified QP; the path for memory limits), timed the same way; ``--cases
+  tiled`` runs :data:`TILED_CASES`;
 - ``textured-S``: camera upscaled (bilinear) to ``S²``, 3 bits, plain plate;
 - ``cli-coffee-12mp``: coffee upscaled (bilinear) to 4000×3000 RGB, 4 bits, written
   as a PNG and run as a user runs it, ``python -m qpsolve dequantize IN OUT --bits 4
