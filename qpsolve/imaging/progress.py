@@ -132,7 +132,7 @@ class ChannelBar:
 
 
 @contextlib.contextmanager
-def channel_bar(progress, label, position=None):
+def channel_bar(progress, label):
     """A tqdm bar (stderr) following the solves of this thread inside the block, with ``progress``.
 
     Yields the :class:`ChannelBar`, or ``None`` when ``progress`` is false
@@ -145,15 +145,13 @@ def channel_bar(progress, label, position=None):
         Draw the bar at all.
     label : str
         The channel's name (``"channel 1"``).
-    position : int, optional
-        The bar's line among bars drawn at once (channels side by side).
     """
     if not progress or sys.stderr is None:  # pythonw, a service: nowhere to draw
         yield None
         return
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=TOTAL, desc=f"{label} starting", position=position, leave=False, file=_Quiet(sys.stderr),
+    bar = tqdm(total=TOTAL, desc=f"{label} starting", leave=False, file=_Quiet(sys.stderr),
                bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
     with _open_lock:
         _open[bar] = threading.get_ident()
