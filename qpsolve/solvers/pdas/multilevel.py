@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -151,18 +152,6 @@ def tnnmg_takes(prob):
             and tnnmg.supports(prob) is None)
 
 
-def _once(fn, *args):
-    """``fn(*args)`` evaluated on the first call only (the density rule's lazy ``any_size``)."""
-    memo = []
-
-    def ask():
-        if not memo:
-            memo.append(bool(fn(*args)))
-        return memo[0]
-
-    return ask
-
-
 def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True, max_active=None,
                      fallback=True, dense_to_tnnmg=False, **options):
     """The whole ``pdas`` solve (the parameters are :func:`qpsolve.solvers.pdas.solve`'s).
@@ -198,7 +187,8 @@ def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_
     if max_active is None:
         max_active = constants.default_max_active(prob.n)
     check_positive_int(max_active, "max_active")
-    any_size = _once(tnnmg_takes, prob) if dense_to_tnnmg else False
+    # asked at most once, and only when a level's share alone would decide (the question loads numba)
+    any_size = functools.cache(lambda: tnnmg_takes(prob)) if dense_to_tnnmg else False
     max_iter = 100 if max_iter is None else int(max_iter)
     deadline = None if time_limit is None else time.perf_counter() + float(time_limit)
 
