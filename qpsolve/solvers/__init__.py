@@ -42,13 +42,14 @@ SOLVERS = {
     "tnnmg": "qpsolve.solvers.tnnmg",
     "spacetime": "qpsolve.solvers.spacetime",
     "volume": "qpsolve.solvers.volume",
+    "banded": "qpsolve.solvers.banded",
 }
 
 #: tried in this order by ``solver="auto"`` (``tnnmg`` takes the grid problems ``pdas`` refuses:
 #: many pinned pixels, or a model without a fast inverse under its rule, and plain matrices that
 #: are operators on a 2-D lattice; ``volume`` a 3-D grid model's even-rule energy, plain or with its
-#: grid; ``pcg`` every other matrix)
-AUTO_ORDER = ("pdas", "tnnmg", "volume", "pcg", "osqp", "lbfgsb")
+#: grid; ``banded`` 1-D signals and other banded matrices; ``pcg`` every other matrix)
+AUTO_ORDER = ("pdas", "tnnmg", "volume", "banded", "pcg", "osqp", "lbfgsb")
 #: ``solver="auto"`` re-solves an answer its backend could not certify with these
 #: ``(backend, options, largest n)``, in order, until one certifies.  The two ``pcg`` variants
 #: fail on different problems: projected Newton alone can stall where exact active-set steps
