@@ -23,6 +23,8 @@ PROBLEMS = {
     "camera3": "skimage camera resized, truncated to 3 bits, biharmonic, bc odd",
     "camera4": "skimage camera resized, truncated to 4 bits, biharmonic, bc odd",
     "gaussian2-masked": "Gaussian 2 bits, biharmonic, bc odd, a disk (radius n/8, centre (0.5n, 0.3n)) masked out",
+    "walk3": "1-D signal of size^2 samples: a random walk (steps N(0, 1), reflected into 0..255), 3 bits, "
+             "biharmonic, bc odd",
 }
 # User-built problems (plain CSR matrices, no grid; qpsolve/bench/matrix_problems.py).
 PROBLEMS.update(MATRIX_PROBLEMS)
@@ -73,6 +75,10 @@ def build_problem(name, size):
             mask = (yy - cy) ** 2 + (xx - cx) ** 2 > (size / 8.0) ** 2  # False inside the disk
             return image_problem(img, bits=2, bc="odd", mask=mask)
         return image_problem(img, bits=2, bc="even" if name.endswith("even") else "odd")
+    if name == "walk3":
+        f = np.cumsum(np.random.default_rng(0).normal(0.0, 1.0, size * size)) + 128.0
+        f = np.abs(np.mod(f, 510.0) - 255.0)  # reflected at 0 and 255: continuous, never clipped flat
+        return image_problem(truncate_bits(np.rint(f).astype(np.uint8), 3), bits=3, bc="odd")
     if name == "rosenbrock2":
         return image_problem(truncate_bits(to_uint8(rosenbrock(size)), 2), bits=2, bc="odd")
     bits = int(name[-1])  # camera3 / camera4
