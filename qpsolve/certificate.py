@@ -10,8 +10,11 @@ For a feasible ``x`` the gap bounds ``E(x) - E*`` from above because ``E`` is
 convex and the box is the feasible set: ``E* >= E(x) + min_y g.(y - x)``.
 Components whose descent direction meets an infinite bound would contribute
 ``+inf`` unless their gradient is exactly zero; they are reported separately
-(``unbounded_gradient``) and judged by the projected gradient, so the gap is a
-proven bound whenever ``unbounded_gradient == 0``.
+(``unbounded_gradient``, in the units of ``x``) and held to the projected
+gradient's threshold themselves: the projected gradient alone would pass a
+point that has run off towards the missing bound, where ``x_i - g_i / P_ii``
+rounds back to ``x_i``.  The gap is a proven bound whenever
+``unbounded_gradient == 0``.
 
 Floating point limits how small a gap can be.  The gradient is summed in
 extended precision, so its own arithmetic adds almost nothing; but ``x`` is a
@@ -82,7 +85,8 @@ class Certificate:
         Tolerance used for :attr:`optimal`.
     optimal : bool
         ``infeasibility == 0``, ``relative_gap <= tol`` (or ``gap <= gap_floor``)
-        and ``projected_gradient <= sqrt(tol) * scale``.
+        and ``projected_gradient`` and ``unbounded_gradient`` both at most
+        ``sqrt(tol) * scale``.
     """
 
     objective: float
@@ -201,7 +205,7 @@ def certificate(prob, x, tol=DEFAULT_TOL, *, gradient=None, dual_shift=None):
     rel = gap / max(1.0, abs(E))
     # A non-finite energy or gap (a gradient that overflowed) proves nothing.
     optimal = bool(np.isfinite(E) and np.isfinite(gap) and infeas == 0.0 and (rel <= tol or gap <= floor)
-                   and pg <= np.sqrt(tol) * prob.scale)
+                   and max(pg, unb) <= np.sqrt(tol) * prob.scale)
     return Certificate(
         objective=E,
         infeasibility=infeas,
