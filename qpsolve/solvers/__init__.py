@@ -154,8 +154,9 @@ def solve(prob, solver="auto", tol=DEFAULT_TOL, max_iter=None, x0=None, verbose=
     prob : BoxQP
         The problem.
     solver : str, optional
-        A name from :func:`available_solvers`, or ``"auto"`` (the fastest
-        backend that supports the problem: ``pdas`` on image grids, else ``pcg``;
+        A name from :func:`available_solvers`, or ``"auto"`` (the first
+        backend of :data:`AUTO_ORDER` that supports the problem: ``pdas`` on image
+        grids, ``banded`` on 1-D signals, ``pcg`` on most other matrices;
         without ``options``, a zero-energy grid problem whose box holds a
         function of ``P``'s null space is answered with it, and the result's
         ``solver`` is then :data:`NULL_SPACE_NAME`, not a registry name).
