@@ -16,7 +16,7 @@ from hypothesis.extra import numpy as hnp
 
 import qpsolve as qs
 from qpsolve.imaging.data import truncate_bits
-from qpsolve.linalg.banded import bandwidth, cholesky_factor, lower_bands
+from qpsolve.linalg.banded import bandwidth, cholesky_factor, cyclic_bandwidth, cyclic_corners, lower_bands
 from qpsolve.solvers import banded
 from test_backends import brute_force
 
@@ -25,6 +25,18 @@ def walk(n, seed, bits=3):
     """A random walk around mid-grey quantized to ``bits``: it touches its bins almost everywhere."""
     f = np.cumsum(np.random.default_rng(seed).normal(0, 1, n)) + 128
     return truncate_bits(np.clip(np.rint(f), 0, 255).astype(np.uint8), bits)
+
+
+def assert_agrees_with_certified_peers(prob, r, peers):
+    """``r``'s energy and every certified peer's lie within their two gaps of each other (one peer at least)."""
+    agreed = 0
+    for other in peers:
+        o = qs.solve(prob, solver=other)
+        if o.success:
+            # both within their gaps of the same E*: an algorithm that is wrong shows up here
+            assert abs(r.objective - o.objective) <= r.kkt.gap + o.kkt.gap, (other, r.objective, o.objective)
+            agreed += 1
+    assert agreed >= 1
 
 
 # -- the linear algebra --------------------------------------------------------------------
@@ -51,6 +63,29 @@ def test_bandwidth_reads_the_farthest_stored_entry():
     assert bandwidth(A.T) == 4
     unsorted = sp.csr_matrix((np.ones(3), np.array([3, 0, 1]), np.array([0, 3, 3, 3, 3])), shape=(4, 4))
     assert not unsorted.has_sorted_indices and bandwidth(unsorted) == 3
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(8, 60), st.integers(1, 3), st.integers(0, 2**32 - 1))
+def test_a_ring_solves_as_dense_algebra_does(n, b, seed):
+    # R R^T for a circulant-patterned R with b + 1 random cyclic diagonals: positive definite, cyclic
+    # bandwidth b, plain bandwidth n - 1 (wrapped corners)
+    rng = np.random.default_rng(seed)
+    R = np.zeros((n, n))
+    for k in range(b + 1):
+        R[np.arange(n), (np.arange(n) + k) % n] = rng.normal(size=n) + (3.0 if k == 0 else 0.0)
+    A = sp.csr_matrix(R @ R.T + np.eye(n))
+    assert cyclic_bandwidth(A) == b and bandwidth(A) == n - 1
+    assert cyclic_bandwidth(A, limit=b) == b  # the ends' wrapped entries pass the middle rows' test
+    rows, S = cyclic_corners(A, b)
+    assert rows.size <= 2 * b
+    band = sp.csr_matrix(np.where(np.abs(np.subtract.outer(np.arange(n), np.arange(n))) <= b, A.toarray(), 0.0))
+    corner = np.zeros((n, n))
+    corner[np.ix_(rows, rows)] = S
+    np.testing.assert_allclose(band.toarray() + corner, A.toarray(), atol=1e-12)
+    rhs = rng.normal(size=n)
+    x = cholesky_factor(lower_bands(A, b) + 0.0, (rows, S))(rhs)
+    np.testing.assert_allclose(x, np.linalg.solve(A.toarray(), rhs), atol=1e-8 * (1 + np.abs(x).max()))
 
 
 def test_cholesky_factor_refuses_an_indefinite_matrix():
@@ -103,14 +138,7 @@ def test_every_1d_model_is_certified_and_no_other_backend_does_better(model, bc)
     assert banded.supports(prob) is None
     r = qs.solve(prob)
     assert r.solver == "banded" and r.success, r.message
-    agreed = 0
-    for other in ("cvxpy", "osqp", "pcg"):
-        o = qs.solve(prob, solver=other)
-        if o.success:
-            # both within their gaps of the same E*: an algorithm that is wrong shows up here
-            assert abs(r.objective - o.objective) <= r.kkt.gap + o.kkt.gap, (other, r.objective, o.objective)
-            agreed += 1
-    assert agreed >= 1
+    assert_agrees_with_certified_peers(prob, r, ("cvxpy", "osqp", "pcg"))
 
 
 def test_masked_stretch_and_pinned_samples():
@@ -166,15 +194,27 @@ def test_one_sided_bounds():
     assert np.all(r.x <= 3.0)
 
 
+@pytest.mark.parametrize("model", ["laplace", "biharmonic", "triharmonic"])
+def test_periodic_lines_are_rings_solved_with_their_corners(model):
+    # a closed walk (its ends meet) under the periodic rule: P couples sample 0 with sample n - 1
+    n = 600
+    f = np.cumsum(np.random.default_rng(0).normal(0, 3, n))
+    f = np.abs(np.mod(f - np.linspace(0, f[-1] - f[0], n) + 128, 510) - 255)
+    prob = qs.image_problem(truncate_bits(np.rint(f).astype(np.uint8), 4), bits=4, bc="periodic", model=model)
+    assert bandwidth(prob.P) == n - 1 and banded.supports(prob) is None
+    r = qs.solve(prob)
+    assert r.solver == "banded" and r.info["cyclic"] and r.success, r.message
+    assert_agrees_with_certified_peers(prob, r, ("cvxpy", "pcg"))
+
+
 # -- what it refuses, and how it stops ----------------------------------------------------
 
-def test_supports_refuses_2d_grids_and_periodic_lines_by_name():
+def test_supports_refuses_2d_grids_and_plain_2d_matrices_by_name():
     why = banded.supports(qs.image_problem(np.zeros((40, 40), np.uint8), bits=3))
     assert why is not None and "40x40 grid is not banded" in why
-    periodic = qs.image_problem(walk(64, 1), bits=3, bc="periodic")
-    why = banded.supports(periodic)
-    assert why is not None and "bandwidth 63" in why
-    assert qs.solve(periodic).solver != "banded"
+    plate = qs.BoxQP(qs.image_problem(np.zeros((40, 40), np.uint8), bits=3).P, 0.0, 1.0)  # no grid attached
+    why = banded.supports(plate)
+    assert why is not None and "bandwidth 80, and cyclic bandwidth too" in why
 
 
 def test_options_limits_and_warm_start():

@@ -8,6 +8,12 @@ outside the band, so a Newton system ``(P + D) dx = r`` with ``D``
 diagonal is solved exactly in linear time, however ``D`` varies; the
 interior-point backend :mod:`qpsolve.solvers.banded` is built on it.
 
+A periodic line couples its two ends: ``P`` is then banded *cyclically*
+(:func:`cyclic_bandwidth`), its band plus two ``b x b`` corner blocks.  The
+corners are a symmetric term ``W S W^T`` of rank at most ``2 b``
+(:func:`cyclic_corners`), which :func:`cholesky_factor` takes into account by
+the Sherman-Morrison-Woodbury formula: ``2 b`` more banded solves per factor.
+
 Examples
 --------
 >>> import numpy as np, scipy.sparse as sp
@@ -28,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["bandwidth", "lower_bands", "cholesky_factor"]
+__all__ = ["bandwidth", "cyclic_bandwidth", "cyclic_corners", "lower_bands", "cholesky_factor"]
 
 
 def bandwidth(P):
@@ -43,16 +49,71 @@ def bandwidth(P):
     >>> bandwidth(sp.identity(5)), bandwidth(sp.csr_matrix(([1.0, 1.0], ([0, 4], [4, 0])), shape=(5, 5)))
     (0, 4)
     """
+    A = _sorted_csr(P)
+    return _reach(A, np.arange(A.shape[0], dtype=np.int64))
+
+
+def _sorted_csr(P):
     A = sp.csr_matrix(P)
-    if not A.has_sorted_indices:
-        A = A.sorted_indices()
-    counts = np.diff(A.indptr)
-    rows = np.flatnonzero(counts)
+    return A if A.has_sorted_indices else A.sorted_indices()
+
+
+def _reach(A, rows):
+    """The largest ``|i - j|`` over the stored entries of ``rows`` of the sorted CSR ``A`` (0 if none)."""
+    rows = rows[np.diff(A.indptr)[rows] > 0]
     if rows.size == 0:
         return 0
     first = A.indices[A.indptr[rows]].astype(np.int64)
     last = A.indices[A.indptr[rows + 1] - 1].astype(np.int64)
     return int(max(np.max(rows - first), np.max(last - rows), 0))
+
+
+def cyclic_bandwidth(P, limit=None):
+    """The largest cyclic distance ``min(|i - j|, n - |i - j|)`` over the stored entries of ``P``.
+
+    A periodic 1-D stencil has a small cyclic bandwidth and a bandwidth of
+    ``n - 1``.  Costs ``O(nnz)``; with ``limit``, a matrix whose rows away from
+    both ends (which cannot wrap within ``limit``) reach farther than ``limit``
+    is answered in ``O(n)`` with that reach, a value above ``limit`` but not
+    necessarily the cyclic bandwidth.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> ring = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(6, 6)).tolil()
+    >>> ring[0, 5] = ring[5, 0] = -1.0
+    >>> bandwidth(ring), cyclic_bandwidth(ring)
+    (5, 1)
+    """
+    if limit is not None:
+        A = _sorted_csr(P)
+        reach = _reach(A, np.arange(limit, A.shape[0] - limit, dtype=np.int64))
+        if reach > limit:
+            return reach
+    A = sp.coo_matrix(P)
+    if A.nnz == 0:
+        return 0
+    d = np.abs(A.row.astype(np.int64) - A.col.astype(np.int64))
+    return int(np.max(np.minimum(d, A.shape[0] - d)))
+
+
+def cyclic_corners(P, b):
+    """``(rows, S)`` with ``P = band_b(P) + W S W^T``, ``W`` the identity's columns ``rows``.
+
+    ``band_b(P)`` keeps the entries within ``b`` of the diagonal (what
+    :func:`lower_bands` reads); the others, which for a cyclic bandwidth of
+    ``b`` sit in the two corner blocks, form the small symmetric ``S`` on the
+    rows that hold them (at most ``2 b`` of them).  ``rows`` is empty when ``P``
+    is banded within ``b``.
+    """
+    A = sp.coo_matrix(P)
+    far = np.abs(A.row.astype(np.int64) - A.col.astype(np.int64)) > b
+    rows = np.unique(np.concatenate([A.row[far], A.col[far]])).astype(np.int64)
+    where = {int(r): k for k, r in enumerate(rows)}
+    S = np.zeros((rows.size, rows.size))
+    for i, j, v in zip(A.row[far], A.col[far], A.data[far]):
+        S[where[int(i)], where[int(j)]] += v
+    return rows, S
 
 
 def lower_bands(P, b):
@@ -71,18 +132,48 @@ def lower_bands(P, b):
     return ab
 
 
-def cholesky_factor(ab):
+def cholesky_factor(ab, corners=None):
     """Factor the symmetric positive definite band matrix in lower storage ``ab``; returns ``solve(rhs)``.
 
     One factorisation serves every right-hand side (an interior-point step
-    solves twice with it).  Raises :class:`numpy.linalg.LinAlgError` when the
-    matrix is not positive definite to working precision.
+    solves twice with it).  With ``corners = (rows, S)`` (:func:`cyclic_corners`)
+    ``solve`` solves with the band matrix plus ``W S W^T`` by the
+    Sherman-Morrison-Woodbury formula (the band part must be positive definite
+    on its own).  Raises :class:`numpy.linalg.LinAlgError` when a matrix is
+    singular to working precision.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> ring = sp.diags([-1.0, 2.1, -1.0], [-1, 0, 1], shape=(6, 6)).tolil()
+    >>> ring[0, 5] = ring[5, 0] = -1.0
+    >>> solve = cholesky_factor(lower_bands(ring, 1), cyclic_corners(ring, 1))
+    >>> rhs = np.arange(6.0)
+    >>> bool(np.allclose(ring @ solve(rhs), rhs))
+    True
     """
     from scipy.linalg import cho_solve_banded, cholesky_banded
 
     c = cholesky_banded(ab, lower=True, check_finite=False)
 
-    def solve(rhs):
+    def band_solve(rhs):
         return cho_solve_banded((c, True), rhs, check_finite=False)
+
+    if corners is None or corners[0].size == 0:
+        return band_solve
+    rows, S = corners
+    n = ab.shape[1]
+    W = np.zeros((n, rows.size))
+    W[rows, np.arange(rows.size)] = 1.0
+    Y = band_solve(W)  # M^-1 W
+    YS = Y @ S
+    # (M + W S W^T)^-1 = M^-1 - M^-1 W S (I + W^T M^-1 W S)^-1 W^T M^-1
+    K = np.eye(rows.size) + Y[rows] @ S
+    if not np.isfinite(K).all() or np.linalg.cond(K) > 1.0 / np.finfo(np.float64).eps:
+        raise np.linalg.LinAlgError("the corner correction is singular to working precision")
+
+    def solve(rhs):
+        y = band_solve(rhs)
+        return y - YS @ np.linalg.solve(K, y[rows])
 
     return solve

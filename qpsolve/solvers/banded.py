@@ -21,10 +21,11 @@ float64 estimate is below ``tol``.
 
 Pinned variables (``L == U``) are taken out before the iteration (the band
 only narrows); a side whose bound is infinite has no barrier.  ``auto`` takes this backend for problems that no grid solver takes
-and whose bandwidth is at most :data:`MAX_BANDWIDTH` (1-D grids of every
-model under ``odd`` and ``even`` boundaries, and user-built chain matrices);
-``periodic`` 1-D grids longer than 17 samples couple their two ends and are
-not banded.
+and whose bandwidth, or cyclic bandwidth, is at most :data:`MAX_BANDWIDTH`
+(1-D grids of every model and boundary rule, and user-built chain
+matrices).  A ``periodic`` line is a ring: its ``P`` is banded but for two
+corner blocks, a term of rank ``2 b`` that each factor takes into account by
+the Sherman-Morrison-Woodbury formula (:func:`~qpsolve.linalg.banded.cholesky_factor`).
 
 References
 ----------
@@ -81,18 +82,19 @@ def available():
 
 
 def supports(prob):
-    """``None`` when ``P`` is banded enough (:data:`MAX_BANDWIDTH`), else the reason it is not."""
+    """``None`` when ``P`` is banded, or cyclically banded, within :data:`MAX_BANDWIDTH`, else the reason it is not."""
     grid = prob.grid
     if grid is not None and len(grid.shape) > 1:
         row = int(np.prod(grid.shape[1:]))
         if row > MAX_BANDWIDTH:
             return (f"a {'x'.join(map(str, grid.shape))} grid is not banded (its rows couple pixels "
                     f"{row} apart, more than {MAX_BANDWIDTH})")
-    from ..linalg.banded import bandwidth
+    from ..linalg.banded import bandwidth, cyclic_bandwidth
 
     b = bandwidth(prob.P)
     if b > MAX_BANDWIDTH:
-        return f"P has bandwidth {b}, more than {MAX_BANDWIDTH} (not a 1-D chain)"
+        if cyclic_bandwidth(prob.P, limit=MAX_BANDWIDTH) > MAX_BANDWIDTH:
+            return f"P has bandwidth {b}, and cyclic bandwidth too, more than {MAX_BANDWIDTH} (not a 1-D chain or ring)"
     return None
 
 
@@ -118,7 +120,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
     """
     if options:
         raise TypeError(f"solver 'banded' takes no options, got {sorted(options)}")
-    from ..linalg.banded import bandwidth, cholesky_factor, lower_bands
+    from ..linalg.banded import bandwidth, cholesky_factor, cyclic_bandwidth, cyclic_corners, lower_bands
 
     t0 = time.perf_counter()
     deadline = None if time_limit is None else t0 + time_limit
@@ -141,7 +143,12 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
     lo, hi = lower[idx], upper[idx]
     has_lo, has_hi = np.isfinite(lo), np.isfinite(hi)
     bounded = int(has_lo.sum() + has_hi.sum())
-    ab0 = lower_bands(Pl, bandwidth(Pl))
+    b = bandwidth(Pl)
+    corners = None
+    if b > MAX_BANDWIDTH:  # a ring (periodic line): its band, and the corners by Woodbury
+        b = cyclic_bandwidth(Pl)
+        corners = cyclic_corners(Pl, b)
+    ab0 = lower_bands(Pl, b)
     x = _interior_start(lo, hi, has_lo, has_hi, None if x0 is None else np.asarray(x0, dtype=np.float64)[idx])
 
     def full(v):
@@ -205,13 +212,13 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
         ab[0] += zs
         ab[0] += wt
         try:
-            step = cholesky_factor(ab)
+            step = cholesky_factor(ab, corners)
         except np.linalg.LinAlgError:
             # late in the iteration the barrier may have faded from a null direction of P whose
             # bounds are far away: a regularisation at rounding level keeps the step defined
             ab[0] += REGULARIZE * max(float(ab0[0].max(initial=0.0)), 1.0)
             try:
-                step = cholesky_factor(ab)
+                step = cholesky_factor(ab, corners)
             except np.linalg.LinAlgError:
                 status, message = "singular", "the Newton system is singular to working precision"
                 break
@@ -252,7 +259,7 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
         status = "optimal" if cert is not None and cert.optimal else status
     xf = full(x)
     info = {"iterations": it, "mu": history[-1][0], "rel_gap_estimate": history[-1][1],
-            "bandwidth": int(ab0.shape[0] - 1), "pinned": int(prob.n - idx.size), "history": history,
+            "bandwidth": int(ab0.shape[0] - 1), "cyclic": corners is not None, "pinned": int(prob.n - idx.size), "history": history,
             "backend_time": time.perf_counter() - t0}
     if verbose:
         print(f"[banded] {status} after {it} iterations", flush=True)
