@@ -1,4 +1,5 @@
 # Run from the repository root: PYTHONPATH=$PWD python benchmarks/results/dense/session13/ipm2d_mg.py SIZE BITS THETA RTOL [MODE]
+# RTOL "adaptive": min(1e-2, 10 x the relative gap estimate) for each Newton system
 """Feasibility: the Mehrotra IPM of ipm2d.py, each Newton system (P + Dg) dx = r solved by CG preconditioned
 with the truncated Galerkin V-cycle (gridmg.TruncatedHierarchy) on the pixels whose barrier term Dg_i is
 below THETA * P_ii, Jacobi on the others (MODE "truncated", the default), or by the V-cycle of the
@@ -13,7 +14,9 @@ from qpsolve.imaging.data import truncate_bits
 from qpsolve.linalg.gridmg import LatticeStencil, TypedStencil, TruncatedHierarchy
 from qpsolve.linalg.lattice import stencil_array
 
-size, bits, theta, rtol = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+size, bits, theta = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+adaptive = sys.argv[4] == "adaptive"
+rtol = 1e-2 if adaptive else float(sys.argv[4])
 mode = sys.argv[5] if len(sys.argv) > 5 else "truncated"
 img = skimage.data.camera()
 if size != 512:
@@ -41,6 +44,8 @@ for it in range(80):
         print(c, flush=True)
         if c.optimal:
             break
+    if adaptive:
+        rtol = min(1e-2, 10.0 * rel)
     Dg = z / s + w / t
     if mode == "diagonal":
         A = base.copy()
