@@ -13,7 +13,10 @@ Components whose descent direction meets an infinite bound would contribute
 (``unbounded_gradient``, in the units of ``x``) and held to the projected
 gradient's threshold themselves: the projected gradient alone would pass a
 point that has run off towards the missing bound, where ``x_i - g_i / P_ii``
-rounds back to ``x_i``.  The gap is a proven bound whenever
+rounds back to ``x_i``.  (The price: a minimiser farther than about
+``sqrt(tol) * scale / eps`` along a side without a bound, 4.5e11 times the
+bounds' scale at the default tolerance, cannot be certified, since float64
+cannot place ``x_i`` finely enough there.)  The gap is a proven bound whenever
 ``unbounded_gradient == 0``.
 
 Floating point limits how small a gap can be.  The gradient is summed in

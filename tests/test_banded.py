@@ -88,6 +88,26 @@ def test_a_ring_solves_as_dense_algebra_does(n, b, seed):
     np.testing.assert_allclose(x, np.linalg.solve(A.toarray(), rhs), atol=1e-8 * (1 + np.abs(x).max()))
 
 
+def test_a_ring_whose_band_alone_is_indefinite():
+    # anti-periodic: positive definite (lambda_min 1.6e-3) while its band part is not (-1.6e-3), so a
+    # Woodbury step on the band alone had no factor (found by review); n = 18 puts the corner past 16
+    n = 18
+    d = np.cos(np.pi / n) + np.cos(np.pi / (n + 1))
+    P = sp.diags([-np.ones(n - 1), d * np.ones(n), -np.ones(n - 1)], [-1, 0, 1]).tolil()
+    P[0, n - 1] = P[n - 1, 0] = 1.0
+    P = P.tocsr()
+    band = lower_bands(P, 1)
+    assert np.linalg.eigvalsh(P.toarray()).min() > 0
+    with pytest.raises(np.linalg.LinAlgError):
+        cholesky_factor(band)
+    rhs = np.random.default_rng(0).normal(size=n)
+    np.testing.assert_allclose(P @ cholesky_factor(band, cyclic_corners(P, 1))(rhs), rhs, atol=1e-8)
+    prob = qs.BoxQP(P, -1e4, 1e4, q=rhs)
+    r = qs.solve(prob, solver="banded")
+    assert r.success and r.info["cyclic"], r.message
+    np.testing.assert_allclose(r.x, np.linalg.solve(P.toarray(), -rhs), atol=1e-4)  # no bound is reached
+
+
 def test_cholesky_factor_refuses_an_indefinite_matrix():
     with pytest.raises(np.linalg.LinAlgError):
         cholesky_factor(lower_bands(sp.diags([[1.0, -1.0]], [0]), 0))

@@ -138,9 +138,10 @@ def cholesky_factor(ab, corners=None):
     One factorisation serves every right-hand side (an interior-point step
     solves twice with it).  With ``corners = (rows, S)`` (:func:`cyclic_corners`)
     ``solve`` solves with the band matrix plus ``W S W^T`` by the
-    Sherman-Morrison-Woodbury formula (the band part must be positive definite
-    on its own).  Raises :class:`numpy.linalg.LinAlgError` when a matrix is
-    singular to working precision.
+    Sherman-Morrison-Woodbury formula (positive definite whenever the whole
+    matrix is: the corners' weight is moved onto the band's diagonal first).
+    Raises :class:`numpy.linalg.LinAlgError` when a matrix is singular to
+    working precision.
 
     Examples
     --------
@@ -154,26 +155,46 @@ def cholesky_factor(ab, corners=None):
     """
     from scipy.linalg import cho_solve_banded, cholesky_banded
 
+    if corners is not None and corners[0].size:
+        return _woodbury(ab, *corners)
     c = cholesky_banded(ab, lower=True, check_finite=False)
 
     def band_solve(rhs):
         return cho_solve_banded((c, True), rhs, check_finite=False)
 
-    if corners is None or corners[0].size == 0:
-        return band_solve
-    rows, S = corners
-    n = ab.shape[1]
-    W = np.zeros((n, rows.size))
+    return band_solve
+
+
+def _woodbury(ab, rows, S):
+    """``solve`` for the band matrix ``ab`` plus ``W S W^T`` (see :func:`cholesky_factor`)."""
+    from scipy.linalg import cho_solve_banded, cholesky_banded
+
+    # The band alone need not be positive definite (a short ring, an anti-periodic one). Moving the
+    # corners' absolute row sums onto the band's diagonal makes it dominate: S - diag(c) is negative
+    # semi-definite, so band + diag(c) >= the whole matrix, positive definite whenever that is.
+    c = np.abs(S).sum(axis=1)
+    ab = ab.copy()
+    ab[0, rows] += c
+    S = S - np.diag(c)
+    chol = cholesky_banded(ab, lower=True, check_finite=False)
+
+    def band_solve(rhs):
+        return cho_solve_banded((chol, True), rhs, check_finite=False)
+
+    W = np.zeros((ab.shape[1], rows.size))
     W[rows, np.arange(rows.size)] = 1.0
-    Y = band_solve(W)  # M^-1 W
-    YS = Y @ S
+    Y = band_solve(W)  # M^-1 W; one n x 2b array kept, not three
+    del W
     # (M + W S W^T)^-1 = M^-1 - M^-1 W S (I + W^T M^-1 W S)^-1 W^T M^-1
     K = np.eye(rows.size) + Y[rows] @ S
-    if not np.isfinite(K).all() or np.linalg.cond(K) > 1.0 / np.finfo(np.float64).eps:
+    Kinv = np.linalg.inv(K)  # raises LinAlgError when exactly singular
+    if not np.isfinite(Kinv).all():
         raise np.linalg.LinAlgError("the corner correction is singular to working precision")
+    YS = Y @ (S @ Kinv)
+    del Y
 
     def solve(rhs):
         y = band_solve(rhs)
-        return y - YS @ np.linalg.solve(K, y[rows])
+        return y - YS @ y[rows]
 
     return solve
