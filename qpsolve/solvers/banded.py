@@ -15,13 +15,14 @@ whose matrix has ``P``'s band, so a banded Cholesky factor
 predictor-corrector (one factorisation, two solves per iteration) takes the
 complementarity ``mu`` down by about an order of magnitude per iteration,
 degenerate contacts or not; 20-35 iterations reach the certificate's
-tolerance on quantized signals.  The iterates stay strictly inside the box, so the Frank-Wolfe
-gap of the shared certificate is about ``2 n mu`` and is asked for once its
-float64 estimate is below ``tol``.
+tolerance on quantized signals.  The iterates stay strictly inside the box,
+so the Frank-Wolfe gap of the shared certificate is about ``2 n mu`` and is
+asked for once its float64 estimate is below ``tol``.
 
 Pinned variables (``L == U``) are taken out before the iteration (the band
-only narrows); a side whose bound is infinite has no barrier.  ``auto`` takes this backend for problems that no grid solver takes
-and whose bandwidth, or cyclic bandwidth, is at most :data:`MAX_BANDWIDTH`
+only narrows); a side whose bound is infinite has no barrier.  ``auto``
+takes this backend for problems that no grid solver takes and whose
+bandwidth, or cyclic bandwidth, is at most :data:`MAX_BANDWIDTH`
 (1-D grids of every model and boundary rule, and user-built chain
 matrices).  A ``periodic`` line is a ring: its ``P`` is banded but for two
 corner blocks, a term of rank ``2 b`` that each factor takes into account by
@@ -104,7 +105,8 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
     Parameters
     ----------
     prob : BoxQP
-        ``P`` of bandwidth at most :data:`MAX_BANDWIDTH` (see :func:`supports`).
+        ``P`` of bandwidth, or cyclic bandwidth, at most :data:`MAX_BANDWIDTH`
+        (see :func:`supports`).
     tol : float
         Certificate tolerance: the iteration stops once the shared certificate
         accepts the current point or one of its two variants (:func:`_certified`).
@@ -259,8 +261,8 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
         status = "optimal" if cert is not None and cert.optimal else status
     xf = full(x)
     info = {"iterations": it, "mu": history[-1][0], "rel_gap_estimate": history[-1][1],
-            "bandwidth": int(ab0.shape[0] - 1), "cyclic": corners is not None, "pinned": int(prob.n - idx.size), "history": history,
-            "backend_time": time.perf_counter() - t0}
+            "bandwidth": int(ab0.shape[0] - 1), "cyclic": corners is not None, "pinned": int(prob.n - idx.size),
+            "history": history, "backend_time": time.perf_counter() - t0}
     if verbose:
         print(f"[banded] {status} after {it} iterations", flush=True)
     return BackendOutput(
@@ -281,9 +283,10 @@ def _certified(prob, full, x, g, s, t, d, lo, hi, tol):
        program gets its vertex); variables hovering near a bound with a gradient near zero, which a
        plate lying along a bound has by the thousand, stay where they are.
     2. ``x`` itself.
-    3. One projected Jacobi step from the snapped point with the gradient at ``x``: a variable whose curvature is negligible
-       beside the barrier's (a diagonal of 1e-50 next to ones) never leaves the middle of its box
-       in the iteration, and the certificate's projected gradient, scaled by that diagonal, sees it.
+    3. One projected Jacobi step from the snapped point with the gradient at ``x``: a variable
+       whose curvature is negligible beside the barrier's (a diagonal of 1e-50 next to ones)
+       never leaves the middle of its box in the iteration, and the certificate's projected
+       gradient, scaled by that diagonal, sees it.
 
     ``(x, None)`` for a non-finite ``x`` (an unbounded problem's diverging iterate).
     """
