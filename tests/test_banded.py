@@ -315,6 +315,29 @@ def test_a_variable_of_negligible_curvature_still_reaches_its_minimiser():
     assert r.x[0] == 0.0 and r.x[3] == 0.0
 
 
+def test_the_certificate_waits_for_the_open_sides_gradient():
+    # open sides, a pinned and a 1e-12-wide box: the gap estimate (finite sides only) passed tol at
+    # iteration 0 while mu was 47, and the eight certificate asks were spent before mu fell (review)
+    inf = np.inf
+    P = np.zeros((6, 6))
+    upper = {(0, 0): 8.1134081379143606, (0, 1): -0.23790656278241579, (0, 2): 0.36287083736333314,
+             (1, 1): 0.026133999224285907, (1, 2): 0.16797390650420777, (1, 3): 0.36021563704311932,
+             (2, 2): 3.8047036349106631, (2, 3): 2.8076050789887268, (2, 4): -0.079666569970023665,
+             (3, 3): 8.1696558013676768, (3, 4): 0.078388883921083993, (3, 5): 537.02448284322998,
+             (4, 4): 0.17479724832125165, (4, 5): -1143.9189147358511, (5, 5): 8594069.7400437649}
+    for (i, j), v in upper.items():
+        P[i, j] = P[j, i] = v
+    lo = [-inf, 81.00702811059688, 43.40651269092049, -10.958339574266743, -inf, -10.728280828222942]
+    hi = [-165.9618504282191, 81.00702811059688, inf, inf, -86.49014000108157, -10.728280828221942]
+    q = [0.01337113577780085, 0.00046723331101013, -0.06356625317146075, -0.05051613131510135,
+         -0.06638494714890258, -0.00729761501741236]
+    prob = qs.BoxQP(sp.csr_matrix(P), lo, hi, q=q)
+    r = qs.solve(prob, solver="banded")
+    assert r.success, r.message
+    p = qs.solve(prob, solver="pcg")
+    assert p.success and abs(r.objective - p.objective) <= r.kkt.gap + p.kkt.gap
+
+
 @pytest.mark.parametrize("ulps", [1, 2, 5, 64, 1000])
 @pytest.mark.parametrize("scale", [1.0, 1e6])
 def test_boxes_a_few_ulps_wide(ulps, scale):
