@@ -151,7 +151,12 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
         b = cyclic_bandwidth(Pl)
         corners = cyclic_corners(Pl, b)
     ab0 = lower_bands(Pl, b)
-    x = _interior_start(lo, hi, has_lo, has_hi, None if x0 is None else np.asarray(x0, dtype=np.float64)[idx])
+    width = hi - lo
+    # a typical bin: the start's distance from one-sided bounds and the scale of the first multipliers
+    typical = float(np.median(width[np.isfinite(width)])) if np.isfinite(width).any() else 1.0
+    typical = typical if typical > 0 else 1.0
+    x = _interior_start(lo, hi, has_lo, has_hi, typical,
+                        None if x0 is None else np.asarray(x0, dtype=np.float64)[idx])
 
     def full(v):
         out = x_full.copy()
@@ -169,8 +174,6 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
 
     s, t = slacks(x)
     g = Pl @ x + ql
-    width = hi - lo
-    typical = float(np.median(width[np.isfinite(width)])) if np.isfinite(width).any() else 1.0
     kappa = 1e-2 * max(float(np.max(np.abs(g), initial=0.0)), 1e-3 * float(np.max(ab0[0], initial=0.0)) * typical,
                        np.finfo(np.float64).tiny)
     z = m_lo * (np.maximum(g, 0.0) + kappa)
@@ -317,16 +320,15 @@ def _certified(prob, full, x, g, s, t, d, lo, hi, tol):
     return x, first
 
 
-def _interior_start(lo, hi, has_lo, has_hi, x0):
+def _interior_start(lo, hi, has_lo, has_hi, typical, x0):
     """A point strictly inside every finite bound: ``x0`` moved 1 % of a bin inside, or the bins' middles.
 
     Every finite box holds a float64 strictly inside (the narrower ones were pinned); where ``x0`` is
-    too close to a bound for the margin to show, the middle is taken.
+    too close to a bound for the margin to show, the middle is taken.  ``typical`` is a typical bin
+    width, used for one-sided boxes.
     """
     width = hi - lo
     finite = np.isfinite(width)
-    typical = float(np.median(width[finite])) if finite.any() else 1.0
-    typical = typical if typical > 0 else 1.0
     middle = np.where(finite, 0.5 * np.where(finite, lo, 0.0) + 0.5 * np.where(finite, hi, 0.0), 0.0)
     # one-sided boxes: a typical bin (or a millionth of the bound's size) inside
     off_lo = lo + np.maximum(typical, 1e-6 * np.abs(np.where(has_lo, lo, 0.0)))
