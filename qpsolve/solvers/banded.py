@@ -257,9 +257,10 @@ def solve(prob, *, tol, max_iter, x0, verbose, time_limit, **options):
         cert = None  # a refused certificate belonged to the point before
         z += a * dz
         w += a * dw
-    if status != "optimal":
+    if status != "optimal" and cert is None:
         # the snapped point may pass where the interior one does not (a projected gradient that
-        # an almost-zero diagonal magnifies); the registry's certificate judges what is returned
+        # an almost-zero diagonal magnifies); the registry's certificate judges what is returned.
+        # A cert still set means the loop already tried these candidates on this very x.
         x, cert = _certified(prob, full, x, g, s, t, ab0[0], lo, hi, tol)
         status = "optimal" if cert is not None and cert.optimal else status
     xf = full(x)
