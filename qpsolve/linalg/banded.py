@@ -105,6 +105,15 @@ def cyclic_corners(P, b):
     ``b`` sit in the two corner blocks, form the small symmetric ``S`` on the
     rows that hold them (at most ``2 b`` of them).  ``rows`` is empty when ``P``
     is banded within ``b``.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> ring = sp.diags([-1.0, 2.0, -1.0], [-1, 0, 1], shape=(5, 5)).tolil()
+    >>> ring[0, 4] = ring[4, 0] = -1.0
+    >>> rows, S = cyclic_corners(ring, 1)
+    >>> rows.tolist(), S.tolist()
+    ([0, 4], [[0.0, -1.0], [-1.0, 0.0]])
     """
     A = sp.coo_matrix(P)
     far = np.abs(A.row.astype(np.int64) - A.col.astype(np.int64)) > b
@@ -123,6 +132,13 @@ def lower_bands(P, b):
     past the end), the layout :func:`scipy.linalg.cholesky_banded` takes with
     ``lower=True``.  Entries of ``P`` farther than ``b`` from the diagonal are
     not read: pass ``b >= bandwidth(P)``.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> lower_bands(sp.diags([[1.0, 2.0], [3.0, 4.0, 5.0], [1.0, 2.0]], [-1, 0, 1]), 1)
+    array([[3., 4., 5.],
+           [1., 2., 0.]])
     """
     A = sp.csr_matrix(P)
     n = A.shape[0]
