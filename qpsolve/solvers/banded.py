@@ -52,7 +52,7 @@ import time
 
 import numpy as np
 
-from ..certificate import certificate
+from ..certificate import bound_distance, certificate
 from ..linalg.threads import out_of_time, report_progress
 from ._base import BackendOutput, importable
 
@@ -362,10 +362,10 @@ def _estimate(x, g, lo, hi, q, diag):
     is infinite) and ``unbounded`` the largest ``|g_i| / P_ii`` where it is: there the certificate
     asks the gradient itself to vanish.
     """
-    with np.errstate(invalid="ignore"):
-        dist = np.where(g > 0, x - lo, np.where(g < 0, hi - x, 0.0))
-    open_side = ~np.isfinite(dist)
-    dist[open_side] = 0.0
+    dist = bound_distance(g, x, lo, hi)
+    open_side = np.where(g > 0, np.isinf(lo), np.where(g < 0, np.isinf(hi), False))
     unbounded = float(np.max(np.abs(g[open_side]) / diag[open_side], initial=0.0))
     E = float(0.5 * x @ (g - q) + q @ x)
+    # the iterates lie strictly inside the box, where the Frank-Wolfe terms (certificate.gap_terms)
+    # are |g_i| times these distances
     return float(np.abs(g) @ dist), E, dist, unbounded

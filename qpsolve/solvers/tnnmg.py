@@ -76,7 +76,7 @@ import numpy as np
 from scipy.ndimage import map_coordinates
 
 from ..linalg.threads import blas_threads, out_of_time, report_progress
-from ..certificate import certificate
+from ..certificate import bound_distance, certificate, gap_terms
 from ._base import BackendOutput, importable
 
 NAME = "tnnmg"
@@ -299,10 +299,7 @@ def _prolong(xc, cshape, shape):
 
 def _estimate(x, g, lo, hi, q):
     """``(gap, E)`` from a float64 gradient: the cheap stand-in for the certificate."""
-    with np.errstate(invalid="ignore"):
-        term = np.where(g > 0, g * (x - lo), np.where(g < 0, g * (x - hi), 0.0))
-    term = np.where(np.isfinite(term), term, 0.0)
-    gap = float(np.sum(np.maximum(term, 0.0)))
+    gap = float(np.sum(gap_terms(g, x, lo, hi)[0]))
     E = float(0.5 * x @ (g - q) + q @ x)
     return gap, E
 
@@ -387,10 +384,7 @@ def _newton(level, x, *, tol, max_iter, deadline, verbose, label, prob=None):
         if not ask and prob is not None and rel <= FLOOR_WATCH * tol and steps >= next_floor_check:
             # The certificate also accepts a gap below its rounding floor (no float64 point is
             # provably better); on large flat regions the gap can stall there above tol.
-            with np.errstate(invalid="ignore"):
-                dist = np.where(g > 0, x - lo, np.where(g < 0, hi - x, 0.0))
-            dist[~np.isfinite(dist)] = 0.0
-            ask = gap <= float(prob.rounding_level(x) @ dist)
+            ask = gap <= float(prob.rounding_level(x) @ bound_distance(g, x, lo, hi))
         if ask:
             if prob is None:
                 status = "converged"
