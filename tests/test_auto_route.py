@@ -137,3 +137,39 @@ def test_a_dense_strip_stays_on_pdas():
 def test_dense_to_tnnmg_is_not_an_option_of_the_callers():
     with pytest.raises(TypeError, match=r"unknown option\(s\): \['dense_to_tnnmg'\]"):
         qs.solve(_tile(), solver="pdas", dense_to_tnnmg=True)
+
+
+def test_a_tile_whose_binding_set_turns_dense_in_projected_newton_is_handed_over():
+    # camera's rows 256..319, columns 0..63 at 2 bits: PDAS stalls on the fine level with 17 contacts
+    # (its unclipped steps leave the box by up to 5e4), and projected Newton, where a stalled level
+    # goes, meets about 3 000 of the 4 096 pixels binding once its step is clipped; face steps on
+    # them took over a second each (25 s in all under auto, 56 s for pdas named; tnnmg: 0.06 s).
+    # The density rule now holds there too: no face step is solved on a dense set.
+    prob = qs.image_problem(truncate_bits(skimage.data.camera()[256:320, 0:64], 2), bits=2)
+    res = qs.solve(prob)
+    assert res.success
+    assert res.solver == "pdas" and res.info["fallback"]["solver"] == "tnnmg"
+    newton = [lv for lv in res.info["levels"] if lv["solver"] == "projected-newton"]
+    assert [(lv["status"], lv["iterations"], lv["history"]) for lv in newton] == [("dense", 1, [])]
+    assert _active(prob, res.x) > constants.DENSE_FRACTION * prob.n  # the answer's own contacts: dense
+
+
+def test_projected_newton_keeps_dense_sets_without_the_hand_over():
+    # any_size=False (the caller gave pdas options): the rule is the old one, and a binding set that
+    # fits max_active is solved on, however dense
+    from qpsolve.solvers.pdas.level import Level
+    from qpsolve.solvers.pdas.newton import projected_newton
+
+    prob = _tile(3)
+    x = prob.lower.copy()  # every pixel on a bound: about half of them binding
+    common = dict(tol=1e-8, max_iter=1, max_active=constants.default_max_active(prob.n), deadline=None,
+                  verbose=False, label="tile")
+    _, status, it, hist = projected_newton(Level(prob, table=True), x, **common)
+    assert status != "dense" and len(hist) == 1 and hist[0]["binding"] > constants.DENSE_FRACTION * prob.n
+    level = Level(prob, table=True)
+    solved_on = []
+    face_step = level.face_step
+    level.face_step = lambda g, binding: solved_on.append(binding.size) or face_step(g, binding)
+    _, status, it, hist = projected_newton(level, x, any_size=True, **common)
+    assert (status, it, hist) == ("dense", 1, [])
+    assert all(size <= constants.DENSE_FRACTION * prob.n for size in solved_on)  # no face step on it

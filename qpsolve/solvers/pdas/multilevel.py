@@ -254,7 +254,7 @@ def solve_multilevel(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_
             t0, updates = time.perf_counter(), level.updates
             x, status, pn_it, hist = projected_newton(level, x, tol=tol, max_iter=max_iter,
                                                       max_active=max_active, deadline=deadline,
-                                                      verbose=verbose, label=f"n={lvl.n}")
+                                                      verbose=verbose, label=f"n={lvl.n}", any_size=any_size)
             it += pn_it
             shift = None
             levels.append({"n": lvl.n, "solver": "projected-newton", "iterations": pn_it,

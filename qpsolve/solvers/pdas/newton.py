@@ -14,13 +14,22 @@ from . import constants
 __all__ = ["projected_newton"]
 
 
-def projected_newton(level, x, *, tol, max_iter, max_active, deadline, verbose, label):
+def projected_newton(level, x, *, tol, max_iter, max_active, deadline, verbose, label, any_size=False):
     """Globalised fallback: projected Newton (Bertsekas) with exact face steps.
 
     The binding set (pixels on a bound whose gradient pushes outward, and
     the pinned ones) is held, the Newton step on the rest comes from the same
     Green's-function machinery, and the projected Armijo search of ``pcg``
     makes every step decrease the energy, so nothing can oscillate.
+
+    A binding set that the density rule calls dense
+    (:func:`~qpsolve.solvers.pdas.constants.is_dense`, with ``any_size`` as
+    the PDAS levels have it) stops the iteration with status ``dense``
+    before a face step is solved on it: a PDAS that stalled with a few
+    contacts can meet thousands binding once the Newton step is clipped (a
+    2-bit photo tile: 17 contacts, then 3 000 of its 4 096 pixels, the face
+    step on them over a second), and the registry hands dense sets over
+    (:data:`qpsolve.solvers.DENSE_HANDOVER`).
     """
     prob = level.prob
     lo, hi = prob.lower, prob.upper
@@ -43,7 +52,7 @@ def projected_newton(level, x, *, tol, max_iter, max_active, deadline, verbose, 
         at_lo, at_hi = x <= lo + eps, x >= hi - eps
         binding = np.flatnonzero(pinned | (at_lo & (g > 0)) | (at_hi & (g < 0)))
         for face_round in range(constants.NEWTON_FACE_ROUNDS):
-            if binding.size > max_active:
+            if binding.size > max_active or constants.is_dense(binding.size, prob.n, 1, max_active, any_size):
                 break
             d = level.face_step(g, binding)
             if face_round == constants.NEWTON_FACE_ROUNDS - 1:
@@ -58,6 +67,9 @@ def projected_newton(level, x, *, tol, max_iter, max_active, deadline, verbose, 
             binding = np.union1d(binding, out)
         if binding.size > max_active:
             status = "too_many_active"
+            break
+        if constants.is_dense(binding.size, prob.n, 1, max_active, any_size):
+            status = "dense"
             break
         step, how = search.projected_search(prob, x, g, d)
         if step is None:
