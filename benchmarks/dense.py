@@ -59,7 +59,8 @@ DEFAULT_CASES = (
     "textured-1024", "textured-2048", "cli-coffee-12mp",
 )
 #: the tiled cases (``...-tileT``), run with ``--cases tiled`` (or named one by one)
-TILED_CASES = ("camera-3-tile64", "camera-4-tile64", "coffee-3-tile64", "astronaut-4-tile64")
+TILED_CASES = ("camera-3-tile64", "camera-4-tile64", "coffee-3-tile64", "astronaut-4-tile64", "camera-2-tile64",
+               "coffee-2-tile64")
 #: the CLI case: (rows, columns) of the upscaled photograph and its bit depth
 CLI_CASES = {"cli-coffee-12mp": ("coffee", (3000, 4000), 4)}
 #: seconds before ``--timeout`` at which a CLI case interrupts its command (it then reports its splits)
