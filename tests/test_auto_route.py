@@ -139,16 +139,21 @@ def test_dense_to_tnnmg_is_not_an_option_of_the_callers():
         qs.solve(_tile(), solver="pdas", dense_to_tnnmg=True)
 
 
+def _stalling_tile():
+    return qs.image_problem(truncate_bits(skimage.data.camera()[256:320, 0:64], 2), bits=2)
+
+
 def test_a_tile_whose_binding_set_turns_dense_in_projected_newton_is_handed_over():
     # camera's rows 256..319, columns 0..63 at 2 bits: PDAS stalls on the fine level with 17 contacts
     # (its unclipped steps leave the box by up to 5e4), and projected Newton, where a stalled level
     # goes, meets about 3 000 of the 4 096 pixels binding once its step is clipped; face steps on
-    # them took over a second each (25 s in all under auto, 56 s for pdas named; tnnmg: 0.06 s).
+    # them took over a second each (25-57 s for the tile, by the machine's load; tnnmg: 0.06 s).
     # The density rule now holds there too: no face step is solved on a dense set.
-    prob = qs.image_problem(truncate_bits(skimage.data.camera()[256:320, 0:64], 2), bits=2)
+    prob = _stalling_tile()
     res = qs.solve(prob)
     assert res.success
     assert res.solver == "pdas" and res.info["fallback"]["solver"] == "tnnmg"
+    assert "tnnmg from its own start" in res.message  # a dense hand-over does not pass pdas's point on
     newton = [lv for lv in res.info["levels"] if lv["solver"] == "projected-newton"]
     assert [(lv["status"], lv["iterations"], lv["history"]) for lv in newton] == [("dense", 1, [])]
     assert _active(prob, res.x) > constants.DENSE_FRACTION * prob.n  # the answer's own contacts: dense
@@ -173,3 +178,24 @@ def test_projected_newton_keeps_dense_sets_without_the_hand_over():
     _, status, it, hist = projected_newton(level, x, any_size=True, **common)
     assert (status, it, hist) == ("dense", 1, [])
     assert all(size <= constants.DENSE_FRACTION * prob.n for size in solved_on)  # no face step on it
+
+
+def test_projected_newton_gets_the_hand_over_rule_only_without_options(monkeypatch):
+    # the driver hands projected Newton the PDAS levels' any_size: a callable under auto, False when
+    # the caller gave pdas options (then only a set beyond max_active is dense, as before)
+    from qpsolve.solvers.pdas import multilevel
+
+    seen = []
+    real = multilevel.projected_newton
+
+    def spy(level, x, **kw):
+        seen.append(kw.get("any_size", False))
+        kw["max_iter"] = 1  # the old route's face steps on 3 000 pixels: one is enough to look at
+        return real(level, x, **kw)
+
+    monkeypatch.setattr(multilevel, "projected_newton", spy)
+    prob = _stalling_tile()
+    qs.solve(prob)
+    assert len(seen) == 1 and callable(seen[0]) and seen[0]()
+    qs.solve(prob, solver="pdas", coarse_to_fine=True, max_iter=100)
+    assert len(seen) == 2 and seen[1] is False

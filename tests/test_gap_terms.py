@@ -12,7 +12,6 @@ import qpsolve as qs
 from qpsolve.certificate import bound_distance, gap_terms
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False)
-bound = st.one_of(finite, st.just(math.inf))
 
 
 def _reference(g, x, lo, hi):

@@ -304,7 +304,10 @@ def _attempt(prob, name, mod, tol, max_iter, x0, verbose, time_limit, options, d
     nxt = run(successor, out.handover_x0)
     info = dict(out.info)
     info["fallback"] = {"solver": successor, "iterations": nxt.iterations, "message": nxt.message}
-    message = f"{out.message}; {successor} from that point: {nxt.message}"
+    # a dense pdas hands over its caller's start (or none), not its own point
+    origin = ("from its own start" if out.handover_x0 is None else "from the caller's x0" if out.handover_x0 is x0
+              else "from that point")
+    message = f"{out.message}; {successor} {origin}: {nxt.message}"
     iterations = out.iterations + nxt.iterations
     time_left = time_limit is None or time.perf_counter() - start < time_limit
     if named and successor != HANDOVERS[name] and not (nxt.converged or nxt.hit_time_limit) and time_left:

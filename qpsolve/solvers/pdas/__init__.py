@@ -45,7 +45,10 @@ not the area).  This backend works on that small active set ``A`` only:
    coarse-to-fine start: to ``tnnmg`` (:data:`qpsolve.solvers.DENSE_HANDOVER`)
    unless the caller gave ``pdas`` options, else to ``pcg``; a cycle or the
    iteration limit warm-starts ``pcg`` from the best point (the registry
-   runs the successor: :data:`qpsolve.solvers.HANDOVERS`).  Every problem ``pdas`` supports ends
+   runs the successor: :data:`qpsolve.solvers.HANDOVERS`).  Projected Newton,
+   where a stalled fine level goes, holds the same density rule on its
+   binding set before each face step (a stalled 2-bit tile can bind most of
+   its pixels once the steps are clipped).  Every problem ``pdas`` supports ends
    certified or with an honest status.
 
 The modules, by concern: :mod:`~qpsolve.solvers.pdas.constants` (every
