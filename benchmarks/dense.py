@@ -158,7 +158,10 @@ def cli_child(name, limit=None):
         cmd = [sys.executable, "-m", "qpsolve", "dequantize", src, dst, "--bits", str(bits), "--verbose"]
         r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # SIGINT back to its default in the command: a benchmark started in the background (``nohup ... &``)
+        # runs with SIGINT ignored, which its children inherit, and the limit's Ctrl-C was then lost
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         stopped = False
         try:
             stdout, stderr = proc.communicate(timeout=limit)
