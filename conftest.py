@@ -1,6 +1,7 @@
 """Test-session set-up shared by tests/ and the doctests in qpsolve/."""
 
 import os
+import signal
 
 import pytest
 
@@ -9,6 +10,12 @@ import pytest
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# A run started in the background by a non-interactive shell (``nohup python -m pytest &``) inherits
+# SIGINT ignored, and the tests that press Ctrl-C (on this process, or on a command they start) saw
+# nothing happen; Python's own handler makes them independent of how the suite was started.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="module")
