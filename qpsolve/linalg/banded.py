@@ -183,8 +183,6 @@ def cholesky_factor(ab, corners=None):
 
 def _woodbury(ab, rows, S):
     """``solve`` for the band matrix ``ab`` plus ``W S W^T`` (see :func:`cholesky_factor`)."""
-    from scipy.linalg import cho_solve_banded, cholesky_banded
-
     # The band alone need not be positive definite (a short ring, an anti-periodic one). Moving the
     # corners' absolute row sums onto the band's diagonal makes it dominate: S - diag(c) is negative
     # semi-definite, so band + diag(c) >= the whole matrix, positive definite whenever that is.
@@ -192,10 +190,7 @@ def _woodbury(ab, rows, S):
     ab = ab.copy()
     ab[0, rows] += c
     S = S - np.diag(c)
-    chol = cholesky_banded(ab, lower=True, check_finite=False)
-
-    def band_solve(rhs):
-        return cho_solve_banded((chol, True), rhs, check_finite=False)
+    band_solve = cholesky_factor(ab)
 
     W = np.zeros((ab.shape[1], rows.size))
     W[rows, np.arange(rows.size)] = 1.0
