@@ -80,13 +80,16 @@ def _wrap(i, n):
 
 
 # ------------------------------------------------------------------------- fine-level kernels
+# Interior pixels use the interior class's stencil as two tuples, offsets ``fo`` and values ``ci``
+# (TypedStencil._interior): a tuple's length is part of the compiled type, so the loop over it is
+# unrolled with the coefficients in registers, where an array's was a loop of loads (the sweeps and
+# products 18-30 % faster at 512², the same sums in the same order: the same bits).
+
+
 @njit(cache=True, nogil=True)
-def _fine_matvec_rows(cnt, oa, ob, cv, x, out, n, m, r, periodic, free, i0, i1):
+def _fine_matvec_rows(cnt, oa, ob, cv, x, out, n, m, r, periodic, free, fo, ci, i0, i1):
     """Rows ``i0 <= i < i1`` of ``out = A x`` (``free`` empty) or ``out = D A D x`` (``free`` a 0/1 mask)."""
     trunc = free.size > 0
-    kc = cnt[r, r]
-    fo = oa[r, r, :kc] * m + ob[r, r, :kc]
-    ci = cv[r, r, :kc]
     for i in range(i0, i1):
         ti = _cls(i, n, r, periodic)
         inner_i = r <= i < n - r
@@ -97,7 +100,7 @@ def _fine_matvec_rows(cnt, oa, ob, cv, x, out, n, m, r, periodic, free, i0, i1):
                 continue
             if not trunc and inner_i and r <= j < m - r:
                 s = 0.0
-                for k in range(kc):
+                for k in range(len(ci)):
                     s += ci[k] * x[p + fo[k]]
                 out[p] = s
                 continue
@@ -116,101 +119,173 @@ def _fine_matvec_rows(cnt, oa, ob, cv, x, out, n, m, r, periodic, free, i0, i1):
             out[p] = s
 
 
-@njit(cache=True)
-def _fine_matvec(cnt, oa, ob, cv, x, out, n, m, r, periodic, free):
-    """``out = A x`` (``free`` empty) or ``out = D A D x`` (``free`` a 0/1 mask)."""
-    _fine_matvec_rows(cnt, oa, ob, cv, x, out, n, m, r, periodic, free, 0, n)
+@njit(cache=True, inline="always")
+def _pair_lag(m, r, periodic):
+    """How many columns the second row of a pair trails the first in a sweep over row pairs.
+
+    A lexicographic Gauss-Seidel sweep is one chain of dependent updates
+    (each pixel waits for the one before it).  Sweeping two neighbouring
+    rows at once, the second ``L`` columns behind the first, gives the
+    processor two chains to overlap and reads exactly the values the
+    lexicographic order reads when ``L`` is at least the stencil's column
+    reach ``r``: the first row's pixel at column ``j`` sees the second row's
+    pixels from column ``j - r`` on still old (that row has done ``j - 1 - L``),
+    and the second row's pixel at ``j - L`` sees the first row's up to
+    ``j - L + r`` already new.  A periodic grid's columns wrap (the second
+    row's first pixel needs the first row's last one): there ``L = m``, the
+    plain order.
+    """
+    return m if periodic else min(r, m)
+
+
+@njit(cache=True, inline="always")
+def _pair_rows(ii, i0, i1, reverse):
+    """Rows ``(a, b)`` of the pair starting ``ii`` rows into a sweep over ``i0 <= i < i1`` (``b = -1``: none)."""
+    a = i1 - 1 - ii if reverse else i0 + ii
+    b = a - 1 if reverse else a + 1
+    if b < i0 or b >= i1:
+        b = -1
+    return a, b
+
+
+@njit(cache=True, inline="always")
+def _pair_pixel(t, u, a, b, m, L, reverse):
+    """Pixel ``(i, j)`` of step ``t`` of a row pair ``(a, b)``: row ``a`` at column ``t`` (``u = 0``), row ``b``
+    at ``t - L`` (``u = 1``), columns counted from the right when ``reverse``; ``i = -1`` when there is none."""
+    i = a if u == 0 else b
+    jj = t - u * L
+    if i < 0 or jj < 0 or jj >= m:
+        return -1, 0
+    return i, (m - 1 - jj if reverse else jj)
+
+
+@njit(cache=True, inline="always")
+def _pgs_update(x, lo, hi, p, s, d):
+    """Pixel ``p`` of a projected Gauss-Seidel sweep from its sum ``s`` (``q_p + (A x)_p``) and diagonal
+    ``d``; returns whether it changed between free and bound."""
+    old = x[p]
+    low, high = lo[p], hi[p]
+    # min / max and bitwise "or": no branches on which pixels touch a bound (they are hard to
+    # predict along contact edges; benchmarks/results/dense/notes.md, session 6, same bits)
+    v = min(max(old - s / d, low), high)
+    x[p] = v
+    return int(((old <= low) | (old >= high)) != ((v <= low) | (v >= high)))
+
+
+@njit(cache=True, inline="always")
+def _class_sum(cnt, oa, ob, cv, v, n, m, r, periodic, i, j, s, sign, before):
+    """``s + sign * sum_k c_k v[neighbour k]`` over the class stencil of pixel ``(i, j)`` in table order
+    (wrapped when periodic), the neighbours at flat index ``before`` and after left out."""
+    ti = _cls(i, n, r, periodic)
+    tj = _cls(j, m, r, periodic)
+    for k in range(cnt[ti, tj]):
+        i2 = i + oa[ti, tj, k]
+        j2 = j + ob[ti, tj, k]
+        if periodic:
+            i2 = _wrap(i2, n)
+            j2 = _wrap(j2, m)
+        if i2 * m + j2 < before:
+            s += sign * cv[ti, tj, k] * v[i2 * m + j2]  # sign * c exactly +-c: the sums of before, same bits
+    return s
+
+
+@njit(cache=True, inline="always")
+def _pgs_border(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, i, j):
+    """The projected Gauss-Seidel update of pixel ``(i, j)`` by its class's stencil (wrapped when periodic)."""
+    d = dg[_cls(i, n, r, periodic), _cls(j, m, r, periodic)]
+    if d <= 0.0:
+        return 0
+    p = i * m + j
+    s = _class_sum(cnt, oa, ob, cv, x, n, m, r, periodic, i, j, q[p], 1.0, n * m)
+    return _pgs_update(x, lo, hi, p, s, d)
+
+
+@njit(cache=True, inline="always")
+def _pgs_inner(x, lo, hi, q, p, d, fo, ci):
+    """The projected Gauss-Seidel update of interior pixel ``p``."""
+    s = q[p]
+    for k in range(len(ci)):
+        s += ci[k] * x[p + fo[k]]
+    return _pgs_update(x, lo, hi, p, s, d)
 
 
 @njit(cache=True, nogil=True)
-def _fine_pgs_rows(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, reverse, i0, i1):
+def _fine_pgs_rows(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, fo, ci, reverse, i0, i1):
     """One projected Gauss-Seidel sweep on ``1/2 x^T A x + q^T x`` over the box, in place, on rows ``i0 <= i < i1``
-    (downwards, or upwards when ``reverse``).
+    (downwards, or upwards when ``reverse``), two rows at a time (:func:`_pair_lag`: the values of the
+    lexicographic sweep, bit for bit).
 
     Returns how many pixels changed between free and bound (a measure of
     how much the active set still moves).
     """
     moved = 0
-    kc = cnt[r, r]
-    fo = oa[r, r, :kc] * m + ob[r, r, :kc]
-    ci = cv[r, r, :kc]
-    for ii in range(i1 - i0):
-        i = i1 - 1 - ii if reverse else i0 + ii
-        ti = _cls(i, n, r, periodic)
-        inner_i = r <= i < n - r
-        for jj in range(m):
-            j = m - 1 - jj if reverse else jj
-            tj = _cls(j, m, r, periodic)
-            d = dg[ti, tj]
-            if d <= 0.0:
-                continue
-            p = i * m + j
-            s = q[p]
-            if inner_i and r <= j < m - r:
-                for k in range(kc):
-                    s += ci[k] * x[p + fo[k]]
-            else:
-                for k in range(cnt[ti, tj]):
-                    i2 = i + oa[ti, tj, k]
-                    j2 = j + ob[ti, tj, k]
-                    if periodic:
-                        i2 = _wrap(i2, n)
-                        j2 = _wrap(j2, m)
-                    s += cv[ti, tj, k] * x[i2 * m + j2]
-            old = x[p]
-            low, high = lo[p], hi[p]
-            # min / max and bitwise "or": no branches on which pixels touch a bound (they are hard to
-            # predict along contact edges; benchmarks/results/dense/notes.md, session 6, same bits)
-            v = min(max(old - s / d, low), high)
-            moved += ((old <= low) | (old >= high)) != ((v <= low) | (v >= high))
-            x[p] = v
+    d = dg[r, r]
+    L = _pair_lag(m, r, periodic)
+    for ii in range(0, i1 - i0, 2):
+        a, b = _pair_rows(ii, i0, i1, reverse)
+        for t in range(m + L):
+            for u in range(2):
+                i, j = _pair_pixel(t, u, a, b, m, L, reverse)
+                if i < 0:
+                    continue
+                if d > 0.0 and r <= i < n - r and r <= j < m - r:
+                    moved += _pgs_inner(x, lo, hi, q, i * m + j, d, fo, ci)
+                else:
+                    moved += _pgs_border(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, i, j)
     return moved
 
 
+@njit(cache=True, inline="always")
+def _gs_border(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, zero, i, j):
+    """The Gauss-Seidel update of pixel ``(i, j)`` on ``D A D v = b`` by its class's stencil (``zero``: only the
+    neighbours before it, the others being zero)."""
+    p = i * m + j
+    d = dg[_cls(i, n, r, periodic), _cls(j, m, r, periodic)]
+    if free[p] != 0 and d > 0.0:  # v is zero on bound pixels
+        v[p] += _class_sum(cnt, oa, ob, cv, v, n, m, r, periodic, i, j, b[p], -1.0, p if zero else n * m) / d
+
+
 @njit(cache=True, nogil=True)
-def _fine_gs_rows(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, zero, reverse, i0, i1):
-    """One Gauss-Seidel sweep on ``D A D v = b`` over the free pixels of rows ``i0 <= i < i1``, in place.
+def _fine_gs_rows(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, zero, fo, ci, reverse, i0, i1):
+    """One Gauss-Seidel sweep on ``D A D v = b`` over the free pixels of rows ``i0 <= i < i1``, in place,
+    two rows at a time (:func:`_pair_lag`: the values of the lexicographic sweep, bit for bit).
 
     ``zero``: a forward lexicographic sweep from ``v = 0``, whose terms on pixels after ``p`` are
-    zero and skipped (the same sum: the skipped products are exact zeros).
+    zero and skipped (the same sum: the skipped products are exact zeros); the interior tuples
+    ``fo, ci`` then hold only the entries before the centre.  The second row of a pair trails the
+    first by the stencil's reach, so the pixels after ``p`` are still zero when ``p`` is updated.
     """
-    kc = cnt[r, r]
-    fo = oa[r, r, :kc] * m + ob[r, r, :kc]
-    ci = cv[r, r, :kc]
-    kz = kc
-    if zero:
-        kz = 0
-        while kz < kc and fo[kz] < 0:  # TypedStencil sorts each class's entries by offset
-            kz += 1
-    for ii in range(i1 - i0):
-        i = i1 - 1 - ii if reverse else i0 + ii
-        ti = _cls(i, n, r, periodic)
-        inner_i = r <= i < n - r
-        for jj in range(m):
-            j = m - 1 - jj if reverse else jj
-            p = i * m + j
-            if free[p] == 0:
-                continue
-            tj = _cls(j, m, r, periodic)
-            d = dg[ti, tj]
-            if d <= 0.0:
-                continue
-            s = b[p]
-            if inner_i and r <= j < m - r:
-                for k in range(kz):
-                    s -= ci[k] * v[p + fo[k]]  # v is zero on bound pixels
-                v[p] += s / d
-                continue
-            for k in range(cnt[ti, tj]):
-                i2 = i + oa[ti, tj, k]
-                j2 = j + ob[ti, tj, k]
-                if periodic:
-                    i2 = _wrap(i2, n)
-                    j2 = _wrap(j2, m)
-                if zero and i2 * m + j2 >= p:
-                    continue
-                s -= cv[ti, tj, k] * v[i2 * m + j2]  # v is zero on bound pixels
-            v[p] += s / d
+    d = dg[r, r]
+    L = _pair_lag(m, r, periodic)
+    # The two rows' updates written out, not as _fine_pgs_rows's loop over _pair_pixel (13-18 % slower
+    # here) nor as an inlined pixel function (five times slower: benchmarks/results/dense/session15).
+    for ii in range(0, i1 - i0, 2):
+        a, c = _pair_rows(ii, i0, i1, reverse)
+        inner_a = r <= a < n - r and d > 0.0
+        inner_c = r <= c < n - r and d > 0.0
+        for t in range(m + L):
+            if t < m:
+                j = m - 1 - t if reverse else t
+                if inner_a and r <= j < m - r:
+                    p = a * m + j
+                    if free[p] != 0:
+                        s = b[p]
+                        for k in range(len(ci)):
+                            s -= ci[k] * v[p + fo[k]]  # v is zero on bound pixels
+                        v[p] += s / d
+                else:
+                    _gs_border(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, zero, a, j)
+            if c >= 0 and t >= L:
+                j = m - 1 - (t - L) if reverse else t - L
+                if inner_c and r <= j < m - r:
+                    p = c * m + j
+                    if free[p] != 0:
+                        s = b[p]
+                        for k in range(len(ci)):
+                            s -= ci[k] * v[p + fo[k]]
+                        v[p] += s / d
+                else:
+                    _gs_border(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, zero, c, j)
 
 
 @njit(cache=True)
@@ -1028,14 +1103,28 @@ class TypedStencil:
         if err > 1e-9 * max(1.0, float(np.max(np.abs(b)))):
             raise ValueError(f"TypedStencil: the stencil table does not reproduce the operator (error {err:.3g})")
 
+    def _interior(self):
+        """The interior class's stencil as tuples for the fine kernels: offsets into the flat grid and
+        values, all of them and those before the centre (a sweep from zero), for this grid's width."""
+        cache = self.__dict__.get("_interior_tuples")
+        if cache is None or cache[0] != self.m:
+            r = self.r
+            kc = int(self.cnt[r, r])
+            fo = tuple(int(o) for o in self.oa[r, r, :kc] * self.m + self.ob[r, r, :kc])
+            ci = tuple(float(c) for c in self.cv[r, r, :kc])
+            kz = sum(1 for o in fo if o < 0)  # the entries are sorted by offset (_stencil_table)
+            cache = self._interior_tuples = (self.m, fo, ci, fo[:kz], ci[:kz])
+        return cache[1:]
+
     # -------------------------------------------------------------------------------- products
     def matvec(self, x, out=None, free=None):
         """``P x``, or ``D P D x`` with ``D`` the 0/1 diagonal ``free``."""
         x = np.ascontiguousarray(x, dtype=np.float64)
         out = np.empty(self.n * self.m) if out is None else out
         f = np.zeros(0, np.uint8) if free is None else free
+        fo, ci, _, _ = self._interior()
         run_rows(_fine_matvec_rows, self.n, self.cnt, self.oa, self.ob, self.cv, x, out, self.n, self.m, self.r,
-                 self.periodic, f, work=self.n * self.m)
+                 self.periodic, f, fo, ci, work=self.n * self.m)
         return out
 
     def matvec_diagonal(self):
@@ -1060,9 +1149,10 @@ class TypedStencil:
     def projected_gauss_seidel(self, x, lower, upper, q, reverse=False):
         """One projected Gauss-Seidel sweep on ``x`` in place (in the order of :func:`_sweep_plan`);
         returns how many pixels changed face."""
+        fo, ci, _, _ = self._interior()
         return int(_blocked_sweep(_fine_pgs_rows, self.n, self.r, self.periodic, reverse, self.n * self.m,
                                   self.cnt, self.oa, self.ob, self.cv, self.dg, x, lower, upper, q, self.n, self.m,
-                                  self.r, self.periodic))
+                                  self.r, self.periodic, fo, ci))
 
     # ------------------------------------------------- what the hierarchies ask of a fine level
     def gauss_seidel(self, v, b, free, reverse=False, zero=False):
@@ -1071,9 +1161,12 @@ class TypedStencil:
         ``zero``: ``v`` is zero on entry; a forward lexicographic sweep then skips the products with
         the pixels it has not reached (the same result, half the work)."""
         zero = _zero_ahead(zero, reverse, self.n, self.r, self.periodic)
+        fo, ci, fz, cz = self._interior()
+        if zero:
+            fo, ci = fz, cz
         _blocked_sweep(_fine_gs_rows, self.n, self.r, self.periodic, reverse, self.n * self.m,
                        self.cnt, self.oa, self.ob, self.cv, self.dg, v, b, free, self.n, self.m, self.r, self.periodic,
-                       zero)
+                       zero, fo, ci)
 
     def galerkin(self, free, pi, wi, pj, wj, nc, mc, Rc, alive, out):
         """``out += T^T D P D T`` on the coarse nodes ``alive`` (``T`` the prolongation ``pi, wi, pj, wj``)."""
@@ -1111,14 +1204,12 @@ def _sparse_dot(A, da, db, x, p, i, j, n, m, R):
 
 
 @njit(cache=True)
-def _sparse_matvec(A, da, db, x, out, n, m, R):
-    """``out = A x``: the sums of :func:`_sparse_dot`, with the interior's offsets into ``x`` and the
-    flat index of ``A`` worked out once, not per term (the same products in the same order, so the same
-    bits; its speed: benchmarks/results/amg/notes-session10.md)."""
-    K = da.size
-    off = np.empty(K, np.int64)
-    for k in range(K):
-        off[k] = da[k] * m + db[k]
+def _sparse_matvec(A, da, db, off, x, out, n, m, R):
+    """``out = A x``: the sums of :func:`_sparse_dot`, with the interior's offsets into ``x`` a tuple
+    ``off`` (``da * m + db``, unrolled: see the fine-level kernels) and the flat index of ``A`` worked
+    out once, not per term (the same products in the same order, so the same bits; its speed:
+    benchmarks/results/amg/notes-session10.md)."""
+    K = len(off)
     Af = A.ravel()
     for i in range(n):
         inner = R <= i < n - R
@@ -1135,21 +1226,33 @@ def _sparse_matvec(A, da, db, x, out, n, m, R):
 
 
 @njit(cache=True)
-def _sparse_sweep(A, da, db, cen, v, b, lo, hi, free, n, m, R, reverse, project):
+def _sparse_sweep(A, da, db, off, cen, v, b, lo, hi, free, n, m, R, reverse, project):
     """One Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` in place: over the pixels with ``free`` 1
-    (all when ``free`` is empty), clipped to ``[lo, hi]`` when ``project``."""
+    (all when ``free`` is empty), clipped to ``[lo, hi]`` when ``project``.  Two rows at a time
+    (:func:`_pair_lag`: the values of the lexicographic sweep, bit for bit; the interior's offsets are
+    the tuple ``off`` as in :func:`_sparse_matvec`)."""
     trunc = free.size > 0
-    for ii in range(n):
-        i = n - 1 - ii if reverse else ii
-        for jj in range(m):
-            j = m - 1 - jj if reverse else jj
-            p = i * m + j
-            if trunc and free[p] == 0:
-                continue
-            d = A[p, cen]
-            if d <= 0.0:
-                continue
-            v[p] = _step(v[p] + (b[p] - _sparse_dot(A, da, db, v, p, i, j, n, m, R)) / d, lo, hi, p, project)
+    L = _pair_lag(m, R, False)
+    for ii in range(0, n, 2):
+        a, c = _pair_rows(ii, 0, n, reverse)
+        for t in range(m + L):
+            for u in range(2):
+                i, j = _pair_pixel(t, u, a, c, m, L, reverse)
+                if i < 0:
+                    continue
+                p = i * m + j
+                if trunc and free[p] == 0:
+                    continue
+                d = A[p, cen]
+                if d <= 0.0:
+                    continue
+                if R <= i < n - R and R <= j < m - R:
+                    s = 0.0
+                    for k in range(len(off)):
+                        s += A[p, k] * v[p + off[k]]
+                else:
+                    s = _sparse_dot(A, da, db, v, p, i, j, n, m, R)
+                v[p] = _step(v[p] + (b[p] - s) / d, lo, hi, p, project)
 
 
 # ----------------------------------------------------------- a variable-stencil fine level
@@ -1285,6 +1388,7 @@ class LatticeStencil:
         self._da = (used // W - self.r).astype(np.int64)
         self._db = (used % W - self.r).astype(np.int64)
         self._Ac = np.ascontiguousarray(self.A[:, used])
+        self._off = tuple(int(a) * self.m + int(b) for a, b in zip(self._da, self._db))
         centre = np.flatnonzero((self._da == 0) & (self._db == 0))
         self._cen = int(centre[0]) if centre.size else -1
         self._none = np.zeros(0, np.uint8)
@@ -1293,9 +1397,12 @@ class LatticeStencil:
         """``P x``, or ``D P D x`` with ``D`` the 0/1 diagonal ``free``."""
         x = np.ascontiguousarray(x, dtype=np.float64)
         out = np.empty(self.n * self.m) if out is None else out
+        if not self._off:  # no stored entry: P = 0 (the kernel's unrolled offsets need one)
+            out[:] = 0.0
+            return out
         if free is not None:
             x = x * free
-        _sparse_matvec(self._Ac, self._da, self._db, x, out, self.n, self.m, self.r)
+        _sparse_matvec(self._Ac, self._da, self._db, self._off, x, out, self.n, self.m, self.r)
         if free is not None:
             out *= free
         return out
@@ -1316,16 +1423,16 @@ class LatticeStencil:
         """One projected Gauss-Seidel sweep on ``x`` in place; returns how many pixels changed face."""
         before = (x <= lower) | (x >= upper)
         if self._cen >= 0:
-            _sparse_sweep(self._Ac, self._da, self._db, self._cen, x, -q, lower, upper, self._none, self.n, self.m,
-                          self.r, reverse, True)
+            _sparse_sweep(self._Ac, self._da, self._db, self._off, self._cen, x, -q, lower, upper, self._none,
+                          self.n, self.m, self.r, reverse, True)
         return int(np.count_nonzero(before != ((x <= lower) | (x >= upper))))
 
     def gauss_seidel(self, v, b, free, reverse=False, zero=False):
         """One Gauss-Seidel sweep on ``D P D v = b`` over the free pixels, in place (``v`` zero on held ones;
         ``zero``, that ``v`` is zero on entry, is not used here)."""
         if self._cen >= 0:
-            _sparse_sweep(self._Ac, self._da, self._db, self._cen, v, b, b, b, free, self.n, self.m, self.r,
-                          reverse, False)
+            _sparse_sweep(self._Ac, self._da, self._db, self._off, self._cen, v, b, b, b, free, self.n, self.m,
+                          self.r, reverse, False)
 
     def galerkin(self, free, pi, wi, pj, wj, nc, mc, Rc, alive, out):
         """``out += T^T D P D T`` on the coarse nodes ``alive`` (``T`` the prolongation ``pi, wi, pj, wj``)."""
