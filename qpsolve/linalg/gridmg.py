@@ -80,10 +80,27 @@ def _wrap(i, n):
 
 
 # ------------------------------------------------------------------------- fine-level kernels
-# Interior pixels use the interior class's stencil as two tuples, offsets ``fo`` and values ``ci``
-# (TypedStencil._interior): a tuple's length is part of the compiled type, so the loop over it is
-# unrolled with the coefficients in registers, where an array's was a loop of loads (the sweeps and
-# products 18-30 % faster at 512², the same sums in the same order: the same bits).
+# Interior pixels use the interior class's stencil as offsets ``fo`` and values ``ci`` (TypedStencil._interior,
+# LatticeStencil._off), tuples when they are short: a tuple's length is part of the compiled type, so the
+# loop over it is unrolled with the coefficients in registers, where an array's is a loop of loads (the
+# 13-point plate's sweeps 21-32 % faster at 512², the same sums in the same order: the same bits).  Longer
+# stencils stay arrays: unrolled, the 25-point triharmonic's sweep and product were 45-67 % slower
+# (benchmarks/results/dense/session15/notes.md).  The kernels index both alike.
+
+#: the longest interior stencil passed to the fine kernels as a tuple (:func:`_unrolled`)
+UNROLL_MAX = 13
+
+
+def _unrolled(values, dtype):
+    """``values`` as the fine kernels take a stencil: a tuple of 1 to :data:`UNROLL_MAX` entries, else an array.
+
+    >>> _unrolled([1.0, -2.0], float), _unrolled([], np.int64).size
+    ((1.0, -2.0), 0)
+    """
+    values = [dtype(v) for v in values]
+    if 1 <= len(values) <= UNROLL_MAX:
+        return tuple(values)
+    return np.array(values, dtype=np.float64 if dtype is float else np.int64)
 
 
 @njit(cache=True, nogil=True)
@@ -1104,16 +1121,17 @@ class TypedStencil:
             raise ValueError(f"TypedStencil: the stencil table does not reproduce the operator (error {err:.3g})")
 
     def _interior(self):
-        """The interior class's stencil as tuples for the fine kernels: offsets into the flat grid and
-        values, all of them and those before the centre (a sweep from zero), for this grid's width."""
+        """The interior class's stencil for the fine kernels (:func:`_unrolled`): offsets into the flat grid
+        and values, all of them and those before the centre (a sweep from zero), for this grid's width."""
         cache = self.__dict__.get("_interior_tuples")
         if cache is None or cache[0] != self.m:
             r = self.r
             kc = int(self.cnt[r, r])
-            fo = tuple(int(o) for o in self.oa[r, r, :kc] * self.m + self.ob[r, r, :kc])
-            ci = tuple(float(c) for c in self.cv[r, r, :kc])
+            fo = [int(o) for o in self.oa[r, r, :kc] * self.m + self.ob[r, r, :kc]]
+            ci = [float(c) for c in self.cv[r, r, :kc]]
             kz = sum(1 for o in fo if o < 0)  # the entries are sorted by offset (_stencil_table)
-            cache = self._interior_tuples = (self.m, fo, ci, fo[:kz], ci[:kz])
+            cache = self._interior_tuples = (self.m, _unrolled(fo, int), _unrolled(ci, float),
+                                             _unrolled(fo[:kz], int), _unrolled(ci[:kz], float))
         return cache[1:]
 
     # -------------------------------------------------------------------------------- products
@@ -1205,7 +1223,7 @@ def _sparse_dot(A, da, db, x, p, i, j, n, m, R):
 
 @njit(cache=True)
 def _sparse_matvec(A, da, db, off, x, out, n, m, R):
-    """``out = A x``: the sums of :func:`_sparse_dot`, with the interior's offsets into ``x`` a tuple
+    """``out = A x``: the sums of :func:`_sparse_dot`, with the interior's offsets into ``x``
     ``off`` (``da * m + db``, unrolled: see the fine-level kernels) and the flat index of ``A`` worked
     out once, not per term (the same products in the same order, so the same bits; its speed:
     benchmarks/results/amg/notes-session10.md)."""
@@ -1230,7 +1248,7 @@ def _sparse_sweep(A, da, db, off, cen, v, b, lo, hi, free, n, m, R, reverse, pro
     """One Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` in place: over the pixels with ``free`` 1
     (all when ``free`` is empty), clipped to ``[lo, hi]`` when ``project``.  Two rows at a time
     (:func:`_pair_lag`: the values of the lexicographic sweep, bit for bit; the interior's offsets are
-    the tuple ``off`` as in :func:`_sparse_matvec`)."""
+    the offsets ``off`` as in :func:`_sparse_matvec`)."""
     trunc = free.size > 0
     L = _pair_lag(m, R, False)
     for ii in range(0, n, 2):
@@ -1388,7 +1406,7 @@ class LatticeStencil:
         self._da = (used // W - self.r).astype(np.int64)
         self._db = (used % W - self.r).astype(np.int64)
         self._Ac = np.ascontiguousarray(self.A[:, used])
-        self._off = tuple(int(a) * self.m + int(b) for a, b in zip(self._da, self._db))
+        self._off = _unrolled([int(a) * self.m + int(b) for a, b in zip(self._da, self._db)], int)
         centre = np.flatnonzero((self._da == 0) & (self._db == 0))
         self._cen = int(centre[0]) if centre.size else -1
         self._none = np.zeros(0, np.uint8)
@@ -1397,9 +1415,6 @@ class LatticeStencil:
         """``P x``, or ``D P D x`` with ``D`` the 0/1 diagonal ``free``."""
         x = np.ascontiguousarray(x, dtype=np.float64)
         out = np.empty(self.n * self.m) if out is None else out
-        if not self._off:  # no stored entry: P = 0 (the kernel's unrolled offsets need one)
-            out[:] = 0.0
-            return out
         if free is not None:
             x = x * free
         _sparse_matvec(self._Ac, self._da, self._db, self._off, x, out, self.n, self.m, self.r)
