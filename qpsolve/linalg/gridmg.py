@@ -83,8 +83,8 @@ def _wrap(i, n):
 # Interior pixels use the interior class's stencil as offsets ``fo`` and values ``ci`` (TypedStencil._interior,
 # LatticeStencil._off), tuples when they are short: a tuple's length is part of the compiled type, so the
 # loop over it is unrolled with the coefficients in registers, where an array's is a loop of loads (the
-# 13-point plate's sweeps 21-32 % faster at 512², the same sums in the same order: the same bits).  Longer
-# stencils stay arrays: unrolled, the 25-point triharmonic's sweep and product were 45-67 % slower
+# 13-point plate's sweeps and product 12-31 % faster at 512², the same sums in the same order: the same
+# bits).  Longer stencils stay arrays: unrolled, the 25-point triharmonic's sweep and product were slower
 # (benchmarks/results/dense/session15/notes.md).  The kernels index both alike.
 
 #: the longest interior stencil passed to the fine kernels as a tuple (:func:`_unrolled`)
@@ -1123,14 +1123,14 @@ class TypedStencil:
     def _interior(self):
         """The interior class's stencil for the fine kernels (:func:`_unrolled`): offsets into the flat grid
         and values, all of them and those before the centre (a sweep from zero), for this grid's width."""
-        cache = self.__dict__.get("_interior_tuples")
+        cache = self.__dict__.get("_interior_cache")
         if cache is None or cache[0] != self.m:
             r = self.r
             kc = int(self.cnt[r, r])
             fo = [int(o) for o in self.oa[r, r, :kc] * self.m + self.ob[r, r, :kc]]
             ci = [float(c) for c in self.cv[r, r, :kc]]
             kz = sum(1 for o in fo if o < 0)  # the entries are sorted by offset (_stencil_table)
-            cache = self._interior_tuples = (self.m, _unrolled(fo, int), _unrolled(ci, float),
+            cache = self._interior_cache = (self.m, _unrolled(fo, int), _unrolled(ci, float),
                                              _unrolled(fo[:kz], int), _unrolled(ci[:kz], float))
         return cache[1:]
 
