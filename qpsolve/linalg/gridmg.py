@@ -1223,7 +1223,7 @@ def _sparse_dot(A, da, db, x, p, i, j, n, m, R):
 
 @njit(cache=True)
 def _sparse_matvec(A, da, db, off, x, out, n, m, R):
-    """``out = A x``: the sums of :func:`_sparse_dot`, with the interior's offsets into ``x``
+    """``out = A x``: the sums of :func:`_sparse_dot`, with the interior's offsets into ``x`` given as
     ``off`` (``da * m + db``, unrolled: see the fine-level kernels) and the flat index of ``A`` worked
     out once, not per term (the same products in the same order, so the same bits; its speed:
     benchmarks/results/amg/notes-session10.md)."""
@@ -1247,8 +1247,8 @@ def _sparse_matvec(A, da, db, off, x, out, n, m, R):
 def _sparse_sweep(A, da, db, off, cen, v, b, lo, hi, free, n, m, R, reverse, project):
     """One Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` in place: over the pixels with ``free`` 1
     (all when ``free`` is empty), clipped to ``[lo, hi]`` when ``project``.  Two rows at a time
-    (:func:`_pair_lag`: the values of the lexicographic sweep, bit for bit; the interior's offsets are
-    the offsets ``off`` as in :func:`_sparse_matvec`)."""
+    (:func:`_pair_lag`: the values of the lexicographic sweep, bit for bit; the interior's offsets into
+    ``v`` come as ``off``, as in :func:`_sparse_matvec`)."""
     trunc = free.size > 0
     L = _pair_lag(m, R, False)
     for ii in range(0, n, 2):
