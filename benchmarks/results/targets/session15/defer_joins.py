@@ -7,6 +7,11 @@ It ran against a temporary switch in ``qpsolve/solvers/pdas/iteration.py`` that 
             and excess[cand].max() <= constants.POLISH_VIOLATION * level.span):
         below = above = cand[:0]
 
+A second variant kept the joins and ran the dense release beside them (``BOTH = True`` and, in
+``update_set``, the release's condition ``not (below.size or above.size)`` widened to ``... or tiny``, with
+``tiny`` the same test of ``excess[cand].max()``); ``release_with_joins.jsonl`` has its three gaussian2 cases,
+run by this script with ``iteration.DEFER`` read as ``iteration.BOTH``.
+
 Each case was solved four times in one process (``OPENBLAS_NUM_THREADS=1``), main's rule and the variant
 alternating; ``defer_joins.jsonl`` has the first nine cases (the run was stopped once gaussian2 512² went
 from 8 to 12 iterations).
