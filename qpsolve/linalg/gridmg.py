@@ -92,15 +92,14 @@ UNROLL_MAX = 13
 
 
 def _unrolled(values, dtype):
-    """``values`` as the fine kernels take a stencil: a tuple of 1 to :data:`UNROLL_MAX` entries, else an array.
+    """``values`` (as ``dtype``) as the fine kernels take a stencil: a tuple of 1 to :data:`UNROLL_MAX`
+    entries, else an array.
 
-    >>> _unrolled([1.0, -2.0], float), _unrolled([], np.int64).size
-    ((1.0, -2.0), 0)
+    >>> _unrolled([1.0, -2.0], np.float64), _unrolled([], np.int64).size, _unrolled(np.arange(14), np.int64).size
+    ((1.0, -2.0), 0, 14)
     """
-    values = [dtype(v) for v in values]
-    if 1 <= len(values) <= UNROLL_MAX:
-        return tuple(values)
-    return np.array(values, dtype=np.float64 if dtype is float else np.int64)
+    values = np.asarray(values, dtype=dtype)
+    return tuple(values.tolist()) if 1 <= values.size <= UNROLL_MAX else values
 
 
 @njit(cache=True, nogil=True)
@@ -108,7 +107,6 @@ def _fine_matvec_rows(cnt, oa, ob, cv, x, out, n, m, r, periodic, free, fo, ci, 
     """Rows ``i0 <= i < i1`` of ``out = A x`` (``free`` empty) or ``out = D A D x`` (``free`` a 0/1 mask)."""
     trunc = free.size > 0
     for i in range(i0, i1):
-        ti = _cls(i, n, r, periodic)
         inner_i = r <= i < n - r
         for j in range(m):
             p = i * m + j
@@ -121,19 +119,7 @@ def _fine_matvec_rows(cnt, oa, ob, cv, x, out, n, m, r, periodic, free, fo, ci, 
                     s += ci[k] * x[p + fo[k]]
                 out[p] = s
                 continue
-            tj = _cls(j, m, r, periodic)
-            s = 0.0
-            for k in range(cnt[ti, tj]):
-                i2 = i + oa[ti, tj, k]
-                j2 = j + ob[ti, tj, k]
-                if periodic:
-                    i2 = _wrap(i2, n)
-                    j2 = _wrap(j2, m)
-                p2 = i2 * m + j2
-                if trunc and free[p2] == 0:
-                    continue
-                s += cv[ti, tj, k] * x[p2]
-            out[p] = s
+            out[p] = _class_sum(cnt, oa, ob, cv, x, n, m, r, periodic, i, j, 0.0, 1.0, n * m, free)
 
 
 @njit(cache=True, inline="always")
@@ -189,10 +175,15 @@ def _pgs_update(x, lo, hi, p, s, d):
     return int(((old <= low) | (old >= high)) != ((v <= low) | (v >= high)))
 
 
+#: an empty mask: every neighbour counts (:func:`_class_sum`)
+_NO_MASK = np.zeros(0, np.uint8)
+
+
 @njit(cache=True, inline="always")
-def _class_sum(cnt, oa, ob, cv, v, n, m, r, periodic, i, j, s, sign, before):
+def _class_sum(cnt, oa, ob, cv, v, n, m, r, periodic, i, j, s, sign, before, free):
     """``s + sign * sum_k c_k v[neighbour k]`` over the class stencil of pixel ``(i, j)`` in table order
-    (wrapped when periodic), the neighbours at flat index ``before`` and after left out."""
+    (wrapped when periodic), the neighbours at flat index ``before`` and after left out, and those with
+    ``free`` 0 when ``free`` is not empty."""
     ti = _cls(i, n, r, periodic)
     tj = _cls(j, m, r, periodic)
     for k in range(cnt[ti, tj]):
@@ -201,7 +192,7 @@ def _class_sum(cnt, oa, ob, cv, v, n, m, r, periodic, i, j, s, sign, before):
         if periodic:
             i2 = _wrap(i2, n)
             j2 = _wrap(j2, m)
-        if i2 * m + j2 < before:
+        if i2 * m + j2 < before and (free.size == 0 or free[i2 * m + j2] != 0):
             s += sign * cv[ti, tj, k] * v[i2 * m + j2]  # sign * c exactly +-c: the sums of before, same bits
     return s
 
@@ -213,7 +204,7 @@ def _pgs_border(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, i, j):
     if d <= 0.0:
         return 0
     p = i * m + j
-    s = _class_sum(cnt, oa, ob, cv, x, n, m, r, periodic, i, j, q[p], 1.0, n * m)
+    s = _class_sum(cnt, oa, ob, cv, x, n, m, r, periodic, i, j, q[p], 1.0, n * m, _NO_MASK)
     return _pgs_update(x, lo, hi, p, s, d)
 
 
@@ -259,7 +250,8 @@ def _gs_border(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, zero, i, j):
     p = i * m + j
     d = dg[_cls(i, n, r, periodic), _cls(j, m, r, periodic)]
     if free[p] != 0 and d > 0.0:  # v is zero on bound pixels
-        v[p] += _class_sum(cnt, oa, ob, cv, v, n, m, r, periodic, i, j, b[p], -1.0, p if zero else n * m) / d
+        v[p] += _class_sum(cnt, oa, ob, cv, v, n, m, r, periodic, i, j, b[p], -1.0, p if zero else n * m,
+                           _NO_MASK) / d
 
 
 @njit(cache=True, nogil=True)
@@ -1127,11 +1119,11 @@ class TypedStencil:
         if cache is None or cache[0] != self.m:
             r = self.r
             kc = int(self.cnt[r, r])
-            fo = [int(o) for o in self.oa[r, r, :kc] * self.m + self.ob[r, r, :kc]]
-            ci = [float(c) for c in self.cv[r, r, :kc]]
-            kz = sum(1 for o in fo if o < 0)  # the entries are sorted by offset (_stencil_table)
-            cache = self._interior_cache = (self.m, _unrolled(fo, int), _unrolled(ci, float),
-                                             _unrolled(fo[:kz], int), _unrolled(ci[:kz], float))
+            fo = self.oa[r, r, :kc] * self.m + self.ob[r, r, :kc]
+            ci = self.cv[r, r, :kc]
+            kz = int(np.count_nonzero(fo < 0))  # the entries are sorted by offset (_stencil_table)
+            cache = self._interior_cache = (self.m, _unrolled(fo, np.int64), _unrolled(ci, np.float64),
+                                             _unrolled(fo[:kz], np.int64), _unrolled(ci[:kz], np.float64))
         return cache[1:]
 
     # -------------------------------------------------------------------------------- products
@@ -1406,7 +1398,7 @@ class LatticeStencil:
         self._da = (used // W - self.r).astype(np.int64)
         self._db = (used % W - self.r).astype(np.int64)
         self._Ac = np.ascontiguousarray(self.A[:, used])
-        self._off = _unrolled([int(a) * self.m + int(b) for a, b in zip(self._da, self._db)], int)
+        self._off = _unrolled(self._da * self.m + self._db, np.int64)
         centre = np.flatnonzero((self._da == 0) & (self._db == 0))
         self._cen = int(centre[0]) if centre.size else -1
         self._none = np.zeros(0, np.uint8)
