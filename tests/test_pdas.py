@@ -7,6 +7,7 @@ points of a convex QP may differ only by a null vector of ``P``, which is what i
 
 import numpy as np
 import pytest
+import scipy.linalg as sla
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -657,6 +658,41 @@ def test_an_updated_saddle_factor_solves_the_new_set_exactly(bc, left, joined, m
     g = prob.gradient(s)
     free = np.setdiff1d(np.arange(prob.n), act2)
     assert np.abs(g[free]).max() <= 1e-9 * np.abs(g).max()
+
+
+@pytest.mark.parametrize("bc", ["odd", "even"])
+def test_released_pixels_that_return_and_leave_again_keep_the_factor_exact(bc, monkeypatch):
+    # A bordered factor reuses the constraint columns F = L^-1 [N, E_released] of the factor it
+    # grew from and solves only those of pixels released now; pixels released earlier come back,
+    # others leave, new ones join, four times in one factor.  Each time: F against a triangular
+    # solve from scratch, x and mu against a dense KKT solve of P itself.
+    monkeypatch.setattr(pdas_backend.constants, "UPDATE_MIN_ACTIVE", 0)
+    monkeypatch.setattr(pdas_backend.constants, "UPDATE_FRACTION", 1.0)
+    rng = np.random.default_rng(11)
+    img = _img(gaussian, 20, bits=3).astype(float)
+    prob = qs.image_problem(img, lower=img - 20, upper=img + 20, bc=bc)
+    level = pdas_backend.level.Level(prob)
+    act0 = np.sort(rng.choice(prob.n, 60, replace=False))
+    gone = rng.choice(act0, 8, replace=False)
+    act1 = np.setdiff1d(act0, gone)  # eight released
+    act2 = np.union1d(np.setdiff1d(act1, rng.choice(act1, 4, replace=False)), gone[:5])  # five back, four out
+    others = np.setdiff1d(np.arange(prob.n), act0)
+    act3 = np.union1d(np.setdiff1d(act2, gone[:2]), rng.choice(others, 6, replace=False))  # two out again, six new
+    act4 = np.union1d(act3, gone[5:])  # the last three back
+    for step, act in enumerate([act0, act1, act2, act3, act4]):
+        upper = rng.random(act.size) < 0.5
+        x, mu = level.equality_solve(act, upper)
+        kkt = level.kkt
+        assert level.updates == step
+        C = np.zeros((kkt.base.size, kkt.k + kkt.rel.size))
+        C[:, :kkt.k] = kkt.NB
+        C[kkt.rel, kkt.k + np.arange(kkt.rel.size)] = 1.0
+        F = sla.solve_triangular(np.tril(kkt.L), C, lower=True)
+        np.testing.assert_allclose(kkt.F, F, rtol=0, atol=1e-10 * np.abs(F).max())
+        assert np.array_equal(np.sort(kkt.base[kkt.rel]), np.setdiff1d(kkt.base, act))
+        ref_x, ref_mu = _constrained_minimiser(prob, act, upper)
+        np.testing.assert_allclose(x, ref_x, rtol=0, atol=1e-7 * np.abs(ref_x).max())
+        np.testing.assert_allclose(mu, ref_mu, rtol=0, atol=1e-7 * np.abs(ref_mu).max())
 
 
 def test_updated_and_new_factors_release_the_same_pixels(monkeypatch):

@@ -133,8 +133,10 @@ class DirichletEmbedding:
     def spectrum(self, b):
         """The large grid's spectrum of ``b`` (``N x M``) padded with zeros on ``G``."""
         n1, n2 = self.shape
-        a = np.zeros((n1 + 1, n2 + 1))
+        a = np.empty((n1 + 1, n2 + 1))  # not np.zeros: only G needs them
         a[:n1, :n2] = b
+        a[n1, :] = 0.0
+        a[:n1, n2] = 0.0
         return sfft.dstn(a, type=1, norm="ortho", workers=-1, overwrite_x=True)
 
     def field(self, t):

@@ -173,6 +173,14 @@ def _in_order(sel, size):
     return sel.size == size and (size == 0 or (sel[0] == 0 and bool(np.all(sel[1:] > sel[:-1]))))
 
 
+def _border_frame(shape):
+    """An uninitialised ``shape`` array with zero corners, for a solve that writes its edges and
+    inner block (``np.zeros`` would write the whole array once more: 32 MB at 2048^2)."""
+    x = np.empty(shape)
+    x[0, 0] = x[0, -1] = x[-1, 0] = x[-1, -1] = 0.0
+    return x
+
+
 def _fold(d, period):
     """Distance on a circle of ``period`` (kernel tables store one quadrant)."""
     d = np.abs(d)
@@ -443,8 +451,7 @@ class GridGreen:
         V = np.vstack([d[0], d[1], self._col_modes[:, 0], self._col_modes[:, 1]])
         t = sla_blas.dgemm(-1.0, V.T, U.T, beta=1.0, c=t.T, overwrite_c=True).T
         t /= self._lam_inner
-        n, m = self.shape
-        x = np.zeros((n, m))
+        x = _border_frame(self.shape)
         x[1:-1, 1:-1] = sfft.dstn(t, type=1, norm="ortho", workers=-1)
         x[0, 1:-1], x[-1, 1:-1], x[1:-1, 0], x[1:-1, -1] = xe
         return x
@@ -483,7 +490,7 @@ class GridGreen:
         t = sla_blas.dgemm(1.0, Y.T, X.T, beta=0.0, c=t.T, overwrite_c=True).T  # t's buffer
         t *= e.inv
         a -= t
-        x = np.zeros((n, m))
+        x = _border_frame(self.shape)
         x[1:-1, 1:-1] = e.field(a)
         x[0, 1:-1], x[-1, 1:-1], x[1:-1, 0], x[1:-1, -1] = xe
         return x

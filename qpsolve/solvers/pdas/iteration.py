@@ -11,25 +11,26 @@ from ...certificate import certificate
 from ...linalg.threads import out_of_time, report_progress
 from . import constants
 
-__all__ = ["update_set", "wrong_signs", "window_peaks", "violation", "run_level"]
+__all__ = ["update_set", "wrong_signs", "window_peaks", "excess_of", "violation", "run_level"]
 
 
-def update_set(level, act, upper, x, mu, ftol, window=constants.PEAK_WINDOW):
+def update_set(level, act, upper, x, mu, ftol, window=constants.PEAK_WINDOW, excess=None):
     """One PDAS update: returns the new ``(act, upper)`` and how many joined / left.
 
     Pure PDAS moves every violated pixel into the active set; for the
     biharmonic plate a violated region usually needs only its worst pixel
     (a contact pushes its neighbours back inside), so only local maxima of
     the violation within ``window`` join, which keeps ``A`` small and the
-    iteration from oscillating.
+    iteration from oscillating.  ``excess`` is :func:`excess_of` ``(prob, x)`` if the caller
+    has it (it is overwritten).
     """
     prob = level.prob
     pinned = prob.lower[act] == prob.upper[act]
     wrong = wrong_signs(prob, act, upper, mu, 1e-12)
     # How far each free pixel lies outside its box (at most one side is positive); the few
     # violated ones are then examined alone, not the whole image again.
-    with np.errstate(invalid="ignore"):
-        excess = np.maximum(prob.lower - x, x - prob.upper)
+    if excess is None:
+        excess = excess_of(prob, x)
     excess[act] = 0.0
     cand = np.flatnonzero(excess > ftol)
     if window > 1 and cand.size and excess[cand].max() > constants.SMALL_VIOLATION * level.span:
@@ -78,8 +79,26 @@ def window_peaks(values, shape, idx, window):
     return peak
 
 
-def violation(prob, x):
-    return float(np.maximum(np.maximum(prob.lower - x, x - prob.upper), 0).max(initial=0.0))
+def excess_of(prob, x):
+    """How far each pixel of ``x`` lies outside its box: ``max(L - x, x - U)`` (negative inside).
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from qpsolve import BoxQP
+    >>> prob = BoxQP(sp.identity(3), lower=[0, 0, 0], upper=[1, 1, 1])
+    >>> excess_of(prob, np.array([-0.5, 0.25, 3.0])).tolist()
+    [0.5, -0.25, 2.0]
+    """
+    # Two full-size temporaries, not three: at 2048^2 each is 32 MB of fresh memory.
+    with np.errstate(invalid="ignore"):
+        excess = x - prob.upper
+        return np.maximum(prob.lower - x, excess, out=excess)
+
+
+def violation(prob, x, excess=None):
+    """The largest violation of the box by ``x`` (0.0 inside); ``excess`` is :func:`excess_of` if known."""
+    return float(np.max(excess_of(prob, x) if excess is None else excess, initial=0.0))
 
 
 def run_level(level, act, upper, *, max_iter, max_active, deadline, verbose, label, window=constants.PEAK_WINDOW,
@@ -114,7 +133,8 @@ def run_level(level, act, upper, *, max_iter, max_active, deadline, verbose, lab
             status = "dense"
             break
         x, mu = level.equality_solve(act, upper)
-        viol = violation(prob, x)
+        excess = excess_of(prob, x)
+        viol = violation(prob, x, excess)
         polished = False
         if (tol is not None and viol <= constants.POLISH_VIOLATION * level.span
                 and not (prob.n >= constants.EARLY_RELEASE_PIXELS
@@ -128,13 +148,14 @@ def run_level(level, act, upper, *, max_iter, max_active, deadline, verbose, lab
             # (photo tiles: benchmarks/results/design_notes.md).
             x, pshift = level.polish(x, act, upper)
             mu = prob.gradient(x, precise=True)[act]
-            viol = violation(prob, x)
+            excess = excess_of(prob, x)
+            viol = violation(prob, x, excess)
             polished = True
         # Progress in the measure PDAS has at every iteration (its iterates leave the box until
         # the end): the violation, against the one at which the fine level polishes and certifies.
         report_progress("pdas", "coarse" if tol is None else "fine", prob.n, it, viol / level.span,
                         constants.POLISH_VIOLATION if tol is not None else loose, measure="violation")
-        act_new, upper_new, joined, left = update_set(level, act, upper, x, mu, ftol, window)
+        act_new, upper_new, joined, left = update_set(level, act, upper, x, mu, ftol, window, excess)
         record = {"active": int(act.size), "joined": joined, "left": left, "violation": viol}
         history.append(record)
         if verbose:
