@@ -146,6 +146,7 @@ def run_level(level, act, upper, *, max_iter, max_active, deadline, verbose, lab
             # polish (transforms of the whole grid) would not outlive the change.  Small grids
             # polish regardless: there the polish is cheap and the unpolished releases are not
             # (photo tiles: benchmarks/results/design_notes.md).
+            excess = None  # 32 MB at 2048^2 that the polish's own temporaries can use
             x, pshift = level.polish(x, act, upper)
             mu = prob.gradient(x, precise=True)[act]
             excess = excess_of(prob, x)
@@ -156,6 +157,7 @@ def run_level(level, act, upper, *, max_iter, max_active, deadline, verbose, lab
         report_progress("pdas", "coarse" if tol is None else "fine", prob.n, it, viol / level.span,
                         constants.POLISH_VIOLATION if tol is not None else loose, measure="violation")
         act_new, upper_new, joined, left = update_set(level, act, upper, x, mu, ftol, window, excess)
+        excess = None  # overwritten by the update; freed before the certificate's temporaries
         record = {"active": int(act.size), "joined": joined, "left": left, "violation": viol}
         history.append(record)
         if verbose:
