@@ -631,17 +631,22 @@ def _moved_sets(prob, rng, size, left, joined):
     return act0, act1
 
 
+def _updating_level(bc, seed, monkeypatch):
+    """A 20 x 20 plate (bins of 40 around a 3-bit Gaussian), a PDAS level that borders every factor
+    it can, and a random generator."""
+    monkeypatch.setattr(pdas_backend.constants, "UPDATE_MIN_ACTIVE", 0)
+    monkeypatch.setattr(pdas_backend.constants, "UPDATE_FRACTION", 1.0)
+    img = _img(gaussian, 20, bits=3).astype(float)
+    prob = qs.image_problem(img, lower=img - 20, upper=img + 20, bc=bc)
+    return prob, pdas_backend.level.Level(prob), np.random.default_rng(seed)
+
+
 @pytest.mark.parametrize("bc", ["odd", "even", "periodic"])
 @pytest.mark.parametrize("left,joined", [(0, 5), (6, 0), (6, 8)])
 def test_an_updated_saddle_factor_solves_the_new_set_exactly(bc, left, joined, monkeypatch):
     # A factor bordered by the pixels that joined, with those that left released, against a dense
     # KKT solve of P itself; twice in a row, so that releases accumulate in one factor.
-    monkeypatch.setattr(pdas_backend.constants, "UPDATE_MIN_ACTIVE", 0)
-    monkeypatch.setattr(pdas_backend.constants, "UPDATE_FRACTION", 1.0)
-    rng = np.random.default_rng(7)
-    img = _img(gaussian, 20, bits=3).astype(float)
-    prob = qs.image_problem(img, lower=img - 20, upper=img + 20, bc=bc)
-    level = pdas_backend.level.Level(prob)
+    prob, level, rng = _updating_level(bc, 7, monkeypatch)
     act0, act1 = _moved_sets(prob, rng, 60, left, joined)
     act2 = np.setdiff1d(act1, rng.choice(act1, 3, replace=False))  # three more leave
     for step, act in enumerate([act0, act1, act2]):
@@ -666,12 +671,7 @@ def test_released_pixels_that_return_and_leave_again_keep_the_factor_exact(bc, m
     # grew from and solves only those of pixels released now; pixels released earlier come back,
     # others leave, new ones join, four times in one factor.  Each time: F against a triangular
     # solve from scratch, x and mu against a dense KKT solve of P itself.
-    monkeypatch.setattr(pdas_backend.constants, "UPDATE_MIN_ACTIVE", 0)
-    monkeypatch.setattr(pdas_backend.constants, "UPDATE_FRACTION", 1.0)
-    rng = np.random.default_rng(11)
-    img = _img(gaussian, 20, bits=3).astype(float)
-    prob = qs.image_problem(img, lower=img - 20, upper=img + 20, bc=bc)
-    level = pdas_backend.level.Level(prob)
+    prob, level, rng = _updating_level(bc, 11, monkeypatch)
     act0 = np.sort(rng.choice(prob.n, 60, replace=False))
     gone = rng.choice(act0, 8, replace=False)
     act1 = np.setdiff1d(act0, gone)  # eight released
