@@ -110,8 +110,8 @@ class SaddleFactor:
 
     def bordered(self, act, new, cross, corner, N_new):
         """The factor of ``act`` from this one: the base grows by the pixels of ``act``
-        it lacks (``cross`` = ``P^g[base, new]``, ``corner`` = ``P^g[new, new]``) and
-        releases the base pixels ``act`` lacks.  ``None`` when the bordered matrix is not
+        it lacks (``new``, all of them in ``act``; ``cross`` = ``P^g[base, new]``,
+        ``corner`` = ``P^g[new, new]``) and releases the base pixels ``act`` lacks.  ``None`` when the bordered matrix is not
         positive definite or its constraints are too ill-conditioned.
         """
         b, j = self.base.size, new.size
@@ -137,33 +137,32 @@ class SaddleFactor:
         keep[out.sel] = True
         rel = np.flatnonzero(~keep)
         NB = np.concatenate([self.NB, N_new]) if j else self.NB
-        F = self._top_constraints(rel)
+        F = self._top_constraints(rel, b + j)
         if j:
-            # The rows of the new pixels: L_J^-1 (C_J - W^T F_top), C_J = [N_new, 0] (only base
-            # pixels are released).
-            CJ = -(W.T @ F)
+            # The rows of the new pixels: L_J^-1 (C_J - W^T F_top), C_J = [N_new, 0] (every new
+            # pixel is in act, so only base pixels are released).
+            CJ = -(W.T @ F[:b])
             CJ[:, :self.k] += N_new
-            F = np.asfortranarray(np.concatenate([F, sla.solve_triangular(LJ, CJ, lower=True, check_finite=False,
-                                                                          overwrite_b=True)]))
+            F[b:] = sla.solve_triangular(LJ, CJ, lower=True, check_finite=False, overwrite_b=True)
         if not out._constraints(L, NB, rel, F):
             return None
         return out
 
-    def _top_constraints(self, rel):
-        # L^-1 [NB, E_rel] on this factor's base (``rel`` are base positions): the columns of the
-        # null space and of pixels released before are in F already, only the others are solved
-        # (each a |base|^2 triangular solve; at 2048^2, 3 300 contacts, all of them cost about
-        # 60 ms per bordering).
+    def _top_constraints(self, rel, rows):
+        # L^-1 [NB, E_rel] on this factor's base (``rel`` are base positions) in the first rows of
+        # an uninitialised ``rows``-row array: the columns of the null space and of pixels released
+        # before are in F already, only the others are solved (each a |base|^2 triangular solve;
+        # at 2048^2, 3 300 contacts, all of them cost about 60 ms per bordering).
         k, b = self.k, self.base.size
         at = np.minimum(np.searchsorted(self.rel, rel), max(self.rel.size - 1, 0))
         had = (self.rel[at] == rel) if self.rel.size else np.zeros(rel.size, dtype=bool)
-        F = np.empty((b, k + rel.size), order="F")  # the layout solve_triangular gives
-        F[:, :k] = self.F[:, :k]
-        F[:, k + np.flatnonzero(had)] = self.F[:, k + at[had]]
+        F = np.empty((rows, k + rel.size), order="F")  # the layout solve_triangular gives
+        F[:b, :k] = self.F[:, :k]
+        F[:b, k + np.flatnonzero(had)] = self.F[:, k + at[had]]
         fresh = np.flatnonzero(~had)
         if fresh.size:
-            F[:, k + fresh] = sla.solve_triangular(self.L, _unit_columns(b, np.zeros((b, 0)), rel[fresh]),
-                                                   lower=True, check_finite=False, overwrite_b=True)
+            F[:b, k + fresh] = sla.solve_triangular(self.L, _unit_columns(b, np.zeros((b, 0)), rel[fresh]),
+                                                    lower=True, check_finite=False, overwrite_b=True)
         return F
 
     def _solve(self, rhs, rn, r_rel):
