@@ -105,6 +105,61 @@ def test_repeat_reports_the_median_run_its_range_and_the_largest_peak(monkeypatc
             "ranges 9.000-12.000 s and 1.500-2.500 s" in md)
 
 
+def test_interleaved_repeats_come_in_rounds_and_give_the_same_medians(monkeypatch, tmp_path):
+    # the same runs as above, made in rounds: every size's k-th run before any size's (k+1)-th
+    times = {1024: [2.5, 1.5, 2.0], 2048: [9.0, 12.0, 10.0]}
+    calls = []
+
+    def fake_child(solver, problem, size, **kw):
+        k = sum(1 for c in calls if c == size)
+        calls.append(size)
+        return _ran(times[size][k], 100.0 + k)
+
+    monkeypatch.setattr(bench, "run_child", fake_child)
+    recs = bench.run_benchmark(["pdas"], ["gaussian2"], [1024, 2048], time_limit=100, budget=1e6,
+                               out_dir=tmp_path, log=lambda *a, **k: None, repeat=3, interleave=True)
+    assert calls == [1024, 2048] * 3
+    assert [r["solve_time"] for r in recs] == [2.0, 10.0]
+    assert [r["solve_times"] for r in recs] == [times[1024], times[2048]]
+    assert [r["peak_mb"] for r in recs] == [102.0, 102.0]
+    md = (tmp_path / "solvers.md").read_text()
+    assert "made 3 times, the repeats in rounds over all runs (interleaved)" in md
+    assert "time ratio 2048^2 / 1024^2, `gaussian2`: **5.00** (10.00 s / 2.00 s; medians of 3 and 3 runs" in md
+    assert json.loads((tmp_path / "solvers.json").read_text())["meta"]["interleave"] is True
+
+
+def test_the_interleave_option_reaches_the_runs(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(bench, "run_child", lambda solver, problem, size, **kw: calls.append(size) or _ran(1.0))
+    assert bench.main(["--solvers", "pcg", "--problems", "gaussian2", "--sizes", "48", "32", "--repeat", "2",
+                       "--interleave", "--out", str(tmp_path)]) == 0
+    assert calls == [32, 48, 32, 48]
+    calls.clear()
+    assert bench.main(["--solvers", "pcg", "--problems", "gaussian2", "--sizes", "32", "48", "--repeat", "2",
+                       "--out", str(tmp_path)]) == 0
+    assert calls == [32, 32, 48, 48]
+
+
+def test_an_interleaved_repeat_that_fails_is_shown_and_larger_sizes_keep_their_runs(monkeypatch, tmp_path):
+    # rounds: 32, 48 (first runs), 32 not certified, 48, 32, 48
+    outcomes = iter([_ran(1.0), _ran(2.0), _ran(5.0, success=False, status="not_certified"), _ran(2.2),
+                     _ran(1.1), _ran(2.1)])
+    monkeypatch.setattr(bench, "run_child", lambda *a, **k: next(outcomes))
+    recs = bench.run_benchmark(["pcg"], ["gaussian2"], [32, 48], time_limit=100, budget=1e6, out_dir=tmp_path,
+                               log=lambda *a, **k: None, repeat=3, interleave=True)
+    assert recs[0]["status"] == "not_certified" and recs[0]["solve_time"] == 5.0
+    assert recs[0]["solve_times"] == [1.0, 5.0, 1.1]
+    assert recs[1]["status"] == "optimal" and recs[1]["solve_times"] == [2.0, 2.2, 2.1]
+
+
+def test_interleave_without_repeats_runs_each_cell_once(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(bench, "run_child", lambda solver, problem, size, **kw: calls.append(size) or _ran(1.0))
+    recs = bench.run_benchmark(["pcg"], ["gaussian2"], [32, 48], time_limit=100, budget=1e6, out_dir=tmp_path,
+                               log=lambda *a, **k: None, repeat=1, interleave=True)
+    assert calls == [32, 48] and all("repeats" not in r for r in recs)
+
+
 def test_repeat_shows_a_failed_repeat_instead_of_the_median(monkeypatch, tmp_path):
     outcomes = iter([_ran(1.0), _ran(5.0, success=False, status="not_certified"), _ran(1.2)])
     monkeypatch.setattr(bench, "run_child", lambda *a, **k: next(outcomes))

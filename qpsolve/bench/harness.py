@@ -20,7 +20,9 @@ even ``k``) with the range of the ``k`` solve times beside it: single solves
 on a shared machine vary by a quarter, which a ratio of two of them cannot
 tell from a change of the code.  A repeat that fails or is not certified is
 shown instead of the median, never averaged away; peak memory is the largest
-of the ``k``.
+of the ``k``.  With ``interleave=True`` (``--interleave``) the repeats come in
+rounds over all cells, so that the medians of two sizes, and their ratio,
+span the same minutes.
 
 Outputs (rewritten after every run, so an interrupted benchmark leaves partial
 results): ``solvers.md`` (Markdown table, machine and versions, summary),
@@ -68,7 +70,7 @@ DEFAULT_BUDGET = 180.0
 
 
 def run_benchmark(solvers, problems, sizes, *, time_limit, budget, tol=1e-8, out_dir="benchmarks/results",
-                  command=None, log=print, repeat=1):
+                  command=None, log=print, repeat=1, interleave=False):
     """Run the benchmark and write ``solvers.{md,json,png}`` into ``out_dir``.
 
     Parameters
@@ -92,6 +94,14 @@ def run_benchmark(solvers, problems, sizes, *, time_limit, budget, tol=1e-8, out
     repeat : int
         Runs of every cell that finished (see :func:`combine_repeats`); a
         run that hit its time limit is not repeated.
+    interleave : bool
+        Make the repeats in rounds over all cells (every cell's second
+        run, then every cell's third, ...) instead of one cell's ``repeat``
+        runs back to back: the medians of two sizes then come from the same
+        minutes, so a ratio of them does not follow the machine's drift.
+        The first run of every cell still goes in size order and decides
+        what is skipped; a repeat that fails no longer blocks the larger
+        sizes, which ran before it.
 
     Returns
     -------
@@ -109,8 +119,9 @@ def run_benchmark(solvers, problems, sizes, *, time_limit, budget, tol=1e-8, out
             "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
             "machine": machine_info(), "versions": package_versions(), "tol": tol, "time_limit": time_limit,
             "budget": budget, "solvers": list(solvers), "problems": list(problems), "sizes": list(sizes),
-            "repeat": int(repeat)}
+            "repeat": int(repeat), "interleave": bool(interleave)}
     records = []
+    later = []  # (index in records, base, runs): cells whose repeats come in rounds (interleave)
     history = {}   # (solver, problem) -> [(pixels, seconds)]
     blocked = {}   # (solver, problem) -> reason for skipping all larger sizes
     for size in sorted(sizes):
@@ -129,7 +140,10 @@ def run_benchmark(solvers, problems, sizes, *, time_limit, budget, tol=1e-8, out
                     else:
                         log(f"[bench] {solver:>12s} {prob:>16s} {size:5d}^2 ...", end="", flush=True)
                         rec = dict(base, **run_child(solver, prob, size, time_limit=time_limit, tol=tol))
-                        if repeat > 1 and rec["outcome"] == "ran" and rec["status"] != "time_limit":
+                        if (interleave and repeat > 1 and rec["outcome"] == "ran"
+                                and rec["status"] != "time_limit"):
+                            later.append((len(records), base, [rec]))
+                        elif repeat > 1 and rec["outcome"] == "ran" and rec["status"] != "time_limit":
                             runs = [rec]
                             for _ in range(repeat - 1):
                                 runs.append(run_child(solver, prob, size, time_limit=time_limit, tol=tol))
@@ -158,6 +172,18 @@ def run_benchmark(solvers, problems, sizes, *, time_limit, budget, tol=1e-8, out
                         continue
                 records.append(rec)
         write_results(out_dir, records, meta, solvers, plot=False)
+    for k in range(2, repeat + 1 if later else 0):
+        for idx, base, runs in later:
+            log(f"[bench] {base['solver']:>12s} {base['problem']:>16s} {base['size']:5d}^2 run {k} of {repeat} ...",
+                end="", flush=True)
+            runs.append(run_child(base["solver"], base["problem"], base["size"], time_limit=time_limit, tol=tol))
+            r = runs[-1]
+            log(f" {r['solve_time']:.3f} s" if r["outcome"] == "ran" else f" {r['outcome']}")
+            rec = dict(base, **combine_repeats(runs))
+            if "predicted" in records[idx]:
+                rec["predicted"] = records[idx]["predicted"]
+            records[idx] = rec
+            write_results(out_dir, records, meta, solvers, plot=False)
     write_results(out_dir, records, meta, solvers, plot=True)
     log(f"[bench] wrote {out_dir / 'solvers.md'}, {out_dir / 'solvers.json'}, {out_dir / 'solvers.png'}")
     return records
@@ -183,6 +209,9 @@ def add_arguments(p):
                         "(explicit --sizes/--time-limit win)")
     p.add_argument("--repeat", type=int, default=1, metavar="K",
                    help="make every run that finished K times and report the median (default 1)")
+    p.add_argument("--interleave", action="store_true",
+                   help="make the repeats in rounds over all runs, so that every median (and a ratio of "
+                        "two) spans the same minutes of a machine whose speed drifts")
     p.add_argument("--out", default=os.path.join("benchmarks", "results"),
                    help="output folder (default benchmarks/results)")
     return p
@@ -224,7 +253,7 @@ def _resolve(args):
         raise ValueError(f"--tol must be in (0, 1), got {args.tol}")
     dedup = lambda xs: list(dict.fromkeys(xs))  # noqa: E731
     # (the repeat count is checked by run_benchmark, before anything is written)
-    return dedup(solvers), dedup(problems), sorted(set(sizes)), tl, budget, args.repeat
+    return dedup(solvers), dedup(problems), sorted(set(sizes)), tl, budget, args.repeat, args.interleave
 
 
 def run_from_args(args, command=None):
@@ -236,11 +265,11 @@ def run_from_args(args, command=None):
         For an unknown solver or problem name, a size below 8, a non-positive
         time limit, budget or repeat count.
     """
-    solvers, problems, sizes, tl, budget, repeat = _resolve(args)
+    solvers, problems, sizes, tl, budget, repeat, interleave = _resolve(args)
     if command is None:
         command = " ".join(shlex.quote(a) for a in [os.path.basename(sys.executable), *sys.argv])
     run_benchmark(solvers, problems, sizes, time_limit=tl, budget=budget, tol=args.tol, out_dir=args.out,
-                  command=command, repeat=repeat)
+                  command=command, repeat=repeat, interleave=interleave)
     return 0
 
 

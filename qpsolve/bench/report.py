@@ -142,7 +142,8 @@ def write_markdown(path, records, meta):
         f"Settings: tol {meta['tol']:g}, time limit {meta['time_limit']:g} s per run, skip budget "
         f"{meta['budget']:g} s (predicted), growth exponent {DEFAULT_EXPONENT} until measured; "
         "OPENBLAS_NUM_THREADS=" + os.environ.get("OPENBLAS_NUM_THREADS", "1 (set for each run)")
-        + (f"; every run that finished was made {repeat} times" if repeat > 1 else ""),
+        + (f"; every run that finished was made {repeat} times" if repeat > 1 else "")
+        + (", the repeats in rounds over all runs (interleaved)" if repeat > 1 and meta.get("interleave") else ""),
         "",
         "Each run is a fresh subprocess. *solve s* is `SolveResult.solve_time`"
         + ("" if repeat == 1 else
