@@ -152,6 +152,44 @@ def test_an_interleaved_repeat_that_fails_is_shown_and_larger_sizes_keep_their_r
     assert recs[1]["status"] == "optimal" and recs[1]["solve_times"] == [2.0, 2.2, 2.1]
 
 
+def test_interleaved_partial_reports_say_how_many_runs_each_cell_has(monkeypatch, tmp_path):
+    # what an interrupted run leaves: every write during the rounds, the prediction kept on the
+    # record although its median is not the first run, no note once a cell is complete
+    times = {32: [1.0, 0.5, 0.8], 48: [4.0, 3.0, 3.5]}
+    calls, written = [], []
+
+    def fake_child(solver, problem, size, **kw):
+        k = sum(1 for c in calls if c == size)
+        calls.append(size)
+        return _ran(times[size][k])
+
+    real_write = bench.write_results
+    monkeypatch.setattr(bench, "run_child", fake_child)
+    monkeypatch.setattr(bench, "write_results", lambda out, records, *a, **k: (
+        written.append([(r["size"], r.get("repeat_note")) for r in records]), real_write(out, records, *a, **k)))
+    recs = bench.run_benchmark(["pcg"], ["gaussian2"], [32, 48], time_limit=100, budget=1e6, out_dir=tmp_path,
+                               log=lambda *a, **k: None, repeat=3, interleave=True)
+    assert [(32, "1 of 3 runs so far"), (48, "1 of 3 runs so far")] in written
+    assert [(32, "2 of 3 runs so far"), (48, "1 of 3 runs so far")] in written
+    assert [(32, None), (48, "2 of 3 runs so far")] in written
+    assert written[-1] == [(32, None), (48, None)]
+    assert recs[1]["predicted"] > 0 and recs[1]["solve_time"] == 3.5
+
+
+def test_an_interleaved_first_run_at_its_time_limit_is_not_repeated(monkeypatch, tmp_path):
+    calls = []
+
+    def fake_child(solver, problem, size, **kw):
+        calls.append(size)
+        return _ran(1.0, success=False, status="time_limit")
+
+    monkeypatch.setattr(bench, "run_child", fake_child)
+    recs = bench.run_benchmark(["pcg"], ["gaussian2"], [32, 48], time_limit=1, budget=1e6, out_dir=tmp_path,
+                               log=lambda *a, **k: None, repeat=3, interleave=True)
+    assert calls == [32]
+    assert "repeats" not in recs[0] and recs[1]["reason"] == "skipped: timed out at smaller size"
+
+
 def test_interleave_without_repeats_runs_each_cell_once(monkeypatch, tmp_path):
     calls = []
     monkeypatch.setattr(bench, "run_child", lambda solver, problem, size, **kw: calls.append(size) or _ran(1.0))

@@ -100,8 +100,10 @@ def run_benchmark(solvers, problems, sizes, *, time_limit, budget, tol=1e-8, out
         runs back to back: the medians of two sizes then come from the same
         minutes, so a ratio of them does not follow the machine's drift.
         The first run of every cell still goes in size order and decides
-        what is skipped; a repeat that fails no longer blocks the larger
-        sizes, which ran before it.
+        what is skipped (the prediction then uses first runs, not
+        medians); a repeat that fails no longer blocks the larger sizes,
+        which ran before it.  Until its last round a cell's record says how
+        many runs it has (``repeat_note``).
 
     Returns
     -------
@@ -143,6 +145,7 @@ def run_benchmark(solvers, problems, sizes, *, time_limit, budget, tol=1e-8, out
                         if (interleave and repeat > 1 and rec["outcome"] == "ran"
                                 and rec["status"] != "time_limit"):
                             later.append((len(records), base, [rec]))
+                            rec = dict(rec, repeat_note=f"1 of {repeat} runs so far")  # the report, until the rounds
                         elif repeat > 1 and rec["outcome"] == "ran" and rec["status"] != "time_limit":
                             runs = [rec]
                             for _ in range(repeat - 1):
@@ -182,6 +185,8 @@ def run_benchmark(solvers, problems, sizes, *, time_limit, budget, tol=1e-8, out
             rec = dict(base, **combine_repeats(runs))
             if "predicted" in records[idx]:
                 rec["predicted"] = records[idx]["predicted"]
+            if k < repeat:  # an interrupted benchmark's partial report says which cells are short
+                rec["repeat_note"] = "; ".join([*filter(None, [rec.get("repeat_note")]), f"{k} of {repeat} runs so far"])
             records[idx] = rec
             write_results(out_dir, records, meta, solvers, plot=False)
     write_results(out_dir, records, meta, solvers, plot=True)
