@@ -186,7 +186,8 @@ def run_benchmark(solvers, problems, sizes, *, time_limit, budget, tol=1e-8, out
             if "predicted" in records[idx]:
                 rec["predicted"] = records[idx]["predicted"]
             if k < repeat:  # an interrupted benchmark's partial report says which cells are short
-                rec["repeat_note"] = "; ".join([*filter(None, [rec.get("repeat_note")]), f"{k} of {repeat} runs so far"])
+                so_far = f"{k} of {repeat} runs so far"
+                rec["repeat_note"] = f"{rec['repeat_note']}; {so_far}" if rec.get("repeat_note") else so_far
             records[idx] = rec
             write_results(out_dir, records, meta, solvers, plot=False)
     write_results(out_dir, records, meta, solvers, plot=True)

@@ -111,8 +111,9 @@ class SaddleFactor:
     def bordered(self, act, new, cross, corner, N_new):
         """The factor of ``act`` from this one: the base grows by the pixels of ``act``
         it lacks (``new``, all of them in ``act``; ``cross`` = ``P^g[base, new]``,
-        ``corner`` = ``P^g[new, new]``) and releases the base pixels ``act`` lacks.  ``None`` when the bordered matrix is not
-        positive definite or its constraints are too ill-conditioned.
+        ``corner`` = ``P^g[new, new]``) and releases the base pixels ``act`` lacks.
+        ``None`` when the bordered matrix is not positive definite or its constraints
+        are too ill-conditioned.
         """
         b, j = self.base.size, new.size
         L = self.L
