@@ -176,20 +176,6 @@ def test_interleaved_partial_reports_say_how_many_runs_each_cell_has(monkeypatch
     assert recs[1]["predicted"] > 0 and recs[1]["solve_time"] == 3.5
 
 
-def test_an_interleaved_first_run_at_its_time_limit_is_not_repeated(monkeypatch, tmp_path):
-    calls = []
-
-    def fake_child(solver, problem, size, **kw):
-        calls.append(size)
-        return _ran(1.0, success=False, status="time_limit")
-
-    monkeypatch.setattr(bench, "run_child", fake_child)
-    recs = bench.run_benchmark(["pcg"], ["gaussian2"], [32, 48], time_limit=1, budget=1e6, out_dir=tmp_path,
-                               log=lambda *a, **k: None, repeat=3, interleave=True)
-    assert calls == [32]
-    assert "repeats" not in recs[0] and recs[1]["reason"] == "skipped: timed out at smaller size"
-
-
 def test_interleave_without_repeats_runs_each_cell_once(monkeypatch, tmp_path):
     calls = []
     monkeypatch.setattr(bench, "run_child", lambda solver, problem, size, **kw: calls.append(size) or _ran(1.0))
@@ -218,7 +204,9 @@ def test_a_repeat_killed_by_the_harness_is_reported_and_blocks_larger_sizes(monk
     assert recs[1]["reason"] == "skipped: timed out at smaller size"
 
 
-def test_repeat_skips_runs_that_hit_their_time_limit(monkeypatch, tmp_path):
+@pytest.mark.parametrize("interleave", [False, True])
+def test_repeat_skips_runs_that_hit_their_time_limit(interleave, monkeypatch, tmp_path):
+    # interleaved or not: a first run at its time limit is neither repeated nor followed by larger sizes
     calls = []
 
     def fake_child(solver, problem, size, **kw):
@@ -227,7 +215,7 @@ def test_repeat_skips_runs_that_hit_their_time_limit(monkeypatch, tmp_path):
 
     monkeypatch.setattr(bench, "run_child", fake_child)
     recs = bench.run_benchmark(["pcg"], ["gaussian2"], [32, 48], time_limit=1, budget=1e6, out_dir=tmp_path,
-                               log=lambda *a, **k: None, repeat=3)
+                               log=lambda *a, **k: None, repeat=3, interleave=interleave)
     assert calls == [32]
     assert "repeats" not in recs[0] and recs[1]["reason"] == "skipped: timed out at smaller size"
     with pytest.raises(ValueError, match="repeat must be a positive integer"):

@@ -142,11 +142,11 @@ def run_benchmark(solvers, problems, sizes, *, time_limit, budget, tol=1e-8, out
                     else:
                         log(f"[bench] {solver:>12s} {prob:>16s} {size:5d}^2 ...", end="", flush=True)
                         rec = dict(base, **run_child(solver, prob, size, time_limit=time_limit, tol=tol))
-                        if (interleave and repeat > 1 and rec["outcome"] == "ran"
-                                and rec["status"] != "time_limit"):
+                        repeats = repeat > 1 and rec["outcome"] == "ran" and rec["status"] != "time_limit"
+                        if repeats and interleave:
                             later.append((len(records), base, [rec]))
                             rec = dict(rec, repeat_note=f"1 of {repeat} runs so far")  # the report, until the rounds
-                        elif repeat > 1 and rec["outcome"] == "ran" and rec["status"] != "time_limit":
+                        elif repeats:
                             runs = [rec]
                             for _ in range(repeat - 1):
                                 runs.append(run_child(solver, prob, size, time_limit=time_limit, tol=tol))
