@@ -97,7 +97,16 @@ def excess_of(prob, x):
 
 
 def violation(prob, x, excess=None):
-    """The largest violation of the box by ``x`` (0.0 inside); ``excess`` is :func:`excess_of` if known."""
+    """The largest violation of the box by ``x`` (0.0 inside); ``excess`` is :func:`excess_of` if known.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from qpsolve import BoxQP
+    >>> prob = BoxQP(sp.identity(3), lower=[0, 0, 0], upper=[1, 1, 1])
+    >>> violation(prob, np.array([-0.5, 0.25, 3.0])), violation(prob, np.array([0.0, 0.5, 1.0]))
+    (2.0, 0.0)
+    """
     return float(np.max(excess_of(prob, x) if excess is None else excess, initial=0.0))
 
 
