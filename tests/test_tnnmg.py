@@ -283,7 +283,7 @@ def test_coarse_projected_gauss_seidel_matches_a_dense_loop(reverse):
     ref = v.copy()
     for i in (range(N - 1, -1, -1) if reverse else range(N)):  # one coarse unknown at a time
         ref[i] = np.clip(ref[i] + (b[i] - A[i] @ ref) / A[i, i], lo[i], hi[i])
-    gridmg._var_pgs(lvl.A, v, b, lo, hi, lvl.n, lvl.m, lvl.R, lvl.periodic, reverse)
+    gridmg._var_pgs(lvl.A, v, b, lo, hi, lvl.n, lvl.m, lvl.R, lvl.periodic, reverse, ix=lvl.ix)
     assert np.allclose(v, ref, rtol=0, atol=1e-12 * np.abs(ref).max())
 
 

@@ -142,8 +142,9 @@ def _columns(H, I, m, Rf, periodic, pj, wj, mc, Rc, out):
 
 
 @njit(cache=True, nogil=True)
-def _var_rows(A, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out, I0, I1):
-    """Coarse rows ``I0 <= I < I1`` of ``out += T^T A T`` for a variable-stencil ``A`` of radius ``R``."""
+def _var_rows(A, ix, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out, I0, I1):
+    """Coarse rows ``I0 <= I < I1`` of ``out += T^T A T`` for a variable-stencil ``A`` of radius ``R`` (pixel
+    ``p``'s stencil in row ``ix[p]``, or ``p`` when ``ix`` is empty)."""
     W = 2 * R + 1
     Wc = 2 * Rc + 1
     H = np.zeros((m, Wc * W))
@@ -167,16 +168,20 @@ def _var_rows(A, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out, I0
                     src = a * W
                     for j in range(m):
                         p = i * m + j
+                        if ix.size > 0:
+                            p = ix[p]
                         for b in range(W):
                             H[j, h + b] += coef * A[p, src + b]
         _columns(H, I, m, R, periodic, pj, wj, mc, Rc, out)
 
 
-def galerkin_var(A, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out):
-    """``out += T^T A T`` for a variable-stencil ``A`` (``n x m`` grid, radius ``R``) onto the ``nc x mc`` grid
-    of radius ``Rc``; ``ci, wci`` the children table of ``pi, wi`` (:func:`children`).  Coarse rows run in
-    blocks on the kernel threads."""
-    run_rows(_var_rows, nc, A, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out, work=n * m)
+def galerkin_var(A, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out, ix=None):
+    """``out += T^T A T`` for a variable-stencil ``A`` (``n x m`` grid, radius ``R``; pixel ``p``'s stencil in
+    row ``ix[p]`` when ``ix`` is given) onto the ``nc x mc`` grid of radius ``Rc``; ``ci, wci`` the children
+    table of ``pi, wi`` (:func:`children`).  Coarse rows run in blocks on the kernel threads."""
+    every = np.zeros(0, np.int32)
+    run_rows(_var_rows, nc, A, every if ix is None else ix, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc,
+             out, work=n * m)
 
 
 @njit(cache=True, nogil=True)

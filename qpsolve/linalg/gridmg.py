@@ -358,8 +358,8 @@ def _fine_galerkin(cnt, oa, ob, cv, free, n, m, r, periodic, pi, wi, pj, wj, nc,
 
 # ----------------------------------------------------------------------- coarse-level kernels
 @njit(cache=True, inline="always")
-def _var_dot(A, x, p, i, j, n, m, R, periodic):
-    """Row ``p = (i, j)`` of a variable-stencil ``A`` times ``x``."""
+def _var_dot(A, row, x, p, i, j, n, m, R, periodic):
+    """Pixel ``p = (i, j)``'s stencil, row ``row`` of a variable-stencil ``A`` (:func:`_row_of`), times ``x``."""
     W = 2 * R + 1
     s = 0.0
     if R == 2 and 2 <= i < n - 2 and 2 <= j < m - 2:
@@ -367,33 +367,33 @@ def _var_dot(A, x, p, i, j, n, m, R, periodic):
         # not form one chain of dependent additions (the coarse sweeps and products ran at the
         # latency of that chain: benchmarks/results/dense/notes.md, session 6).
         a = (i - 2) * m + j - 2
-        s0 = A[p, 0] * x[a] + A[p, 1] * x[a + 1] + A[p, 2] * x[a + 2] + A[p, 3] * x[a + 3] + A[p, 4] * x[a + 4]
+        s0 = A[row, 0] * x[a] + A[row, 1] * x[a + 1] + A[row, 2] * x[a + 2] + A[row, 3] * x[a + 3] + A[row, 4] * x[a + 4]
         a += m
-        s1 = A[p, 5] * x[a] + A[p, 6] * x[a + 1] + A[p, 7] * x[a + 2] + A[p, 8] * x[a + 3] + A[p, 9] * x[a + 4]
+        s1 = A[row, 5] * x[a] + A[row, 6] * x[a + 1] + A[row, 7] * x[a + 2] + A[row, 8] * x[a + 3] + A[row, 9] * x[a + 4]
         a += m
-        s2 = (A[p, 10] * x[a] + A[p, 11] * x[a + 1] + A[p, 12] * x[a + 2] + A[p, 13] * x[a + 3]
-              + A[p, 14] * x[a + 4])
+        s2 = (A[row, 10] * x[a] + A[row, 11] * x[a + 1] + A[row, 12] * x[a + 2] + A[row, 13] * x[a + 3]
+              + A[row, 14] * x[a + 4])
         a += m
-        s3 = (A[p, 15] * x[a] + A[p, 16] * x[a + 1] + A[p, 17] * x[a + 2] + A[p, 18] * x[a + 3]
-              + A[p, 19] * x[a + 4])
+        s3 = (A[row, 15] * x[a] + A[row, 16] * x[a + 1] + A[row, 17] * x[a + 2] + A[row, 18] * x[a + 3]
+              + A[row, 19] * x[a + 4])
         a += m
-        s4 = (A[p, 20] * x[a] + A[p, 21] * x[a + 1] + A[p, 22] * x[a + 2] + A[p, 23] * x[a + 3]
-              + A[p, 24] * x[a + 4])
+        s4 = (A[row, 20] * x[a] + A[row, 21] * x[a + 1] + A[row, 22] * x[a + 2] + A[row, 23] * x[a + 3]
+              + A[row, 24] * x[a + 4])
         return ((s0 + s1) + (s3 + s4)) + s2
     if R <= i < n - R and R <= j < m - R:  # the interior: no bounds to check
         base = (i - R) * m + j - R
         for a in range(W):
-            row = base + a * m
+            line = base + a * m
             k = a * W
             for bb in range(W):
-                s += A[p, k + bb] * x[row + bb]
+                s += A[row, k + bb] * x[line + bb]
         return s
     for a in range(W):
         i2 = neighbour(i, a - R, n, periodic)
         if i2 < 0:
             continue
         for bb in range(W):
-            c = A[p, a * W + bb]
+            c = A[row, a * W + bb]
             if c == 0.0:
                 continue
             j2 = neighbour(j, bb - R, m, periodic)
@@ -404,24 +404,24 @@ def _var_dot(A, x, p, i, j, n, m, R, periodic):
 
 
 @njit(cache=True, inline="always")
-def _var_dot_behind(A, x, p, i, j, n, m, R, periodic):
+def _var_dot_behind(A, row, x, p, i, j, n, m, R, periodic):
     """:func:`_var_dot` when ``x`` is zero from ``p`` on (a forward sweep from zero): the terms of the
     pixels before ``p`` only, summed as :func:`_var_dot` sums them (the others are exact zeros there)."""
     W = 2 * R + 1
     if R == 2 and 2 <= i < n - 2 and 2 <= j < m - 2:
         a = (i - 2) * m + j - 2
-        s0 = A[p, 0] * x[a] + A[p, 1] * x[a + 1] + A[p, 2] * x[a + 2] + A[p, 3] * x[a + 3] + A[p, 4] * x[a + 4]
+        s0 = A[row, 0] * x[a] + A[row, 1] * x[a + 1] + A[row, 2] * x[a + 2] + A[row, 3] * x[a + 3] + A[row, 4] * x[a + 4]
         a += m
-        s1 = A[p, 5] * x[a] + A[p, 6] * x[a + 1] + A[p, 7] * x[a + 2] + A[p, 8] * x[a + 3] + A[p, 9] * x[a + 4]
+        s1 = A[row, 5] * x[a] + A[row, 6] * x[a + 1] + A[row, 7] * x[a + 2] + A[row, 8] * x[a + 3] + A[row, 9] * x[a + 4]
         a += m
-        return (s0 + s1) + (A[p, 10] * x[a] + A[p, 11] * x[a + 1])
+        return (s0 + s1) + (A[row, 10] * x[a] + A[row, 11] * x[a + 1])
     s = 0.0
     for a in range(W):
         i2 = neighbour(i, a - R, n, periodic)
         if i2 < 0:
             continue
         for bb in range(W):
-            c = A[p, a * W + bb]
+            c = A[row, a * W + bb]
             if c == 0.0:
                 continue
             j2 = neighbour(j, bb - R, m, periodic)
@@ -431,22 +431,35 @@ def _var_dot_behind(A, x, p, i, j, n, m, R, periodic):
     return s
 
 
+#: ``ix`` of a variable-stencil level that keeps one row per pixel (:class:`_Level`)
+_EVERY_ROW = np.zeros(0, np.int32)
+
+
+@njit(cache=True, inline="always")
+def _row_of(ix, p):
+    """The row of ``A`` that holds pixel ``p``'s stencil: ``ix[p]``, or ``p`` when ``ix`` is empty."""
+    if ix.size > 0:
+        return ix[p]
+    return p
+
+
 @njit(cache=True, nogil=True)
-def _var_matvec_rows(A, x, out, n, m, R, periodic, i0, i1):
+def _var_matvec_rows(A, ix, x, out, n, m, R, periodic, i0, i1):
     for i in range(i0, i1):
         for j in range(m):
             p = i * m + j
-            out[p] = _var_dot(A, x, p, i, j, n, m, R, periodic)
+            out[p] = _var_dot(A, _row_of(ix, p), x, p, i, j, n, m, R, periodic)
 
 
-@njit(cache=True)
-def _var_matvec(A, x, out, n, m, R, periodic):
-    _var_matvec_rows(A, x, out, n, m, R, periodic, 0, n)
+def _var_matvec(A, x, out, n, m, R, periodic, ix=None):
+    """``out = A x`` for a variable-stencil ``A`` on one thread (``ix`` as in :func:`_var_product`)."""
+    _var_matvec_rows(A, _EVERY_ROW if ix is None else ix, x, out, n, m, R, periodic, 0, n)
 
 
-def _var_product(A, x, out, n, m, R, periodic):
-    """``out = A x`` for a variable-stencil ``A``, rows in blocks on the kernel threads."""
-    run_rows(_var_matvec_rows, n, A, x, out, n, m, R, periodic, work=n * m)
+def _var_product(A, x, out, n, m, R, periodic, ix=None):
+    """``out = A x`` for a variable-stencil ``A`` (pixel ``p``'s row ``ix[p]`` when given, see
+    :class:`_Level`), rows in blocks on the kernel threads."""
+    run_rows(_var_matvec_rows, n, A, _EVERY_ROW if ix is None else ix, x, out, n, m, R, periodic, work=n * m)
 
 
 @njit(cache=True, inline="always")
@@ -458,7 +471,7 @@ def _step(t, lo, hi, p, project):
 
 
 @njit(cache=True, inline="always")
-def _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, project, zero, i0, i1):
+def _var_sweep(A, ix, v, b, lo, hi, n, m, R, periodic, reverse, project, zero, i0, i1):
     """One Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` over rows ``i0 <= i < i1``, in place; clipped to
     ``[lo, hi]`` when ``project``; ``zero``: a forward lexicographic sweep from ``v = 0`` (see
     :func:`_var_dot_behind`)."""
@@ -469,27 +482,29 @@ def _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, project, zero, i0, i
         for jj in range(m):
             j = m - 1 - jj if reverse else jj
             p = i * m + j
-            d = A[p, cen]
+            row = _row_of(ix, p)
+            d = A[row, cen]
             if d <= 0.0:
                 continue
             if zero:
-                v[p] = _step(v[p] + (b[p] - _var_dot_behind(A, v, p, i, j, n, m, R, periodic)) / d, lo, hi, p,
-                             project)
+                v[p] = _step(v[p] + (b[p] - _var_dot_behind(A, row, v, p, i, j, n, m, R, periodic)) / d, lo, hi,
+                             p, project)
             else:
-                v[p] = _step(v[p] + (b[p] - _var_dot(A, v, p, i, j, n, m, R, periodic)) / d, lo, hi, p, project)
+                v[p] = _step(v[p] + (b[p] - _var_dot(A, row, v, p, i, j, n, m, R, periodic)) / d, lo, hi, p,
+                             project)
 
 
 @njit(cache=True, nogil=True)
-def _var_gs_rows(A, v, b, n, m, R, periodic, zero, reverse, i0, i1):
+def _var_gs_rows(A, ix, v, b, n, m, R, periodic, zero, reverse, i0, i1):
     """One (linear) Gauss-Seidel sweep on ``A v = b`` over rows ``i0 <= i < i1``, in place."""
-    _var_sweep(A, v, b, b, b, n, m, R, periodic, reverse, False, zero, i0, i1)
+    _var_sweep(A, ix, v, b, b, b, n, m, R, periodic, reverse, False, zero, i0, i1)
 
 
-def _var_gs(A, v, b, n, m, R, periodic, reverse, zero=False):
+def _var_gs(A, v, b, n, m, R, periodic, reverse, zero=False, ix=None):
     """One (linear) Gauss-Seidel sweep on ``A v = b``, in place (in the order of :func:`_sweep_plan`);
-    ``zero``: ``v`` is zero on entry (see :func:`_zero_ahead`)."""
-    _blocked_sweep(_var_gs_rows, n, R, periodic, reverse, n * m, A, v, b, n, m, R, periodic,
-                   _zero_ahead(zero, reverse, n, R, periodic))
+    ``zero``: ``v`` is zero on entry (see :func:`_zero_ahead`); ``ix`` as in :func:`_var_product`."""
+    _blocked_sweep(_var_gs_rows, n, R, periodic, reverse, n * m, A, _EVERY_ROW if ix is None else ix, v, b, n, m,
+                   R, periodic, _zero_ahead(zero, reverse, n, R, periodic))
 
 
 #: rows of a sweep are split into this many blocks, separated by strips of the stencil's radius: the
@@ -537,11 +552,11 @@ def _blocked_sweep(kernel, n, r, periodic, reverse, work, *args):
     return total
 
 
-def _var_galerkin(A, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, out):
-    """``out += P^T A P`` for a variable-stencil ``A`` (``out`` zeroed by the caller), one axis at a time
-    (:func:`qpsolve.linalg.galerkin.galerkin_var`)."""
+def _var_galerkin(A, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, out, ix=None):
+    """``out += P^T A P`` for a variable-stencil ``A`` (``out`` zeroed by the caller; ``ix`` as in
+    :func:`_var_product`), one axis at a time (:func:`qpsolve.linalg.galerkin.galerkin_var`)."""
     ci, wci = children(pi, wi, nc)
-    galerkin_var(A, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out)
+    galerkin_var(A, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out, ix=ix)
 
 
 def _zero_ahead(zero, reverse, n, r, periodic):
@@ -1486,6 +1501,7 @@ def _dense_of(lvl):
     W = 2 * R + 1
     I, J = np.divmod(np.arange(n * m), m)
     A = np.zeros((n * m, n * m))
+    table = lvl.full()
     for a in range(W):
         for b in range(W):
             I2, J2 = I + a - R, J + b - R
@@ -1495,14 +1511,101 @@ def _dense_of(lvl):
             else:
                 ok = (I2 >= 0) & (I2 < n) & (J2 >= 0) & (J2 < m)
             rows = np.flatnonzero(ok)
-            np.add.at(A, (rows, I2[ok] * m + J2[ok]), lvl.A[rows, a * W + b])
+            np.add.at(A, (rows, I2[ok] * m + J2[ok]), table[rows, a * W + b])
     return A
 
 
+#: :meth:`_Level.share_rows` keeps a level's full table when it has more distinct rows than this (or
+#: more than half as many as pixels)
+SHARED_ROWS = 1024
+
+
 class _Level:
+    """A coarse level: an ``n x m`` grid, its variable stencils of radius ``R`` as rows of ``A``.
+
+    Pixel ``p``'s stencil is row ``ix[p]`` of ``A``, or row ``p`` while ``ix`` is empty (every level
+    starts so).  :meth:`share_rows` stores each distinct row once: the Galerkin levels of a whole
+    grid operator have a few dozen distinct rows (the classes of distance to the borders) among
+    millions, and at 12 Mpx their full tables took gigabytes.
+    """
+
     def __init__(self, n, m, R, periodic):
         self.n, self.m, self.R, self.periodic = n, m, R, periodic
         self.A = np.zeros((n * m, (2 * R + 1) ** 2))
+        self.ix = _EVERY_ROW
+
+    def share_rows(self, most=SHARED_ROWS):
+        """Keep each distinct row of ``A`` once (``ix`` then maps pixels to rows), when there are at most
+        ``most`` of them and at most half as many as pixels; the rows are equal bit for bit, so every
+        kernel reads the same numbers.  Returns the level."""
+        if self.ix.size:
+            return self
+        found = _distinct_rows(self.A, min(most, self.A.shape[0] // 2))
+        if found is not None:
+            self.A, self.ix = found
+        return self
+
+    def full(self):
+        """Every pixel's row (a copy when rows are shared)."""
+        return self.A if self.ix.size == 0 else self.A[self.ix]
+
+
+
+@njit(cache=True)
+def _row_hashes(bits):
+    """A 64-bit hash of each row of ``bits`` (a table's float64 entries as ``uint64``): FNV-1a on whole
+    words, each product's high half folded down (a multiplication alone never carries the sign bit,
+    where ``0.0`` and ``-0.0`` differ, into the other bits)."""
+    out = np.empty(bits.shape[0], np.uint64)
+    prime = np.uint64(1099511628211)
+    shift = np.uint64(32)
+    for p in range(bits.shape[0]):
+        h = np.uint64(14695981039346656037)
+        for k in range(bits.shape[1]):
+            h = (h ^ bits[p, k]) * prime
+            h ^= h >> shift
+        out[p] = h
+    return out
+
+
+@njit(cache=True)
+def _rows_equal(bits, rows, ix):
+    """Whether ``bits[p] == rows[ix[p]]`` for every ``p`` (tables' float64 entries as ``uint64``: bit for bit)."""
+    for p in range(bits.shape[0]):
+        r = ix[p]
+        for k in range(bits.shape[1]):
+            if bits[p, k] != rows[r, k]:
+                return False
+    return True
+
+
+def _distinct_rows(A, most):
+    """``(rows, ix)`` with ``rows[ix] == A`` bit for bit and at most ``most`` rows, or ``None``.
+
+    Rows are grouped by a hash of their bits, and the grouping is then checked entry by entry
+    (a collision gives ``None``, never a wrong table).
+
+    >>> A = np.array([[1.0, 2.0], [3.0, 4.0], [1.0, 2.0]])
+    >>> rows, ix = _distinct_rows(A, 8)
+    >>> rows.tolist(), ix.tolist()
+    ([[1.0, 2.0], [3.0, 4.0]], [0, 1, 0])
+    >>> _distinct_rows(A, 1) is None
+    True
+    """
+    A = np.ascontiguousarray(A)
+    hashes = _row_hashes(A.view(np.uint64))
+    keys, first, ix = np.unique(hashes, return_index=True, return_inverse=True)
+    if keys.size > most:
+        return None
+    # the rows in the order of their first pixel, so that the table reads as the grid does
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(order.size)
+    rows = np.ascontiguousarray(A[first[order]])
+    ix = rank[ix.ravel()].astype(np.int32)
+    if not _rows_equal(A.view(np.uint64), rows.view(np.uint64), ix):
+        return None
+    return rows, ix
 
 
 #: the coarsest grid is solved by a dense pseudo-inverse once it has at most this many pixels
@@ -1930,16 +2033,17 @@ class TruncatedHierarchy:
 
 # ------------------------------------------------------------- monotone (constrained) multigrid
 @njit(cache=True, nogil=True)
-def _var_pgs_rows(A, v, b, lo, hi, n, m, R, periodic, zero, reverse, i0, i1):
+def _var_pgs_rows(A, ix, v, b, lo, hi, n, m, R, periodic, zero, reverse, i0, i1):
     """One projected Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` over ``lo <= v <= hi``, rows ``i0 <= i < i1``."""
-    _var_sweep(A, v, b, lo, hi, n, m, R, periodic, reverse, True, zero, i0, i1)
+    _var_sweep(A, ix, v, b, lo, hi, n, m, R, periodic, reverse, True, zero, i0, i1)
 
 
-def _var_pgs(A, v, b, lo, hi, n, m, R, periodic, reverse, zero=False):
+def _var_pgs(A, v, b, lo, hi, n, m, R, periodic, reverse, zero=False, ix=None):
     """One projected Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` over ``lo <= v <= hi``, in place
-    (in the order of :func:`_sweep_plan`); ``zero``: ``v`` is zero on entry (see :func:`_zero_ahead`)."""
-    _blocked_sweep(_var_pgs_rows, n, R, periodic, reverse, n * m, A, v, b, lo, hi, n, m, R, periodic,
-                   _zero_ahead(zero, reverse, n, R, periodic))
+    (in the order of :func:`_sweep_plan`); ``zero``: ``v`` is zero on entry (see :func:`_zero_ahead`);
+    ``ix`` as in :func:`_var_product`."""
+    _blocked_sweep(_var_pgs_rows, n, R, periodic, reverse, n * m, A, _EVERY_ROW if ix is None else ix, v, b, lo,
+                   hi, n, m, R, periodic, _zero_ahead(zero, reverse, n, R, periodic))
 
 
 @lru_cache(maxsize=64)
@@ -2030,8 +2134,9 @@ class MonotoneHierarchy:
                 fine.galerkin(ones, pi, wi, pj, wj, nc, mc, Rc, np.ones(nc * mc, np.uint8), lvl.A)
             else:
                 top = self.levels[-1]
-                _var_galerkin(top.A, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, lvl.A)
-            self.levels.append(lvl)
+                _var_galerkin(top.A, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, lvl.A, ix=top.ix)
+            # never updated (the whole operator's levels): each distinct row once
+            self.levels.append(lvl.share_rows())
             self.transfers.append(_Transfer(pi, wi, pj, wj, nc, mc))
             n, m, R = nc, mc, Rc
 
@@ -2107,14 +2212,14 @@ class MonotoneHierarchy:
         last = k == len(levels) - 1
         sweeps = self.coarse_sweeps if last else self.smooth
         for s in range(sweeps):
-            _var_pgs(lvl.A, e, b, lo, hi, lvl.n, lvl.m, lvl.R, lvl.periodic, bool(s % 2), zero=s == 0)
+            _var_pgs(lvl.A, e, b, lo, hi, lvl.n, lvl.m, lvl.R, lvl.periodic, bool(s % 2), zero=s == 0, ix=lvl.ix)
         if last:
             return e
         nxt = levels[k + 1]
         none = np.zeros(0, np.uint8)
         tr = transfers[k + 1]
         res = np.empty_like(b)
-        _var_product(lvl.A, e, res, lvl.n, lvl.m, lvl.R, lvl.periodic)
+        _var_product(lvl.A, e, res, lvl.n, lvl.m, lvl.R, lvl.periodic, ix=lvl.ix)
         np.subtract(b, res, out=res)
         N = nxt.n * nxt.m
         bc, loc, hic = np.zeros(N), np.full(N, -np.inf), np.full(N, np.inf)
@@ -2126,7 +2231,7 @@ class MonotoneHierarchy:
         e += v
         np.minimum(np.maximum(e, lo), hi, out=e)
         for s in range(sweeps):
-            _var_pgs(lvl.A, e, b, lo, hi, lvl.n, lvl.m, lvl.R, lvl.periodic, not bool(s % 2))
+            _var_pgs(lvl.A, e, b, lo, hi, lvl.n, lvl.m, lvl.R, lvl.periodic, not bool(s % 2), ix=lvl.ix)
         return e
 
 
