@@ -2007,7 +2007,7 @@ class TruncatedHierarchy:
         r = b - ts.matvec(v, free=free) if x0 is not None else b.copy()
         stop = max(rtol * float(np.linalg.norm(b)), atol)
         z = self.vcycle(r)
-        p = z.copy()
+        p = z  # not a copy: z is a new array from every V-cycle, so p is the only name left for this one
         rz = float(r @ z)
         Ap = np.empty_like(b)
         for it in range(1, max_iter + 1):
@@ -2171,27 +2171,41 @@ class MonotoneHierarchy:
             N = lvl.n * lvl.m
             b, lo, hi = np.zeros(N), np.full(N, -np.inf), np.full(N, np.inf)
             tr.restrict(res, free, ts.m, alive, b)
+            if truncated is not None:
+                E0 = 0.5 * float(x @ (q - res))  # res = -(P x + q)
+            # Full-size temporaries are dropped as soon as they are used: on a 12-Mpx channel each
+            # is 96 MB, and this cycle held the solve's peak.
             dlo, dhi = lower - x, upper - x
             if firm is not None:
                 # res = -g: at a lower bound g > 0 holds it there; push g / diag against the bin width
                 if self._diag is None:
                     self._diag = np.maximum(ts.matvec_diagonal(), 1e-300)
-                push = res / self._diag
-                with np.errstate(invalid="ignore"):  # an infinite bin is never crossed: its pixels are never firm
-                    limit = np.where(np.isfinite(upper - lower), firm * (upper - lower), np.inf)
-                dhi[(dlo >= 0) & (-push > limit)] = 0.0
-                dlo[(dhi <= 0) & (push > limit)] = 0.0
+                push = np.divide(res, self._diag, out=res)
+                # the bin's share firm * (U - L); an infinite bin (inf, or nan when firm is 0) is never
+                # crossed, its pixels never firm: both compare false
+                limit = np.subtract(upper, lower)
+                with np.errstate(invalid="ignore"):
+                    limit *= firm
+                    onto_upper = push > limit
+                    np.negative(limit, out=limit)
+                    onto_lower = push < limit  # -push > firm * (U - L)
+                del limit, push
+                dhi[(dlo >= 0) & onto_lower] = 0.0
+                dlo[(dhi <= 0) & onto_upper] = 0.0
+                del onto_lower, onto_upper
+            del res
             if truncated is not None:
                 held = free == 0
                 dlo[held], dhi[held] = -np.inf, np.inf
             tr.restrict_obstacles(dlo, dhi, ts.m, lo, hi)
+            del dlo, dhi
             e = self._cycle(0, b, lo, hi, levels, transfers)
             v = np.zeros_like(x)
             _prolong(e, free, ts.n, ts.m, tr, lvl.m, alive, v)
             if truncated is not None:
-                E0 = 0.5 * float(x @ (q - res))  # res = -(P x + q)
                 before = x.copy()
             x += v
+            del v
             # without ``truncated`` rounding only (v is feasible by construction); how far it strayed is
             # kept for tests
             self.last_violation = box_violation(x, lower, upper)

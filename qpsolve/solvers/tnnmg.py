@@ -221,9 +221,13 @@ class _Level:
         self.n = lower.size
         self.ts = TypedStencil(grid.energy()) if ts is None else ts
         self.shape = (self.ts.n, self.ts.m)
+
+    @property
+    def diag(self):
+        """``P``'s diagonal, 1 where it is not positive (computed when asked: only ``HOLD = "trial"`` does)."""
         diag = self.ts.matvec_diagonal()
         diag[diag <= 0] = 1.0
-        self.diag = diag
+        return diag
 
     def gradient(self, x):
         g = self.ts.matvec(x)
@@ -307,7 +311,9 @@ def _estimate(x, g, lo, hi, q):
 def _trial(level, x, d, t, g, E0):
     """``(clip(x + t d), its energy, whether it passes Armijo's sufficient decrease)``."""
     lo, hi, q = level.lower, level.upper, level.q
-    xt = np.clip(x + t * d, lo, hi)
+    xt = d * t  # clip(x + t d) without temporaries (x + t d == t d + x, bit for bit)
+    xt += x
+    np.clip(xt, lo, hi, out=xt)
     gt = level.gradient(xt)
     Et = float(0.5 * xt @ (gt - q) + q @ xt)
     return xt, Et, Et <= E0 + 1e-4 * float(g @ (xt - x))
@@ -477,6 +483,7 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
     if np.max(np.abs(fine.ts.matvec(probe) - ref)) > 1e-9 * max(1.0, float(np.max(np.abs(ref)))):
         what = "the energy matrix of its grid" if grid is not None else "the lattice operator read from it"
         return BackendOutput(x=caller.start_point(), failed=True, message=f"the problem's P is not {what}")
+    del probe, ref  # full-size, and the solve below holds its own arrays
 
     # Coarse-to-fine chain (finest first).
     chain = [fine]
@@ -506,6 +513,7 @@ def _solve(prob, *, tol, max_iter, x0, verbose, time_limit, coarse_to_fine=True,
             x = start
         elif x.size != lvl.n:
             x = np.clip(_prolong(x, chain[depth + 1].shape, lvl.shape), lvl.lower, lvl.upper)
+            chain[depth + 1] = None  # its envelopes are not needed any more
         x = np.ascontiguousarray(x, dtype=np.float64)
         finest = depth == 0
         x, status, steps, info, cert = _newton(lvl, x, tol=tol if finest else COARSE_GAP,
