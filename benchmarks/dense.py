@@ -108,6 +108,8 @@ def cli_input(name, path):
     return q.shape, bits
 
 
+#: channels solved side by side print their lines prefixed ``[channel c]`` (qpsolve.imaging.channels)
+_LABEL = re.compile(r"^\[channel (\d+)\] (.*)$")
 _SPLIT = re.compile(r"^\[photo\] channel (\d+): (envelopes and weights|solved|blended)\b.* in ([0-9.]+) s$")
 _PROBE = re.compile(r"^\[pdas\] hands over to \S+ after ([0-9.]+) s")
 
@@ -118,7 +120,9 @@ def channel_splits(lines):
     Returns one dict per channel that got as far as its pipeline, with
     ``pipeline`` (envelopes and weights), ``probe`` (``pdas`` until it handed
     over; 0 without a hand-over), ``solve`` (the whole solve, probe included)
-    and ``blend``, each present once its line was printed.
+    and ``blend``, each present once its line was printed.  Channels solved
+    side by side prefix their lines ``[channel c]``; an unlabelled hand-over
+    line belongs to the channel that printed last.
 
     Examples
     --------
@@ -126,10 +130,20 @@ def channel_splits(lines):
     ...                 "[pdas] hands over to tnnmg after 9.5 s: too_many_active ...",
     ...                 "[photo] channel 0: solved (optimal) in 150.0 s"])
     [{'pipeline': 20.1, 'probe': 9.5, 'solve': 150.0}]
+    >>> channel_splits(["[channel 0] [photo] channel 0: envelopes and weights in 20.1 s",
+    ...                 "[channel 1] [photo] channel 1: envelopes and weights in 19.0 s",
+    ...                 "[channel 0] [pdas] hands over to tnnmg after 9.5 s: too_many_active ...",
+    ...                 "[channel 1] [pdas] hands over to tnnmg after 8.0 s: too_many_active ..."])
+    [{'pipeline': 20.1, 'probe': 9.5}, {'pipeline': 19.0, 'probe': 8.0}]
     """
     out = []
+    last = None
     for line in lines:
-        m = _SPLIT.match(line.strip())
+        line = line.strip()
+        label = _LABEL.match(line)
+        if label:
+            last, line = int(label.group(1)), label.group(2)
+        m = _SPLIT.match(line)
         if m:
             c, what, sec = int(m.group(1)), m.group(2), float(m.group(3))
             while len(out) <= c:
@@ -138,10 +152,12 @@ def channel_splits(lines):
             out[c][key] = sec
             if key == "solve":
                 out[c].setdefault("probe", 0.0)
+            if not label:
+                last = c
             continue
-        m = _PROBE.match(line.strip())
-        if m and out and "solve" not in out[-1]:
-            out[-1]["probe"] = float(m.group(1))
+        m = _PROBE.match(line)
+        if m and last is not None and last < len(out) and "solve" not in out[last]:
+            out[last]["probe"] = float(m.group(1))
     return out
 
 

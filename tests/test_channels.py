@@ -21,21 +21,31 @@ def test_policy_of_the_default(monkeypatch):
     from qpsolve.linalg import rowpool
 
     monkeypatch.setattr(channels, "usable_cores", lambda: 2)
+    monkeypatch.setattr(channels, "memory_budget", lambda: 7 << 30)
     # three channels on two cores all at once: 1.5 solves' time, where two threads take two rounds
     assert channels.channel_jobs(None, channels=3, pixels=400 * 600, tile=None) == 3
     # four: two rounds of two take as long as four at once, and hold half the memory
     assert channels.channel_jobs(None, channels=4, pixels=400 * 600, tile=None) == 2
     # five: 2.5 solves' time at once, three rounds of two
     assert channels.channel_jobs(None, channels=5, pixels=400 * 600, tile=None) == 5
-    # large channels, tiled and verbose solves go one at a time
-    assert channels.channel_jobs(None, channels=3, pixels=channels.PARALLEL_PIXELS + 1, tile=None) == 1
+    # the 12-Mpx photograph of issue #18: two channels fit in the budget, three do not
+    assert channels.channel_jobs(None, channels=3, pixels=4000 * 3000, tile=None) == 2
+    assert 3 * 4000 * 3000 * channels.BYTES_PER_PIXEL > 7 << 30 >= 2 * 4000 * 3000 * channels.BYTES_PER_PIXEL
+    # a 24-Mpx channel alone, and tiled solves one channel at a time
+    assert channels.channel_jobs(None, channels=3, pixels=6000 * 4000, tile=None) == 1
     assert channels.channel_jobs(None, channels=3, pixels=100, tile=64) == 1
-    assert channels.channel_jobs(None, channels=3, pixels=100, tile=None, verbose=True) == 1
-    # at most IN_FLIGHT_PIXELS in flight, and the cores shared with the grid kernels' threads
+    # less memory available: fewer at once
+    monkeypatch.setattr(channels, "memory_budget", lambda: 2 * 400 * 600 * channels.BYTES_PER_PIXEL)
+    assert channels.channel_jobs(None, channels=3, pixels=400 * 600, tile=None) == 2
+    monkeypatch.setattr(channels, "memory_budget", lambda: 0)
+    assert channels.channel_jobs(None, channels=3, pixels=400 * 600, tile=None) == 1
+    # the cores shared with the grid kernels' threads
+    monkeypatch.setattr(channels, "memory_budget", lambda: 7 << 30)
     monkeypatch.setattr(channels, "usable_cores", lambda: 8)
+    budget_pixels = (7 << 30) // channels.BYTES_PER_PIXEL
     # memory allows four: two rounds either way with three or four threads, so three
-    assert channels.channel_jobs(None, channels=6, pixels=channels.IN_FLIGHT_PIXELS // 4, tile=None) == 3
-    assert channels.channel_jobs(None, channels=3, pixels=channels.IN_FLIGHT_PIXELS // 2, tile=None) == 2
+    assert channels.channel_jobs(None, channels=6, pixels=budget_pixels // 4, tile=None) == 3
+    assert channels.channel_jobs(None, channels=3, pixels=budget_pixels // 2, tile=None) == 2
     assert channels.channel_jobs(None, channels=6, pixels=100, tile=None) == 6
     old = rowpool.set_threads(4)
     try:
@@ -43,10 +53,22 @@ def test_policy_of_the_default(monkeypatch):
     finally:
         rowpool.set_threads(old)
     # an explicit count is honoured, up to the number of channels
-    assert channels.channel_jobs(2, channels=3, pixels=channels.PARALLEL_PIXELS + 1, tile=None) == 2
+    assert channels.channel_jobs(2, channels=3, pixels=6000 * 4000, tile=None) == 2
     assert channels.channel_jobs(16, channels=3, pixels=100, tile=None) == 3
     assert channels.channel_jobs(None, channels=1, pixels=100, tile=None) == 1
     assert channels.channel_jobs(1, channels=3, pixels=100, tile=64) == 1
+
+
+@pytest.mark.parametrize("meminfo, expected", [
+    ("MemTotal:       24000000 kB\nMemAvailable:    5000000 kB\n", 5000000 * 1024 * 4 // 5),
+    ("MemTotal:       64000000 kB\nMemAvailable:   60000000 kB\n", 7 << 30),
+    ("MemTotal:       64000000 kB\n", 7 << 30),
+])
+def test_the_memory_budget_follows_what_the_machine_has_available(monkeypatch, meminfo, expected):
+    import io
+
+    monkeypatch.setattr(channels, "open", lambda *a, **k: io.StringIO(meminfo), raising=False)
+    assert channels.memory_budget() == expected
 
 
 @pytest.mark.parametrize("bad", ["3", 2.0, None, True])
@@ -160,11 +182,15 @@ def test_ctrl_c_while_waiting_is_raised_at_once():
         timer.cancel()
 
 
-def test_verbose_solves_print_their_lines_in_channel_order(capsys):
+def test_verbose_does_not_change_how_many_channels_run_at_once(capsys, monkeypatch):
+    # a verbose solve is scheduled as a quiet one; side by side, each line names its channel
+    monkeypatch.setattr(channels, "usable_cores", lambda: 2)
     img = _coffee()
     qs.dequantize(img, bits=4, channel_axis=-1, verbose=True)
-    said = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[photo] channel")]
-    assert [int(line.split()[2].rstrip(":")) for line in said] == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    out = capsys.readouterr().out.splitlines()
+    for c in range(3):
+        said = [line for line in out if line.startswith(f"[channel {c}] [photo] channel")]
+        assert [line.split("[photo] channel ")[1].split(":")[0] for line in said] == [str(c)] * 3
 
 
 def test_batch_tasks_solve_one_channel_at_a_time(tmp_path, monkeypatch):

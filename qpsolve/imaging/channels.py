@@ -12,12 +12,12 @@ LAPACK factorisation may round with its thread count; on the 2-core machine
 of the tests the answers were equal bit for bit up to 200 x 300 x 3.
 
 Threads, not processes: nothing is pickled or copied.  Memory grows with
-the channels in flight, so large channels (more than
-:data:`PARALLEL_PIXELS` pixels, where one channel's work arrays are
-gigabytes) stay one at a time, and at most :data:`IN_FLIGHT_PIXELS` pixels
-are solved at once.  Tiled solves keep one channel at a time: their tiles
-have worker processes of their own (``jobs=k``), which must not be forked
-from a process whose other threads are inside a solve.
+the channels in flight (a channel's solve holds about
+:data:`BYTES_PER_PIXEL` bytes per pixel), so the channels in flight are
+capped by :func:`memory_budget`: two 12-Mpx channels at once within 8 GB.
+Tiled solves keep one channel at a time: their tiles have worker
+processes of their own (``jobs=k``), which must not be forked from a
+process whose other threads are inside a solve.
 
 Examples
 --------
@@ -39,20 +39,42 @@ from ..linalg import rowpool
 from ..linalg.threads import Cancelled, blas_threads, cancel_event, cancel_scope, usable_cores
 from ..validation import check_positive_int
 
-__all__ = ["CHANNEL_THREAD", "IN_FLIGHT_PIXELS", "PARALLEL_PIXELS", "channel_jobs", "fewest_threads_soonest",
-           "map_channels", "solve_planes"]
+__all__ = ["BYTES_PER_PIXEL", "CHANNEL_THREAD", "IN_FLIGHT_BYTES", "channel_jobs", "fewest_threads_soonest",
+           "map_channels", "memory_budget", "solve_planes"]
 
 #: the name of every channel thread :func:`map_channels` starts (numbered after it)
 CHANNEL_THREAD = "qpsolve-channel"
 
-#: channels with more pixels than this are solved one at a time by default (a 12-Mpx channel's
-#: envelopes, weights and solver arrays take gigabytes; two at once would double the peak)
-PARALLEL_PIXELS = 1 << 21
-#: by default, at most this many pixels (summed over the channels in flight) are solved at once
-IN_FLIGHT_PIXELS = 1 << 22
+#: what one channel of the default ``dequantize`` holds while it is solved, per pixel: its envelopes
+#: and weights, the problem, and ``tnnmg``'s vectors and coarse grids (measured at 3 and 12 Mpx,
+#: benchmarks/results/dense/session17-memory/notes.md; rounded up)
+BYTES_PER_PIXEL = 300
+#: by default, the channels in flight hold at most this much (and at most :func:`memory_budget`
+#: allows): issue #18's 12-Mpx RGB photograph must stay within 8 GB, with two channels at once
+IN_FLIGHT_BYTES = 7 << 30
 
 
-def channel_jobs(jobs, *, channels, pixels, tile, verbose=False):
+def memory_budget():
+    """Bytes the channels in flight may hold: :data:`IN_FLIGHT_BYTES`, or less when the machine has
+    less memory available (four fifths of Linux's ``MemAvailable``; :data:`IN_FLIGHT_BYTES` where
+    that cannot be read).
+
+    Examples
+    --------
+    >>> 0 < memory_budget() <= IN_FLIGHT_BYTES
+    True
+    """
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return min(IN_FLIGHT_BYTES, int(line.split()[1]) * 1024 * 4 // 5)
+    except (OSError, ValueError, IndexError):
+        pass
+    return IN_FLIGHT_BYTES
+
+
+def channel_jobs(jobs, *, channels, pixels, tile):
     """How many channels to solve at once.
 
     Parameters
@@ -66,9 +88,6 @@ def channel_jobs(jobs, *, channels, pixels, tile, verbose=False):
     tile : object
         The ``tile`` argument of :func:`qpsolve.dequantize`; tiled solves
         take one channel at a time (asking for more is an error).
-    verbose : bool
-        With ``jobs=None``, verbose solves take one channel at a time, so
-        that their progress lines come in order.
 
     Returns
     -------
@@ -76,10 +95,10 @@ def channel_jobs(jobs, *, channels, pixels, tile, verbose=False):
         At least 1 and at most ``channels``.  ``None`` gives the fewest
         threads that finish soonest (:func:`fewest_threads_soonest`) on the
         cores (divided by the grid kernels' threads, ``QPSOLVE_THREADS``),
-        with at most :data:`IN_FLIGHT_PIXELS` pixels in flight: three
-        channels on two cores run all at once, so that no core idles while
-        the third channel runs alone.  One when the solve is tiled or
-        verbose or a channel has more than :data:`PARALLEL_PIXELS` pixels.
+        with at most :func:`memory_budget` in flight at
+        :data:`BYTES_PER_PIXEL` per pixel: three small channels on two
+        cores run all at once, so that no core idles while the third runs
+        alone; two 12-Mpx channels run at once.  One when the solve is tiled.
 
     Raises
     ------
@@ -88,7 +107,7 @@ def channel_jobs(jobs, *, channels, pixels, tile, verbose=False):
 
     Examples
     --------
-    >>> channel_jobs(None, channels=3, pixels=4000 * 3000, tile=None)
+    >>> channel_jobs(None, channels=3, pixels=6000 * 4000, tile=None)   # 24 Mpx: one at a time
     1
     >>> channel_jobs(8, channels=3, pixels=100, tile=None)
     3
@@ -100,10 +119,9 @@ def channel_jobs(jobs, *, channels, pixels, tile, verbose=False):
                              "at a time (jobs=k solves a channel's tiles in k worker processes)")
         return 1
     if jobs is None:
-        if verbose or pixels > PARALLEL_PIXELS:
-            return 1
         slots = max(1, usable_cores() // rowpool.threads())
-        return fewest_threads_soonest(int(channels), slots, IN_FLIGHT_PIXELS // max(1, int(pixels)))
+        fit = memory_budget() // (BYTES_PER_PIXEL * max(1, int(pixels)))
+        return fewest_threads_soonest(int(channels), slots, fit)
     return max(1, min(int(jobs), int(channels)))
 
 
@@ -345,6 +363,6 @@ def solve_planes(fn, planes, jobs, *, tile, verbose):
     [0.0, 16.0]
     """
     planes = list(planes)
-    n = channel_jobs(jobs, channels=len(planes), pixels=planes[0][0].size if planes else 0, tile=tile,
-                     verbose=verbose)
+    n = channel_jobs(jobs, channels=len(planes), pixels=planes[0][0].size if planes else 0, tile=tile)
+    # verbose channels side by side print whole lines, each prefixed [channel c]
     return map_channels(fn, planes, n, label_lines=bool(verbose))

@@ -727,7 +727,7 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
     if color_space == "rgb":
         # Each channel is built, solved and blended before its thread takes the next: the
         # envelopes, weights and the solver's work arrays of a 12-Mpx channel are gigabytes
-        # (and such channels go one at a time: channels.PARALLEL_PIXELS).
+        # (how many go at once: channels.channel_jobs, by channels.memory_budget).
         def one(c, item):
             plane, ckw = item
             t0 = time.perf_counter()
