@@ -48,6 +48,25 @@ def _held_besides(prob):
     return held
 
 
+@pytest.mark.parametrize("where, adaptive, expected", [
+    ("qpsolve.imaging.photo", True, 1),    # the default pipeline: the blend weights, needed after the solve
+    ("qpsolve.imaging.image", False, 0),   # the plain plate: nothing
+])
+def test_pipeline_holds_no_image_sized_copies_during_the_solve(monkeypatch, where, adaptive, expected):
+    img = (skimage.data.camera()[100:164, 200:264] >> 4) << 4
+    real = qs.solve
+    seen = []
+
+    def spying(prob, **kw):
+        seen.append(len(_held_besides(prob)))
+        return real(prob, **kw)
+
+    monkeypatch.setattr(f"{where}.solve", spying)
+    out = qs.dequantize(img, bits=4, adaptive=adaptive)
+    assert seen == [expected]
+    assert np.all(out >= img) and np.all(out <= img + 16.0)
+
+
 def test_grid_bounds_problem_shares_private_bounds():
     """GridBounds copies the caller's bounds once; its problems use that copy, which the caller cannot reach."""
     lo, hi = np.zeros((4, 5)), np.ones((4, 5))

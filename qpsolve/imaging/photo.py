@@ -620,7 +620,8 @@ def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
             rep.held = "freed"
             rep.notes.append("textured pixels freed and given their bin midpoint")
             ctx_free = ~smooth
-    return GridBounds(lo, hi, grid), ctx, rep, (ctx_free, mid if ctx_free is not None else None), weights
+    return (GridBounds(lo, hi, grid), ctx.for_restore(), rep, (ctx_free, mid if ctx_free is not None else None),
+            weights)
 
 
 def _blend(x, bounds, weights):
