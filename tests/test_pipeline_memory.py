@@ -49,8 +49,8 @@ def _held_besides(prob):
 
 
 @pytest.mark.parametrize("where, adaptive, expected", [
-    ("qpsolve.imaging.photo", True, 1),    # the default pipeline: the blend weights, needed after the solve
-    ("qpsolve.imaging.image", False, 0),   # the plain plate: nothing
+    ("qpsolve.imaging.photo", True, 0),    # the default pipeline: the blend weights are made after the solve
+    ("qpsolve.imaging.image", False, 0),   # the plain plate
 ])
 def test_pipeline_holds_no_image_sized_copies_during_the_solve(monkeypatch, where, adaptive, expected):
     img = (skimage.data.camera()[100:164, 200:264] >> 4) << 4
@@ -96,3 +96,17 @@ def test_boxqp_still_copies_the_callers_bounds():
     assert not np.shares_memory(prob.lower, lo) and not np.shares_memory(prob.upper, hi)
     lo[:] = -1.0
     assert prob.lower.tolist() == [0.0, 0.0, 0.0]
+
+
+def test_shrunk_envelopes_get_their_weights_before_the_solve():
+    """With ``shrink`` the weights come from the envelopes before the shrink: made at once, noted at once."""
+    from qpsolve.imaging import photo
+
+    img = (skimage.data.camera()[100:164, 200:264] >> 4) << 4
+    kw = dict(rounding="floor", step=None, levels=None, lower=None, upper=None, confidence=None,
+              data_range=None, alpha=1.0, beta=1.0, gain=None)
+    for shrink, made in ((1.0, False), (2.0, True)):
+        _, _, rep, _, weights = photo._channel_problem(img, 4, "biharmonic", "odd", None, kw,
+                                                       {"shrink": shrink}, None)
+        assert isinstance(weights, np.ndarray) == made
+        assert any("mean weight" in n for n in rep.notes) == made
