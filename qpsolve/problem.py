@@ -13,7 +13,8 @@ from .model.stencil import GridOperator
 __all__ = ["BoxQP", "box_start"]
 
 
-def _as_bound(value, n, name):
+def _as_bound(value, n, name, copy=True):
+    """``value`` as ``n`` float64 values; ``copy=False`` keeps a flat float64 array as it is (no copy)."""
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name} must be a number or an array of numbers, got {type(value).__name__}")
     arr = np.asarray(value)
@@ -21,11 +22,11 @@ def _as_bound(value, n, name):
         raise TypeError(f"{name} must be numeric, got dtype {arr.dtype}")
     if np.iscomplexobj(arr):
         raise TypeError(f"{name} must be real, got a complex array")
-    arr = arr.astype(np.float64)
+    arr = arr.astype(np.float64, copy=copy)
     if arr.ndim == 0:
         arr = np.full(n, float(arr))
     else:
-        arr = arr.ravel() if arr.size == n else arr
+        arr = arr.ravel() if arr.ndim > 1 and arr.size == n else arr
         if arr.shape != (n,):
             raise ValueError(f"{name} has {np.asarray(value).shape} entries; expected a scalar or {n} values")
     if np.isnan(arr).any():
@@ -285,6 +286,32 @@ class BoxQP:
     """
 
     def __init__(self, P, lower, upper, q=None, *, grid=None, coordinates=None, near_null_space=None):
+        self._build(P, lower, upper, q, grid, coordinates, near_null_space, copy=True)
+
+    @classmethod
+    def _sharing(cls, P, lower, upper, *, grid=None):
+        """A problem that keeps ``lower`` and ``upper`` as they are (flat float64 arrays: no copies).
+
+        The constructor copies the bounds, so that a caller who changes its arrays afterwards does not
+        change the problem.  A caller whose bounds are private to it and never written again
+        (:class:`~qpsolve.imaging.tiles.GridBounds`) shares them instead: on a photograph the
+        envelopes are two image-sized arrays, alive for the whole solve.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp
+        >>> lo, hi = np.zeros(3), np.ones(3)
+        >>> BoxQP._sharing(sp.identity(3), lo, hi).lower is lo
+        True
+        >>> np.shares_memory(BoxQP(sp.identity(3), lo, hi).lower, lo)
+        False
+        """
+        prob = cls.__new__(cls)
+        prob._build(P, lower, upper, None, grid, None, None, copy=False)
+        return prob
+
+    def _build(self, P, lower, upper, q, grid, coordinates, near_null_space, copy):
+        """The constructor's work; ``copy=False`` keeps flat float64 bounds as they are (:meth:`_sharing`)."""
         if isinstance(P, GridOperator):
             # Symmetric PSD by construction (a sum of D^T D terms); nothing to validate.
             grid = P.grid if grid is None else grid
@@ -297,8 +324,8 @@ class BoxQP:
             n = P.shape[0]
             row_norm, integer = _matrix_scales(P)
 
-        lower = _as_bound(lower, n, "lower")
-        upper = _as_bound(upper, n, "upper")
+        lower = _as_bound(lower, n, "lower", copy)
+        upper = _as_bound(upper, n, "upper", copy)
         if np.isposinf(lower).any():
             raise ValueError("lower must not be +inf")
         if np.isneginf(upper).any():

@@ -11,7 +11,7 @@ and masked pixels included.
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -41,13 +41,32 @@ __all__ = ["ImageContext", "image_envelopes", "split_channels", "restore"]
 
 @dataclass
 class ImageContext:
-    """What putting the solution back into the image needs: shape, input values, mask, gain."""
+    """What putting the solution back into the image needs: shape, input values, mask, gain.
+
+    ``values`` and ``gain`` may be ``None`` when there is no mask (see :meth:`for_restore`).
+    """
 
 
     shape: tuple
-    values: np.ndarray
+    values: np.ndarray | None
     mask: np.ndarray | None
     gain: np.ndarray | None = None
+
+    def for_restore(self):
+        """This context without what :func:`restore` does not read.
+
+        Restore reads the input values and the gain only outside a mask; without one they are
+        image-sized arrays that a caller holding the context through the solve need not keep.
+
+        Examples
+        --------
+        >>> ctx = ImageContext(shape=(2,), values=np.zeros(2), mask=None, gain=np.ones(2))
+        >>> ctx.for_restore()
+        ImageContext(shape=(2,), values=None, mask=None, gain=None)
+        """
+        if self.mask is not None:
+            return self
+        return replace(self, values=None, gain=None)
 
 
 def image_envelopes(image, bits, model, bc, mask, *, rounding, step, levels, lower, upper, confidence,

@@ -21,7 +21,7 @@ __all__ = ["image_problem", "dequantize"]
 def _build(image, bits, model, bc, mask, **kw):
     """The BoxQP of one channel and its context (see :func:`~qpsolve.imaging.bounds.image_envelopes`)."""
     lo, hi, grid, ctx = image_envelopes(image, bits, model, bc, mask, **kw)
-    return BoxQP(grid.energy(), lo.ravel(), hi.ravel(), grid=grid), ctx
+    return BoxQP(grid.energy(), lo.ravel(), hi.ravel(), grid=grid), ctx.for_restore()
 
 
 def image_problem(image, bits=None, model="biharmonic", bc="odd", mask=None, *, rounding="floor",

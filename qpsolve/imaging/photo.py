@@ -563,9 +563,10 @@ def level_step(lo, hi, mask=None):
 def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
     """Envelopes of one channel after outliers and adaptive.
 
-    Returns ``(bounds, ctx, report, (free, mid))``: a :class:`~qpsolve.imaging.tiles.GridBounds`
-    (no operator assembled yet), the context, the :class:`PhotoReport` and what
-    :func:`~qpsolve.imaging.bounds.restore` puts back at freed pixels.
+    Returns ``(bounds, ctx, report, (free, mid), weights)``: a :class:`~qpsolve.imaging.tiles.GridBounds`
+    (no operator assembled yet), the context, the :class:`PhotoReport`, what
+    :func:`~qpsolve.imaging.bounds.restore` puts back at freed pixels and the blend weights
+    (``None``, an array, or :class:`_PendingWeights` that :func:`_blend` makes after the solve).
     """
     lo, hi, grid, ctx = image_envelopes(image, bits, model, bc, mask, **kw)
     shape = ctx.shape
@@ -602,14 +603,10 @@ def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
         smooth |= ~keep  # outside the user's mask nothing is pinned
         rep.textured = int((~smooth).sum())
         if blend:
-            weights = blend_weights(lo, hi, reach=opts["reach"], far_reach=opts["far_reach"],
-                                    open_reach=opts["open_reach"], open_near=opts["open_near"],
-                                    open_far=opts["open_far"], floor=opts["floor"], texture=opts["texture"],
-                                    window=opts["window"], textured_mask=~smooth)
-            weights = np.where(touched | ~keep, 1.0, weights)  # relaxed or masked out: the QP's value
+            weights = _PendingWeights(~smooth, touched | ~keep, opts, rep)  # relaxed or masked out: the QP's value
             rep.held = f"weighted {opts['texture']:g}"
-            rep.notes.append(f"returned blended with the bin centres (mean weight {float(weights.mean()):.2f}; "
-                             "result.x is the QP's solution)")
+            if opts["shrink"] != 1:  # made from the envelopes before the shrink, which the problem will not keep
+                weights = weights.make(lo, hi)
         else:
             lo = np.where(smooth, lo, lo2)
             hi = np.where(smooth, hi, hi2)
@@ -620,13 +617,53 @@ def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
             rep.held = "freed"
             rep.notes.append("textured pixels freed and given their bin midpoint")
             ctx_free = ~smooth
-    return GridBounds(lo, hi, grid), ctx, rep, (ctx_free, mid if ctx_free is not None else None), weights
+    return (GridBounds(lo, hi, grid), ctx.for_restore(), rep, (ctx_free, mid if ctx_free is not None else None),
+            weights)
+
+
+class _PendingWeights:
+    """The blend weights of a channel, made when the blend needs them: from the envelopes and two masks.
+
+    The weights are an image-sized float64 array needed only after the solve; the masks they are made
+    of take a quarter of that while the solve runs, and the envelopes are the problem's own.
+
+    Parameters
+    ----------
+    textured : ndarray of bool
+        The pixels :func:`blend_weights` treats as texture (image-shaped).
+    relaxed : ndarray of bool
+        Pixels given weight 1 (the QP's value): relaxed by the outlier treatment or outside the mask.
+    opts : dict
+        The adaptive options (:data:`ADAPTIVE_DEFAULTS` and the caller's).
+    rep : PhotoReport
+        Gets the note on the mean weight when the weights are made.
+    """
+
+    def __init__(self, textured, relaxed, opts, rep):
+        self.textured, self.relaxed, self.opts, self.rep = textured, relaxed, opts, rep
+
+    def make(self, lo, hi):
+        """The weights on envelopes ``lo``, ``hi`` (image-shaped); notes their mean in the report."""
+        o = self.opts
+        w = blend_weights(lo, hi, reach=o["reach"], far_reach=o["far_reach"], open_reach=o["open_reach"],
+                          open_near=o["open_near"], open_far=o["open_far"], floor=o["floor"],
+                          texture=o["texture"], window=o["window"], textured_mask=self.textured)
+        w = np.where(self.relaxed, 1.0, w)
+        self.rep.notes.append(f"returned blended with the bin centres (mean weight {float(w.mean()):.2f}; "
+                              "result.x is the QP's solution)")
+        return w
 
 
 def _blend(x, bounds, weights):
-    """``(c + w (x - c), record)``, ``c`` the centres of the QP's envelopes (``(x, None)`` without weights)."""
+    """``(c + w (x - c), record)``, ``c`` the centres of the QP's envelopes (``(x, None)`` without weights).
+
+    ``weights`` may be :class:`_PendingWeights`, made here from ``bounds``.
+    """
     if weights is None:
         return x, None
+    if isinstance(weights, _PendingWeights):
+        shape = bounds.grid.shape
+        weights = weights.make(bounds.lower.reshape(shape), bounds.upper.reshape(shape))
     lo, hi = bounds.lower, bounds.upper
     w = np.asarray(weights, dtype=np.float64).ravel()
     finite = np.isfinite(lo) & np.isfinite(hi)

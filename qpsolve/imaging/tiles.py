@@ -54,6 +54,14 @@ class GridBounds:
     grid : GridSpec
         Model, boundary rule and shape.
 
+    Notes
+    -----
+    ``lower`` and ``upper`` are copied here (flat, float64), and :meth:`problem`
+    shares these copies with the problem it builds instead of copying them
+    again: the pipeline keeps its bounds for after the solve, and two more
+    image-sized arrays would be alive for the whole solve.  Do not write to
+    :attr:`lower` or :attr:`upper`; build a new ``GridBounds`` instead.
+
     Examples
     --------
     >>> import numpy as np
@@ -61,19 +69,25 @@ class GridBounds:
     >>> gb = GridBounds(np.zeros((4, 5)), np.ones((4, 5)), GridSpec(shape=(4, 5)))
     >>> gb.n, gb.problem().P.shape
     (20, (20, 20))
+    >>> gb.problem().lower is gb.lower
+    True
     """
 
     def __init__(self, lower, upper, grid):
-        self.lower = np.asarray(lower, dtype=np.float64).ravel()
-        self.upper = np.asarray(upper, dtype=np.float64).ravel()
+        # private copies (C order, as ravel reads): problem() hands them to a BoxQP uncopied
+        self.lower = np.array(lower, dtype=np.float64, order="C").ravel()
+        self.upper = np.array(upper, dtype=np.float64, order="C").ravel()
         self.grid = grid
         self.n = self.lower.size
         if self.upper.size != self.n or int(np.prod(grid.shape)) != self.n:
             raise ValueError(f"bounds of sizes {self.n} and {self.upper.size} do not fit the grid {grid.shape}")
 
     def problem(self):
-        """The global :class:`~qpsolve.BoxQP` (``P`` as ``grid.energy()``: a stencil on 2-D grids)."""
-        return BoxQP(self.grid.energy(), self.lower, self.upper, grid=self.grid)
+        """The global :class:`~qpsolve.BoxQP` (``P`` as ``grid.energy()``: a stencil on 2-D grids).
+
+        Its ``lower`` and ``upper`` are this object's arrays (see the class notes), not copies.
+        """
+        return BoxQP._sharing(self.grid.energy(), self.lower, self.upper, grid=self.grid)
 
 
 
