@@ -28,11 +28,9 @@ def test_policy_of_the_default(monkeypatch):
     assert channels.channel_jobs(None, channels=4, pixels=400 * 600, tile=None) == 2
     # five: 2.5 solves' time at once, three rounds of two
     assert channels.channel_jobs(None, channels=5, pixels=400 * 600, tile=None) == 5
-    # the 12-Mpx photograph of issue #18: two channels fit in the budget, three do not
-    assert channels.channel_jobs(None, channels=3, pixels=4000 * 3000, tile=None) == 2
-    assert 3 * 4000 * 3000 * channels.BYTES_PER_PIXEL > 7 << 30 >= 2 * 4000 * 3000 * channels.BYTES_PER_PIXEL
-    # a 24-Mpx channel alone, and tiled solves one channel at a time
-    assert channels.channel_jobs(None, channels=3, pixels=6000 * 4000, tile=None) == 1
+    # large channels (the 12-Mpx photograph of issue #18) and tiled solves go one at a time
+    assert channels.channel_jobs(None, channels=3, pixels=channels.PARALLEL_PIXELS + 1, tile=None) == 1
+    assert channels.channel_jobs(None, channels=3, pixels=channels.PARALLEL_PIXELS, tile=None) == 3
     assert channels.channel_jobs(None, channels=3, pixels=100, tile=64) == 1
     # less memory available: fewer at once
     monkeypatch.setattr(channels, "memory_budget", lambda: 2 * 400 * 600 * channels.BYTES_PER_PIXEL)
@@ -43,6 +41,7 @@ def test_policy_of_the_default(monkeypatch):
     monkeypatch.setattr(channels, "memory_budget", lambda: 7 << 30)
     monkeypatch.setattr(channels, "usable_cores", lambda: 8)
     budget_pixels = (7 << 30) // channels.BYTES_PER_PIXEL
+    monkeypatch.setattr(channels, "PARALLEL_PIXELS", budget_pixels)
     # memory allows four: two rounds either way with three or four threads, so three
     assert channels.channel_jobs(None, channels=6, pixels=budget_pixels // 4, tile=None) == 3
     assert channels.channel_jobs(None, channels=3, pixels=budget_pixels // 2, tile=None) == 2

@@ -14,8 +14,9 @@ of the tests the answers were equal bit for bit up to 200 x 300 x 3.
 Threads, not processes: nothing is pickled or copied.  Memory grows with
 the channels in flight (a channel's solve holds about
 :data:`BYTES_PER_PIXEL` bytes per pixel), so the channels in flight are
-capped by :func:`memory_budget`: two 12-Mpx channels at once within 8 GB.
-Tiled solves keep one channel at a time: their tiles have worker
+capped by :func:`memory_budget`, and channels of more than
+:data:`PARALLEL_PIXELS` pixels go one at a time (side by side they were
+no faster on the 2-core machine of the benchmarks).  Tiled solves keep one channel at a time: their tiles have worker
 processes of their own (``jobs=k``), which must not be forked from a
 process whose other threads are inside a solve.
 
@@ -39,8 +40,8 @@ from ..linalg import rowpool
 from ..linalg.threads import Cancelled, blas_threads, cancel_event, cancel_scope, usable_cores
 from ..validation import check_positive_int
 
-__all__ = ["BYTES_PER_PIXEL", "CHANNEL_THREAD", "IN_FLIGHT_BYTES", "channel_jobs", "fewest_threads_soonest",
-           "map_channels", "memory_budget", "solve_planes"]
+__all__ = ["BYTES_PER_PIXEL", "CHANNEL_THREAD", "IN_FLIGHT_BYTES", "PARALLEL_PIXELS", "channel_jobs",
+           "fewest_threads_soonest", "map_channels", "memory_budget", "solve_planes"]
 
 #: the name of every channel thread :func:`map_channels` starts (numbered after it)
 CHANNEL_THREAD = "qpsolve-channel"
@@ -50,8 +51,12 @@ CHANNEL_THREAD = "qpsolve-channel"
 #: benchmarks/results/dense/session17-memory/notes.md; rounded up)
 BYTES_PER_PIXEL = 300
 #: by default, the channels in flight hold at most this much (and at most :func:`memory_budget`
-#: allows): issue #18's 12-Mpx RGB photograph must stay within 8 GB, with two channels at once
+#: allows): issue #18's 12-Mpx RGB photograph must stay within 8 GB
 IN_FLIGHT_BYTES = 7 << 30
+#: channels with more pixels than this go one at a time by default: side by side, two 12-Mpx channels
+#: took as long as one after the other and 56 % more CPU, where three 3-Mpx channels on two threads
+#: took a fifth less time (benchmarks/results/dense/session17-memory/notes.md)
+PARALLEL_PIXELS = 1 << 22
 
 
 def memory_budget():
@@ -98,7 +103,8 @@ def channel_jobs(jobs, *, channels, pixels, tile):
         with at most :func:`memory_budget` in flight at
         :data:`BYTES_PER_PIXEL` per pixel: three small channels on two
         cores run all at once, so that no core idles while the third runs
-        alone; two 12-Mpx channels run at once.  One when the solve is tiled.
+        alone.  One when the solve is tiled or a channel has more than
+        :data:`PARALLEL_PIXELS` pixels.
 
     Raises
     ------
@@ -107,7 +113,7 @@ def channel_jobs(jobs, *, channels, pixels, tile):
 
     Examples
     --------
-    >>> channel_jobs(None, channels=3, pixels=6000 * 4000, tile=None)   # 24 Mpx: one at a time
+    >>> channel_jobs(None, channels=3, pixels=4000 * 3000, tile=None)   # 12 Mpx: one at a time
     1
     >>> channel_jobs(8, channels=3, pixels=100, tile=None)
     3
@@ -119,6 +125,8 @@ def channel_jobs(jobs, *, channels, pixels, tile):
                              "at a time (jobs=k solves a channel's tiles in k worker processes)")
         return 1
     if jobs is None:
+        if pixels > PARALLEL_PIXELS:
+            return 1
         slots = max(1, usable_cores() // rowpool.threads())
         fit = memory_budget() // (BYTES_PER_PIXEL * max(1, int(pixels)))
         return fewest_threads_soonest(int(channels), slots, fit)
