@@ -264,7 +264,7 @@ def test_channels_are_built_and_solved_one_at_a_time(monkeypatch, capsys):
 
     monkeypatch.setattr(photo, "_channel_problem", logged_build)
     monkeypatch.setattr(photo, "_solve_prob", logged_solve)
-    # channels this large go one at a time by default (here: the memory holds one channel of 100 pixels)
+    # channels go one at a time when the memory holds less than two (here: 100 pixels' worth)
     monkeypatch.setattr(channels, "memory_budget", lambda: 100 * channels.BYTES_PER_PIXEL)
     img = truncate_bits(skimage.data.astronaut()[200:240, 180:228], 3)
     out, res = qs.dequantize(img, bits=3, channel_axis=-1, return_result=True, verbose=True)

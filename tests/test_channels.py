@@ -21,7 +21,7 @@ def test_policy_of_the_default(monkeypatch):
     from qpsolve.linalg import rowpool
 
     monkeypatch.setattr(channels, "usable_cores", lambda: 2)
-    monkeypatch.setattr(channels, "memory_budget", lambda: 7 << 30)
+    monkeypatch.setattr(channels, "memory_budget", lambda: 6 << 30)
     # three channels on two cores all at once: 1.5 solves' time, where two threads take two rounds
     assert channels.channel_jobs(None, channels=3, pixels=400 * 600, tile=None) == 3
     # four: two rounds of two take as long as four at once, and hold half the memory
@@ -38,9 +38,9 @@ def test_policy_of_the_default(monkeypatch):
     monkeypatch.setattr(channels, "memory_budget", lambda: 0)
     assert channels.channel_jobs(None, channels=3, pixels=400 * 600, tile=None) == 1
     # the cores shared with the grid kernels' threads
-    monkeypatch.setattr(channels, "memory_budget", lambda: 7 << 30)
+    monkeypatch.setattr(channels, "memory_budget", lambda: 6 << 30)
     monkeypatch.setattr(channels, "usable_cores", lambda: 8)
-    budget_pixels = (7 << 30) // channels.BYTES_PER_PIXEL
+    budget_pixels = (6 << 30) // channels.BYTES_PER_PIXEL
     monkeypatch.setattr(channels, "PARALLEL_PIXELS", budget_pixels)
     # memory allows four: two rounds either way with three or four threads, so three
     assert channels.channel_jobs(None, channels=6, pixels=budget_pixels // 4, tile=None) == 3
@@ -58,15 +58,36 @@ def test_policy_of_the_default(monkeypatch):
     assert channels.channel_jobs(1, channels=3, pixels=100, tile=64) == 1
 
 
-@pytest.mark.parametrize("meminfo, expected", [
-    ("MemTotal:       24000000 kB\nMemAvailable:    5000000 kB\n", 5000000 * 1024 * 4 // 5),
-    ("MemTotal:       64000000 kB\nMemAvailable:   60000000 kB\n", 7 << 30),
-    ("MemTotal:       64000000 kB\n", 7 << 30),
+def test_solvers_whose_memory_was_not_measured_keep_the_pixel_cap(monkeypatch):
+    monkeypatch.setattr(channels, "usable_cores", lambda: 2)
+    monkeypatch.setattr(channels, "memory_budget", lambda: 6 << 30)
+    big = channels.IN_FLIGHT_PIXELS // 2  # a 2-Mpx channel: three fit the memory budget
+    assert channels.channel_jobs(None, channels=3, pixels=big, tile=None) == 3
+    assert channels.channel_jobs(None, channels=3, pixels=big, tile=None, solver="tnnmg") == 3
+    assert channels.channel_jobs(None, channels=3, pixels=big, tile=None, solver="osqp") == 2
+    assert channels.channel_jobs(None, channels=3, pixels=channels.IN_FLIGHT_PIXELS, tile=None, solver="pcg") == 1
+
+
+@pytest.mark.parametrize("files, expected", [
+    ({"/proc/meminfo": "MemTotal:       24000000 kB\nMemAvailable:    5000000 kB\n"}, 5000000 * 1024 * 4 // 5),
+    ({"/proc/meminfo": "MemTotal:       64000000 kB\nMemAvailable:   60000000 kB\n"}, 6 << 30),
+    ({"/proc/meminfo": "MemTotal:       64000000 kB\n"}, 6 << 30),
+    ({}, 6 << 30),
+    # a container: its cgroup's limit minus what it uses, whatever the host has
+    ({"/proc/meminfo": "MemAvailable:   60000000 kB\n", "/sys/fs/cgroup/memory.max": "4000000000\n",
+      "/sys/fs/cgroup/memory.current": "1000000000\n"}, 3000000000 * 4 // 5),
+    ({"/proc/meminfo": "MemAvailable:   60000000 kB\n", "/sys/fs/cgroup/memory.max": "max\n"}, 6 << 30),
 ])
-def test_the_memory_budget_follows_what_the_machine_has_available(monkeypatch, meminfo, expected):
+def test_the_memory_budget_follows_what_the_machine_has_available(monkeypatch, files, expected):
     import io
 
-    monkeypatch.setattr(channels, "open", lambda *a, **k: io.StringIO(meminfo), raising=False)
+    def fake_open(path, *a, **k):
+        if path not in files:
+            raise FileNotFoundError(path)
+        return io.StringIO(files[path])
+
+    monkeypatch.setattr(channels, "open", fake_open, raising=False)
+    monkeypatch.setattr(channels, "IN_FLIGHT_BYTES", 6 << 30)
     assert channels.memory_budget() == expected
 
 
@@ -184,6 +205,8 @@ def test_ctrl_c_while_waiting_is_raised_at_once():
 def test_verbose_does_not_change_how_many_channels_run_at_once(capsys, monkeypatch):
     # a verbose solve is scheduled as a quiet one; side by side, each line names its channel
     monkeypatch.setattr(channels, "usable_cores", lambda: 2)
+    monkeypatch.setattr(channels, "memory_budget", lambda: 1 << 30)
+    assert channels.channel_jobs(None, channels=3, pixels=_coffee().size // 3, tile=None) == 3
     img = _coffee()
     qs.dequantize(img, bits=4, channel_axis=-1, verbose=True)
     out = capsys.readouterr().out.splitlines()

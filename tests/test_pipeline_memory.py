@@ -110,3 +110,24 @@ def test_shrunk_envelopes_get_their_weights_before_the_solve():
                                                        {"shrink": shrink}, None)
         assert isinstance(weights, np.ndarray) == made
         assert any("mean weight" in n for n in rep.notes) == made
+
+
+def test_weights_made_after_the_solve_are_the_weights_before_it():
+    """The pending weights read the problem's own envelopes after the solve: no solver may have written to them."""
+    from qpsolve.imaging import photo
+
+    rng = np.random.default_rng(5)
+    img = skimage.data.camera()[100:164, 200:264].astype(np.int64)
+    img[rng.random(img.shape) < 0.02] = 255  # outliers, so that some pixels are relaxed (weight 1)
+    img = ((np.clip(img, 0, 255) >> 4) << 4).astype(np.uint8)
+    kw = dict(rounding="floor", step=None, levels=None, lower=None, upper=None, confidence=None,
+              data_range=None, alpha=1.0, beta=1.0, gain=None)
+    bounds, _, _, _, weights = photo._channel_problem(img, 4, "biharmonic", "odd", None, kw, True, "replace")
+    assert isinstance(weights, photo._PendingWeights) and weights.relaxed.any()
+    lo, hi = bounds.lower.copy(), bounds.upper.copy()
+    before = weights.make(lo.reshape(img.shape), hi.reshape(img.shape))
+    res = qs.solve(bounds.problem())
+    assert res.success
+    assert np.array_equal(bounds.lower, lo) and np.array_equal(bounds.upper, hi)
+    # blended with the pending weights (made now, from the problem's envelopes) as with the weights made before
+    assert np.array_equal(photo._blend(res.x, bounds, weights)[0], photo._blend(res.x, bounds, before)[0])

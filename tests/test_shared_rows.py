@@ -18,8 +18,15 @@ def _unshared(ts, monkeypatch):
     """The same hierarchy with every level's full table (sharing off)."""
     with monkeypatch.context() as mp:
         mp.setattr(gridmg, "SHARED_ROWS", 0)
-        mp.setattr(gridmg._Level.share_rows, "__defaults__", (0,))
         return gridmg.MonotoneHierarchy(ts, smooth=2)
+
+
+def _firm_reference(dlo, dhi, push, lower, upper, firm):
+    """The firm-obstacle rule as MonotoneHierarchy.vcycle wrote it before it was made to save memory."""
+    with np.errstate(invalid="ignore"):
+        limit = np.where(np.isfinite(upper - lower), firm * (upper - lower), np.inf)
+    dhi[(dlo >= 0) & (-push > limit)] = 0.0
+    dlo[(dhi <= 0) & (push > limit)] = 0.0
 
 
 def test_distinct_rows_rebuild_the_table_bit_for_bit():
@@ -70,3 +77,30 @@ def test_shared_levels_give_the_v_cycle_of_the_full_tables_bit_for_bit(case, n, 
         shared.vcycle(xa, lo, hi, q, firm=0.1)
         full.vcycle(xb, lo, hi, q, firm=0.1)
     assert np.array_equal(xa, xb) and not np.array_equal(xa, x0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 40), st.sampled_from([0.0, 0.1, 1.0]), st.integers(0, 2**32 - 1))
+def test_the_firm_obstacles_are_the_rule_written_out(n, firm, seed):
+    # infinite bins (either side), pinned pixels (U == L), pixels on and off their bounds, pushes of
+    # either sign, zero and NaN: the in-place rule must zero exactly the rooms the plain formula zeroes
+    rng = np.random.default_rng(seed)
+    lower = rng.choice([-np.inf, 0.0, 1.0, 2.0], size=n)
+    width = np.where(rng.random(n) < 0.2, 0.0, rng.choice([0.5, 1.0, np.inf], size=n))  # 0: pinned
+    upper = np.where(np.isfinite(lower), np.where(np.isfinite(lower), lower, 0.0) + width, rng.choice([np.inf, 3.0], size=n))
+    inside = np.where(np.isfinite(lower), lower, np.where(np.isfinite(upper), upper - 1.0, 0.0))
+    at = rng.integers(0, 3, size=n)  # on the lower bound, on the upper bound, or inside
+    x = np.where((at == 0) & np.isfinite(lower), lower, np.where((at == 1) & np.isfinite(upper), upper, inside))
+    assert np.all((lower <= x) & (x <= upper)) and not np.isnan(upper).any()
+    push = rng.choice([-3.0, -0.2, -0.0, 0.0, 0.05, 0.2, 3.0, np.nan], size=n)
+    got_lo, got_hi = lower - x, upper - x
+    ref_lo, ref_hi = got_lo.copy(), got_hi.copy()
+    gridmg._firm_obstacles(got_lo, got_hi, push, lower, upper, firm)
+    _firm_reference(ref_lo, ref_hi, push, lower, upper, firm)
+    assert np.array_equal(got_lo, ref_lo, equal_nan=True) and np.array_equal(got_hi, ref_hi, equal_nan=True)
+
+
+def test_the_firm_obstacles_take_scalar_and_integer_bounds():
+    dlo, dhi = np.array([0.0, -1.0]), np.array([2.0, 0.0])
+    gridmg._firm_obstacles(dlo, dhi, np.array([-1.0, 1.0]), 0, np.array([2, 1]), 0.1)
+    assert dlo.tolist() == [0.0, 0.0] and dhi.tolist() == [0.0, 0.0]

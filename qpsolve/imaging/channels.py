@@ -40,46 +40,73 @@ from ..linalg import rowpool
 from ..linalg.threads import Cancelled, blas_threads, cancel_event, cancel_scope, usable_cores
 from ..validation import check_positive_int
 
-__all__ = ["BYTES_PER_PIXEL", "CHANNEL_THREAD", "IN_FLIGHT_BYTES", "PARALLEL_PIXELS", "channel_jobs",
-           "fewest_threads_soonest", "map_channels", "memory_budget", "solve_planes"]
+__all__ = ["BYTES_PER_PIXEL", "CHANNEL_THREAD", "IN_FLIGHT_BYTES", "IN_FLIGHT_PIXELS", "MEASURED_SOLVERS",
+           "PARALLEL_PIXELS", "channel_jobs", "fewest_threads_soonest", "map_channels", "memory_budget",
+           "solve_planes"]
 
 #: the name of every channel thread :func:`map_channels` starts (numbered after it)
 CHANNEL_THREAD = "qpsolve-channel"
 
 #: what one channel of the default ``dequantize`` holds while it is solved, per pixel: its envelopes
-#: and weights, the problem, and ``tnnmg``'s vectors and coarse grids (measured at 3 and 12 Mpx,
-#: benchmarks/results/dense/session17-memory/notes.md; rounded up)
+#: and weights, the problem, and ``tnnmg``'s vectors and coarse grids (250 at the traced peak of a
+#: 0.75-Mpx channel: benchmarks/results/dense/session17-memory/notes.md; rounded up)
 BYTES_PER_PIXEL = 300
+#: the solvers that figure was measured for (``auto`` takes them on photographs)
+MEASURED_SOLVERS = ("auto", "pdas", "tnnmg")
 #: by default, the channels in flight hold at most this much (and at most :func:`memory_budget`
-#: allows): issue #18's 12-Mpx RGB photograph must stay within 8 GB
-IN_FLIGHT_BYTES = 7 << 30
+#: allows): three 4-Mpx channels take 3.6 GB at :data:`BYTES_PER_PIXEL`
+IN_FLIGHT_BYTES = 6 << 30
+#: with another solver (its memory per pixel not measured), at most this many pixels in flight
+IN_FLIGHT_PIXELS = 1 << 22
 #: channels with more pixels than this go one at a time by default: side by side, two 12-Mpx channels
 #: took as long as one after the other and 56 % more CPU, where three 3-Mpx channels on two threads
 #: took a fifth less time (benchmarks/results/dense/session17-memory/notes.md)
 PARALLEL_PIXELS = 1 << 22
 
 
-def memory_budget():
-    """Bytes the channels in flight may hold: :data:`IN_FLIGHT_BYTES`, or less when the machine has
-    less memory available (four fifths of Linux's ``MemAvailable``; :data:`IN_FLIGHT_BYTES` where
-    that cannot be read).
-
-    Examples
-    --------
-    >>> 0 < memory_budget() <= IN_FLIGHT_BYTES
-    True
-    """
+def _meminfo_available():
+    """Linux's ``MemAvailable`` in bytes, or ``None``."""
     try:
         with open("/proc/meminfo") as f:
             for line in f:
                 if line.startswith("MemAvailable:"):
-                    return min(IN_FLIGHT_BYTES, int(line.split()[1]) * 1024 * 4 // 5)
+                    return int(line.split()[1]) * 1024
     except (OSError, ValueError, IndexError):
         pass
-    return IN_FLIGHT_BYTES
+    return None
 
 
-def channel_jobs(jobs, *, channels, pixels, tile):
+def _cgroup_room():
+    """What this process's cgroup (v2) may still take, in bytes, or ``None`` without a limit."""
+    try:
+        with open("/sys/fs/cgroup/memory.max") as f:
+            limit = f.read().strip()
+        if limit == "max":
+            return None
+        with open("/sys/fs/cgroup/memory.current") as f:
+            return max(0, int(limit) - int(f.read().strip()))
+    except (OSError, ValueError):
+        return None
+
+
+def memory_budget():
+    """Bytes the channels in flight may hold: :data:`IN_FLIGHT_BYTES`, or four fifths of what the machine
+    has available when that is less (Linux's ``MemAvailable``, and a container's cgroup limit; where
+    neither can be read, :data:`IN_FLIGHT_BYTES`).
+
+    Examples
+    --------
+    >>> 0 <= memory_budget() <= IN_FLIGHT_BYTES
+    True
+    """
+    budget = IN_FLIGHT_BYTES
+    for room in (_meminfo_available(), _cgroup_room()):
+        if room is not None:
+            budget = min(budget, room * 4 // 5)
+    return budget
+
+
+def channel_jobs(jobs, *, channels, pixels, tile, solver="auto"):
     """How many channels to solve at once.
 
     Parameters
@@ -93,6 +120,10 @@ def channel_jobs(jobs, *, channels, pixels, tile):
     tile : object
         The ``tile`` argument of :func:`qpsolve.dequantize`; tiled solves
         take one channel at a time (asking for more is an error).
+    solver : str, optional
+        The solver asked for: :data:`BYTES_PER_PIXEL` holds for
+        :data:`MEASURED_SOLVERS`; others get at most
+        :data:`IN_FLIGHT_PIXELS` pixels in flight.
 
     Returns
     -------
@@ -101,7 +132,8 @@ def channel_jobs(jobs, *, channels, pixels, tile):
         threads that finish soonest (:func:`fewest_threads_soonest`) on the
         cores (divided by the grid kernels' threads, ``QPSOLVE_THREADS``),
         with at most :func:`memory_budget` in flight at
-        :data:`BYTES_PER_PIXEL` per pixel: three small channels on two
+        :data:`BYTES_PER_PIXEL` per pixel (:data:`IN_FLIGHT_PIXELS` pixels
+        with solvers not in :data:`MEASURED_SOLVERS`): three small channels on two
         cores run all at once, so that no core idles while the third runs
         alone.  One when the solve is tiled or a channel has more than
         :data:`PARALLEL_PIXELS` pixels.
@@ -128,7 +160,10 @@ def channel_jobs(jobs, *, channels, pixels, tile):
         if pixels > PARALLEL_PIXELS:
             return 1
         slots = max(1, usable_cores() // rowpool.threads())
-        fit = memory_budget() // (BYTES_PER_PIXEL * max(1, int(pixels)))
+        if solver in MEASURED_SOLVERS:
+            fit = memory_budget() // (BYTES_PER_PIXEL * max(1, int(pixels)))
+        else:
+            fit = IN_FLIGHT_PIXELS // max(1, int(pixels))
         return fewest_threads_soonest(int(channels), slots, fit)
     return max(1, min(int(jobs), int(channels)))
 
@@ -359,9 +394,9 @@ def map_channels(fn, items, jobs, *, label_lines=False):
     return results
 
 
-def solve_planes(fn, planes, jobs, *, tile, verbose):
+def solve_planes(fn, planes, jobs, *, tile, verbose, solver="auto"):
     """:func:`map_channels` over the ``(plane, kw)`` pairs of :func:`~qpsolve.imaging.bounds.split_channels`,
-    on as many threads as :func:`channel_jobs` decides for ``jobs``.
+    on as many threads as :func:`channel_jobs` decides for ``jobs`` (and ``solver``).
 
     Examples
     --------
@@ -371,6 +406,7 @@ def solve_planes(fn, planes, jobs, *, tile, verbose):
     [0.0, 16.0]
     """
     planes = list(planes)
-    n = channel_jobs(jobs, channels=len(planes), pixels=planes[0][0].size if planes else 0, tile=tile)
+    n = channel_jobs(jobs, channels=len(planes), pixels=planes[0][0].size if planes else 0, tile=tile,
+                     solver=solver)
     # verbose channels side by side print whole lines, each prefixed [channel c]
     return map_channels(fn, planes, n, label_lines=bool(verbose))

@@ -174,8 +174,8 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
         How many channels are solved at once, each on its own thread.  The
         default (``None``) runs as many as finish soonest on the cores the
         process may use (all three of an RGB image on two cores) when the
-        channels are small enough (:func:`qpsolve.imaging.channels.channel_jobs`)
-        and the solve is neither tiled nor verbose, else one; ``1`` solves
+        channels are small enough for the memory and the solve is not tiled
+        (:func:`qpsolve.imaging.channels.channel_jobs`), else one; ``1`` solves
         them one after another.  The answers are the same either way (bit for
         bit where BLAS's thread count does not change a factorisation's
         rounding; each is certified).  With ``verbose`` and a count above 1,
@@ -311,7 +311,7 @@ def dequantize(image, bits=None, model="biharmonic", bc="odd", mask=None, solver
     done = _channels.solve_planes(lambda c, item: _solve_single(item[0], bits, model, bc, mask, solver, tol,
                                                                 max_iter, verbose, options, item[1],
                                                                 progress=progress, label=f"channel {c}"),
-                                  channels, channel_jobs, tile=tile, verbose=verbose)
+                                  channels, channel_jobs, tile=tile, verbose=verbose, solver=solver)
     outs, results = [o for o, _ in done], [r for _, r in done]
     out = np.moveaxis(np.stack(outs), 0, axis)
     return (out, results) if return_result else out

@@ -779,7 +779,7 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
             _say(verbose, f"channel {c}: blended", t0)
             return out, res
 
-        done = _channels.solve_planes(one, planes, channel_jobs, tile=tile, verbose=verbose)
+        done = _channels.solve_planes(one, planes, channel_jobs, tile=tile, verbose=verbose, solver=solver)
         outs, results = [o for o, _ in done], [r for _, r in done]
     else:
         built = [_channel_problem(plane, bits, model, bc, mask, ckw, adaptive, outliers) for plane, ckw in planes]

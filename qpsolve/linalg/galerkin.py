@@ -87,6 +87,19 @@ def children(par, w, nc):
     return ch, cw
 
 
+#: ``ix`` of a variable-stencil table with one row per pixel (``gridmg._Level``): pixel ``p``'s row is ``p``
+EVERY_ROW = np.zeros(0, np.int32)
+
+
+@njit(cache=True, inline="always")
+def row_of(ix, p):
+    """The row of a variable-stencil table that holds pixel ``p``'s stencil: ``ix[p]``, or ``p`` when ``ix``
+    is empty (:data:`EVERY_ROW`)."""
+    if ix.size > 0:
+        return ix[p]
+    return p
+
+
 @njit(cache=True, inline="always")
 def neighbour(i, d, n, periodic):
     """``i + d`` on an axis of length ``n`` (wrapped when periodic), or -1 off a border."""
@@ -167,11 +180,9 @@ def _var_rows(A, ix, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out
                     h = (short_offset(I2 - I, nc, periodic) + Rc) * W
                     src = a * W
                     for j in range(m):
-                        p = i * m + j
-                        if ix.size > 0:
-                            p = ix[p]
+                        row = row_of(ix, i * m + j)
                         for b in range(W):
-                            H[j, h + b] += coef * A[p, src + b]
+                            H[j, h + b] += coef * A[row, src + b]
         _columns(H, I, m, R, periodic, pj, wj, mc, Rc, out)
 
 
@@ -179,9 +190,8 @@ def galerkin_var(A, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out,
     """``out += T^T A T`` for a variable-stencil ``A`` (``n x m`` grid, radius ``R``; pixel ``p``'s stencil in
     row ``ix[p]`` when ``ix`` is given) onto the ``nc x mc`` grid of radius ``Rc``; ``ci, wci`` the children
     table of ``pi, wi`` (:func:`children`).  Coarse rows run in blocks on the kernel threads."""
-    every = np.zeros(0, np.int32)
-    run_rows(_var_rows, nc, A, every if ix is None else ix, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc,
-             out, work=n * m)
+    run_rows(_var_rows, nc, A, EVERY_ROW if ix is None else ix, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc,
+             Rc, out, work=n * m)
 
 
 @njit(cache=True, nogil=True)

@@ -11,7 +11,8 @@ that table, checked against the operator it was read from, and applies the
 matrix, projected Gauss-Seidel sweeps and Galerkin products to it without
 assembling anything (a 2048^2 plate: a few kB instead of 654 MB of CSR).
 
-Coarse levels hold one variable stencil per pixel (bilinear prolongation
+Coarse levels hold one variable stencil per pixel, or, where few are distinct, each
+distinct one once and an index per pixel (:meth:`_Level.share_rows`; bilinear prolongation
 from a grid twice as coarse keeps the Galerkin stencil within
 ``(r + 2) // 2`` coarse pixels along a coarsened axis, radius 2 at most for
 every model; an axis that is not coarsened keeps its fine radius, up to
@@ -50,7 +51,8 @@ import scipy.linalg as sla
 from numba import njit
 
 from ..certificate import box_violation
-from .galerkin import children, galerkin_fine, galerkin_var, neighbour, short_offset
+from .galerkin import EVERY_ROW as _EVERY_ROW, children, galerkin_fine, galerkin_var, neighbour, short_offset
+from .galerkin import row_of as _row_of
 from .rowpool import MIN_WORK, run_rows, run_tasks, threads
 
 __all__ = ["TypedStencil", "LatticeStencil", "TruncatedHierarchy", "MonotoneHierarchy", "typed_stencil_support",
@@ -367,9 +369,11 @@ def _var_dot(A, row, x, p, i, j, n, m, R, periodic):
         # not form one chain of dependent additions (the coarse sweeps and products ran at the
         # latency of that chain: benchmarks/results/dense/notes.md, session 6).
         a = (i - 2) * m + j - 2
-        s0 = A[row, 0] * x[a] + A[row, 1] * x[a + 1] + A[row, 2] * x[a + 2] + A[row, 3] * x[a + 3] + A[row, 4] * x[a + 4]
+        s0 = (A[row, 0] * x[a] + A[row, 1] * x[a + 1] + A[row, 2] * x[a + 2] + A[row, 3] * x[a + 3]
+              + A[row, 4] * x[a + 4])
         a += m
-        s1 = A[row, 5] * x[a] + A[row, 6] * x[a + 1] + A[row, 7] * x[a + 2] + A[row, 8] * x[a + 3] + A[row, 9] * x[a + 4]
+        s1 = (A[row, 5] * x[a] + A[row, 6] * x[a + 1] + A[row, 7] * x[a + 2] + A[row, 8] * x[a + 3]
+              + A[row, 9] * x[a + 4])
         a += m
         s2 = (A[row, 10] * x[a] + A[row, 11] * x[a + 1] + A[row, 12] * x[a + 2] + A[row, 13] * x[a + 3]
               + A[row, 14] * x[a + 4])
@@ -410,9 +414,11 @@ def _var_dot_behind(A, row, x, p, i, j, n, m, R, periodic):
     W = 2 * R + 1
     if R == 2 and 2 <= i < n - 2 and 2 <= j < m - 2:
         a = (i - 2) * m + j - 2
-        s0 = A[row, 0] * x[a] + A[row, 1] * x[a + 1] + A[row, 2] * x[a + 2] + A[row, 3] * x[a + 3] + A[row, 4] * x[a + 4]
+        s0 = (A[row, 0] * x[a] + A[row, 1] * x[a + 1] + A[row, 2] * x[a + 2] + A[row, 3] * x[a + 3]
+              + A[row, 4] * x[a + 4])
         a += m
-        s1 = A[row, 5] * x[a] + A[row, 6] * x[a + 1] + A[row, 7] * x[a + 2] + A[row, 8] * x[a + 3] + A[row, 9] * x[a + 4]
+        s1 = (A[row, 5] * x[a] + A[row, 6] * x[a + 1] + A[row, 7] * x[a + 2] + A[row, 8] * x[a + 3]
+              + A[row, 9] * x[a + 4])
         a += m
         return (s0 + s1) + (A[row, 10] * x[a] + A[row, 11] * x[a + 1])
     s = 0.0
@@ -429,18 +435,6 @@ def _var_dot_behind(A, row, x, p, i, j, n, m, R, periodic):
                 continue
             s += c * x[i2 * m + j2]
     return s
-
-
-#: ``ix`` of a variable-stencil level that keeps one row per pixel (:class:`_Level`)
-_EVERY_ROW = np.zeros(0, np.int32)
-
-
-@njit(cache=True, inline="always")
-def _row_of(ix, p):
-    """The row of ``A`` that holds pixel ``p``'s stencil: ``ix[p]``, or ``p`` when ``ix`` is empty."""
-    if ix.size > 0:
-        return ix[p]
-    return p
 
 
 @njit(cache=True, nogil=True)
@@ -1534,12 +1528,13 @@ class _Level:
         self.A = np.zeros((n * m, (2 * R + 1) ** 2))
         self.ix = _EVERY_ROW
 
-    def share_rows(self, most=SHARED_ROWS):
+    def share_rows(self, most=None):
         """Keep each distinct row of ``A`` once (``ix`` then maps pixels to rows), when there are at most
-        ``most`` of them and at most half as many as pixels; the rows are equal bit for bit, so every
-        kernel reads the same numbers.  Returns the level."""
+        ``most`` (default :data:`SHARED_ROWS`) of them and at most half as many as pixels; the rows are
+        equal bit for bit, so every kernel reads the same numbers.  Returns the level."""
         if self.ix.size:
             return self
+        most = SHARED_ROWS if most is None else most
         found = _distinct_rows(self.A, min(most, self.A.shape[0] // 2))
         if found is not None:
             self.A, self.ix = found
@@ -2061,6 +2056,33 @@ def _monotone_parents(n, periodic):
     return nc, par, np.ascontiguousarray(w)
 
 
+def _firm_obstacles(dlo, dhi, push, lower, upper, firm):
+    """No room for pixels pressed onto a bound (:meth:`MonotoneHierarchy.vcycle`'s ``firm``), in place.
+
+    ``dlo = lower - x`` and ``dhi = upper - x`` are the fine obstacles, ``push = -g / diag`` the step a
+    Gauss-Seidel update would take: at a lower bound (``dlo >= 0``) a push below ``-firm (U - L)``
+    zeroes ``dhi``; then at an upper bound (``dhi <= 0``) a push above ``firm (U - L)`` zeroes ``dlo``.
+    An infinite bin (``U - L`` infinite, or ``nan`` with ``firm == 0``) compares false: never firm.
+    One temporary, where the formula written out took five (a 12-Mpx channel's peak was here).
+
+    Examples
+    --------
+    >>> dlo, dhi = np.array([0.0, -1.0, -2.0]), np.array([3.0, 0.0, 2.0])
+    >>> _firm_obstacles(dlo, dhi, np.array([-1.0, 1.0, 1.0]), np.zeros(3), np.array([3.0, 1.0, 4.0]), 0.1)
+    >>> dlo.tolist(), dhi.tolist()
+    ([0.0, 0.0, -2.0], [0.0, 0.0, 2.0])
+    """
+    limit = np.atleast_1d(np.subtract(upper, lower, dtype=np.float64))
+    with np.errstate(invalid="ignore"):
+        limit *= firm
+        onto_upper = push > limit
+        np.negative(limit, out=limit)
+        onto_lower = push < limit  # -push > firm (U - L), exactly
+    del limit
+    dhi[(dlo >= 0) & onto_lower] = 0.0
+    dlo[(dhi <= 0) & onto_upper] = 0.0
+
+
 class MonotoneHierarchy:
     """Galerkin hierarchy of the whole ``P`` and a constrained (monotone) multigrid V-cycle.
 
@@ -2180,19 +2202,7 @@ class MonotoneHierarchy:
                 # res = -g: at a lower bound g > 0 holds it there; push g / diag against the bin width
                 if self._diag is None:
                     self._diag = np.maximum(ts.matvec_diagonal(), 1e-300)
-                push = np.divide(res, self._diag, out=res)
-                # the bin's share firm * (U - L); an infinite bin (inf, or nan when firm is 0) is never
-                # crossed, its pixels never firm: both compare false
-                limit = np.subtract(upper, lower)
-                with np.errstate(invalid="ignore"):
-                    limit *= firm
-                    onto_upper = push > limit
-                    np.negative(limit, out=limit)
-                    onto_lower = push < limit  # -push > firm * (U - L)
-                del limit, push
-                dhi[(dlo >= 0) & onto_lower] = 0.0
-                dlo[(dhi <= 0) & onto_upper] = 0.0
-                del onto_lower, onto_upper
+                _firm_obstacles(dlo, dhi, np.divide(res, self._diag, out=res), lower, upper, firm)
             del res
             if truncated is not None:
                 held = free == 0

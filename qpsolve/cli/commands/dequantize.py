@@ -76,9 +76,8 @@ def register(sub):
                    help="with --tile: worker processes solving tiles side by side (default 1)")
     p.add_argument("--channel-jobs", type=positive_int, default=None,
                    help="colour channels solved at once, one thread each (default: as many as finish soonest on "
-                        "the cores, e.g. all three on two cores while at most 4 Mpx are in flight, for images "
-                        "up to 2 Mpx per channel and "
-                        "untiled solves, else 1)")
+                        "the cores, e.g. all three on two cores, as far as the memory allows, for channels of up "
+                        "to 4 Mpx and untiled solves, else 1)")
     p.add_argument("--convert-palette", action="store_true",
                    help="expand palette (indexed-colour) images instead of refusing them")
     p.add_argument("--solver", default="auto", choices=["auto", *SOLVERS])
