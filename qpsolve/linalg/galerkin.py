@@ -186,12 +186,11 @@ def _var_rows(A, ix, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out
         _columns(H, I, m, R, periodic, pj, wj, mc, Rc, out)
 
 
-def galerkin_var(A, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out, ix=None):
+def galerkin_var(A, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out, ix=EVERY_ROW):
     """``out += T^T A T`` for a variable-stencil ``A`` (``n x m`` grid, radius ``R``; pixel ``p``'s stencil in
-    row ``ix[p]`` when ``ix`` is given) onto the ``nc x mc`` grid of radius ``Rc``; ``ci, wci`` the children
-    table of ``pi, wi`` (:func:`children`).  Coarse rows run in blocks on the kernel threads."""
-    run_rows(_var_rows, nc, A, EVERY_ROW if ix is None else ix, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc,
-             Rc, out, work=n * m)
+    row ``ix[p]``, or ``p`` while ``ix`` is empty) onto the ``nc x mc`` grid of radius ``Rc``; ``ci, wci``
+    the children table of ``pi, wi`` (:func:`children`).  Coarse rows run in blocks on the kernel threads."""
+    run_rows(_var_rows, nc, A, ix, n, m, R, periodic, pi, wi, pj, wj, ci, wci, nc, mc, Rc, out, work=n * m)
 
 
 @njit(cache=True, nogil=True)

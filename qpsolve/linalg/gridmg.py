@@ -445,15 +445,15 @@ def _var_matvec_rows(A, ix, x, out, n, m, R, periodic, i0, i1):
             out[p] = _var_dot(A, _row_of(ix, p), x, p, i, j, n, m, R, periodic)
 
 
-def _var_matvec(A, x, out, n, m, R, periodic, ix=None):
+def _var_matvec(A, x, out, n, m, R, periodic, ix=_EVERY_ROW):
     """``out = A x`` for a variable-stencil ``A`` on one thread (``ix`` as in :func:`_var_product`)."""
-    _var_matvec_rows(A, _EVERY_ROW if ix is None else ix, x, out, n, m, R, periodic, 0, n)
+    _var_matvec_rows(A, ix, x, out, n, m, R, periodic, 0, n)
 
 
-def _var_product(A, x, out, n, m, R, periodic, ix=None):
-    """``out = A x`` for a variable-stencil ``A`` (pixel ``p``'s row ``ix[p]`` when given, see
-    :class:`_Level`), rows in blocks on the kernel threads."""
-    run_rows(_var_matvec_rows, n, A, _EVERY_ROW if ix is None else ix, x, out, n, m, R, periodic, work=n * m)
+def _var_product(A, x, out, n, m, R, periodic, ix=_EVERY_ROW):
+    """``out = A x`` for a variable-stencil ``A`` (pixel ``p``'s row ``ix[p]``, or ``p`` while ``ix`` is empty,
+    see :class:`_Level`), rows in blocks on the kernel threads."""
+    run_rows(_var_matvec_rows, n, A, ix, x, out, n, m, R, periodic, work=n * m)
 
 
 @njit(cache=True, inline="always")
@@ -494,11 +494,11 @@ def _var_gs_rows(A, ix, v, b, n, m, R, periodic, zero, reverse, i0, i1):
     _var_sweep(A, ix, v, b, b, b, n, m, R, periodic, reverse, False, zero, i0, i1)
 
 
-def _var_gs(A, v, b, n, m, R, periodic, reverse, zero=False, ix=None):
+def _var_gs(A, v, b, n, m, R, periodic, reverse, zero=False, ix=_EVERY_ROW):
     """One (linear) Gauss-Seidel sweep on ``A v = b``, in place (in the order of :func:`_sweep_plan`);
     ``zero``: ``v`` is zero on entry (see :func:`_zero_ahead`); ``ix`` as in :func:`_var_product`."""
-    _blocked_sweep(_var_gs_rows, n, R, periodic, reverse, n * m, A, _EVERY_ROW if ix is None else ix, v, b, n, m,
-                   R, periodic, _zero_ahead(zero, reverse, n, R, periodic))
+    _blocked_sweep(_var_gs_rows, n, R, periodic, reverse, n * m, A, ix, v, b, n, m, R, periodic,
+                   _zero_ahead(zero, reverse, n, R, periodic))
 
 
 #: rows of a sweep are split into this many blocks, separated by strips of the stencil's radius: the
@@ -546,7 +546,7 @@ def _blocked_sweep(kernel, n, r, periodic, reverse, work, *args):
     return total
 
 
-def _var_galerkin(A, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, out, ix=None):
+def _var_galerkin(A, n, m, R, periodic, pi, wi, pj, wj, nc, mc, Rc, out, ix=_EVERY_ROW):
     """``out += P^T A P`` for a variable-stencil ``A`` (``out`` zeroed by the caller; ``ix`` as in
     :func:`_var_product`), one axis at a time (:func:`qpsolve.linalg.galerkin.galerkin_var`)."""
     ci, wci = children(pi, wi, nc)
@@ -1545,7 +1545,6 @@ class _Level:
         return self.A if self.ix.size == 0 else self.A[self.ix]
 
 
-
 @njit(cache=True)
 def _row_hashes(bits):
     """A 64-bit hash of each row of ``bits`` (a table's float64 entries as ``uint64``): FNV-1a on whole
@@ -2033,12 +2032,12 @@ def _var_pgs_rows(A, ix, v, b, lo, hi, n, m, R, periodic, zero, reverse, i0, i1)
     _var_sweep(A, ix, v, b, lo, hi, n, m, R, periodic, reverse, True, zero, i0, i1)
 
 
-def _var_pgs(A, v, b, lo, hi, n, m, R, periodic, reverse, zero=False, ix=None):
+def _var_pgs(A, v, b, lo, hi, n, m, R, periodic, reverse, zero=False, ix=_EVERY_ROW):
     """One projected Gauss-Seidel sweep on ``1/2 v^T A v - b^T v`` over ``lo <= v <= hi``, in place
     (in the order of :func:`_sweep_plan`); ``zero``: ``v`` is zero on entry (see :func:`_zero_ahead`);
     ``ix`` as in :func:`_var_product`."""
-    _blocked_sweep(_var_pgs_rows, n, R, periodic, reverse, n * m, A, _EVERY_ROW if ix is None else ix, v, b, lo,
-                   hi, n, m, R, periodic, _zero_ahead(zero, reverse, n, R, periodic))
+    _blocked_sweep(_var_pgs_rows, n, R, periodic, reverse, n * m, A, ix, v, b, lo, hi, n, m, R, periodic,
+                   _zero_ahead(zero, reverse, n, R, periodic))
 
 
 @lru_cache(maxsize=64)
