@@ -71,6 +71,7 @@ for nonlinear variational inequalities", SIAM J. Sci. Comput. (2024).
 from __future__ import annotations
 
 import time
+from functools import cached_property
 
 import numpy as np
 from scipy.ndimage import map_coordinates
@@ -222,9 +223,10 @@ class _Level:
         self.ts = TypedStencil(grid.energy()) if ts is None else ts
         self.shape = (self.ts.n, self.ts.m)
 
-    @property
+    @cached_property
     def diag(self):
-        """``P``'s diagonal, 1 where it is not positive (computed when asked: only ``HOLD = "trial"`` does)."""
+        """``P``'s diagonal, 1 where it is not positive (made when first asked, at every Newton step with
+        ``HOLD = "trial"``, and kept; the default never asks, and a full-size array is not held for it)."""
         diag = self.ts.matvec_diagonal()
         diag[diag <= 0] = 1.0
         return diag
