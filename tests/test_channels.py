@@ -9,6 +9,7 @@ import pytest
 import qpsolve as qs
 from qpsolve.imaging import channels, photo
 from qpsolve.imaging.data import truncate_bits
+from qpsolve.linalg import threads
 
 
 def _coffee(bits=4):
@@ -86,7 +87,8 @@ def test_the_memory_budget_follows_what_the_machine_has_available(monkeypatch, f
             raise FileNotFoundError(path)
         return io.StringIO(files[path])
 
-    monkeypatch.setattr(channels, "open", fake_open, raising=False)
+    monkeypatch.setattr(channels, "open", fake_open, raising=False)  # the cgroup's files
+    monkeypatch.setattr(threads, "open", fake_open, raising=False)  # /proc/meminfo (threads.meminfo)
     monkeypatch.setattr(channels, "IN_FLIGHT_BYTES", 6 << 30)
     assert channels.memory_budget() == expected
 

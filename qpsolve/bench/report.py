@@ -7,6 +7,7 @@ import math
 import os
 import platform
 
+from ..linalg.threads import meminfo
 from .matrix_problems import variables
 from .problems import PROBLEMS
 from .timing import DEFAULT_EXPONENT, time_range
@@ -16,11 +17,10 @@ __all__ = ["machine_info", "package_versions", "write_markdown", "write_plot", "
 
 def machine_info():
     info = {"cores": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()}
+    total = meminfo("MemTotal")
+    if total is not None:
+        info["ram_gb"] = round(total / 2**30, 1)
     try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    info["ram_gb"] = round(int(line.split()[1]) / 2**20, 1)
         with open("/proc/cpuinfo") as fh:
             for line in fh:
                 if line.startswith("model name"):

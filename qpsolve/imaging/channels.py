@@ -37,7 +37,7 @@ import sys
 import threading
 
 from ..linalg import rowpool
-from ..linalg.threads import Cancelled, blas_threads, cancel_event, cancel_scope, usable_cores
+from ..linalg.threads import Cancelled, blas_threads, cancel_event, cancel_scope, meminfo, usable_cores
 from ..validation import check_positive_int
 
 __all__ = ["BYTES_PER_PIXEL", "CHANNEL_THREAD", "IN_FLIGHT_BYTES", "IN_FLIGHT_PIXELS", "MEASURED_SOLVERS",
@@ -64,18 +64,6 @@ IN_FLIGHT_PIXELS = 1 << 22
 PARALLEL_PIXELS = 1 << 22
 
 
-def _meminfo_available():
-    """Linux's ``MemAvailable`` in bytes, or ``None``."""
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
 def _cgroup_room():
     """What this process's cgroup (v2) may still take, in bytes, or ``None`` without a limit."""
     try:
@@ -100,7 +88,7 @@ def memory_budget():
     True
     """
     budget = IN_FLIGHT_BYTES
-    for room in (_meminfo_available(), _cgroup_room()):
+    for room in (meminfo("MemAvailable"), _cgroup_room()):
         if room is not None:
             budget = min(budget, room * 4 // 5)
     return budget

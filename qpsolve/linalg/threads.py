@@ -31,7 +31,7 @@ from typing import NamedTuple
 from threadpoolctl import ThreadpoolController
 
 __all__ = ["Cancelled", "Progress", "blas_threads", "cancel_event", "cancel_scope", "check_cancelled",
-           "coarse_progress", "out_of_time", "progress_scope", "report_progress", "usable_cores"]
+           "coarse_progress", "meminfo", "out_of_time", "progress_scope", "report_progress", "usable_cores"]
 
 
 class Cancelled(BaseException):
@@ -272,3 +272,25 @@ def blas_threads(limit):
             # By identity (equal limits compare equal): other threads' blocks may have ended first.
             del _blocks[next(i for i, b in enumerate(_blocks) if b is block)]
             _apply(ctl)
+
+
+def meminfo(field):
+    """A field of Linux's ``/proc/meminfo`` in bytes (``"MemTotal"``, ``"MemAvailable"``, ...), or ``None``
+    where it cannot be read (another system, or no such field).
+
+    Examples
+    --------
+    >>> total = meminfo("MemTotal")
+    >>> total is None or total > 0
+    True
+    >>> meminfo("NoSuchField") is None
+    True
+    """
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
