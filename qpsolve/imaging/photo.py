@@ -603,7 +603,8 @@ def _channel_problem(image, bits, model, bc, mask, kw, adaptive, outliers):
         smooth |= ~keep  # outside the user's mask nothing is pinned
         rep.textured = int((~smooth).sum())
         if blend:
-            weights = _PendingWeights(~smooth, touched | ~keep, opts, rep)  # relaxed or masked out: the QP's value
+            # made after the solve; pixels relaxed or masked out get weight 1 (the QP's value)
+            weights = _PendingWeights(~smooth, touched | ~keep, opts, rep)
             rep.held = f"weighted {opts['texture']:g}"
             if opts["shrink"] != 1:  # made from the envelopes before the shrink, which the problem will not keep
                 weights = weights.make(lo, hi)
