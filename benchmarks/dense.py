@@ -110,7 +110,7 @@ def cli_input(name, path):
 
 #: channels solved side by side print their lines prefixed ``[channel c]`` (qpsolve.imaging.channels)
 _LABEL = re.compile(r"^\[channel (\d+)\] (.*)$")
-_SPLIT = re.compile(r"^\[photo\] channel (\d+): (envelopes and weights|solved|blended)\b.* in ([0-9.]+) s$")
+_SPLIT = re.compile(r"^\[photo\] channel (\d+): (envelopes and weights|envelopes|solved|blended)\b.* in ([0-9.]+) s$")
 _PROBE = re.compile(r"^\[pdas\] hands over to \S+ after ([0-9.]+) s")
 
 
@@ -118,7 +118,7 @@ def channel_splits(lines):
     """Per-channel wall seconds from the verbose lines of ``qpsolve dequantize``.
 
     Returns one dict per channel that got as far as its pipeline, with
-    ``pipeline`` (envelopes and weights), ``probe`` (``pdas`` until it handed
+    ``pipeline`` (the envelopes, and the blend weights unless the blend makes them), ``probe`` (``pdas`` until it handed
     over; 0 without a hand-over), ``solve`` (the whole solve, probe included)
     and ``blend``, each present once its line was printed.  Channels solved
     side by side prefix their lines ``[channel c]``; an unlabelled hand-over
@@ -148,7 +148,8 @@ def channel_splits(lines):
             c, what, sec = int(m.group(1)), m.group(2), float(m.group(3))
             while len(out) <= c:
                 out.append({})
-            key = {"envelopes and weights": "pipeline", "solved": "solve", "blended": "blend"}[what]
+            key = {"envelopes and weights": "pipeline", "envelopes": "pipeline", "solved": "solve",
+                   "blended": "blend"}[what]
             out[c][key] = sec
             if key == "solve":
                 out[c].setdefault("probe", 0.0)

@@ -142,6 +142,10 @@ def test_channel_splits_read_the_verbose_lines():
              "[channel 0] [photo] channel 0: solved (optimal) in 100.0 s"]
     assert channel_splits(lines) == [{"pipeline": 20.5, "probe": 9.0, "solve": 100.0},
                                      {"pipeline": 19.0, "probe": 8.0, "solve": 90.0}]
+    # the labels of weights made after the solve (session 17 on) read the same way
+    lines = ["[photo] channel 0: envelopes in 2.5 s", "[photo] channel 0: solved (optimal) in 10.0 s",
+             "[photo] channel 0: blended (weights made here) in 0.7 s"]
+    assert channel_splits(lines) == [{"pipeline": 2.5, "solve": 10.0, "probe": 0.0, "blend": 0.7}]
 
 
 
@@ -272,8 +276,27 @@ def test_channels_are_built_and_solved_one_at_a_time(monkeypatch, capsys):
     assert [r.success for r in res] == [True] * 3 and out.shape == img.shape
     said = capsys.readouterr().out
     for c in range(3):
-        for step in ("envelopes and weights", "solved (optimal)", "blended"):
+        # the default makes the blend weights after the solve: the first step times the envelopes alone
+        for step in ("envelopes", "solved (optimal)", "blended (weights made here)"):
             assert f"[photo] channel {c}: {step} in " in said
+    assert "and weights" not in said
+
+
+def test_verbose_labels_say_where_the_blend_weights_are_made(capsys):
+    # with a shrink the weights are made from the envelopes before it, in the first step
+    import skimage.data
+
+    import qpsolve as qs
+    from qpsolve.imaging.data import truncate_bits
+
+    img = truncate_bits(skimage.data.camera()[200:240, 180:228], 3)
+    qs.dequantize(img, bits=3, adaptive={"shrink": 2.0}, verbose=True)
+    said = capsys.readouterr().out
+    assert "[photo] envelopes and weights in " in said and "made here" not in said
+    qs.dequantize(img, bits=3, verbose=True)
+    said = capsys.readouterr().out
+    assert "[photo] envelopes in " in said and "[photo] blended (weights made here) in " in said
+    assert "and weights" not in said
 
 
 def test_one_at_a_time_gives_what_each_channel_gives_alone():

@@ -704,6 +704,16 @@ def _pinned_or_freed(lo, hi, mode, drange):
     return np.full(lo.shape, rmin), np.full(hi.shape, rmax)
 
 
+def _built(weights):
+    """The verbose label of a channel's first step: the blend weights are in it unless made after the solve."""
+    return "envelopes" if isinstance(weights, _PendingWeights) else "envelopes and weights"
+
+
+def _blended(weights):
+    """The verbose label of the blend step, which makes the weights when they were left for it."""
+    return "blended (weights made here)" if isinstance(weights, _PendingWeights) else "blended"
+
+
 def _say(verbose, what, t0):
     """With ``verbose``, one line on a step of the pipeline and its wall seconds since ``t0``."""
     if verbose:
@@ -754,11 +764,14 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
             raise ValueError("color_space='decorrelated' needs channel_axis (a colour image)")
         t0 = time.perf_counter()
         prob, ctx, rep, extra, weights = _channel_problem(arr, bits, model, bc, mask, kw, adaptive, outliers)
-        _say(verbose, "envelopes and weights", t0)
+        _say(verbose, _built(weights), t0)
         t0 = time.perf_counter()
         res = _solve_prob(prob, ctx.shape, solver, tol, max_iter, verbose, options, tile, progress, rep)
         _say(verbose, f"solved ({res.status})", t0)
+        t0 = time.perf_counter()
+        label = _blended(weights)
         out = restore(_record(res, *_blend(res.x, prob, weights)), ctx, *extra)
+        _say(verbose, label, t0)
         return (out, res) if return_result else out
 
     axis, planes = split_channels(arr, channel_axis, kw)
@@ -770,14 +783,15 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
             plane, ckw = item
             t0 = time.perf_counter()
             prob, ctx, rep, extra, weights = _channel_problem(plane, bits, model, bc, mask, ckw, adaptive, outliers)
-            _say(verbose, f"channel {c}: envelopes and weights", t0)
+            _say(verbose, f"channel {c}: {_built(weights)}", t0)
             t0 = time.perf_counter()
             res = _solve_prob(prob, ctx.shape, solver, tol, max_iter, verbose, options, tile, progress, rep,
                               label=f"channel {c}")
             _say(verbose, f"channel {c}: solved ({res.status})", t0)
             t0 = time.perf_counter()
+            label = _blended(weights)
             out = restore(_record(res, *_blend(res.x, prob, weights)), ctx, *extra)
-            _say(verbose, f"channel {c}: blended", t0)
+            _say(verbose, f"channel {c}: {label}", t0)
             return out, res
 
         done = _channels.solve_planes(one, planes, channel_jobs, tile=tile, verbose=verbose, solver=solver)
