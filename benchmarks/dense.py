@@ -3,7 +3,8 @@
 Each case runs in a fresh subprocess (``--child CASE``), which reports its wall
 and CPU seconds (``resource.getrusage``: the machine is shared, so CPU seconds
 are the fairer figure), its peak resident memory, the solver ``auto`` chose,
-and whether every channel was certified.  The parent repeats each case, takes
+and whether every channel was certified.  The parent repeats each case (with
+``--interleave`` in rounds over the cases, :func:`run_order`), takes
 medians and writes ``dense.md`` (table), ``dense.json`` and ``dense.png``
 (CPU seconds against pixels) under ``--out``.
 
@@ -367,7 +368,9 @@ def report(results, out, command):
         *provenance(results, command),
         f"Written: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
         f"Machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}.  ",
-        "Every run is a fresh process; medians over the repeats listed. `solver=\"auto\"`, tol 1e-8; "
+        "Every run is a fresh process; medians over the repeats listed"
+        + (" (made in rounds over the cases: interleaved)" if "--interleave" in command.split() else "")
+        + ". `solver=\"auto\"`, tol 1e-8; "
         "*certified* means every channel's answer passed the shared certificate.", "",
         "*threads*: the grid kernels' threads (`QPSOLVE_THREADS`; `-` for runs made before it existed), times the "
         "colour channels solved side by side (`channel_jobs`, `× C ch`; one when not shown); *load*: the "
@@ -429,6 +432,9 @@ def main(argv=None):
     ap.add_argument("--out", default="benchmarks/results/dense")
     ap.add_argument("--channel-jobs", type=int, default=None,
                     help="colour channels of the *-default cases solved at once (default: the library's choice)")
+    ap.add_argument("--interleave", action="store_true",
+                    help="make the repeats in rounds over the cases (one run of each, then the next round), so "
+                         "that every median, and a ratio of two, spans the same minutes of a machine whose speed drifts")
     ap.add_argument("--merge", nargs="+", metavar="JSON", help="add the runs in these dense.json files "
                     "(made in parallel) to --out's and write the report; nothing is run")
     args = ap.parse_args(argv)
@@ -456,18 +462,47 @@ def main(argv=None):
     path = out / "dense.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     command = "python -m benchmarks.dense " + " ".join(argv if argv is not None else sys.argv[1:])
-    for name in args.cases:
-        rows = []
-        for k in range(args.repeats):
-            row = _run(name, args.timeout, args.channel_jobs)
-            row["run"] = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-            if "error" in row:
-                break
+    for name, rows in run_order(args.cases, args.repeats, args.interleave):
+        row = _run(name, args.timeout, args.channel_jobs)
+        row["run"] = {"command": command, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+        rows.append(row)
+        print(json.dumps(row), flush=True)
         results[name] = rows
-        report(results, out, command)  # after every case, so a partial run leaves its table
+        report(results, out, command)  # after every run, so a partial run leaves its table
     return 0
+
+
+def run_order(cases, repeats, interleave=False):
+    """The runs to make, in order: ``(case, rows)`` pairs, ``rows`` the case's list that each run appends to.
+
+    Case by case (every repeat of a case, then the next case), or with ``interleave`` in rounds (one run
+    of every case, then the next round), so that the medians of two cases, and their ratio, span the same
+    minutes of a machine whose speed drifts.  A case stops at its first run that ends in an error (a
+    timeout will time out again); the others go on.
+
+    Examples
+    --------
+    >>> [name for name, rows in run_order(["a", "b"], 2)]
+    ['a', 'a', 'b', 'b']
+    >>> [name for name, rows in run_order(["a", "b"], 2, interleave=True)]
+    ['a', 'b', 'a', 'b']
+    >>> order = []
+    >>> for name, rows in run_order(["a", "b"], 2, interleave=True):
+    ...     order.append(name)
+    ...     rows.append({"error": "timed out"} if name == "a" else {})
+    >>> order
+    ['a', 'b', 'b']
+    """
+    table = {name: [] for name in dict.fromkeys(cases)}
+    if interleave:
+        pairs = ((name, k) for k in range(repeats) for name in table)
+    else:
+        pairs = ((name, k) for name in table for k in range(repeats))
+    for name, k in pairs:
+        rows = table[name]
+        if any("error" in r for r in rows):
+            continue  # an earlier run of this case ended in an error
+        yield name, rows
 
 
 if __name__ == "__main__":

@@ -104,6 +104,33 @@ def test_a_tiled_case_name_without_its_side_is_refused(capsys):
     assert "'camera-3-tile': a tiled case ends in -tileT" in capsys.readouterr().err
 
 
+def test_interleave_makes_the_repeats_in_rounds_and_says_so(monkeypatch, tmp_path):
+    # the ratio targets (2048² against 1024²) need both medians to span the same minutes
+    import benchmarks.dense as dense
+
+    made = []
+
+    def fake_run(name, timeout, channel_jobs=None):
+        made.append(name)
+        if name == "camera-4" and made.count(name) == 2:
+            return {"case": name, "error": "timed out after 9 s"}
+        return {"case": name, "shape": [8, 8], "pixels": 64, "bits": 3, "wall": 1.0 + len(made), "cpu": 1.0,
+                "peak_mb": 10.0, "certified": True, "statuses": ["optimal"], "rel_gap": 1e-9, "solve_wall": 0.5,
+                "solvers": ["tnnmg"], "fallback": [""], "threads": 1, "load": [0.1, 0.2]}
+
+    monkeypatch.setattr(dense, "_run", fake_run)
+    dense.main(["--cases", "camera-3", "camera-4", "--repeats", "3", "--interleave", "--out", str(tmp_path)])
+    # round 3 has no camera-4: its second run timed out
+    assert made == ["camera-3", "camera-4", "camera-3", "camera-4", "camera-3"]
+    results = json.loads((tmp_path / "dense.json").read_text())
+    assert [len(results["camera-3"]), len(results["camera-4"])] == [3, 2]
+    assert "(made in rounds over the cases: interleaved)" in (tmp_path / "dense.md").read_text()
+    made.clear()
+    dense.main(["--cases", "camera-3", "camera-4", "--repeats", "2", "--out", str(tmp_path / "plain")])
+    assert made == ["camera-3", "camera-3", "camera-4", "camera-4"]
+    assert "interleaved" not in (tmp_path / "plain" / "dense.md").read_text()
+
+
 def test_a_tiled_case_runs_dequantize_with_its_tiles(monkeypatch, capsys):
     # a 128 x 128 crop of coffee stands for the photograph: the row says every channel was certified
     import benchmarks.dense as dense
