@@ -233,15 +233,38 @@ def _fine_pgs_rows(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, fo, ci,
     L = _pair_lag(m, r, periodic)
     for ii in range(0, i1 - i0, 2):
         a, b = _pair_rows(ii, i0, i1, reverse)
-        for t in range(m + L):
-            for u in range(2):
-                i, j = _pair_pixel(t, u, a, b, m, L, reverse)
-                if i < 0:
-                    continue
-                if d > 0.0 and r <= i < n - r and r <= j < m - r:
-                    moved += _pgs_inner(x, lo, hi, q, i * m + j, d, fo, ci)
-                else:
-                    moved += _pgs_border(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, i, j)
+        # Steps t0 <= t < t1 update an interior pixel in both rows: no per-pixel tests there (the same
+        # updates in the same order as the general loop below, which takes every other step).
+        t0, t1 = r + L, m - r
+        if not (d > 0.0 and r <= a < n - r and r <= b < n - r and t0 < t1):
+            t0 = t1 = m + L
+        step = -1 if reverse else 1
+        pa = a * m + (m - 1 - t0 if reverse else t0)
+        pb = b * m + (m - 1 - (t0 - L) if reverse else t0 - L)
+        for t in range(t0):
+            moved += _pgs_pair_step(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, fo, ci, d, a, b, L,
+                                    reverse, t)
+        for k in range(t1 - t0):
+            moved += _pgs_inner(x, lo, hi, q, pa + k * step, d, fo, ci)
+            moved += _pgs_inner(x, lo, hi, q, pb + k * step, d, fo, ci)
+        for t in range(t1, m + L):
+            moved += _pgs_pair_step(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, fo, ci, d, a, b, L,
+                                    reverse, t)
+    return moved
+
+
+@njit(cache=True, inline="always")
+def _pgs_pair_step(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, fo, ci, d, a, b, L, reverse, t):
+    """Step ``t`` of a projected sweep over the row pair ``(a, b)`` (:func:`_pair_pixel`), any pixels."""
+    moved = 0
+    for u in range(2):
+        i, j = _pair_pixel(t, u, a, b, m, L, reverse)
+        if i < 0:
+            continue
+        if d > 0.0 and r <= i < n - r and r <= j < m - r:
+            moved += _pgs_inner(x, lo, hi, q, i * m + j, d, fo, ci)
+        else:
+            moved += _pgs_border(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, i, j)
     return moved
 
 
@@ -270,11 +293,36 @@ def _fine_gs_rows(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, zero, fo, 
     L = _pair_lag(m, r, periodic)
     # The two rows' updates written out, not as _fine_pgs_rows's loop over _pair_pixel (13-18 % slower
     # here) nor as an inlined pixel function (five times slower: benchmarks/results/dense/session15).
+    step = -1 if reverse else 1
     for ii in range(0, i1 - i0, 2):
         a, c = _pair_rows(ii, i0, i1, reverse)
         inner_a = r <= a < n - r and d > 0.0
         inner_c = r <= c < n - r and d > 0.0
-        for t in range(m + L):
+        # Steps t0 <= t < t1 update an interior pixel in both rows: no per-pixel tests but the free mask
+        # there (the same updates in the same order as the general steps).
+        t0, t1 = r + L, m - r
+        if not (inner_a and inner_c and t0 < t1):
+            t0 = t1 = m + L
+        t = 0
+        while t < m + L:
+            if t == t0:
+                pa = a * m + (m - 1 - t0 if reverse else t0)
+                pc = c * m + (m - 1 - (t0 - L) if reverse else t0 - L)
+                for k in range(t1 - t0):
+                    p = pa + k * step
+                    if free[p] != 0:
+                        s = b[p]
+                        for e in range(len(ci)):
+                            s -= ci[e] * v[p + fo[e]]
+                        v[p] += s / d
+                    p = pc + k * step
+                    if free[p] != 0:
+                        s = b[p]
+                        for e in range(len(ci)):
+                            s -= ci[e] * v[p + fo[e]]
+                        v[p] += s / d
+                t = t1
+                continue
             if t < m:
                 j = m - 1 - t if reverse else t
                 if inner_a and r <= j < m - r:
@@ -297,6 +345,7 @@ def _fine_gs_rows(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, zero, fo, 
                         v[p] += s / d
                 else:
                     _gs_border(cnt, oa, ob, cv, dg, v, b, free, n, m, r, periodic, zero, c, j)
+            t += 1
 
 
 @njit(cache=True)
@@ -1252,26 +1301,54 @@ def _sparse_sweep(A, da, db, off, cen, v, b, lo, hi, free, n, m, R, reverse, pro
     ``v`` come as ``off``, as in :func:`_sparse_matvec`)."""
     trunc = free.size > 0
     L = _pair_lag(m, R, False)
+    step = -1 if reverse else 1
     for ii in range(0, n, 2):
         a, c = _pair_rows(ii, 0, n, reverse)
-        for t in range(m + L):
-            for u in range(2):
-                i, j = _pair_pixel(t, u, a, c, m, L, reverse)
-                if i < 0:
-                    continue
-                p = i * m + j
+        # Steps t0 <= t < t1 update an interior pixel in both rows: no tests of where the pixel is there
+        # (the same updates in the same order as the general steps).
+        t0, t1 = R + L, m - R
+        if not (R <= a < n - R and R <= c < n - R and t0 < t1):
+            t0 = t1 = m + L
+        pa = a * m + (m - 1 - t0 if reverse else t0)
+        pc = c * m + (m - 1 - (t0 - L) if reverse else t0 - L)
+        for t in range(t0):
+            _sparse_pair_step(A, da, db, off, cen, v, b, lo, hi, free, n, m, R, reverse, project, a, c, L, t)
+        for k in range(t1 - t0):
+            for p in (pa + k * step, pc + k * step):
                 if trunc and free[p] == 0:
                     continue
                 d = A[p, cen]
                 if d <= 0.0:
                     continue
-                if R <= i < n - R and R <= j < m - R:
-                    s = 0.0
-                    for k in range(len(off)):
-                        s += A[p, k] * v[p + off[k]]
-                else:
-                    s = _sparse_dot(A, da, db, v, p, i, j, n, m, R)
+                s = 0.0
+                for e in range(len(off)):
+                    s += A[p, e] * v[p + off[e]]
                 v[p] = _step(v[p] + (b[p] - s) / d, lo, hi, p, project)
+        for t in range(t1, m + L):
+            _sparse_pair_step(A, da, db, off, cen, v, b, lo, hi, free, n, m, R, reverse, project, a, c, L, t)
+
+
+@njit(cache=True, inline="always")
+def _sparse_pair_step(A, da, db, off, cen, v, b, lo, hi, free, n, m, R, reverse, project, a, c, L, t):
+    """Step ``t`` of :func:`_sparse_sweep` over the row pair ``(a, c)`` (:func:`_pair_pixel`), any pixels."""
+    trunc = free.size > 0
+    for u in range(2):
+        i, j = _pair_pixel(t, u, a, c, m, L, reverse)
+        if i < 0:
+            continue
+        p = i * m + j
+        if trunc and free[p] == 0:
+            continue
+        d = A[p, cen]
+        if d <= 0.0:
+            continue
+        if R <= i < n - R and R <= j < m - R:
+            s = 0.0
+            for k in range(len(off)):
+                s += A[p, k] * v[p + off[k]]
+        else:
+            s = _sparse_dot(A, da, db, v, p, i, j, n, m, R)
+        v[p] = _step(v[p] + (b[p] - s) / d, lo, hi, p, project)
 
 
 # ----------------------------------------------------------- a variable-stencil fine level
