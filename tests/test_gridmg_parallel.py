@@ -7,6 +7,8 @@ import multiprocessing
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qpsolve.linalg import gridmg, rowpool
 from qpsolve.model.operators import GridSpec
@@ -167,6 +169,35 @@ def test_gathering_transfers_equal_dense_products(shape, periodic, order, nthrea
     v = r.copy()
     gridmg._prolong(vc, free, n, m, tr, mc, alive, v)
     assert np.allclose(v, r + free * (T @ (alive * vc)), rtol=0, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(2, 40), m=st.integers(2, 40), periodic=st.booleans(), monotone=st.booleans(),
+       masks=st.booleans(), seed=st.integers(0, 2**16))
+def test_two_parent_transfers_give_the_general_kernels_bits(n, m, periodic, monotone, masks, seed):
+    # _restrict2 / _prolong_add_rows2 write out the loops over two parents per axis; they must add the same
+    # terms in the same order as the general kernels (tnnmg's step counts react to rounding-level changes)
+    rule = (lambda k: dense_transfer(k, periodic, monotone=True)) if monotone else \
+        (lambda k: dense_transfer(k, periodic, 1))
+    nc, pi, wi, _ = rule(n)
+    mc, pj, wj, _ = rule(m)
+    assert pi.shape[1] == pj.shape[1] == 2
+    rng = np.random.default_rng(seed)
+    r = rng.normal(size=n * m)
+    r[rng.random(n * m) < 0.1] = 0.0
+    none = np.zeros(0, np.uint8)
+    free = (rng.random(n * m) > 0.3).astype(np.uint8) if masks else none
+    alive = (rng.random(nc * mc) > 0.2).astype(np.uint8) if masks else none
+    a = rng.normal(size=nc * mc)
+    b = a.copy()
+    gridmg._restrict(r, free, n, m, pi, wi, pj, wj, mc, alive, a)
+    gridmg._restrict2(r, free, n, m, pi, wi, pj, wj, mc, alive, b)
+    assert np.array_equal(a, b)
+    vc = rng.normal(size=nc * mc)
+    u, w = r.copy(), r.copy()
+    gridmg._prolong_add_rows(vc, free, n, m, pi, wi, pj, wj, mc, alive, u, 0, n)
+    gridmg._prolong_add_rows2(vc, free, n, m, pi, wi, pj, wj, mc, alive, w, 0, n)
+    assert np.array_equal(u, w)
 
 
 @pytest.mark.parametrize("shape", [(24, 30), (21, 18)])

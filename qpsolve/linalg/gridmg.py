@@ -635,6 +635,60 @@ def _restrict(r, free, n, m, pi, wi, pj, wj, mc, alive, out):
                     out[I * mc + J] += wi[i, u] * wj[j, w] * val
 
 
+@njit(cache=True, inline="always")
+def _live(I, J, mc, alive):
+    """Whether coarse node ``(I, J)`` exists and takes part (``alive`` empty: every node does)."""
+    return I >= 0 and J >= 0 and (alive.size == 0 or alive[I * mc + J] != 0)
+
+
+@njit(cache=True)
+def _restrict2(r, free, n, m, pi, wi, pj, wj, mc, alive, out):
+    """:func:`_restrict` for two parents per axis (every transfer the hierarchies build): the same terms
+    added in the same order (the same bits), the loops over the parents written out."""
+    trunc = free.size > 0
+    for i in range(n):
+        I0, I1, a0, a1 = pi[i, 0], pi[i, 1], wi[i, 0], wi[i, 1]
+        for j in range(m):
+            p = i * m + j
+            if trunc and free[p] == 0:
+                continue
+            val = r[p]
+            if val == 0.0:
+                continue
+            J0, J1, b0, b1 = pj[j, 0], pj[j, 1], wj[j, 0], wj[j, 1]
+            if _live(I0, J0, mc, alive):
+                out[I0 * mc + J0] += a0 * b0 * val
+            if _live(I0, J1, mc, alive):
+                out[I0 * mc + J1] += a0 * b1 * val
+            if _live(I1, J0, mc, alive):
+                out[I1 * mc + J0] += a1 * b0 * val
+            if _live(I1, J1, mc, alive):
+                out[I1 * mc + J1] += a1 * b1 * val
+
+
+@njit(cache=True, nogil=True)
+def _prolong_add_rows2(vc, free, n, m, pi, wi, pj, wj, mc, alive, v, i0, i1):
+    """:func:`_prolong_add_rows` for two parents per axis: the same sums in the same order (the same bits)."""
+    trunc = free.size > 0
+    for i in range(i0, i1):
+        I0, I1, a0, a1 = pi[i, 0], pi[i, 1], wi[i, 0], wi[i, 1]
+        for j in range(m):
+            p = i * m + j
+            if trunc and free[p] == 0:
+                continue
+            J0, J1, b0, b1 = pj[j, 0], pj[j, 1], wj[j, 0], wj[j, 1]
+            s = 0.0
+            if _live(I0, J0, mc, alive):
+                s += a0 * b0 * vc[I0 * mc + J0]
+            if _live(I0, J1, mc, alive):
+                s += a0 * b1 * vc[I0 * mc + J1]
+            if _live(I1, J0, mc, alive):
+                s += a1 * b0 * vc[I1 * mc + J0]
+            if _live(I1, J1, mc, alive):
+                s += a1 * b1 * vc[I1 * mc + J1]
+            v[p] += s
+
+
 @njit(cache=True, nogil=True)
 def _prolong_add_rows(vc, free, n, m, pi, wi, pj, wj, mc, alive, v, i0, i1):
     """Rows ``i0 <= i < i1`` of ``v += D P vc`` (``free`` empty: no truncation)."""
@@ -665,7 +719,8 @@ def _prolong_add(vc, free, n, m, pi, wi, pj, wj, mc, alive, v):
 
 def _prolong(vc, free, n, m, tr, mc, alive, v):
     """:func:`_prolong_add` with the fine rows in blocks on the kernel threads (``tr``: a :class:`_Transfer`)."""
-    run_rows(_prolong_add_rows, n, vc, free, n, m, tr.pi, tr.wi, tr.pj, tr.wj, mc, alive, v, work=n * m)
+    kernel = _prolong_add_rows2 if tr.pi.shape[1] == tr.pj.shape[1] == 2 else _prolong_add_rows
+    run_rows(kernel, n, vc, free, n, m, tr.pi, tr.wi, tr.pj, tr.wj, mc, alive, v, work=n * m)
 
 
 # Restriction gathers each coarse entry from its fine children in increasing order, which adds the
@@ -778,7 +833,8 @@ class _Transfer:
     def restrict(self, r, free, m, alive, out):
         """``out += P^T D r`` (``free`` / ``alive`` empty: no truncation), coarse rows in blocks on the threads."""
         if threads() == 1 or r.size < MIN_WORK:
-            _restrict(r, free, r.size // m, m, self.pi, self.wi, self.pj, self.wj, self.mc, alive, out)
+            kernel = _restrict2 if self.pi.shape[1] == self.pj.shape[1] == 2 else _restrict
+            kernel(r, free, r.size // m, m, self.pi, self.wi, self.pj, self.wj, self.mc, alive, out)
             return
         run_rows(_restrict_gather_rows, self.nc, r, free, m, self.ci, self.wci, self.cj, self.wcj, self.mc, alive,
                  out, work=r.size)
