@@ -111,7 +111,7 @@ def cli_input(name, path):
 
 #: channels solved side by side print their lines prefixed ``[channel c]`` (qpsolve.imaging.channels)
 _LABEL = re.compile(r"^\[channel (\d+)\] (.*)$")
-_SPLIT = re.compile(r"^\[photo\] channel (\d+): (envelopes and weights|envelopes|solved|blended)\b.* in ([0-9.]+) s$")
+_SPLIT = re.compile(r"^\[photo\] channel (\d+): (envelopes and weights|envelopes|solved|blended|restored)\b.* in ([0-9.]+) s$")
 _PROBE = re.compile(r"^\[pdas\] hands over to \S+ after ([0-9.]+) s")
 
 
@@ -150,7 +150,7 @@ def channel_splits(lines):
             while len(out) <= c:
                 out.append({})
             key = {"envelopes and weights": "pipeline", "envelopes": "pipeline", "solved": "solve",
-                   "blended": "blend"}[what]
+                   "blended": "blend", "restored": "blend"}[what]
             out[c][key] = sec
             if key == "solve":
                 out[c].setdefault("probe", 0.0)
@@ -360,6 +360,12 @@ def provenance(results, command):
     return lines
 
 
+def _interleaved(results):
+    """Whether any row was made by a command with ``--interleave`` (each row records its command)."""
+    return any(a.startswith("--inter") for rows in results.values() for r in rows
+               for a in (r.get("run") or {}).get("command", "").split())
+
+
 def report(results, out, command):
     out.mkdir(parents=True, exist_ok=True)
     (out / "dense.json").write_text(json.dumps(results, indent=1))
@@ -369,7 +375,7 @@ def report(results, out, command):
         f"Written: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}  ",
         f"Machine: {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}.  ",
         "Every run is a fresh process; medians over the repeats listed"
-        + (" (made in rounds over the cases: interleaved)" if "--interleave" in command.split() else "")
+        + (" (made in rounds over the cases by the commands with `--interleave`)" if _interleaved(results) else "")
         + ". `solver=\"auto\"`, tol 1e-8; "
         "*certified* means every channel's answer passed the shared certificate.", "",
         "*threads*: the grid kernels' threads (`QPSOLVE_THREADS`; `-` for runs made before it existed), times the "

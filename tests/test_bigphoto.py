@@ -124,11 +124,14 @@ def test_interleave_makes_the_repeats_in_rounds_and_says_so(monkeypatch, tmp_pat
     assert made == ["camera-3", "camera-4", "camera-3", "camera-4", "camera-3"]
     results = json.loads((tmp_path / "dense.json").read_text())
     assert [len(results["camera-3"]), len(results["camera-4"])] == [3, 2]
-    assert "(made in rounds over the cases: interleaved)" in (tmp_path / "dense.md").read_text()
+    assert "(made in rounds over the cases by the commands with `--interleave`)" in (tmp_path / "dense.md").read_text()
     made.clear()
     dense.main(["--cases", "camera-3", "camera-4", "--repeats", "2", "--out", str(tmp_path / "plain")])
     assert made == ["camera-3", "camera-3", "camera-4", "camera-4"]
-    assert "interleaved" not in (tmp_path / "plain" / "dense.md").read_text()
+    assert "--interleave" not in (tmp_path / "plain" / "dense.md").read_text()
+    # a table grown by a plain run keeps saying that its interleaved rows were made in rounds
+    dense.main(["--cases", "camera-4", "--repeats", "1", "--out", str(tmp_path)])
+    assert "by the commands with `--interleave`" in (tmp_path / "dense.md").read_text()
 
 
 def test_a_tiled_case_runs_dequantize_with_its_tiles(monkeypatch, capsys):
@@ -169,10 +172,12 @@ def test_channel_splits_read_the_verbose_lines():
              "[channel 0] [photo] channel 0: solved (optimal) in 100.0 s"]
     assert channel_splits(lines) == [{"pipeline": 20.5, "probe": 9.0, "solve": 100.0},
                                      {"pipeline": 19.0, "probe": 8.0, "solve": 90.0}]
-    # the labels of weights made after the solve (session 17 on) read the same way
+    # the labels of weights made after the solve (session 17 on), and of no blend, read the same way
     lines = ["[photo] channel 0: envelopes in 2.5 s", "[photo] channel 0: solved (optimal) in 10.0 s",
-             "[photo] channel 0: blended (weights made here) in 0.7 s"]
-    assert channel_splits(lines) == [{"pipeline": 2.5, "solve": 10.0, "probe": 0.0, "blend": 0.7}]
+             "[photo] channel 0: blended (weights made here) in 0.7 s", "[photo] channel 1: envelopes in 2.4 s",
+             "[photo] channel 1: solved (optimal) in 9.0 s", "[photo] channel 1: restored in 0.2 s"]
+    assert channel_splits(lines) == [{"pipeline": 2.5, "solve": 10.0, "probe": 0.0, "blend": 0.7},
+                                     {"pipeline": 2.4, "solve": 9.0, "probe": 0.0, "blend": 0.2}]
 
 
 
@@ -324,6 +329,10 @@ def test_verbose_labels_say_where_the_blend_weights_are_made(capsys):
     said = capsys.readouterr().out
     assert "[photo] envelopes in " in said and "[photo] blended (weights made here) in " in said
     assert "and weights" not in said
+    # textured pixels pinned instead of blended: nothing is weighted or blended
+    qs.dequantize(img, bits=3, adaptive={"mode": "pin"}, verbose=True)
+    said = capsys.readouterr().out
+    assert "[photo] envelopes in " in said and "[photo] restored in " in said and "blended" not in said
 
 
 def test_one_at_a_time_gives_what_each_channel_gives_alone():

@@ -705,12 +705,14 @@ def _pinned_or_freed(lo, hi, mode, drange):
 
 
 def _built(weights):
-    """The verbose label of a channel's first step: the blend weights are in it unless made after the solve."""
-    return "envelopes" if isinstance(weights, _PendingWeights) else "envelopes and weights"
+    """The verbose label of a channel's first step: the blend weights are in it when they were made there."""
+    return "envelopes" if weights is None or isinstance(weights, _PendingWeights) else "envelopes and weights"
 
 
 def _blended(weights):
-    """The verbose label of the blend step, which makes the weights when they were left for it."""
+    """The verbose label of the last step: the blend (which makes the weights when they were left for it)."""
+    if weights is None:
+        return "restored"  # no blend: the solution goes back to the image's shape and range
     return "blended (weights made here)" if isinstance(weights, _PendingWeights) else "blended"
 
 
@@ -769,9 +771,8 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
         res = _solve_prob(prob, ctx.shape, solver, tol, max_iter, verbose, options, tile, progress, rep)
         _say(verbose, f"solved ({res.status})", t0)
         t0 = time.perf_counter()
-        label = _blended(weights)
         out = restore(_record(res, *_blend(res.x, prob, weights)), ctx, *extra)
-        _say(verbose, label, t0)
+        _say(verbose, _blended(weights), t0)
         return (out, res) if return_result else out
 
     axis, planes = split_channels(arr, channel_axis, kw)
@@ -789,9 +790,8 @@ def dequantize_photo(image, bits, model, bc, mask, solver, kw, *, channel_axis=N
                               label=f"channel {c}")
             _say(verbose, f"channel {c}: solved ({res.status})", t0)
             t0 = time.perf_counter()
-            label = _blended(weights)
             out = restore(_record(res, *_blend(res.x, prob, weights)), ctx, *extra)
-            _say(verbose, f"channel {c}: {label}", t0)
+            _say(verbose, f"channel {c}: {_blended(weights)}", t0)
             return out, res
 
         done = _channels.solve_planes(one, planes, channel_jobs, tile=tile, verbose=verbose, solver=solver)

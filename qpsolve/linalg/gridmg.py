@@ -643,8 +643,8 @@ def _live(I, J, mc, alive):
 
 @njit(cache=True)
 def _restrict2(r, free, n, m, pi, wi, pj, wj, mc, alive, out):
-    """:func:`_restrict` for two parents per axis (every transfer the hierarchies build): the same terms
-    added in the same order (the same bits), the loops over the parents written out."""
+    """:func:`_restrict` for two parents on both axes (the bilinear and monotone transfers of two coarsened
+    axes): the same terms added in the same order (the same bits), the loops over the parents written out."""
     trunc = free.size > 0
     for i in range(n):
         I0, I1, a0, a1 = pi[i, 0], pi[i, 1], wi[i, 0], wi[i, 1]
@@ -668,7 +668,7 @@ def _restrict2(r, free, n, m, pi, wi, pj, wj, mc, alive, out):
 
 @njit(cache=True, nogil=True)
 def _prolong_add_rows2(vc, free, n, m, pi, wi, pj, wj, mc, alive, v, i0, i1):
-    """:func:`_prolong_add_rows` for two parents per axis: the same sums in the same order (the same bits)."""
+    """:func:`_prolong_add_rows` for two parents on both axes: the same sums in the same order (the same bits)."""
     trunc = free.size > 0
     for i in range(i0, i1):
         I0, I1, a0, a1 = pi[i, 0], pi[i, 1], wi[i, 0], wi[i, 1]

@@ -37,7 +37,8 @@ groups = {  # kernel names before (039bd12) and after session 5's row-range kern
  "Galerkin incremental updates": ["_fine_galerkin_delta", "_var_galerkin_delta", "_apply_delta"],
  "Galerkin rebuilds": ["_fine_galerkin", "_var_galerkin", "_fine_rows", "_var_rows"],
  "transfers (restrict, prolong, obstacles)": ["_restrict", "_prolong_add", "_restrict_obstacles", "_prolong_add_rows",
-     "_restrict_gather_rows", "_obstacle_columns_rows", "_obstacle_by_rows"],
+     "_restrict_gather_rows", "_obstacle_columns_rows", "_obstacle_by_rows", "_restrict2",
+     "_prolong_add_rows2"],
  "coarsest dense Cholesky": ["_coarsest"],
  "certificate": ["certificate"],
 }
