@@ -111,7 +111,8 @@ def cli_input(name, path):
 
 #: channels solved side by side print their lines prefixed ``[channel c]`` (qpsolve.imaging.channels)
 _LABEL = re.compile(r"^\[channel (\d+)\] (.*)$")
-_SPLIT = re.compile(r"^\[photo\] channel (\d+): (envelopes and weights|envelopes|solved|blended|restored)\b.* in ([0-9.]+) s$")
+_SPLIT = re.compile(r"^\[photo\] channel (\d+): (envelopes and weights|envelopes|solved|blended|restored)\b"
+                    r".* in ([0-9.]+) s$")
 _PROBE = re.compile(r"^\[pdas\] hands over to \S+ after ([0-9.]+) s")
 
 
@@ -119,9 +120,10 @@ def channel_splits(lines):
     """Per-channel wall seconds from the verbose lines of ``qpsolve dequantize``.
 
     Returns one dict per channel that got as far as its pipeline, with
-    ``pipeline`` (the envelopes, and the blend weights unless the blend makes them), ``probe`` (``pdas`` until it handed
-    over; 0 without a hand-over), ``solve`` (the whole solve, probe included)
-    and ``blend``, each present once its line was printed.  Channels solved
+    ``pipeline`` (the envelopes, and the blend weights unless the blend makes
+    them), ``probe`` (``pdas`` until it handed over; 0 without a hand-over),
+    ``solve`` (the whole solve, probe included) and ``blend`` (or the restore
+    when nothing is blended), each present once its line was printed.  Channels solved
     side by side prefix their lines ``[channel c]``; an unlabelled hand-over
     line belongs to the channel that printed last.
 
@@ -440,7 +442,8 @@ def main(argv=None):
                     help="colour channels of the *-default cases solved at once (default: the library's choice)")
     ap.add_argument("--interleave", action="store_true",
                     help="make the repeats in rounds over the cases (one run of each, then the next round), so "
-                         "that every median, and a ratio of two, spans the same minutes of a machine whose speed drifts")
+                         "that every median, and a ratio of two, spans the same minutes of a machine whose speed "
+                         "drifts")
     ap.add_argument("--merge", nargs="+", metavar="JSON", help="add the runs in these dense.json files "
                     "(made in parallel) to --out's and write the report; nothing is run")
     args = ap.parse_args(argv)

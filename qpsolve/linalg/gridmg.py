@@ -234,7 +234,7 @@ def _fine_pgs_rows(cnt, oa, ob, cv, dg, x, lo, hi, q, n, m, r, periodic, fo, ci,
     for ii in range(0, i1 - i0, 2):
         a, b = _pair_rows(ii, i0, i1, reverse)
         # Steps t0 <= t < t1 update an interior pixel in both rows: no per-pixel tests there (the same
-        # updates in the same order as the general loop below, which takes every other step).
+        # updates in the same order as the general steps before and after them).
         t0, t1 = r + L, m - r
         if not (d > 0.0 and r <= a < n - r and r <= b < n - r and t0 < t1):
             t0 = t1 = m + L
