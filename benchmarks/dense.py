@@ -503,11 +503,8 @@ def run_order(cases, repeats, interleave=False):
     ['a', 'b', 'b']
     """
     table = {name: [] for name in dict.fromkeys(cases)}
-    if interleave:
-        pairs = ((name, k) for k in range(repeats) for name in table)
-    else:
-        pairs = ((name, k) for name in table for k in range(repeats))
-    for name, k in pairs:
+    order = list(table) * repeats if interleave else [name for name in table for _ in range(repeats)]
+    for name in order:
         rows = table[name]
         if any("error" in r for r in rows):
             continue  # an earlier run of this case ended in an error

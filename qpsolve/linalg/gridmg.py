@@ -1370,6 +1370,8 @@ def _sparse_sweep(A, da, db, off, cen, v, b, lo, hi, free, n, m, R, reverse, pro
         for t in range(t0):
             _sparse_pair_step(A, da, db, off, cen, v, b, lo, hi, free, n, m, R, reverse, project, a, c, L, t)
         for k in range(t1 - t0):
+            # written out, as in _sparse_pair_step: one inlined pixel function for both made this sweep about
+            # three times slower (session 18: 9.9 against 3.6 ms at 512²)
             for p in (pa + k * step, pc + k * step):
                 if trunc and free[p] == 0:
                     continue
